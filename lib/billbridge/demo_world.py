@@ -1,0 +1,232 @@
+"""The fictional MSP behind the sandbox seed and the demo vendor (pure data, deterministic).
+
+Both :mod:`billbridge.sandbox` (what ConnectWise holds) and the demo vendor source (what the vendor
+bills) are generated from this one description, so the demo month reconciled against the sandbox
+exercises every reconciliation action and cause on purpose, not by accident.
+
+Vocabulary follows the design glossary: a *vendor customer* has *subscriptions*; a subscription
+bills one SKU with a quantity per billing month. ``cw`` says what ConnectWise holds for the
+customer (see :data:`CW_SCENARIOS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+VENDOR = "demo"
+VENDOR_NAME = "Demo Cloud"
+#: identifier of the full-rights API member in the sandbox (the one billbridge writes as)
+API_MEMBER = "BillbridgeAPI"
+#: identifier of the people who edit ConnectWise by hand in the seed data
+PEOPLE = ("jsmith", "mgarcia")
+#: the months the demo vendor has history for (oldest first); the last one is "this month"
+MONTHS = ("2026-08", "2026-09", "2026-10", "2026-11")
+#: ConnectWise custom field (agreement additions) that carries billbridge's stable line key
+LINE_KEY_FIELD = "BillbridgeKey"
+LINE_KEY_FIELD_ID = 7
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    name: str
+    charge_type: str  # recurring | usage | one_time | credit
+    term: str  # monthly | annual | triennial | none
+    billing_frequency: str  # monthly | annual
+    unit_cost: Decimal
+    unit_price: Decimal
+    in_catalog: bool = True  # False: no ConnectWise catalog item has this identifier
+    catalog_active: bool = True  # False: the catalog item exists but is inactive
+
+
+PRODUCTS: tuple[Product, ...] = (
+    Product("HPBX-SEAT", "Hosted PBX seat", "recurring", "monthly", "monthly", Decimal("18.00"), Decimal("25.00")),
+    Product("EXCH-MBX", "Hosted Exchange mailbox", "recurring", "monthly", "monthly", Decimal("4.50"), Decimal("7.00")),
+    Product("SEC-AWARE", "Security awareness training user", "recurring", "monthly", "monthly", Decimal("2.00"), Decimal("4.00")),
+    Product("M365-BP-ANN", "Microsoft 365 Business Premium (annual term, billed monthly)", "recurring", "annual", "monthly", Decimal("22.00"), Decimal("26.40")),
+    Product("M365-BP-MON", "Microsoft 365 Business Premium (monthly term)", "recurring", "monthly", "monthly", Decimal("26.40"), Decimal("30.00")),
+    Product("VOICE-MIN", "Outbound voice minutes", "usage", "none", "monthly", Decimal("0.0120"), Decimal("0.0200")),
+    Product("ARCHIVE", "E-mail archiving mailbox", "recurring", "monthly", "monthly", Decimal("3.00"), Decimal("5.00")),
+    Product("PHONE-SETUP", "Phone onboarding (one-time)", "one_time", "none", "monthly", Decimal("49.00"), Decimal("99.00")),
+    Product("FAX-LINE", "Cloud fax line", "recurring", "monthly", "monthly", Decimal("6.00"), Decimal("10.00"), in_catalog=False),
+    Product("SMS-PACK", "SMS bundle (500 messages)", "recurring", "monthly", "monthly", Decimal("8.00"), Decimal("12.00"), catalog_active=False),
+)
+PRODUCTS_BY_SKU = {p.sku: p for p in PRODUCTS}
+
+
+@dataclass(frozen=True)
+class Subscription:
+    sub_id: str
+    sku: str
+    #: quantity billed in each of MONTHS (0 = not billed that month)
+    quantities: tuple[int, int, int, int]
+    #: the day the subscription started (mid-period additions are prorated from here)
+    start: date = date(2024, 1, 1)
+
+
+#: What ConnectWise holds for a customer. The sandbox seed builds exactly this:
+#: - ``synced``: company + recurring agreement "<VENDOR_NAME> Services" whose additions mirror the
+#:   2026-10 quantities, written by billbridge (line key set, updatedBy = API_MEMBER)
+#: - ``manual``: as synced, but the additions were typed in by a person long ago (no line key)
+#: - ``person_edited``: as synced, but a person changed one addition's quantity after billbridge wrote it
+#: - ``ambiguous``: as synced, plus a second active addition for the same product
+#: - ``agreement_cancelled`` / ``agreement_expired``: the vendor agreement is cancelled / past its end date
+#: - ``no_agreement``: the company exists, but has no agreement for this vendor
+#: - ``child_agreement``: the vendor agreement is a child of a parent "Master Services" agreement
+#: - ``no_company``: ConnectWise has no company for this customer (brand-new customer)
+#: - ``prospect``: the company exists only as a prospect (never suggested silently)
+CW_SCENARIOS = (
+    "synced", "manual", "person_edited", "ambiguous", "agreement_cancelled", "agreement_expired",
+    "no_agreement", "child_agreement", "no_company", "prospect",
+)
+
+
+@dataclass(frozen=True)
+class Customer:
+    vendor_id: str
+    vendor_name: str  # as the vendor spells it
+    created: date  # account creation day = BDOM anchor
+    cw: str  # one of CW_SCENARIOS
+    company_name: str | None  # ConnectWise spelling (None: no company)
+    company_identifier: str | None
+    #: True: ConnectWise company.accountNumber == vendor_id (the best match)
+    account_number_matches: bool
+    prorate: bool = False  # the vendor agreement has "Prorate Agreement" ticked
+    subscriptions: tuple[Subscription, ...] = field(default_factory=tuple)
+
+
+def _s(sub_id: str, sku: str, q: tuple[int, int, int, int], start: date = date(2024, 1, 1)) -> Subscription:
+    return Subscription(sub_id, sku, q, start)
+
+
+CUSTOMERS: tuple[Customer, ...] = (
+    # Intermedia's own example: created 4 Aug, BDOM the 4th. Matches by account number.
+    Customer("DC-10001", "Acme Dental Group", date(2024, 8, 4), "synced", "Acme Dental Group", "AcmeDental", True,
+             subscriptions=(_s("S-1001", "HPBX-SEAT", (12, 12, 12, 14)), _s("S-1002", "EXCH-MBX", (15, 15, 15, 15)))),
+    # BDOM 31; a near-duplicate company sits in the recycle bin.
+    Customer("DC-10002", "Bluebird Logistics Inc.", date(2023, 1, 31), "synced", "Bluebird Logistics", "BluebirdLog", True, prorate=True,
+             subscriptions=(_s("S-1003", "HPBX-SEAT", (30, 30, 31, 31)), _s("S-1004", "SEC-AWARE", (45, 45, 45, 47)))),
+    # BDOM 30; matches only by a similar name; additions typed in by a person (no line key).
+    Customer("DC-10003", "Cedar & Pine Law, LLP", date(2025, 5, 30), "manual", "Cedar and Pine Law", "CedarPine", False,
+             subscriptions=(_s("S-1005", "EXCH-MBX", (8, 8, 8, 9)), _s("S-1006", "ARCHIVE", (8, 8, 8, 9)))),
+    # leap-day BDOM 29; normalised-name match ("Inc." suffix, comma).
+    Customer("DC-10004", "Delta Veterinary Clinic", date(2024, 2, 29), "synced", "Delta Veterinary Clinic, Inc.", "DeltaVet", False,
+             subscriptions=(_s("S-1007", "HPBX-SEAT", (6, 6, 6, 6)), _s("S-1008", "M365-BP-MON", (6, 6, 6, 7)))),
+    # brand-new customer created in the last days of a month (late-month risk), no company yet.
+    Customer("DC-10005", "Evergreen Family Practice", date(2026, 10, 29), "no_company", None, None, False,
+             subscriptions=(_s("S-1009", "HPBX-SEAT", (0, 0, 0, 9), date(2026, 10, 29)), _s("S-1010", "PHONE-SETUP", (0, 0, 0, 1), date(2026, 10, 29)))),
+    # a person changed the quantity in ConnectWise after billbridge wrote it.
+    Customer("DC-10006", "Foxtrot Engineering", date(2022, 6, 15), "person_edited", "Foxtrot Engineering", "FoxtrotEng", True,
+             subscriptions=(_s("S-1011", "HPBX-SEAT", (20, 20, 20, 21)), _s("S-1012", "EXCH-MBX", (22, 22, 22, 22)))),
+    # two active additions for one product.
+    Customer("DC-10007", "Granite Peak Realty", date(2023, 3, 9), "ambiguous", "Granite Peak Realty", "GranitePeak", True,
+             subscriptions=(_s("S-1013", "M365-BP-MON", (10, 10, 10, 11)),)),
+    Customer("DC-10008", "Harbor View Hotel", date(2021, 11, 2), "agreement_cancelled", "Harbor View Hotel", "HarborView", True,
+             subscriptions=(_s("S-1014", "HPBX-SEAT", (40, 40, 40, 40)),)),
+    Customer("DC-10009", "Ironwood Manufacturing", date(2022, 9, 12), "agreement_expired", "Ironwood Manufacturing", "Ironwood", True,
+             subscriptions=(_s("S-1015", "EXCH-MBX", (55, 55, 55, 54)),)),
+    Customer("DC-10010", "Juniper Accounting", date(2024, 4, 18), "no_agreement", "Juniper Accounting", "JuniperAcct", True,
+             subscriptions=(_s("S-1016", "SEC-AWARE", (0, 12, 12, 12), date(2026, 9, 3)),)),
+    Customer("DC-10011", "Kestrel Aviation Services", date(2023, 7, 21), "child_agreement", "Kestrel Aviation Services", "KestrelAv", True,
+             subscriptions=(_s("S-1017", "HPBX-SEAT", (25, 25, 25, 25)), _s("S-1018", "VOICE-MIN", (4120, 3980, 4410, 4675)))),
+    # the vendor stopped billing a subscription this month (cancel).
+    Customer("DC-10012", "Lakeside Pediatrics", date(2024, 1, 8), "synced", "Lakeside Pediatrics", "LakesidePeds", True,
+             subscriptions=(_s("S-1019", "HPBX-SEAT", (9, 9, 9, 9)), _s("S-1020", "ARCHIVE", (9, 9, 9, 0)))),
+    # mid-period addition on a prorated agreement (effective 17 Nov).
+    Customer("DC-10013", "Maple Street Bakery", date(2025, 12, 1), "synced", "Maple Street Bakery", "MapleBakery", True, prorate=True,
+             subscriptions=(_s("S-1021", "EXCH-MBX", (4, 4, 4, 4)), _s("S-1022", "HPBX-SEAT", (0, 0, 0, 3), date(2026, 11, 17)))),
+    # usage product billed in arrears.
+    Customer("DC-10014", "Northwind Traders", date(2020, 10, 5), "synced", "Northwind Traders", "Northwind", True,
+             subscriptions=(_s("S-1023", "HPBX-SEAT", (50, 50, 50, 50)), _s("S-1024", "VOICE-MIN", (10230, 9870, 11040, 12385)))),
+    # annual-term product whose quantity drops (often not refundable: alert).
+    Customer("DC-10015", "Orchid Spa & Wellness", date(2025, 3, 14), "synced", "Orchid Spa & Wellness", "OrchidSpa", True,
+             subscriptions=(_s("S-1025", "M365-BP-ANN", (18, 18, 18, 16), date(2025, 3, 14)),)),
+    Customer("DC-10016", "Pioneer Credit Union", date(2019, 5, 27), "synced", "Pioneer Credit Union", "PioneerCU", True,
+             subscriptions=(_s("S-1026", "M365-BP-ANN", (60, 60, 60, 60), date(2025, 5, 27)), _s("S-1027", "SEC-AWARE", (62, 62, 64, 64)))),
+    # new customer whose name only resembles an unrelated company (fuzzy, below threshold).
+    Customer("DC-10017", "Quartz Analytics", date(2026, 9, 10), "no_company", None, None, False,
+             subscriptions=(_s("S-1028", "M365-BP-MON", (0, 5, 5, 6), date(2026, 9, 10)),)),
+    Customer("DC-10018", "Redwood Senior Living", date(2026, 8, 24), "prospect", "Redwood Senior Living", "RedwoodSL", False,
+             subscriptions=(_s("S-1029", "HPBX-SEAT", (0, 14, 14, 14), date(2026, 8, 24)),)),
+    # a SKU that has no ConnectWise catalog item (unmapped product).
+    Customer("DC-10019", "Summit Orthodontics", date(2024, 12, 19), "synced", "Summit Orthodontics", "SummitOrtho", True,
+             subscriptions=(_s("S-1030", "HPBX-SEAT", (7, 7, 7, 7)), _s("S-1031", "FAX-LINE", (0, 0, 2, 2), date(2026, 10, 6)))),
+    # BDOM 31 account created on the last day of a month; quantity increase.
+    Customer("DC-10020", "Tidewater Marine Supply", date(2026, 8, 31), "synced", "Tidewater Marine Supply", "Tidewater", True,
+             subscriptions=(_s("S-1032", "HPBX-SEAT", (0, 5, 5, 8), date(2026, 8, 31)),)),
+    Customer("DC-10021", "Union Square Dental", date(2023, 2, 28), "synced", "Union Square Dental", "UnionSqDental", True,
+             subscriptions=(_s("S-1033", "HPBX-SEAT", (11, 11, 11, 11)), _s("S-1034", "EXCH-MBX", (13, 13, 13, 13)))),
+    Customer("DC-10022", "Vantage Point Consulting", date(2022, 4, 11), "synced", "Vantage Point Consulting", "VantagePt", True,
+             subscriptions=(_s("S-1035", "M365-BP-MON", (16, 16, 16, 16)), _s("S-1036", "SEC-AWARE", (16, 16, 16, 16)))),
+    Customer("DC-10023", "Willow Creek Vineyards", date(2021, 7, 30), "synced", "Willow Creek Vineyards", "WillowCreek", True,
+             subscriptions=(_s("S-1037", "EXCH-MBX", (7, 7, 7, 7)),)),
+    # one-time charge this month.
+    Customer("DC-10024", "Xenon Labs", date(2024, 10, 16), "synced", "Xenon Labs", "XenonLabs", True,
+             subscriptions=(_s("S-1038", "HPBX-SEAT", (15, 15, 15, 18)), _s("S-1039", "PHONE-SETUP", (0, 0, 0, 3), date(2026, 11, 2)))),
+    # a catalog item that is inactive in ConnectWise (the push fails with a field error).
+    Customer("DC-10025", "Zephyr Architecture", date(2025, 8, 6), "synced", "Zephyr Architecture", "ZephyrArch", True,
+             subscriptions=(_s("S-1040", "EXCH-MBX", (9, 9, 9, 9)), _s("S-1041", "SMS-PACK", (0, 0, 0, 2), date(2026, 11, 9)))),
+)
+CUSTOMERS_BY_ID = {c.vendor_id: c for c in CUSTOMERS}
+
+#: A refund the vendor issues in 2026-11 for a cancellation (Rule 6.5): matched to the original line.
+CREDITS: tuple[tuple[str, str, str, int, Decimal], ...] = (
+    # (vendor customer id, subscription id, sku, quantity, unit amount (negative))
+    ("DC-10012", "S-1020", "ARCHIVE", -9, Decimal("-1.50")),
+)
+
+#: Companies in ConnectWise that the demo vendor does not bill (filler, traps and lookalikes).
+#: (name, identifier, kind) where kind is one of: client, prospect, deleted, not_approved, vendor, owner
+OTHER_COMPANIES: tuple[tuple[str, str, str], ...] = (
+    ("Blue Bird Logistics", "BlueBirdLogi", "deleted"),  # recycle-bin near-duplicate of Bluebird Logistics
+    ("Quartz Analytic Partners", "QuartzAP", "client"),  # lookalike of a brand-new vendor customer
+    ("Acme Dental Group - Eastside", "AcmeDentalE", "client"),  # near-duplicate name, a different customer
+    ("Foxtrot Engineering Services", "FoxtrotSvc", "prospect"),
+    ("Harborview Holdings", "HarborHold", "not_approved"),
+    ("Demo Cloud Inc.", "DemoCloud", "vendor"),
+    ("Our MSP", "OurMSP", "owner"),
+    ("Alder Creek Dentistry", "AlderCreek", "client"),
+    ("Aspen Ridge Insurance", "AspenRidge", "client"),
+    ("Beacon Hill Architects", "BeaconHill", "client"),
+    ("Birchwood Property Management", "BirchwoodPM", "client"),
+    ("Canyon Freight Lines", "CanyonFreight", "client"),
+    ("Cobalt Fitness Studios", "CobaltFit", "client"),
+    ("Copperline Electric", "Copperline", "client"),
+    ("Driftwood Marina", "Driftwood", "client"),
+    ("Eastgate Chiropractic", "Eastgate", "client"),
+    ("Elm Street Montessori", "ElmStreet", "client"),
+    ("Fairview Auto Group", "FairviewAuto", "client"),
+    ("Falcon Ridge Golf Club", "FalconRidge", "client"),
+    ("Glacier Bay Outfitters", "GlacierBay", "client"),
+    ("Golden Gate Title Co.", "GoldenGate", "client"),
+    ("Hawthorne Physical Therapy", "HawthornePT", "client"),
+    ("Highland Craft Brewery", "HighlandBrew", "client"),
+    ("Indigo Interiors", "IndigoInt", "prospect"),
+    ("Jasper Valley Farms", "JasperValley", "client"),
+    ("Keystone Tax Advisors", "KeystoneTax", "client"),
+    ("Lighthouse Church", "Lighthouse", "client"),
+    ("Magnolia Event Center", "Magnolia", "client"),
+    ("Meridian Wealth Partners", "MeridianWP", "client"),
+    ("Nova Robotics", "NovaRobotics", "prospect"),
+    ("Oakmont Veterinary Hospital", "OakmontVet", "client"),
+    ("Paramount Staffing", "Paramount", "client"),
+    ("Pinecrest Academy", "Pinecrest", "client"),
+    ("Quail Run Apartments", "QuailRun", "client"),
+    ("Riverbend Orthopedics", "Riverbend", "client"),
+    ("Sagebrush Logistics", "Sagebrush", "client"),
+    ("Sterling Custom Homes", "SterlingCH", "client"),
+    ("Sunrise Bakery & Cafe", "SunriseBake", "client"),
+    ("Thornton & Associates", "Thornton", "client"),
+    ("Trailhead Outdoor Supply", "Trailhead", "client"),
+    ("Upland Water District", "UplandWater", "client"),
+    ("Valley Medical Imaging", "ValleyMed", "client"),
+    ("Westbrook Insurance Agency", "Westbrook", "client"),
+    ("Yardley Print Shop", "YardleyPrint", "prospect"),
+)
+
+
+def quantity(sub: Subscription, month: str) -> int:
+    """The quantity ``sub`` bills in ``month`` (a member of MONTHS); 0 when not billed."""
+    return sub.quantities[MONTHS.index(month)]
