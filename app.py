@@ -1,0 +1,35 @@
+"""billbridge: the page list (table of contents) and the sidebar shared by every page."""
+
+from datetime import date
+
+import streamlit as st
+
+import billbridge_ui as ui
+
+st.set_page_config(page_title="billbridge", page_icon=":material/receipt_long:", layout="wide")
+
+PAGES = {
+    "ConnectWise": [
+        st.Page("pages/connection.py", title="Connection", icon=":material/cable:", default=True),
+    ],
+}
+
+cfg = ui.config()
+with st.sidebar:
+    st.markdown("### billbridge")
+    if cfg.sandbox:
+        st.badge("SANDBOX", icon=":material/science:", color="orange")
+        st.caption("Local ConnectWise emulator, no real site is touched.")
+    else:
+        st.badge(f"{cfg.cw.site} · {cfg.cw.company_id}", icon=":material/cloud:", color="blue")
+    today = date.today().strftime("%Y-%m")
+    if ui.MONTH_KEY not in st.session_state:
+        st.session_state[ui.MONTH_KEY] = today
+    st.selectbox(
+        "Billing month",
+        ui.month_options(today, known=[st.session_state[ui.MONTH_KEY]]),
+        key=ui.MONTH_KEY,
+        help="The calendar month whose ConnectWise invoice you are preparing. Every page uses it.",
+    )
+
+st.navigation(PAGES).run()

@@ -1,0 +1,150 @@
+"""The ``billbridge`` command: thin adapters over the library (parse, call, turn errors into exit codes).
+
+Exit codes: 0 success, 1 some rows failed, 2 bad usage or invalid input, 3 ConnectWise unreachable
+or refusing the credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from billbridge.config import ConfigError, load_config
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CW = 3
+
+
+def _json_default(value: Any) -> Any:
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if hasattr(value, "__dict__"):
+        return vars(value)
+    return str(value)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+def app_config():
+    try:
+        return load_config(None)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def open_connection():
+    """Connect to the configured site or the embedded sandbox; exit 3 when that fails."""
+    from billbridge.runtime import connect
+
+    try:
+        return connect(app_config())
+    except click.UsageError:
+        raise
+    except Exception as exc:  # pragma: no cover - defensive: unreachable site at start-up
+        fail_cw(exc)
+
+
+def open_store():
+    from billbridge.store import Store
+
+    return Store.open(app_config().db_path)
+
+
+def fail_cw(exc: Exception) -> None:
+    """Print a ConnectWise failure in plain words (no secrets) and exit with code 3."""
+    from billbridge.connectwise import explain
+
+    click.echo(f"Error: {explain(exc)}", err=True)
+    sys.exit(EXIT_CW)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="billbridge")
+def main() -> None:
+    """billbridge: make ConnectWise Manage bill exactly what a vendor billed.
+
+    Without CW_SITE (or a [connectwise] section in .streamlit/secrets.toml) every command works
+    on the embedded ConnectWise sandbox.
+    """
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on (0 = any free port).")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
+              help="SQLite file holding the sandbox's records (default: sandbox.db next to the billbridge database).")
+@click.option("--reset", is_flag=True, help="Throw away the stored records and reseed.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Seed for fault injection randomness.")
+@click.option("--latency-ms", default=0, show_default=True, type=int, help="Added latency per request.")
+@click.option("--error-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of requests answered with a 5xx.")
+@click.option("--throttle-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of requests answered with 429 + Retry-After.")
+@click.option("--drop-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of connections dropped without a response.")
+def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle_rate, drop_rate) -> None:
+    """Run the local ConnectWise Manage emulator in the foreground."""
+    from pathlib import Path
+
+    from billbridge.sandbox import CREDENTIALS, SandboxConfig, start_sandbox
+
+    path = Path(data_path) if data_path else app_config().sandbox_db
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sb = start_sandbox(SandboxConfig(
+        host=host, port=port, data_path=path, reset=reset, seed=seed, latency_ms=latency_ms,
+        error_rate=error_rate, throttle_rate=throttle_rate, drop_rate=drop_rate,
+    ))
+    click.echo(f"ConnectWise sandbox listening on {sb.base_url} (data: {path})")
+    click.echo(f"  CW_SITE={sb.base_url}")
+    click.echo(f"  CW_COMPANY_ID={sb.company_id}")
+    for name, member in CREDENTIALS.items():
+        click.echo(f"  {name} member: public key {member['public_key']}, private key {member['private_key']}")
+    click.echo("  CW_CLIENT_ID=any non-empty value")
+    click.echo("Press Ctrl+C to stop.")
+    try:
+        sb.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sb.stop()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(as_json: bool) -> None:
+    """Check the connection: server version and the permissions billbridge needs.
+
+    Exits 3 when ConnectWise is unreachable or refuses the credentials.
+    """
+    from billbridge.connectwise import check_connection
+
+    conn = open_connection()
+    report = check_connection(conn.client)
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        click.echo(f"Mode:      {conn.mode}")
+        click.echo(f"Site:      {report.site}")
+        click.echo(f"Company:   {report.company_id}")
+        click.echo(f"Keys:      public {report.public_key_masked}, private {report.private_key_masked}")
+        click.echo(f"Version:   {report.server_version or 'unknown'} (codebase {report.codebase or 'unknown'})")
+        if report.error:
+            click.echo(f"Error:     {report.error}", err=True)
+        for p in report.permissions:
+            mark = "ok     " if p.ok else "MISSING"
+            click.echo(f"  [{mark}] {p.area}: {p.permission}" + ("" if p.ok else f" - {p.detail}"))
+    if report.error:
+        sys.exit(EXIT_CW)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

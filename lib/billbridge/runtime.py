@@ -1,0 +1,106 @@
+"""Turning configuration into a live ConnectWise connection (real site or embedded sandbox).
+
+In sandbox mode the first process that needs ConnectWise (the app or a CLI command) starts the
+sandbox on a free local port with its data in ``<data dir>/sandbox.db`` and writes its address to
+``<data dir>/sandbox.json``. Later processes reuse that running sandbox when it answers, so the app
+and the CLI always see the same ConnectWise; otherwise they start their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from billbridge.config import AppConfig
+
+SANDBOX_CLIENT_ID = "billbridge-sandbox"
+
+
+@dataclass
+class Connection:
+    """A configured ConnectWise client plus what the UI needs to describe it."""
+
+    mode: str  # "sandbox" or "site"
+    settings: Any  # CWSettings
+    client: Any  # CWClient
+    sandbox: Any = None  # the Sandbox this process started, if any
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        if self.mode == "sandbox":
+            return "SANDBOX"
+        return f"{self.settings.site} · {self.settings.company_id}"
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _sandbox_alive(url: str, company_id: str) -> bool:
+    try:
+        r = requests.get(f"{url}/login/companyinfo/{company_id}", timeout=1.5)
+        return r.ok and isinstance(r.json(), dict)
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def ensure_sandbox(data_dir: Path, *, reuse: bool = True) -> tuple[dict, Any]:
+    """Address and credentials of a running sandbox for ``data_dir``: reuse one or start one.
+
+    Returns ``(info, sandbox)`` where ``sandbox`` is the object this process started (else ``None``).
+    """
+    from billbridge.sandbox import SandboxConfig, start_sandbox
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker = data_dir / "sandbox.json"
+    if reuse and marker.exists():
+        try:
+            info = json.loads(marker.read_text())
+            if _sandbox_alive(info["base_url"], info["company_id"]):
+                return info, None
+        except (ValueError, KeyError, OSError):
+            pass
+    sb = start_sandbox(SandboxConfig(host="127.0.0.1", port=0, data_path=data_dir / "sandbox.db"))
+    info = {
+        "base_url": sb.base_url,
+        "company_id": sb.company_id,
+        "public_key": sb.public_key,
+        "pid": os.getpid(),
+    }
+    # The private key of the sandbox is a published constant (see README); it is not written here.
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.replace(marker)
+    return info, sb
+
+
+def connect(config: AppConfig, **client_options: Any) -> Connection:
+    """A :class:`Connection` for ``config``: the configured site, or the embedded sandbox."""
+    from billbridge.connectwise import CWClient, CWSettings
+    from billbridge.sandbox import CREDENTIALS
+
+    if config.cw is not None:
+        return Connection("site", config.cw, CWClient(config.cw, **client_options))
+    info, sb = ensure_sandbox(config.data_dir)
+    full = CREDENTIALS["full"]
+    settings = CWSettings(
+        site=info["base_url"],
+        company_id=info["company_id"],
+        public_key=full["public_key"],
+        private_key=full["private_key"],
+        client_id=SANDBOX_CLIENT_ID,
+        codebase=None,
+        api_version=config_api_version(),
+    )
+    return Connection("sandbox", settings, CWClient(settings, **client_options), sandbox=sb)
+
+
+def config_api_version() -> str:
+    from billbridge.config import DEFAULT_API_VERSION
+
+    return os.environ.get("CW_API_VERSION") or DEFAULT_API_VERSION

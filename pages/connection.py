@@ -1,0 +1,70 @@
+"""Connection: which ConnectWise billbridge talks to, its version, and whether the API member may do what billbridge needs."""
+
+import pandas as pd
+import streamlit as st
+
+import billbridge_ui as ui
+from billbridge.connectwise import check_connection
+
+st.title("Connection")
+cfg = ui.config()
+conn = ui.connection()
+
+if cfg.sandbox:
+    st.info(
+        "billbridge is running on its **sandbox**, a local emulator of the ConnectWise Manage REST API "
+        f"with its data in `{cfg.sandbox_db}`. To use a real site, add a `[connectwise]` section to "
+        "`.streamlit/secrets.toml` (see `secrets.toml.example`) or set `CW_SITE` and the keys in the environment.",
+        icon=":material/science:",
+    )
+
+if st.button("Check again", key="recheck", icon=":material/refresh:"):
+    st.session_state.pop("connection_report", None)
+if "connection_report" not in st.session_state:
+    with st.spinner("Asking ConnectWise…"):
+        st.session_state["connection_report"] = check_connection(conn.client)
+report = st.session_state["connection_report"]
+
+c1, c2, c3 = st.columns(3)
+c1.metric("Mode", "Sandbox" if cfg.sandbox else "ConnectWise site")
+c2.metric("Server version", report.server_version or "unknown")
+c3.metric("Codebase", report.codebase or "unknown")
+
+st.subheader("Credentials")
+st.dataframe(
+    pd.DataFrame(
+        [
+            ("Site", report.site),
+            ("Company", report.company_id),
+            ("Public key", report.public_key_masked),
+            ("Private key", report.private_key_masked),
+            ("Client id", report.client_id_masked),
+            ("Configured in", cfg.source),
+        ],
+        columns=["setting", "value"],
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+if report.error:
+    st.error(report.error)
+
+st.subheader("Permissions billbridge needs")
+if report.permissions:
+    missing = [p for p in report.permissions if not p.ok]
+    if missing:
+        st.warning(
+            "The API member lacks " + ", ".join(f"**{p.area}: {p.permission}**" for p in missing)
+            + ". In ConnectWise: System > Security Roles, edit the API member's role and grant these levels."
+        )
+    else:
+        st.success("The API member has every permission billbridge needs.")
+    st.dataframe(
+        pd.DataFrame(
+            [{"area": p.area, "permission": p.permission, "ok": p.ok, "detail": p.detail} for p in report.permissions]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"ok": st.column_config.CheckboxColumn("granted")},
+    )
