@@ -23,6 +23,7 @@ import base64
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -59,7 +60,7 @@ log = logging.getLogger("billbridge.connectwise")
 DEFAULT_CODEBASE = "v4_6_release"
 MAX_PAGE_SIZE = 1000
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
-_PATCH_PATH_RE = __import__("re").compile(r"^/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z0-9_]+)*$")
+_PATCH_PATH_RE = re.compile(r"/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z0-9_]+)*")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -657,7 +658,7 @@ class CWClient:
         if not isinstance(ops, Sequence) or isinstance(ops, (str, bytes)):
             raise TypeError("patch() takes a list of JSON Patch operations")
         for op in ops:
-            if op.get("op") not in ("add", "replace", "remove") or not _PATCH_PATH_RE.match(str(op.get("path", ""))):
+            if op.get("op") not in ("add", "replace", "remove") or not _PATCH_PATH_RE.fullmatch(str(op.get("path", ""))):
                 raise ValueError(f"not a ConnectWise JSON Patch operation: {op!r}")
         return self._json(self._call("PATCH", path, body=list(ops)))
 

@@ -40,12 +40,12 @@ __all__ = [
     "cw_datetime",
 ]
 
-FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
+FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")  # used with fullmatch
 
 
 def field_name(name: str) -> str:
     """``name`` unchanged if it is a valid (possibly nested) field name, else ValueError."""
-    if not isinstance(name, str) or not FIELD_RE.match(name):
+    if not isinstance(name, str) or not FIELD_RE.fullmatch(name):
         raise ValueError(f"not a ConnectWise field name: {name!r}")
     return name
 
