@@ -1,0 +1,20 @@
+"""billbridge's local ConnectWise Manage emulator (agreement-billing subset of the REST API).
+
+>>> from billbridge.sandbox import SandboxConfig, start_sandbox
+>>> sb = start_sandbox(SandboxConfig(port=0))   # doctest: +SKIP
+>>> sb.base_url, sb.company_id, sb.public_key, sb.private_key, sb.codebase   # doctest: +SKIP
+
+Modules: :mod:`.server` (HTTP, routing, auth, faults), :mod:`.conditions` (query language),
+:mod:`.query` (paging, orderBy, fields), :mod:`.resources` (validation, references, CRUD),
+:mod:`.store` (memory + SQLite), :mod:`.seed` (demo data from :mod:`billbridge.demo_world`),
+:mod:`.schema` (field model generated from the OpenAPI subset).
+"""
+
+from .resources import ApiError, Member
+from .seed import SEED_TODAY, VENDOR_AGREEMENT_NAME, build_seed, demo_line_key
+from .server import API_VERSION, AREAS, CREDENTIALS, Sandbox, SandboxConfig, default_members, start_sandbox
+
+__all__ = [
+    "API_VERSION", "AREAS", "ApiError", "CREDENTIALS", "Member", "SEED_TODAY", "Sandbox", "SandboxConfig",
+    "VENDOR_AGREEMENT_NAME", "build_seed", "default_members", "demo_line_key", "start_sandbox",
+]
