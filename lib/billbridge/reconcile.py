@@ -1,0 +1,1579 @@
+"""Reconciliation: one vendor billing month + a ConnectWise snapshot + mappings -> a plan (pure).
+
+``reconcile(vendor_lines, snapshot, mappings, context) -> Plan`` answers, for every vendor line,
+"the vendor billed X, ConnectWise will bill Y, the difference is $Z, and this is the exact change
+that would fix it". No network, no database, no Streamlit: plain DataFrames in, plain data out.
+
+Input contracts
+===============
+
+**Vendor lines** (DataFrame, the canonical columns of issue 3, one row per vendor line)::
+
+    line_no               int        line number in the import (1-based; generated when absent)
+    vendor_customer_id    str        required
+    vendor_customer_name  str
+    customer_created      date|None  BDOM anchor (late-month flag)
+    subscription_id       str|None   the line key uses it when present, else the SKU
+    sku                   str        required
+    product_name          str
+    charge_type           str        recurring | usage | one_time | credit (default recurring)
+    billing_frequency     str        monthly | annual
+    term                  str        monthly | annual | triennial | none
+    quantity              Decimal    credits may be negative
+    unit_cost             Decimal    what the vendor charges the MSP per unit
+    unit_price            Decimal|None  the customer price per unit, when the vendor file has one
+    period_start          date|None  first day the charge covers
+    period_end            date|None  last day the charge covers (inclusive, Rule 1.5 display end)
+    effective_date        date|None  day a mid-period change took effect
+    currency              str        ISO 4217 (default USD)
+
+Floats/strings in the money columns are converted with ``Decimal(str(x))``. Credits (Rule 6.5)
+are normalised to a negative quantity with positive unit cost/price whatever signs the file used,
+so a credit always reduces the vendor total.
+
+**ConnectWise snapshot**: a mapping of plain lists of CW JSON records as the REST API returns them
+(``companies``, ``agreements``, ``additions``, ``catalog``, ``agreement_types``, ``invoices``), or
+the :class:`SnapshotFrames` that :func:`snapshot_frames` builds from it once (the fast path: build
+the frames when the snapshot is read and pass them to every reconcile). Each addition record must
+carry ``agreementId`` (CW echoes it; the snapshot reader adds it otherwise).
+
+**Mappings** (:class:`Mappings`, DataFrames; missing optional columns take the defaults shown)::
+
+    companies   vendor_customer_id, company_id
+    agreements  vendor_customer_id, subscription_id (None = every subscription of the customer),
+                agreement_id, sync_mode (standing|monthly, default standing),
+                period_rule (advance|arrears, Rule 1.6, default advance)
+    products    sku, term (None = any), billing_frequency (None = any), catalog_item_id,
+                own_cost (bool, default True), own_price (bool, default True),
+                quantity_basis (str, e.g. "purchased seats, end of period")
+    rules       vendor_customer_id, sku (None = every product of the customer),
+                rule (do_not_sync | fixed_quantity | cap), value (Decimal; None for do_not_sync)
+
+**Context** (:class:`Context`): billing month ``YYYY-MM``, vendor name (line-key prefix), the API
+member identifier billbridge writes as, today, the journal of billbridge's writes (DataFrame
+``key``, ``addition_id`` (optional), ``written_at``; may be empty), and the operator overrides
+(plan row keys allowed to overwrite a manual edit).
+
+Output contract
+===============
+
+:class:`Plan` with ``rows`` (DataFrame, columns :data:`ROW_COLUMNS`, one row per (agreement,
+product, line key)) and ``summary`` (:class:`Summary`). ``action`` is one of :data:`ACTIONS`;
+blocked rows carry a ``cause`` from :data:`CAUSES`. ``writes`` is the field-level diff
+(``[{field, from, to}]``), ``request`` the exact API call it implies (``{method, path, body}``,
+``path`` relative to the API root, JSON-ready numbers in the body). Money columns are ``Decimal``;
+``price_impact``/``margin_impact`` are the monthly change of the customer price and of
+(price - cost) in the agreement currency, each extended amount rounded once per line.
+
+Decisions (documented here, tested in tests/test_reconcile.py)
+---------------------------------------------------------------
+- **Line keys** come from :mod:`billbridge.linekey`: standing recurring/usage lines
+  ``vendor|customer|subscription``; monthly-mode lines, one-time charges and credits add
+  ``|YYYY-MM`` (credits also ``|credit``).
+- **Which month a line lands in** (Rule 1.6): ``advance`` -> the month of ``period_start``;
+  ``arrears`` -> the month of ``period_end``. Usage lines always follow ``arrears`` and may land in
+  the billing month or the one before (vendors bill usage after the fact, Rule 3.3); credits may
+  land in the billing month or any earlier one (refunds arrive late, Rule 6.5); one-time charges
+  land in the month of their effective date (else period start). Lines without period dates
+  belong to the billing month. Anything else is ``excluded`` with cause ``out_of_period``.
+- **Credits** (Rule 6.5) never create or keep alive a standing line: in both modes a credit becomes
+  its own one-month addition (effective the 1st, cancelled the last day, negative quantity,
+  positive unit price/cost) on the agreement and catalog item of the original charge, and the
+  row names the original line (``credit_for`` + its addition id when ConnectWise still has it).
+  Without a vendor price the credit is priced at cost (flag ``credit_priced_at_cost``).
+- **One-time charges**: an addition effective the 1st and cancelled the last day of the billing
+  month (dated to the 1st so a prorated agreement does not prorate a one-off fee).
+- **Usage** (arrears) is a standing line whose quantity is the last period's usage.
+- **Rules**: ``do_not_sync`` -> excluded (``excluded_by_rule``); ``fixed_quantity`` replaces and
+  ``cap`` limits the summed quantity of recurring and usage lines (never credits or one-offs).
+- **Adoption** (standing mode): a single active addition without any billbridge key for the
+  product is adopted (the update also writes the key). Two or more such additions, or one
+  addition for two vendor subscriptions, are ``ambiguous``; so is a line billbridge manages when
+  another active addition for the same product sits next to it (Rule 8: one active addition per
+  (agreement, product)), and two active additions carrying the same key.
+- **Manually edited**: an addition billbridge wrote (our key, or in the journal) whose
+  ``_info.updatedBy`` is not the API member and whose ``lastUpdated`` is after billbridge's last
+  write (journal ``written_at``; without a journal entry, after ``dateEntered``). Only rows that
+  would write are protected; the operator's override (plan key in ``context.overrides``) turns the
+  row back into an update, flagged ``overrides_manual_edit``.
+- **Cancel** (Rule 6.2): an active addition carrying this vendor's key on a mapped agreement whose
+  key no vendor line of the month produces -> PATCH ``cancelledDate`` = last day of the billing
+  month when the agreement has an invoice dated in that month, else the last day of the month
+  before (never before the addition's effective date; flag ``never_invoiced``). Lines of earlier
+  months (monthly mode) are left alone. Never DELETE.
+- **Ownership** (Rule 7.3): quantity is always owned; unit price/cost only when the product
+  mapping owns them and the vendor gives a value. A create without an owned price omits
+  ``unitPrice`` so ConnectWise takes the catalog price (used for the impact).
+- **Buckets & conservation**: every vendor line sits behind exactly one plan row. Rows are
+  ``reconciled`` (in_sync/update/create/cancel), ``excluded`` (out_of_period, excluded_by_rule) or
+  ``blocked`` (every other cause). The summary asserts lines and dollars (vendor cost, rounded
+  once per line) checked = reconciled + blocked + excluded to the cent, else
+  :class:`ConservationError`.
+- **Proration**: CW proration is computed here (private ``_cw_proration``: unit price x quantity
+  x inclusive days from the effective date to the month end / days in month, exact, rounded once)
+  because ``billbridge.bdom.expected_cw_proration`` did not exist when this was written; the
+  vendor's own proration is unit price x quantity x inclusive days from the effective date to the
+  period end / inclusive days of the period.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from billbridge.linekey import KIND_CREDIT, KIND_OUT_OF_PERIOD, MAX_KEY_LEN, line_key, parse_line_key
+
+__all__ = [
+    "ACTIONS", "CAUSES", "EXCLUDED_CAUSES", "ROW_COLUMNS", "VENDOR_LINE_COLUMNS",
+    "Mappings", "Context", "SnapshotFrames", "Plan", "Summary", "ConservationError",
+    "snapshot_frames", "reconcile", "plan_to_json", "cw_date",
+]
+
+ACTIONS = ("in_sync", "update", "create", "cancel", "blocked")
+
+#: cause -> what it means (plain words; the reason column adds names and numbers)
+CAUSES: dict[str, str] = {
+    "unmapped_customer": "the vendor customer is not mapped to a ConnectWise company",
+    "no_agreement": "the customer has no (existing) agreement mapped for this vendor",
+    "agreement_cancelled": "the mapped agreement is cancelled in ConnectWise",
+    "agreement_expired": "the mapped agreement is past its end date",
+    "agreement_inactive": "the mapped agreement is inactive in ConnectWise",
+    "company_deleted": "the mapped company is deleted in ConnectWise",
+    "unmapped_product": "the vendor SKU is not mapped to a ConnectWise catalog item",
+    "ambiguous": "more than one active addition could be this line",
+    "manually_edited": "a person changed the addition after billbridge last wrote it",
+    "excluded_by_rule": "a per-customer rule says do not sync",
+    "out_of_period": "the vendor line belongs to another billing month",
+}
+EXCLUDED_CAUSES = frozenset({"excluded_by_rule", "out_of_period"})
+
+VENDOR_LINE_COLUMNS = (
+    "line_no", "vendor_customer_id", "vendor_customer_name", "customer_created", "subscription_id", "sku",
+    "product_name", "charge_type", "billing_frequency", "term", "quantity", "unit_cost", "unit_price",
+    "period_start", "period_end", "effective_date", "currency",
+)
+
+#: the plan row columns, in display order
+ROW_COLUMNS = (
+    "key", "action", "cause", "reason", "bucket", "flags",
+    "vendor", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku", "product_name",
+    "charge_type", "term", "billing_frequency", "sync_mode", "quantity_basis",
+    "company_id", "company_name", "agreement_id", "agreement_name",
+    "catalog_item_id", "product_identifier", "product_description",
+    "vendor_lines", "vendor_line_count", "vendor_amount", "vendor_quantity_raw",
+    "vendor_quantity", "vendor_unit_cost", "vendor_unit_price",
+    "cw_addition_id", "cw_quantity", "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date",
+    "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
+    "writes", "request", "price_impact", "margin_impact",
+    "cw_proration", "vendor_proration", "credit_for", "currency",
+)
+
+ZERO = Decimal(0)
+_MINOR = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3}
+
+
+class ConservationError(AssertionError):
+    """Vendor total != reconciled + blocked + excluded: a line was lost or counted twice."""
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _empty(cols: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+
+
+@dataclass
+class Mappings:
+    """The operator's remembered links (see the module docstring for the column contracts)."""
+
+    companies: pd.DataFrame = field(default_factory=lambda: _empty(["vendor_customer_id", "company_id"]))
+    agreements: pd.DataFrame = field(default_factory=lambda: _empty(
+        ["vendor_customer_id", "subscription_id", "agreement_id", "sync_mode", "period_rule"]))
+    products: pd.DataFrame = field(default_factory=lambda: _empty(
+        ["sku", "term", "billing_frequency", "catalog_item_id", "own_cost", "own_price", "quantity_basis"]))
+    rules: pd.DataFrame = field(default_factory=lambda: _empty(["vendor_customer_id", "sku", "rule", "value"]))
+
+
+@dataclass
+class Context:
+    """Everything about the run that is not data: month, who we are, what we wrote, overrides."""
+
+    month: str
+    vendor: str = "demo"
+    api_member: str = "BillbridgeAPI"
+    today: date | None = None
+    #: billbridge's write journal: columns key, addition_id (optional), written_at; may be empty/None
+    journal: pd.DataFrame | None = None
+    #: plan row keys the operator allowed to overwrite a manual edit
+    overrides: frozenset[str] = frozenset()
+    line_key_field: str = "BillbridgeKey"
+    line_key_field_id: int = 7
+    bill_customer: str = "Billable"
+
+
+@dataclass
+class SnapshotFrames:
+    """A ConnectWise snapshot as DataFrames (build once with :func:`snapshot_frames`).
+
+    companies: company_id, identifier, name, account_number, deleted, status, types
+    agreements: agreement_id, name, company_id, company_name, type_name, status, cancelled, end_date,
+        no_end, prorate, parent_id, parent_name, currency
+    additions: addition_id, agreement_id, product_id, product_identifier, quantity, unit_price,
+        unit_cost, effective_date, cancelled_date (ISO 'YYYY-MM-DD' or None), key, updated_by,
+        last_updated, entered_by, date_entered (ISO 'YYYY-MM-DDTHH:MM:SSZ')
+    catalog: catalog_item_id, identifier, description, inactive, price, cost, vendor_sku
+    invoices: invoice_id, agreement_id, date, type
+    agreement_types: type_id, name
+    """
+
+    companies: pd.DataFrame
+    agreements: pd.DataFrame
+    additions: pd.DataFrame
+    catalog: pd.DataFrame
+    invoices: pd.DataFrame
+    agreement_types: pd.DataFrame
+    taken_at: str | None = None
+
+
+def _ref(rec: Mapping, name: str, attr: str = "id") -> Any:
+    ref = rec.get(name)
+    if isinstance(ref, Mapping):
+        return ref.get(attr)
+    return None
+
+
+def _d10(value: Any) -> str | None:
+    """CW wire date 'YYYY-MM-DDT00:00:00Z' (or a date) -> 'YYYY-MM-DD' (no time-zone shift)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()[:10]
+    return str(value)[:10]
+
+
+def _ts(value: Any) -> str | None:
+    """A timestamp as 'YYYY-MM-DDTHH:MM:SSZ' (comparable as text)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(tz=__import__("datetime").timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat() + "T00:00:00Z"
+    text = str(value).strip().replace(" ", "T")
+    if text.endswith("+00:00"):
+        text = text[:-6] + "Z"
+    if "." in text:  # drop fractions of a second
+        head, _, tail = text.partition(".")
+        text = head + ("Z" if tail.endswith("Z") else "")
+    if len(text) == 19:
+        text += "Z"
+    return text
+
+
+def _key_of(custom_fields: Any, field_id: int, caption: str) -> str | None:
+    if not custom_fields:
+        return None
+    for cf in custom_fields:
+        if cf.get("id") == field_id or cf.get("caption") == caption:
+            value = cf.get("value")
+            return str(value) if value not in (None, "") else None
+    return None
+
+
+def snapshot_frames(snapshot: Mapping[str, Any] | SnapshotFrames, *, line_key_field: str = "BillbridgeKey",
+                    line_key_field_id: int = 7) -> SnapshotFrames:
+    """Turn a snapshot of CW JSON lists into :class:`SnapshotFrames` (one pass over each list)."""
+    if isinstance(snapshot, SnapshotFrames):
+        return snapshot
+    g = snapshot.get
+    companies = [
+        {
+            "company_id": c.get("id"), "identifier": c.get("identifier"), "name": c.get("name"),
+            "account_number": c.get("accountNumber"), "deleted": bool(c.get("deletedFlag")),
+            "status": _ref(c, "status", "name"),
+            "types": tuple(t.get("name") for t in (c.get("types") or []) if isinstance(t, Mapping)),
+        }
+        for c in g("companies") or []
+    ]
+    agreements = [
+        {
+            "agreement_id": a.get("id"), "name": a.get("name"), "company_id": _ref(a, "company"),
+            "company_name": _ref(a, "company", "name"), "type_name": _ref(a, "type", "name"),
+            "status": a.get("agreementStatus"), "cancelled": bool(a.get("cancelledFlag")),
+            "end_date": _d10(a.get("endDate")), "no_end": bool(a.get("noEndingDateFlag")),
+            "prorate": bool(a.get("prorateFlag")), "parent_id": _ref(a, "parentAgreement"),
+            "parent_name": _ref(a, "parentAgreement", "name"),
+            "currency": _ref(a, "currency", "currencyCode") or _ref(a, "currency", "name"),
+        }
+        for a in g("agreements") or []
+    ]
+    add_rows = []
+    for x in g("additions") or []:
+        info = x.get("_info") or {}
+        product = x.get("product") or {}
+        add_rows.append((
+            x.get("id"), x.get("agreementId"), product.get("id"), product.get("identifier"),
+            x.get("quantity"), x.get("unitPrice"), x.get("unitCost"),
+            _d10(x.get("effectiveDate")), _d10(x.get("cancelledDate")),
+            _key_of(x.get("customFields"), line_key_field_id, line_key_field),
+            info.get("updatedBy"), info.get("lastUpdated"), info.get("enteredBy"), info.get("dateEntered"),
+        ))
+    additions = pd.DataFrame.from_records(add_rows, columns=[
+        "addition_id", "agreement_id", "product_id", "product_identifier", "quantity", "unit_price", "unit_cost",
+        "effective_date", "cancelled_date", "key", "updated_by", "last_updated", "entered_by", "date_entered"])
+    for col in ("quantity", "unit_price", "unit_cost"):
+        additions[col] = pd.to_numeric(additions[col], errors="coerce").astype("float64")
+    catalog = [
+        {
+            "catalog_item_id": p.get("id"), "identifier": p.get("identifier"), "description": p.get("description"),
+            "inactive": bool(p.get("inactiveFlag")), "price": p.get("price"), "cost": p.get("cost"),
+            "vendor_sku": p.get("vendorSku"),
+        }
+        for p in g("catalog") or g("catalog_items") or []
+    ]
+    invoices = []
+    for inv in g("invoices") or []:
+        agr = _ref(inv, "agreement")
+        if agr is None and inv.get("applyToType") == "Agreement":
+            agr = inv.get("applyToId")
+        invoices.append({"invoice_id": inv.get("id"), "agreement_id": agr, "date": _d10(inv.get("date")),
+                         "type": inv.get("type")})
+    types = [{"type_id": t.get("id"), "name": t.get("name")} for t in g("agreement_types") or []]
+
+    def frame(rows: list[dict], cols: list[str]) -> pd.DataFrame:
+        return pd.DataFrame(rows, columns=cols) if rows else _empty(cols)
+
+    return SnapshotFrames(
+        companies=frame(companies, ["company_id", "identifier", "name", "account_number", "deleted", "status", "types"]),
+        agreements=frame(agreements, ["agreement_id", "name", "company_id", "company_name", "type_name", "status",
+                                      "cancelled", "end_date", "no_end", "prorate", "parent_id", "parent_name",
+                                      "currency"]),
+        additions=additions,
+        catalog=frame(catalog, ["catalog_item_id", "identifier", "description", "inactive", "price", "cost",
+                                "vendor_sku"]),
+        invoices=frame(invoices, ["invoice_id", "agreement_id", "date", "type"]),
+        agreement_types=frame(types, ["type_id", "name"]),
+        taken_at=_ts(g("taken_at")),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers (vectorised where it matters)
+# --------------------------------------------------------------------------------------------
+
+
+def _month_bounds(month: str) -> tuple[date, date]:
+    y, m = int(month[:4]), int(month[5:7])
+    return date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
+
+
+def _prev_month(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:7])
+    return f"{y - 1}-12" if m == 1 else f"{y}-{m - 1:02d}"
+
+
+def cw_date(d: date | str | None) -> str | None:
+    """A billing date in ConnectWise wire format ``YYYY-MM-DDT00:00:00Z``."""
+    if d is None:
+        return None
+    return f"{_d10(d)}T00:00:00Z"
+
+
+def _isnull(x: Any) -> bool:
+    return x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and x != x)
+
+
+def _to_dec(x: Any) -> Decimal | None:
+    if _isnull(x):
+        return None
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, float):
+        return Decimal(repr(x))
+    return Decimal(str(x).strip())
+
+
+def _dec_array(series: pd.Series) -> np.ndarray:
+    """Series -> object array of Decimal|None, converting each distinct value once."""
+    values = series.to_numpy(dtype=object)
+    if len(values) and all(type(v) is Decimal for v in values):
+        return values.copy()
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    conv = np.empty(len(uniques) + 1, dtype=object)
+    for i, u in enumerate(uniques):
+        conv[i] = _to_dec(u)
+    conv[-1] = None
+    return conv[codes]
+
+
+def _iso_array(series: pd.Series) -> np.ndarray:
+    """Series of dates/strings/None -> object array of 'YYYY-MM-DD' or None (each distinct value once)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    conv = np.empty(len(uniques) + 1, dtype=object)
+    for i, u in enumerate(uniques):
+        conv[i] = None if _isnull(u) else _d10(u.date() if isinstance(u, pd.Timestamp) else u)
+    conv[-1] = None
+    return conv[codes]
+
+
+def _quantum(currency: str | None) -> Decimal:
+    return Decimal(1).scaleb(-_MINOR.get((currency or "USD").upper(), 2))
+
+
+def _round(d: Decimal | Fraction, currency: str | None = "USD") -> Decimal:
+    if isinstance(d, Fraction):
+        d = Decimal(d.numerator) / Decimal(d.denominator) if d.denominator != 1 else Decimal(d.numerator)
+    return d.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def _round_fraction(fr: Fraction, currency: str | None = "USD") -> Decimal:
+    q = _quantum(currency)
+    scale = Fraction(1) / Fraction(q)
+    scaled = fr * scale
+    n, r = divmod(abs(scaled.numerator), scaled.denominator)
+    if 2 * r >= scaled.denominator:
+        n += 1
+    n = n if scaled >= 0 else -n
+    return (Decimal(n) * q).quantize(q)
+
+
+def _ext(qty: Decimal | None, unit: Decimal | None, currency: str | None = "USD") -> Decimal:
+    """Extended amount qty x unit, rounded once to the currency's minor unit (None counts as 0)."""
+    if qty is None or unit is None:
+        return ZERO.quantize(_quantum(currency))
+    return (qty * unit).quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def _days_incl(a: date, b: date) -> int:
+    return (b - a).days + 1
+
+
+def _cw_proration(unit_price: Decimal, quantity: Decimal, effective: date, currency: str = "USD") -> Decimal:
+    """What ConnectWise bills for a line effective mid-month on a prorated agreement (exact, rounded once).
+
+    unit price x quantity x inclusive days from ``effective`` to the month end / days in the month.
+    Private stand-in for ``billbridge.bdom.expected_cw_proration`` (not available when written).
+    """
+    dim = calendar.monthrange(effective.year, effective.month)[1]
+    days = dim - effective.day + 1
+    return _round_fraction(Fraction(unit_price) * Fraction(quantity) * Fraction(days, dim), currency)
+
+
+def _vendor_proration(unit: Decimal, quantity: Decimal, effective: date, start: date, end: date,
+                      currency: str = "USD") -> Decimal:
+    total = _days_incl(start, end)
+    days = max(0, _days_incl(max(effective, start), end))
+    return _round_fraction(Fraction(unit) * Fraction(quantity) * Fraction(days, total), currency)
+
+
+def _num(d: Decimal | None) -> int | float | None:
+    """Decimal -> the JSON number ConnectWise receives (int when integral)."""
+    if d is None:
+        return None
+    if d == d.to_integral_value():
+        return int(d)
+    return float(d)
+
+
+def _plain(d: Decimal | None) -> Decimal | None:
+    """Normalise a Decimal for display (no exponent, no trailing zeros beyond cents for money)."""
+    if d is None:
+        return None
+    return d.normalize() if d == d.to_integral_value() else d
+
+
+# --------------------------------------------------------------------------------------------
+# the plan
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """Coverage and conservation of one plan; dollars are vendor cost (rounded once per line)."""
+
+    month: str
+    vendor: str
+    status: str  # empty | nothing_in_period | in_sync | changes | blocked
+    lines_checked: int
+    dollars_checked: Decimal
+    lines_reconciled: int
+    dollars_reconciled: Decimal
+    lines_blocked: int
+    dollars_blocked: Decimal
+    lines_excluded: int
+    dollars_excluded: Decimal
+    rows: int
+    customers: int
+    by_action: dict[str, dict[str, Any]]
+    by_cause: dict[str, dict[str, Any]]
+    price_impact: Decimal
+    margin_impact: Decimal
+    requests: int
+    coverage: Decimal  # share of vendor dollars reconciled (0..1, 4 places)
+    conserved: bool = True
+    proration_source: str = "billbridge.reconcile._cw_proration"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Plan:
+    rows: pd.DataFrame
+    summary: Summary
+
+
+def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
+    V = vendor_lines.copy()
+    n = len(V)
+    V.index = pd.RangeIndex(n)
+    for col in VENDOR_LINE_COLUMNS:
+        if col not in V.columns:
+            V[col] = None
+    if V["line_no"].isna().all():
+        V["line_no"] = np.arange(1, n + 1)
+    V["charge_type"] = V["charge_type"].astype(object).where(V["charge_type"].notna(), "recurring")
+    V["currency"] = V["currency"].astype(object).where(V["currency"].notna(), "USD")
+    for col in ("vendor_customer_id", "sku", "subscription_id"):
+        V[col] = V[col].astype(object).where(V[col].notna(), None)
+        V.loc[V[col].notna(), col] = V.loc[V[col].notna(), col].map(str)
+    V.loc[V["subscription_id"] == "", "subscription_id"] = None
+    V["vendor_customer_name"] = V["vendor_customer_name"].astype(object).where(
+        V["vendor_customer_name"].notna(), V["vendor_customer_id"])
+    qty = _dec_array(V["quantity"])
+    cost = _dec_array(V["unit_cost"])
+    price = _dec_array(V["unit_price"])
+    credit = (V["charge_type"] == "credit").to_numpy()
+    if credit.any():
+        idx = np.flatnonzero(credit)
+        qty[idx] = [-abs(q) for q in qty[idx]]
+        cost[idx] = [abs(c) if c is not None else None for c in cost[idx]]
+        price[idx] = [abs(p) if p is not None else None for p in price[idx]]
+    V["quantity"] = qty
+    V["unit_cost"] = cost
+    V["unit_price"] = price
+    currencies = V["currency"].unique()
+    if len(currencies) == 1:
+        q = _quantum(currencies[0])
+        V["amount"] = (pd.Series(qty, dtype=object) * pd.Series(cost, dtype=object)).map(
+            lambda d: d.quantize(q, rounding=ROUND_HALF_UP))
+    else:
+        V["amount"] = [_ext(a, b, c) for a, b, c in zip(qty, cost, V["currency"])]
+    for col in ("period_start", "period_end", "effective_date", "customer_created"):
+        V[col] = _iso_array(V[col])
+    return V
+
+
+def _first_per(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return df.drop_duplicates(subset=by, keep="first")
+
+
+def _map_lines(V: pd.DataFrame, m: Mappings) -> pd.DataFrame:
+    """Attach company, agreement (+ mode, period rule), product mapping and rules to each line."""
+    comp = m.companies
+    comp = _first_per(comp[comp["company_id"].notna()], ["vendor_customer_id"])[["vendor_customer_id", "company_id"]]
+    V = V.merge(comp.astype({"vendor_customer_id": object}), on="vendor_customer_id", how="left")
+
+    agr = m.agreements.copy()
+    for col, default in (("subscription_id", None), ("sync_mode", "standing"), ("period_rule", "advance")):
+        if col not in agr.columns:
+            agr[col] = default
+    agr["sync_mode"] = agr["sync_mode"].astype(object).where(agr["sync_mode"].notna(), "standing")
+    agr["period_rule"] = agr["period_rule"].astype(object).where(agr["period_rule"].notna(), "advance")
+    agr = agr[agr["agreement_id"].notna()]
+    cols = ["agreement_id", "sync_mode", "period_rule"]
+    sub_level = _first_per(agr[agr["subscription_id"].notna()], ["vendor_customer_id", "subscription_id"])
+    cust_level = _first_per(agr[agr["subscription_id"].isna()], ["vendor_customer_id"])
+    a1 = V[["vendor_customer_id", "subscription_id"]].merge(
+        sub_level[["vendor_customer_id", "subscription_id", *cols]].astype(
+            {"vendor_customer_id": object, "subscription_id": object}),
+        on=["vendor_customer_id", "subscription_id"], how="left")
+    a2 = V[["vendor_customer_id"]].merge(
+        cust_level[["vendor_customer_id", *cols]].astype({"vendor_customer_id": object}),
+        on="vendor_customer_id", how="left")
+    use_sub = a1["agreement_id"].notna().to_numpy()
+    for col in cols:
+        V[col] = np.where(use_sub, a1[col].to_numpy(dtype=object), a2[col].to_numpy(dtype=object))
+
+    prod = m.products.copy()
+    for col, default in (("term", None), ("billing_frequency", None), ("own_cost", True), ("own_price", True),
+                         ("quantity_basis", None)):
+        if col not in prod.columns:
+            prod[col] = default
+    prod = prod[prod["catalog_item_id"].notna()]
+    pcols = ["catalog_item_id", "own_cost", "own_price", "quantity_basis"]
+    exact = _first_per(prod[prod["term"].notna() & prod["billing_frequency"].notna()],
+                       ["sku", "term", "billing_frequency"])
+    by_term = _first_per(prod[prod["term"].notna() & prod["billing_frequency"].isna()], ["sku", "term"])
+    any_ = _first_per(prod[prod["term"].isna()], ["sku"])
+    p1 = V[["sku", "term", "billing_frequency"]].astype(object).merge(
+        exact[["sku", "term", "billing_frequency", *pcols]].astype(
+            {"sku": object, "term": object, "billing_frequency": object}),
+        on=["sku", "term", "billing_frequency"], how="left")
+    p2 = V[["sku", "term"]].astype(object).merge(
+        by_term[["sku", "term", *pcols]].astype({"sku": object, "term": object}), on=["sku", "term"], how="left")
+    p3 = V[["sku"]].astype(object).merge(any_[["sku", *pcols]].astype({"sku": object}), on="sku", how="left")
+    h1 = p1["catalog_item_id"].notna().to_numpy()
+    h2 = p2["catalog_item_id"].notna().to_numpy()
+    for col in pcols:
+        V[col] = np.where(h1, p1[col].to_numpy(dtype=object),
+                          np.where(h2, p2[col].to_numpy(dtype=object), p3[col].to_numpy(dtype=object)))
+    V["own_cost"] = V["own_cost"].map(lambda v: True if _isnull(v) else bool(v))
+    V["own_price"] = V["own_price"].map(lambda v: True if _isnull(v) else bool(v))
+
+    rules = m.rules.copy()
+    if "sku" not in rules.columns:
+        rules["sku"] = None
+    if "value" not in rules.columns:
+        rules["value"] = None
+    V["do_not_sync"] = False
+    V["fixed_quantity"] = None
+    V["cap"] = None
+    if len(rules):
+        for rule, col in (("do_not_sync", "do_not_sync"), ("fixed_quantity", "fixed_quantity"), ("cap", "cap")):
+            r = rules[rules["rule"] == rule]
+            if not len(r):
+                continue
+            vals = r.assign(_v=True if rule == "do_not_sync" else r["value"].map(_to_dec))
+            cust = _first_per(vals[vals["sku"].isna()], ["vendor_customer_id"])[["vendor_customer_id", "_v"]]
+            per = _first_per(vals[vals["sku"].notna()], ["vendor_customer_id", "sku"])[["vendor_customer_id", "sku", "_v"]]
+            c1 = V[["vendor_customer_id", "sku"]].merge(per.astype(object), on=["vendor_customer_id", "sku"], how="left")
+            c2 = V[["vendor_customer_id"]].merge(cust.astype(object), on="vendor_customer_id", how="left")
+            got = np.where(c1["_v"].notna().to_numpy(), c1["_v"].to_numpy(dtype=object), c2["_v"].to_numpy(dtype=object))
+            if rule == "do_not_sync":
+                V[col] = pd.Series(got, dtype=object).notna().to_numpy() & (got != False)  # noqa: E712
+            else:
+                V[col] = [None if _isnull(x) else x for x in got]
+    return V
+
+
+def _landing(V: pd.DataFrame, month: str) -> np.ndarray:
+    """True where the line belongs to the billing month (see the module docstring)."""
+    ps = pd.Series(V["period_start"], dtype=object).str[:7]
+    pe = pd.Series(V["period_end"], dtype=object).str[:7]
+    ef = pd.Series(V["effective_date"], dtype=object).str[:7]
+    ct = V["charge_type"].to_numpy(dtype=object)
+    arrears = (V["period_rule"].to_numpy(dtype=object) == "arrears") | (ct == "usage") | (ct == "credit")
+    land = np.where(arrears, pe.fillna(ps).to_numpy(dtype=object), ps.fillna(pe).to_numpy(dtype=object))
+    one = ct == "one_time"
+    land = np.where(one, ef.fillna(ps).to_numpy(dtype=object), land)
+    land = pd.Series(land, dtype=object)
+    missing = land.isna().to_numpy()
+    land = land.fillna(month).to_numpy(dtype=object)
+    prev = _prev_month(month)
+    ok = land == month
+    ok |= (ct == "usage") & (land == prev)
+    ok |= (ct == "credit") & (land.astype(str) <= month)
+    return ok | missing
+
+
+def _keys(V: pd.DataFrame, vendor: str, month: str) -> None:
+    """Set V['line_key'] (the addition key) and V['key'] (the plan row key), vectorised."""
+    clean = lambda s: s.str.replace("|", "/", regex=False).str.replace("~", "-", regex=False)  # noqa: E731
+    cust = clean(V["vendor_customer_id"].astype(str))
+    sub = V["subscription_id"]
+    line = clean(sub.where(sub.notna(), V["sku"]).astype(str))
+    ct = V["charge_type"].to_numpy(dtype=object)
+    monthly = (V["sync_mode"].to_numpy(dtype=object) == "monthly") | (ct == "one_time") | (ct == "credit")
+    vend = str(vendor).replace("|", "/").replace("~", "-")
+    base = (vend + "|") + cust + "|" + line
+    full = base + pd.Series(np.where(monthly, "|" + month, ""), index=V.index)
+    full = full + pd.Series(np.where(ct == "credit", "|" + KIND_CREDIT, ""), index=V.index)
+    out = full + pd.Series(np.where(~V["in_period"].to_numpy(), "|" + KIND_OUT_OF_PERIOD, ""), index=V.index)
+    for name, series, is_out in (("line_key", full, False), ("key", out, True)):
+        values = series.to_numpy(dtype=object)
+        long = np.flatnonzero(series.str.len().to_numpy() > MAX_KEY_LEN)
+        for i in long:
+            r = V.iloc[i]
+            kinds = [k for k in ((KIND_CREDIT if r["charge_type"] == "credit" else None),
+                                 (KIND_OUT_OF_PERIOD if is_out and not r["in_period"] else None)) if k]
+            values[i] = line_key(vendor, r["vendor_customer_id"], r["subscription_id"], r["sku"],
+                                 month if monthly[i] else None, "|".join(kinds) or None)
+        V[name] = values
+
+
+_GROUP_FIRST = [
+    "key", "line_key", "vendor_customer_id", "vendor_customer_name", "customer_created", "subscription_id", "sku",
+    "product_name", "charge_type", "term", "billing_frequency", "currency", "company_id", "agreement_id",
+    "sync_mode", "period_rule", "catalog_item_id", "own_cost", "own_price", "quantity_basis", "do_not_sync",
+    "fixed_quantity", "cap", "in_period",
+]
+
+
+def _group(V: pd.DataFrame) -> pd.DataFrame:
+    """One row per plan key: sum quantities and dollars; only duplicated keys pay for Python."""
+    dup = V["key"].duplicated(keep=False).to_numpy()
+    single = V.loc[~dup]
+    G1 = single[_GROUP_FIRST].copy()
+    G1["vendor_lines"] = [[int(x)] for x in single["line_no"].to_numpy()]
+    for src, dst in (("quantity", "quantity"), ("unit_cost", "unit_cost"), ("unit_price", "unit_price"),
+                     ("amount", "amount"), ("effective_date", "effective_date"), ("period_start", "period_start"),
+                     ("period_end", "period_end")):
+        G1[dst] = single[src].to_numpy(dtype=object)
+    if not dup.any():
+        return G1.reset_index(drop=True)
+    multi = V.loc[dup]
+    rows = []
+    for _, grp in multi.groupby("key", sort=False):
+        first = grp.iloc[0]
+        rec = {c: first[c] for c in _GROUP_FIRST}
+        qtys = list(grp["quantity"])
+        qty = sum(qtys, ZERO)
+        rec["vendor_lines"] = [int(x) for x in grp["line_no"]]
+        rec["quantity"] = qty
+        rec["amount"] = sum(grp["amount"], ZERO)
+        for col in ("unit_cost", "unit_price"):
+            vals = list(grp[col])
+            if any(v is None for v in vals):
+                rec[col] = None
+            elif len(set(vals)) == 1:
+                rec[col] = vals[0]
+            elif qty:
+                rec[col] = (sum((q * v for q, v in zip(qtys, vals)), ZERO) / qty).quantize(Decimal("0.0001"))
+            else:
+                rec[col] = vals[0]
+        eff = [e for e in grp["effective_date"] if e]
+        rec["effective_date"] = min(eff) if eff else None
+        ps = [e for e in grp["period_start"] if e]
+        pe = [e for e in grp["period_end"] if e]
+        rec["period_start"] = min(ps) if ps else None
+        rec["period_end"] = max(pe) if pe else None
+        rec["_mixed_units"] = len(set(grp["unit_cost"])) > 1
+        rows.append(rec)
+    G2 = pd.DataFrame(rows)
+    G = pd.concat([G1, G2], ignore_index=True)
+    return G
+
+
+def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | SnapshotFrames, mappings: Mappings,
+              context: Context) -> Plan:
+    """Reconcile one billing month; see the module docstring for every rule applied."""
+    ctx = context
+    M = ctx.month
+    m_start, m_end = _month_bounds(M)
+    prev_end = m_start.fromordinal(m_start.toordinal() - 1)
+    S = snapshot_frames(snapshot, line_key_field=ctx.line_key_field, line_key_field_id=ctx.line_key_field_id)
+
+    # ---- vendor side ---------------------------------------------------------------------
+    V = _normalise_lines(vendor_lines)
+    total_lines = len(V)
+    total_dollars = sum(V["amount"], ZERO) if total_lines else ZERO
+    V = _map_lines(V, mappings)
+    V["in_period"] = _landing(V, M) if total_lines else np.array([], dtype=bool)
+    _keys(V, ctx.vendor, M) if total_lines else V.assign(line_key=None, key=None)
+    if not total_lines:
+        V["line_key"] = pd.Series([], dtype=object)
+        V["key"] = pd.Series([], dtype=object)
+    G = _group(V) if total_lines else _empty(_GROUP_FIRST + ["vendor_lines", "quantity", "unit_cost", "unit_price",
+                                                             "amount", "effective_date", "period_start", "period_end"])
+    if "_mixed_units" not in G.columns:
+        G["_mixed_units"] = False
+    G["_mixed_units"] = G["_mixed_units"].fillna(False).astype(bool)
+    n = len(G)
+
+    # ---- ConnectWise side: names and statuses ----------------------------------------------
+    companies = S.companies.set_index("company_id") if len(S.companies) else None
+    agreements = S.agreements.drop_duplicates("agreement_id").set_index("agreement_id")
+    catalog = S.catalog.drop_duplicates("catalog_item_id").set_index("catalog_item_id")
+
+    def lookup(frame: pd.DataFrame | None, keys: pd.Series, col: str) -> np.ndarray:
+        if frame is None or not len(frame) or col not in frame.columns:
+            return np.full(len(keys), None, dtype=object)
+        return frame[col].reindex(keys.to_numpy()).to_numpy(dtype=object)
+
+    G["agreement_name"] = lookup(agreements, G["agreement_id"], "name")
+    G["_agr_found"] = pd.Series(lookup(agreements, G["agreement_id"], "name"), dtype=object).notna().to_numpy() | (
+        pd.Series(lookup(agreements, G["agreement_id"], "company_id"), dtype=object).notna().to_numpy())
+    agr_status = lookup(agreements, G["agreement_id"], "status")
+    agr_cancelled = lookup(agreements, G["agreement_id"], "cancelled")
+    agr_end = lookup(agreements, G["agreement_id"], "end_date")
+    agr_noend = lookup(agreements, G["agreement_id"], "no_end")
+    G["_prorate"] = pd.Series(lookup(agreements, G["agreement_id"], "prorate"), dtype=object).fillna(False).astype(bool).to_numpy()
+    G["_parent"] = lookup(agreements, G["agreement_id"], "parent_name")
+    G["_agr_company"] = lookup(agreements, G["agreement_id"], "company_id")
+    G["company_name"] = lookup(companies, G["company_id"], "name")
+    comp_deleted = pd.Series(lookup(companies, G["company_id"], "deleted"), dtype=object).fillna(False).astype(bool).to_numpy()
+    G["product_identifier"] = lookup(catalog, G["catalog_item_id"], "identifier")
+    G["product_description"] = lookup(catalog, G["catalog_item_id"], "description")
+    cat_found = pd.Series(G["product_identifier"], dtype=object).notna().to_numpy() | pd.Series(
+        G["product_description"], dtype=object).notna().to_numpy()
+    G["_cat_inactive"] = pd.Series(lookup(catalog, G["catalog_item_id"], "inactive"), dtype=object).fillna(False).astype(bool).to_numpy()
+    cat_price = lookup(catalog, G["catalog_item_id"], "price")
+    cat_cost = lookup(catalog, G["catalog_item_id"], "cost")
+
+    status = pd.Series(agr_status, dtype=object).fillna("").to_numpy()
+    cancelled = (status == "Cancelled") | pd.Series(agr_cancelled, dtype=object).fillna(False).astype(bool).to_numpy()
+    endd = pd.Series(agr_end, dtype=object)
+    expired = (status == "Expired") | (endd.notna().to_numpy() & (endd.fillna("9999").astype(str).to_numpy() < m_start.isoformat())
+                                       & ~pd.Series(agr_noend, dtype=object).fillna(False).astype(bool).to_numpy())
+    inactive = status == "Inactive"
+
+    in_period = G["in_period"].astype(bool).to_numpy()
+    has_company = G["company_id"].notna().to_numpy()
+    has_agr = G["agreement_id"].notna().to_numpy()
+    has_prod = G["catalog_item_id"].notna().to_numpy()
+    cause = np.select(
+        [~in_period, G["do_not_sync"].astype(bool).to_numpy(), ~has_company, comp_deleted,
+         ~has_agr, has_agr & ~G["_agr_found"].to_numpy(), cancelled, expired, inactive, ~has_prod, has_prod & ~cat_found],
+        ["out_of_period", "excluded_by_rule", "unmapped_customer", "company_deleted",
+         "no_agreement", "no_agreement", "agreement_cancelled", "agreement_expired", "agreement_inactive",
+         "unmapped_product", "unmapped_product"],
+        default="",
+    ).astype(object)
+    G["cause"] = cause
+
+    # ---- quantities after rules --------------------------------------------------------------
+    ct = G["charge_type"].to_numpy(dtype=object)
+    rule_ok = (ct == "recurring") | (ct == "usage")
+    fixed = G["fixed_quantity"].to_numpy(dtype=object)
+    cap = G["cap"].to_numpy(dtype=object)
+    qraw = G["quantity"].to_numpy(dtype=object)
+    qty = qraw.copy()
+    for i in np.flatnonzero(rule_ok & pd.Series(fixed, dtype=object).notna().to_numpy()):
+        qty[i] = fixed[i]
+    for i in np.flatnonzero(rule_ok & pd.Series(cap, dtype=object).notna().to_numpy()):
+        qty[i] = min(qty[i], cap[i])
+    G["vendor_quantity_raw"] = qraw
+    G["vendor_quantity"] = qty
+    price = G["unit_price"].to_numpy(dtype=object).copy()
+    credit = ct == "credit"
+    price_at_cost = credit & pd.Series(price, dtype=object).isna().to_numpy()
+    price[price_at_cost] = G["unit_cost"].to_numpy(dtype=object)[price_at_cost]
+    G["vendor_unit_price"] = price
+    G["vendor_unit_cost"] = G["unit_cost"].to_numpy(dtype=object)
+
+    # ---- additions: active in the month, ours, keyed ----------------------------------------
+    A = S.additions
+    mapped_agr = pd.unique(mappings.agreements["agreement_id"].dropna()) if len(mappings.agreements) else []
+    A = A[A["agreement_id"].isin(mapped_agr)]
+    eff = A["effective_date"]
+    can = A["cancelled_date"]
+    active = (eff.isna() | (eff.astype(object).fillna("").astype(str) <= m_end.isoformat())) & (
+        can.isna() | (can.astype(object).fillna("9999").astype(str) >= m_start.isoformat()))
+    A = A[active.to_numpy()].copy()
+    vprefix = str(ctx.vendor).replace("|", "/").replace("~", "-") + "|"
+    journal = ctx.journal if ctx.journal is not None else _empty(["key", "addition_id", "written_at"])
+    jlast_by_id: pd.Series | None = None
+    jlast_by_key: pd.Series | None = None
+    if len(journal):
+        j = journal.copy()
+        j["written_at"] = j["written_at"].map(_ts)
+        if "addition_id" in j.columns and j["addition_id"].notna().any():
+            jj = j[j["addition_id"].notna()]
+            jlast_by_id = jj.groupby("addition_id")["written_at"].max()
+            jkey_by_id = jj.dropna(subset=["key"]).drop_duplicates("addition_id", keep="last").set_index("addition_id")["key"]
+            missing = A["key"].isna().to_numpy()
+            if missing.any():
+                A.loc[missing, "key"] = jkey_by_id.reindex(A.loc[missing, "addition_id"].to_numpy()).to_numpy()
+        if "key" in j.columns:
+            jlast_by_key = j.dropna(subset=["key"]).groupby("key")["written_at"].max()
+    akey = A["key"].astype(object)
+    ours = akey.notna().to_numpy() & akey.fillna("").astype(str).str.startswith(vprefix).to_numpy()
+    A["ours"] = ours
+    A["free"] = akey.isna().to_numpy()  # no key at all: a person's line (adoptable)
+    # last write by billbridge; manual edit = someone else updated after it
+    last_write = np.full(len(A), None, dtype=object)
+    if jlast_by_id is not None:
+        last_write = jlast_by_id.reindex(A["addition_id"].to_numpy()).to_numpy(dtype=object)
+    if jlast_by_key is not None:
+        by_key = jlast_by_key.reindex(A["key"].to_numpy()).to_numpy(dtype=object)
+        lw = pd.Series(last_write, dtype=object)
+        last_write = lw.where(lw.notna(), pd.Series(by_key, dtype=object)).to_numpy(dtype=object)
+    lw = pd.Series(last_write, dtype=object)
+    date_entered = A["date_entered"].map(_ts).to_numpy(dtype=object) if len(A) else np.array([], dtype=object)
+    baseline = lw.where(lw.notna(), pd.Series(date_entered, dtype=object)).fillna("").astype(str).to_numpy()
+    last_upd = A["last_updated"].map(_ts).fillna("").astype(str).to_numpy() if len(A) else np.array([], dtype=object)
+    by_person = A["updated_by"].fillna("").astype(str).to_numpy() != str(ctx.api_member)
+    A["manual"] = (A["ours"].to_numpy() | pd.Series(last_write, dtype=object).notna().to_numpy()) & by_person & (last_upd > baseline)
+    A["quantity_d"] = _dec_array(A["quantity"]) if len(A) else np.array([], dtype=object)
+    A["unit_price_d"] = _dec_array(A["unit_price"]) if len(A) else np.array([], dtype=object)
+    A["unit_cost_d"] = _dec_array(A["unit_cost"]) if len(A) else np.array([], dtype=object)
+
+    # keyed matches (agreement, key)
+    keyed = A[A["ours"]]
+    key_counts = keyed.groupby(["agreement_id", "key"]).size().rename("_n_key").reset_index()
+    keyed1 = keyed.drop_duplicates(["agreement_id", "key"])[["agreement_id", "key", "addition_id"]]
+    workable = (G["cause"] == "").to_numpy()
+    gk = G[["agreement_id", "line_key"]].rename(columns={"line_key": "key"}).astype(object)
+    mk = gk.merge(keyed1.astype(object), on=["agreement_id", "key"], how="left").merge(
+        key_counts.astype(object), on=["agreement_id", "key"], how="left")
+    match_id = mk["addition_id"].to_numpy(dtype=object)
+    dup_key = (pd.to_numeric(mk["_n_key"], errors="coerce").fillna(0).to_numpy() > 1)
+    match_id = np.where(workable, match_id, None)
+    matched = pd.Series(match_id, dtype=object).notna().to_numpy()
+
+    # free (keyless) active additions per (agreement, product)
+    free = A[A["free"]]
+    free_counts = free.groupby(["agreement_id", "product_id"]).size()
+    ap = pd.MultiIndex.from_arrays([G["agreement_id"].to_numpy(dtype=object), G["catalog_item_id"].to_numpy(dtype=object)])
+    n_free = free_counts.reindex(ap).fillna(0).to_numpy().astype(int) if len(free_counts) else np.zeros(n, dtype=int)
+    line_kind = rule_ok  # recurring / usage lines take part in adoption and the one-line rule
+    standing = (G["sync_mode"].to_numpy(dtype=object) != "monthly")
+    wants_adopt = workable & ~matched & line_kind & standing
+    want_counts = pd.Series(1, index=ap[wants_adopt]).groupby(level=[0, 1]).size() if wants_adopt.any() else pd.Series(dtype=int)
+    n_want = want_counts.reindex(ap).fillna(0).to_numpy().astype(int) if len(want_counts) else np.zeros(n, dtype=int)
+    adopt = wants_adopt & (n_free == 1) & (n_want == 1)
+    adopted_ap = set(zip(ap.get_level_values(0)[adopt], ap.get_level_values(1)[adopt]))
+    leftover = n_free - np.array([1 if (a, p) in adopted_ap else 0 for a, p in zip(ap.get_level_values(0), ap.get_level_values(1))]) \
+        if adopted_ap else n_free
+    ambiguous = workable & line_kind & (
+        dup_key
+        | (wants_adopt & ((n_free >= 2) | ((n_free == 1) & (n_want >= 2))))
+        | (~wants_adopt & (leftover >= 1)))
+    if adopt.any():
+        free1 = free.drop_duplicates(["agreement_id", "product_id"]).set_index(["agreement_id", "product_id"])["addition_id"]
+        adopted_ids = free1.reindex(ap[adopt]).to_numpy(dtype=object)
+        match_id[adopt] = adopted_ids
+    G.loc[ambiguous, "cause"] = "ambiguous"
+    G["_n_free"] = n_free
+    G["_dup_key"] = dup_key
+    match_id = np.where(ambiguous, None, match_id)
+    G["cw_addition_id"] = match_id
+    G["_adopted"] = adopt & ~ambiguous
+    A_by_id = A.drop_duplicates("addition_id").set_index("addition_id")
+    mid = pd.Series(match_id, dtype=object)
+
+    def acol(col: str) -> np.ndarray:
+        if not len(A_by_id):
+            return np.full(n, None, dtype=object)
+        return A_by_id[col].reindex(mid.to_numpy()).to_numpy(dtype=object) if len(mid) else np.array([], dtype=object)
+
+    G["cw_quantity"] = acol("quantity_d")
+    G["cw_unit_price"] = acol("unit_price_d")
+    G["cw_unit_cost"] = acol("unit_cost_d")
+    G["cw_effective_date"] = acol("effective_date")
+    G["cw_cancelled_date"] = acol("cancelled_date")
+    G["_cw_product"] = acol("product_id")
+    G["_manual"] = pd.Series(acol("manual"), dtype=object).fillna(False).astype(bool).to_numpy()
+    G["_updated_by"] = acol("updated_by")
+    G["_last_updated"] = acol("last_updated")
+
+    # ---- target values and diffs -------------------------------------------------------------
+    has_match = mid.notna().to_numpy()
+    month_bound = ~standing | (ct == "one_time") | credit
+    own_price = G["own_price"].astype(bool).to_numpy()
+    own_cost = G["own_cost"].astype(bool).to_numpy()
+    vprice = G["vendor_unit_price"].to_numpy(dtype=object)
+    vcost = G["vendor_unit_cost"].to_numpy(dtype=object)
+    vprice_known = pd.Series(vprice, dtype=object).notna().to_numpy()
+    vcost_known = pd.Series(vcost, dtype=object).notna().to_numpy()
+    cwq = G["cw_quantity"].to_numpy(dtype=object)
+    cwp = G["cw_unit_price"].to_numpy(dtype=object)
+    cwc = G["cw_unit_cost"].to_numpy(dtype=object)
+    write_price = own_price & vprice_known
+    write_cost = own_cost & vcost_known
+    d_qty = has_match & (pd.Series(qty, dtype=object) != pd.Series(cwq, dtype=object)).to_numpy()
+    d_price = has_match & write_price & (pd.Series(vprice, dtype=object) != pd.Series(cwp, dtype=object)).to_numpy()
+    d_cost = has_match & write_cost & (pd.Series(vcost, dtype=object) != pd.Series(cwc, dtype=object)).to_numpy()
+    # target dates
+    eff_v = pd.Series(G["effective_date"], dtype=object)
+    eff_in_month = eff_v.notna().to_numpy() & (eff_v.fillna("").str[:7].to_numpy() == M)
+    target_eff = np.where(month_bound | ~eff_in_month, m_start.isoformat(), eff_v.to_numpy(dtype=object))
+    target_can = np.where(month_bound, m_end.isoformat(), None)
+    cw_eff = pd.Series(G["cw_effective_date"], dtype=object).to_numpy()
+    cw_can = pd.Series(G["cw_cancelled_date"], dtype=object).to_numpy()
+    d_dates = has_match & month_bound & ((cw_eff != target_eff) | (cw_can != target_can))
+    d_key = G["_adopted"].to_numpy()
+    d_product = has_match & (pd.Series(G["_cw_product"], dtype=object) != G["catalog_item_id"]).to_numpy()
+    any_diff = d_qty | d_price | d_cost | d_dates | d_key | d_product
+    overridden = G["key"].isin(ctx.overrides).to_numpy()
+    manual_block = has_match & any_diff & G["_manual"].to_numpy() & ~overridden & (G["cause"] == "").to_numpy()
+    G.loc[manual_block, "cause"] = "manually_edited"
+    blocked = (G["cause"] != "").to_numpy()
+    action = np.where(blocked, "blocked", np.where(~has_match, "create", np.where(any_diff, "update", "in_sync"))).astype(object)
+    G["action"] = action
+    G["cause"] = G["cause"].where(blocked, None)
+    G["_override_used"] = has_match & any_diff & G["_manual"].to_numpy() & overridden & ~blocked
+    G["_d_qty"], G["_d_price"], G["_d_cost"], G["_d_dates"], G["_d_key"], G["_d_product"] = (
+        d_qty, d_price, d_cost, d_dates, d_key, d_product)
+
+    # new values (what CW holds after the write)
+    is_create = action == "create"
+    is_update = action == "update"
+    changes = is_create | is_update
+    new_q = np.where(changes, qty, np.where(action == "in_sync", cwq, None))
+    cat_price_d = np.array([_to_dec(x) for x in cat_price], dtype=object) if n else np.array([], dtype=object)
+    cat_cost_d = np.array([_to_dec(x) for x in cat_cost], dtype=object) if n else np.array([], dtype=object)
+    new_p = np.where(is_create, np.where(write_price | credit, vprice, cat_price_d),
+                     np.where(is_update, np.where(write_price, vprice, cwp), np.where(action == "in_sync", cwp, None)))
+    new_c = np.where(is_create, np.where(write_cost, vcost, cat_cost_d),
+                     np.where(is_update, np.where(write_cost, vcost, cwc), np.where(action == "in_sync", cwc, None)))
+    G["new_quantity"] = new_q
+    G["new_unit_price"] = new_p
+    G["new_unit_cost"] = new_c
+    G["effective_date"] = np.where(changes, target_eff, G["cw_effective_date"].to_numpy(dtype=object))
+    G["cancelled_date"] = np.where(changes, target_can, G["cw_cancelled_date"].to_numpy(dtype=object))
+    G["_target_eff"] = target_eff
+    G["_target_can"] = target_can
+    G["_write_price"] = write_price | credit
+    G["_write_cost"] = write_cost
+    G["_price_at_cost"] = price_at_cost
+    G["_credit_for"] = None
+    if credit.any():
+        orig = [line_key(ctx.vendor, r.vendor_customer_id, r.subscription_id, r.sku)
+                for r in G.loc[credit, ["vendor_customer_id", "subscription_id", "sku"]].itertuples()]
+        G.loc[credit, "_credit_for"] = pd.Series(orig, index=G.index[credit], dtype=object)
+    G["_cat_price"] = cat_price_d
+    G["_cat_cost"] = cat_cost_d
+
+    # ---- cancels -------------------------------------------------------------------------------
+    C = _cancel_rows(A[A["ours"]], G, S, mappings, ctx, M, m_start, m_end, prev_end)
+
+    rows = _assemble(G, C, ctx, M, m_start, m_end, S)
+    summary = _summarise(rows, ctx, total_lines, total_dollars, V)
+    return Plan(rows=rows, summary=summary)
+
+
+def _cancel_rows(A: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, m: Mappings, ctx: Context, M: str,
+                 m_start: date, m_end: date, prev_end: date) -> pd.DataFrame:
+    """Additions billbridge manages that no vendor line of the month asks for any more."""
+    if not len(A):
+        return pd.DataFrame()
+    months = A["key"].map(lambda k: (parse_line_key(k) or {}).get("month"))
+    A = A[(months.isna() | (months == M)).to_numpy()]
+    present = G[["line_key", "agreement_id", "cause"]]
+    # a key still produced by the vendor on the same agreement, or on an agreement we cannot write
+    same = set(zip(present["agreement_id"], present["line_key"]))
+    elsewhere_ok = set(present.loc[present["agreement_id"].notna() & present["cause"].isna(), "line_key"])
+    held = set(present["line_key"])
+    keep = [((a, k) not in same) and (k not in held or k in elsewhere_ok) for a, k in zip(A["agreement_id"], A["key"])]
+    C = A[np.array(keep, dtype=bool)].copy() if len(A) else A
+    if not len(C):
+        return pd.DataFrame()
+    invoiced = set(S.invoices.loc[S.invoices["date"].fillna("").astype(str).str[:7] == M, "agreement_id"].dropna())
+    C["invoiced"] = C["agreement_id"].isin(invoiced).to_numpy()
+    target = np.where(C["invoiced"].to_numpy(), m_end.isoformat(), prev_end.isoformat())
+    effd = C["effective_date"].fillna("").astype(str).to_numpy()
+    C["never_invoiced"] = effd > target
+    C["cancelled_target"] = np.where(C["never_invoiced"], effd, target)
+    return C
+
+
+def _reason_names(r: Mapping[str, Any]) -> tuple[str, str, str]:
+    cust = r.get("vendor_customer_name") or r.get("vendor_customer_id") or "?"
+    prod = r.get("product_description") or r.get("product_name") or r.get("sku") or "?"
+    agr = r.get("agreement_name") or (f"agreement #{r['agreement_id']}" if not _isnull(r.get("agreement_id")) else "no agreement")
+    return str(cust), str(prod), str(agr)
+
+
+def _fmt(d: Any) -> str:
+    if _isnull(d):
+        return "-"
+    if isinstance(d, Decimal):
+        return format(_plain(d), "f")
+    return str(d)
+
+
+def _money(d: Any) -> str:
+    if _isnull(d):
+        return "-"
+    d = Decimal(d)
+    return f"-${-d:,.2f}" if d < 0 else f"${d:,.2f}"
+
+
+def _blocked_reason(r: Mapping[str, Any], ctx: Context) -> str:
+    cust, prod, agr = _reason_names(r)
+    cause = r["cause"]
+    vq = _fmt(r.get("vendor_quantity"))
+    if cause == "unmapped_customer":
+        return f"{cust} is not linked to a ConnectWise company yet: map the customer to sync {prod} ({vq})."
+    if cause == "company_deleted":
+        return f"{cust} is mapped to {r.get('company_name') or 'a company'}, which is deleted in ConnectWise: map it to the live company."
+    if cause == "no_agreement":
+        if not _isnull(r.get("agreement_id")):
+            return f"{cust} is mapped to agreement #{r['agreement_id']}, which ConnectWise no longer has: map an existing agreement."
+        return f"{cust} ({r.get('company_name') or 'company'}) has no {ctx.vendor} agreement mapped: map or create one to bill {prod} ({vq})."
+    if cause == "agreement_cancelled":
+        return f"{agr} for {cust} is cancelled in ConnectWise: {prod} ({vq}) cannot be billed there."
+    if cause == "agreement_expired":
+        return f"{agr} for {cust} ended before this month: renew it or map another agreement to bill {prod} ({vq})."
+    if cause == "agreement_inactive":
+        return f"{agr} for {cust} is inactive in ConnectWise: {prod} ({vq}) cannot be billed there."
+    if cause == "unmapped_product":
+        if not _isnull(r.get("catalog_item_id")):
+            return f"{r.get('sku')} ({r.get('product_name')}) is mapped to catalog item #{r['catalog_item_id']}, which ConnectWise no longer has."
+        return f"The vendor SKU {r.get('sku')} ({r.get('product_name')}, {r.get('term')} term) is not mapped to a ConnectWise product: map it to bill {cust} for {vq}."
+    if cause == "ambiguous":
+        if r.get("_dup_key"):
+            return f"{agr} for {cust} has two active lines carrying billbridge's key for {prod}: cancel the duplicate in ConnectWise."
+        return (f"{agr} for {cust} has {int(r.get('_n_free') or 0)} active {prod} line(s) billbridge cannot tell apart "
+                f"from the vendor's subscription(s): keep one line per product, then reconcile again.")
+    if cause == "manually_edited":
+        who = r.get("_updated_by") or "someone"
+        when = str(r.get("_last_updated") or "")[:10]
+        return (f"{who} changed {prod} on {agr} for {cust} by hand on {when} (ConnectWise has {_fmt(r.get('cw_quantity'))} "
+                f"at {_money(r.get('cw_unit_price'))}, the vendor bills {vq}): billbridge leaves it alone unless you override.")
+    if cause == "excluded_by_rule":
+        return f"{cust} is set to 'do not sync': {prod} ({vq}) is left out on purpose."
+    if cause == "out_of_period":
+        return (f"This {prod} line for {cust} covers {r.get('period_start') or '?'} to {r.get('period_end') or '?'}, "
+                f"which belongs to another billing month: it is not part of {ctx.month}.")
+    return CAUSES.get(cause, cause)
+
+
+def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: date, m_end: date,
+              S: SnapshotFrames) -> pd.DataFrame:
+    n = len(G)
+    G = G.copy()
+    G["vendor"] = ctx.vendor
+    G["vendor_line_count"] = [len(x) for x in G["vendor_lines"]] if n else []
+    G["vendor_amount"] = G["amount"]
+    G["bucket"] = np.where(G["action"] != "blocked", "reconciled",
+                           np.where(G["cause"].isin(list(EXCLUDED_CAUSES)), "excluded", "blocked"))
+    action = G["action"].to_numpy(dtype=object)
+    currency = G["currency"].to_numpy(dtype=object)
+    one_cur = len(set(currency)) <= 1
+    q = _quantum(currency[0] if n else "USD")
+
+    def ext(qs: np.ndarray, us: np.ndarray) -> np.ndarray:
+        if one_cur:
+            out = np.empty(len(qs), dtype=object)
+            for i, (a, b) in enumerate(zip(qs, us)):
+                out[i] = ZERO if (a is None or b is None) else (a * b).quantize(q, rounding=ROUND_HALF_UP)
+            return out
+        return np.array([_ext(a, b, c) for a, b, c in zip(qs, us, currency)], dtype=object)
+
+    # impacts: only create/update rows move money; in_sync and blocked rows are 0
+    changes = np.isin(action, ["create", "update"])
+    pi = np.full(n, ZERO, dtype=object)
+    mi = np.full(n, ZERO, dtype=object)
+    if changes.any():
+        idx = np.flatnonzero(changes)
+        nq, npz, nc = (G[c].to_numpy(dtype=object)[idx] for c in ("new_quantity", "new_unit_price", "new_unit_cost"))
+        oq = np.where(action[idx] == "create", None, G["cw_quantity"].to_numpy(dtype=object)[idx])
+        op, oc = (G[c].to_numpy(dtype=object)[idx] for c in ("cw_unit_price", "cw_unit_cost"))
+        new_rev, new_cost = ext(nq, npz), ext(nq, nc)
+        old_rev, old_cost = ext(oq, op), ext(oq, oc)
+        pi[idx] = new_rev - old_rev
+        mi[idx] = (new_rev - new_cost) - (old_rev - old_cost)
+    G["price_impact"] = pi
+    G["margin_impact"] = mi
+
+    # flags, proration, writes/requests (changed rows only), reasons
+    flags = [() for _ in range(n)]
+    cw_pr = np.full(n, None, dtype=object)
+    v_pr = np.full(n, None, dtype=object)
+    writes = np.full(n, None, dtype=object)
+    requests = np.full(n, None, dtype=object)
+    for i in range(n):
+        writes[i] = []
+    _flag_rows(G, flags, cw_pr, v_pr, M, m_start, m_end)
+    G["cw_proration"] = cw_pr
+    G["vendor_proration"] = v_pr
+    base = f"/finance/agreements"
+    cf_field = {"id": ctx.line_key_field_id, "caption": ctx.line_key_field}
+    for i in np.flatnonzero(changes):
+        r = G.iloc[i]
+        agr = r["agreement_id"]
+        if action[i] == "create":
+            body: dict[str, Any] = {"product": {"id": _jsonid(r["catalog_item_id"])}, "billCustomer": ctx.bill_customer,
+                                    "quantity": _num(r["new_quantity"])}
+            diff = [{"field": "product", "from": None, "to": {"id": _jsonid(r["catalog_item_id"])}},
+                    {"field": "quantity", "from": None, "to": r["new_quantity"]}]
+            if r["_write_price"] and r["vendor_unit_price"] is not None:
+                body["unitPrice"] = _num(r["vendor_unit_price"])
+                diff.append({"field": "unitPrice", "from": None, "to": r["vendor_unit_price"]})
+            if r["_write_cost"]:
+                body["unitCost"] = _num(r["vendor_unit_cost"])
+                diff.append({"field": "unitCost", "from": None, "to": r["vendor_unit_cost"]})
+            body["effectiveDate"] = cw_date(r["_target_eff"])
+            diff.append({"field": "effectiveDate", "from": None, "to": r["_target_eff"]})
+            if r["_target_can"] is not None:
+                body["cancelledDate"] = cw_date(r["_target_can"])
+                diff.append({"field": "cancelledDate", "from": None, "to": r["_target_can"]})
+            body["customFields"] = [{**cf_field, "value": r["line_key"]}]
+            diff.append({"field": f"customFields/{ctx.line_key_field}", "from": None, "to": r["line_key"]})
+            writes[i] = diff
+            requests[i] = {"method": "POST", "path": f"{base}/{_jsonid(agr)}/additions", "body": body}
+        else:
+            ops, diff = [], []
+
+            def rep(path: str, old: Any, new: Any, wire: Any) -> None:
+                ops.append({"op": "replace", "path": path, "value": wire})
+                diff.append({"field": path, "from": old, "to": new})
+
+            if r["_d_product"]:
+                rep("product", {"id": _jsonid(r["_cw_product"])}, {"id": _jsonid(r["catalog_item_id"])},
+                    {"id": _jsonid(r["catalog_item_id"])})
+            if r["_d_qty"]:
+                rep("quantity", r["cw_quantity"], r["vendor_quantity"], _num(r["vendor_quantity"]))
+            if r["_d_price"]:
+                rep("unitPrice", r["cw_unit_price"], r["vendor_unit_price"], _num(r["vendor_unit_price"]))
+            if r["_d_cost"]:
+                rep("unitCost", r["cw_unit_cost"], r["vendor_unit_cost"], _num(r["vendor_unit_cost"]))
+            if r["_d_dates"]:
+                if r["cw_effective_date"] != r["_target_eff"]:
+                    rep("effectiveDate", r["cw_effective_date"], r["_target_eff"], cw_date(r["_target_eff"]))
+                if r["cw_cancelled_date"] != r["_target_can"]:
+                    rep("cancelledDate", r["cw_cancelled_date"], r["_target_can"], cw_date(r["_target_can"]))
+            if r["_d_key"]:
+                ops.append({"op": "replace", "path": "customFields", "value": [{**cf_field, "value": r["line_key"]}]})
+                diff.append({"field": f"customFields/{ctx.line_key_field}", "from": None, "to": r["line_key"]})
+            writes[i] = diff
+            requests[i] = {"method": "PATCH", "path": f"{base}/{_jsonid(agr)}/additions/{_jsonid(r['cw_addition_id'])}",
+                           "body": ops}
+    G["writes"] = writes
+    G["request"] = requests
+    G["flags"] = flags
+    G["credit_for"] = G["_credit_for"]
+    G["reason"] = _reasons(G, ctx)
+
+    out = G.reindex(columns=list(ROW_COLUMNS))
+    if len(C):
+        out = pd.concat([out, _cancel_frame(C, G, S, ctx, M)], ignore_index=True) if n else _cancel_frame(C, G, S, ctx, M)
+    out = out.reset_index(drop=True)
+    for col in out.columns:  # text columns: None for missing (pandas 3 would give NaN)
+        if out[col].dtype != object:
+            if pd.api.types.is_string_dtype(out[col].dtype) or col in ("cause", "cw_addition_id", "company_id",
+                                                                       "agreement_id", "catalog_item_id"):
+                s = out[col].astype(object)
+                out[col] = s.where(s.notna(), None)
+        elif col in ("cause", "subscription_id", "company_name", "agreement_name", "product_identifier",
+                     "product_description", "credit_for", "quantity_basis"):
+            out[col] = out[col].where(out[col].notna(), None)
+    return out
+
+
+def _jsonid(x: Any) -> Any:
+    if _isnull(x):
+        return None
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return x
+
+
+def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray, M: str, m_start: date,
+               m_end: date) -> None:
+    """Per-row flags; Python runs only over rows that raise one."""
+    n = len(G)
+    if not n:
+        return
+    action = G["action"].to_numpy(dtype=object)
+    ct = G["charge_type"].to_numpy(dtype=object)
+    created = pd.Series(G["customer_created"], dtype=object)
+    late_days = created.fillna("").astype(str).str[8:10]
+    late = np.zeros(n, dtype=bool)
+    cc = created.notna().to_numpy()
+    if cc.any():
+        dim = calendar.monthrange(m_start.year, m_start.month)[1]
+        late = cc & (pd.to_numeric(late_days, errors="coerce").fillna(0).to_numpy() >= 26) & (
+            pd.to_numeric(late_days, errors="coerce").fillna(0).to_numpy() >= dim - 5)
+        late |= cc & (created.fillna("").astype(str).str[:7].to_numpy() == M) & (
+            pd.to_numeric(late_days, errors="coerce").fillna(0).to_numpy() >= dim - 5)
+    term = G["term"].astype(object).fillna("").to_numpy()
+    cwq = G["cw_quantity"].to_numpy(dtype=object)
+    vq = G["vendor_quantity"].to_numpy(dtype=object)
+    has_cw = pd.Series(cwq, dtype=object).notna().to_numpy()
+    annual_dec = np.zeros(n, dtype=bool)
+    if has_cw.any():
+        idx = np.flatnonzero(has_cw & np.isin(term, ["annual", "triennial"]))
+        for i in idx:
+            if vq[i] is not None and vq[i] < cwq[i]:
+                annual_dec[i] = True
+    eff = pd.Series(G["_target_eff"], dtype=object).fillna("").astype(str).to_numpy()
+    mid_month = (eff > m_start.isoformat()) & np.isin(action, ["create"])
+    vendor_eff = pd.Series(G["effective_date"], dtype=object)
+    vendor_mid = (pd.Series(G["_target_eff"], dtype=object).notna().to_numpy()) & False
+    prorate = G["_prorate"].to_numpy()
+    mask = (late | annual_dec | mid_month | G["_cat_inactive"].to_numpy() | G["_parent"].notna().to_numpy()
+            | G["_mixed_units"].to_numpy() | G["_override_used"].to_numpy() | G["_price_at_cost"].to_numpy()
+            | (ct == "credit") | (ct == "usage") | G["_adopted"].to_numpy()
+            | (pd.Series(G["_agr_company"], dtype=object).notna().to_numpy()
+               & (pd.Series(G["_agr_company"], dtype=object) != G["company_id"]).to_numpy()
+               & G["company_id"].notna().to_numpy())
+            | (~G["_write_price"].to_numpy() & G["own_price"].astype(bool).to_numpy() & (G["action"] != "blocked").to_numpy()))
+    del vendor_eff, vendor_mid
+    for i in np.flatnonzero(mask):
+        r = G.iloc[i]
+        f = []
+        if late[i]:
+            f.append("late_month_bdom")
+        if annual_dec[i]:
+            f.append("annual_term_decrease")
+        if mid_month[i]:
+            f.append("mid_month_start")
+            e = date.fromisoformat(eff[i])
+            unit = r["new_unit_price"] if r["new_unit_price"] is not None else r["vendor_unit_cost"]
+            qv = r["new_quantity"] if r["new_quantity"] is not None else ZERO
+            cur = r["currency"] or "USD"
+            if unit is not None:
+                if prorate[i]:
+                    f.append("prorated_by_connectwise")
+                    cw_pr[i] = _cw_proration(unit, qv, e, cur)
+                ps = date.fromisoformat(r["period_start"]) if r["period_start"] else m_start
+                pe = date.fromisoformat(r["period_end"]) if r["period_end"] else m_end
+                if pe < ps:
+                    ps, pe = m_start, m_end
+                v_pr[i] = _vendor_proration(unit, qv, e, ps, pe, cur)
+        if r["_cat_inactive"]:
+            f.append("catalog_item_inactive")
+        if not _isnull(r["_parent"]):
+            f.append("child_agreement")
+        if r["_mixed_units"]:
+            f.append("mixed_unit_costs")
+        if r["_override_used"]:
+            f.append("overrides_manual_edit")
+        if r["_price_at_cost"]:
+            f.append("credit_priced_at_cost")
+        if ct[i] == "credit":
+            f.append("credit")
+        if ct[i] == "usage":
+            f.append("usage_in_arrears")
+        if r["_adopted"]:
+            f.append("adopts_existing_line")
+        if (not _isnull(r["_agr_company"]) and not _isnull(r["company_id"]) and r["_agr_company"] != r["company_id"]):
+            f.append("agreement_company_mismatch")
+        if (not r["_write_price"]) and r["own_price"] and r["action"] != "blocked":
+            f.append("no_vendor_price")
+        flags[i] = tuple(f)
+
+
+def _reasons(G: pd.DataFrame, ctx: Context) -> list[str]:
+    out: list[str] = []
+    cols = G.columns
+    for rec in G.itertuples(index=False, name=None) if len(G) else []:
+        r = dict(zip(cols, rec))
+        a = r["action"]
+        cust, prod, agr = _reason_names(r)
+        if a == "blocked":
+            out.append(_blocked_reason(r, ctx))
+            continue
+        vq = _fmt(r["vendor_quantity"])
+        if r["charge_type"] == "credit":
+            base = (f"Vendor refund of {_fmt(-r['vendor_quantity'])} x {prod} for {cust} ({_money(r['vendor_amount'])}), "
+                    f"matched to the original line {r['_credit_for']}")
+            out.append(base + (": add it as a one-month credit line on " + agr + "." if a == "create"
+                               else ": already on " + agr + "." if a == "in_sync" else ": correct the credit line on " + agr + "."))
+            continue
+        if a == "in_sync":
+            out.append(f"{cust}: {prod} on {agr} is {vq} in ConnectWise, as the vendor bills.")
+        elif a == "create":
+            what = "one-time charge" if r["charge_type"] == "one_time" else "line for " + M_label(r)
+            price = _money(r["new_unit_price"]) if r["new_unit_price"] is not None else "the catalog price"
+            out.append(f"{cust}: the vendor bills {vq} x {prod} but {agr} has no {what}: add {vq} at {price} "
+                       f"from {r['_target_eff']}.")
+        else:
+            parts = []
+            if r["_d_qty"]:
+                parts.append(f"quantity {_fmt(r['cw_quantity'])} -> {vq}")
+            if r["_d_price"]:
+                parts.append(f"price {_money(r['cw_unit_price'])} -> {_money(r['vendor_unit_price'])}")
+            if r["_d_cost"]:
+                parts.append(f"cost {_money(r['cw_unit_cost'])} -> {_money(r['vendor_unit_cost'])}")
+            if r["_d_dates"]:
+                parts.append(f"dates -> {r['_target_eff']} to {r['_target_can']}")
+            if r["_d_product"]:
+                parts.append("product -> " + prod)
+            if r["_d_key"]:
+                parts.append("take over the existing line (adds billbridge's key)")
+            note = ""
+            if "annual_term_decrease" in (r["flags"] or ()):
+                note = " Careful: an annual-term seat decrease is usually not refunded by the vendor."
+            if r["_override_used"]:
+                note += f" Overwrites {r['_updated_by']}'s manual change (you allowed it)."
+            out.append(f"{cust}: {prod} on {agr} differs from the vendor: " + ", ".join(parts) + "." + note)
+    return out
+
+
+def M_label(r: Mapping[str, Any]) -> str:  # noqa: N802 - tiny helper for the create reason
+    return "this month" if r.get("sync_mode") == "monthly" else "it"
+
+
+def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Context, M: str) -> pd.DataFrame:
+    agreements = S.agreements.drop_duplicates("agreement_id").set_index("agreement_id")
+    catalog = S.catalog.drop_duplicates("catalog_item_id").set_index("catalog_item_id")
+    companies = S.companies.drop_duplicates("company_id").set_index("company_id")
+    names = dict(zip(G["vendor_customer_id"], G["vendor_customer_name"]))
+    rules = ctx  # noqa: F841 - rules for cancels are applied below via the mappings in G
+    rows = []
+    seen: dict[str, int] = {}
+    for r in C.itertuples(index=False):
+        parsed = parse_line_key(r.key) or {}
+        cust_id = parsed.get("vendor_customer_id")
+        agr = agreements.loc[r.agreement_id] if r.agreement_id in agreements.index else None
+        comp_id = agr["company_id"] if agr is not None else None
+        comp_name = companies["name"].get(comp_id) if (comp_id is not None and len(companies)) else None
+        cat = catalog.loc[r.product_id] if r.product_id in catalog.index else None
+        agr_name = agr["name"] if agr is not None else f"agreement #{r.agreement_id}"
+        status = agr["status"] if agr is not None else None
+        key = r.key
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            key = f"{key}#{r.addition_id}"
+        prod_desc = cat["description"] if cat is not None else r.product_identifier
+        cust_name = names.get(cust_id) or comp_name or cust_id
+        cause = None
+        if agr is not None and (status == "Cancelled" or agr["cancelled"]):
+            cause = "agreement_cancelled"
+        elif agr is not None and (status == "Expired" or (agr["end_date"] and agr["end_date"] < M + "-01" and not agr["no_end"])):
+            cause = "agreement_expired"
+        elif r.manual and key not in ctx.overrides and r.key not in ctx.overrides:
+            cause = "manually_edited"
+        target = r.cancelled_target
+        cq, cp, cc = r.quantity_d, r.unit_price_d, r.unit_cost_d
+        cur = "USD"
+        flags = []
+        if r.never_invoiced:
+            flags.append("never_invoiced")
+        flags.append("invoiced_this_month" if r.invoiced else "not_invoiced_this_month")
+        if r.manual and cause is None:
+            flags.append("overrides_manual_edit")
+        already = (r.cancelled_date == target)
+        if cause:
+            action = "blocked"
+            pi = mi = ZERO
+            writes: list = []
+            req = None
+            if cause == "manually_edited":
+                reason = (f"The vendor no longer bills {prod_desc} for {cust_name}, but {r.updated_by} changed that line on "
+                          f"{agr_name} by hand on {str(r.last_updated)[:10]}: billbridge leaves it alone unless you override.")
+            else:
+                reason = f"The vendor no longer bills {prod_desc} for {cust_name}, but {agr_name} is {cause.split('_')[1]}: nothing to end there."
+        elif already:
+            action, pi, mi, writes, req = "in_sync", ZERO, ZERO, [], None
+            reason = f"{cust_name}: {prod_desc} on {agr_name} already ends on {target}, as the vendor stopped billing it."
+        else:
+            action = "cancel"
+            old_rev, old_cost = _ext(cq, cp, cur), _ext(cq, cc, cur)
+            pi = -old_rev
+            mi = -(old_rev - old_cost)
+            writes = [{"field": "cancelledDate", "from": r.cancelled_date, "to": target}]
+            req = {"method": "PATCH", "path": f"/finance/agreements/{_jsonid(r.agreement_id)}/additions/{_jsonid(r.addition_id)}",
+                   "body": [{"op": "replace", "path": "cancelledDate", "value": cw_date(target)}]}
+            why = ("the agreement was already invoiced for " + M) if r.invoiced else ("the last invoiced month is before " + M)
+            reason = (f"{cust_name}: the vendor no longer bills {prod_desc} ({_fmt(cq)} on {agr_name}): end the line on "
+                      f"{target} ({why}); the line is kept for history, not deleted.")
+        rows.append({
+            "key": key, "action": action, "cause": cause, "reason": reason,
+            "bucket": "blocked" if cause else "reconciled", "flags": tuple(flags), "vendor": ctx.vendor,
+            "vendor_customer_id": cust_id, "vendor_customer_name": cust_name,
+            "subscription_id": parsed.get("line"), "sku": None, "product_name": None, "charge_type": None,
+            "term": None, "billing_frequency": None, "sync_mode": "monthly" if parsed.get("month") else "standing",
+            "quantity_basis": None, "company_id": comp_id, "company_name": comp_name,
+            "agreement_id": r.agreement_id, "agreement_name": agr_name, "catalog_item_id": r.product_id,
+            "product_identifier": cat["identifier"] if cat is not None else r.product_identifier,
+            "product_description": prod_desc, "vendor_lines": [], "vendor_line_count": 0,
+            "vendor_amount": ZERO, "vendor_quantity_raw": ZERO, "vendor_quantity": ZERO,
+            "vendor_unit_cost": None, "vendor_unit_price": None, "cw_addition_id": r.addition_id,
+            "cw_quantity": cq, "cw_unit_price": cp, "cw_unit_cost": cc, "cw_effective_date": r.effective_date,
+            "cw_cancelled_date": r.cancelled_date, "new_quantity": cq, "new_unit_price": cp, "new_unit_cost": cc,
+            "effective_date": r.effective_date, "cancelled_date": target if action == "cancel" else r.cancelled_date,
+            "writes": writes, "request": req, "price_impact": pi, "margin_impact": mi, "cw_proration": None,
+            "vendor_proration": None, "credit_for": None, "currency": cur,
+        })
+    # do-not-sync customers: their lines are hands-off, including ends
+    out = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    return out
+
+
+def _summarise(rows: pd.DataFrame, ctx: Context, total_lines: int, total_dollars: Decimal, V: pd.DataFrame) -> Summary:
+    def dsum(s: Iterable) -> Decimal:
+        return sum((x for x in s if x is not None), ZERO)
+
+    lines = rows["vendor_line_count"].fillna(0).astype(int) if len(rows) else pd.Series(dtype=int)
+    bucket = rows["bucket"] if len(rows) else pd.Series(dtype=object)
+    amounts = rows["vendor_amount"] if len(rows) else pd.Series(dtype=object)
+    per = {}
+    for b in ("reconciled", "blocked", "excluded"):
+        mask = (bucket == b).to_numpy() if len(rows) else np.array([], dtype=bool)
+        per[b] = (int(lines[mask].sum()) if len(rows) else 0, dsum(amounts[mask]) if len(rows) else ZERO)
+    got_lines = sum(v[0] for v in per.values())
+    got_dollars = sum((v[1] for v in per.values()), ZERO)
+    if got_lines != total_lines or got_dollars != total_dollars:
+        raise ConservationError(
+            f"vendor total {total_lines} lines / {total_dollars} != reconciled {per['reconciled']} + blocked "
+            f"{per['blocked']} + excluded {per['excluded']}")
+
+    def agg(col: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        if not len(rows):
+            return out
+        for name, grp in rows.groupby(rows[col].fillna(""), sort=True):
+            if name == "":
+                continue
+            out[str(name)] = {
+                "rows": int(len(grp)), "lines": int(grp["vendor_line_count"].fillna(0).sum()),
+                "dollars": dsum(grp["vendor_amount"]), "price_impact": dsum(grp["price_impact"]),
+                "margin_impact": dsum(grp["margin_impact"]),
+            }
+        return out
+
+    by_action = agg("action")
+    by_cause = agg("cause")
+    if total_lines == 0:
+        status = "empty"
+    elif per["reconciled"][0] == 0 and per["blocked"][0] == 0 and per["excluded"][0] == total_lines and \
+            set(rows.loc[rows["vendor_line_count"] > 0, "cause"]) <= {"out_of_period"}:
+        status = "nothing_in_period"
+    elif any(a in by_action for a in ("create", "update", "cancel")):
+        status = "changes"
+    elif "blocked" in by_action:
+        status = "blocked"
+    else:
+        status = "in_sync"
+    coverage = (per["reconciled"][1] / total_dollars).quantize(Decimal("0.0001")) if total_dollars else ZERO
+    return Summary(
+        month=ctx.month, vendor=ctx.vendor, status=status, lines_checked=total_lines, dollars_checked=total_dollars,
+        lines_reconciled=per["reconciled"][0], dollars_reconciled=per["reconciled"][1],
+        lines_blocked=per["blocked"][0], dollars_blocked=per["blocked"][1],
+        lines_excluded=per["excluded"][0], dollars_excluded=per["excluded"][1],
+        rows=int(len(rows)), customers=int(V["vendor_customer_id"].nunique()) if len(V) else 0,
+        by_action=by_action, by_cause=by_cause,
+        price_impact=dsum(rows["price_impact"]) if len(rows) else ZERO,
+        margin_impact=dsum(rows["margin_impact"]) if len(rows) else ZERO,
+        requests=int(rows["request"].notna().sum()) if len(rows) else 0,
+        coverage=coverage,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# JSON
+# --------------------------------------------------------------------------------------------
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Decimal):
+        return format(x, "f")
+    if isinstance(x, (date, datetime)):
+        return x.isoformat()
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if _isnull(x):
+        return None
+    return x
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """``{"summary": ..., "rows": [...]}`` with Decimals as strings and dates ISO (for ``--json``).
+
+    Request bodies keep JSON numbers (what ConnectWise receives); diff values are strings.
+    """
+    rows = []
+    cols = list(plan.rows.columns)
+    for rec in plan.rows.itertuples(index=False, name=None):
+        row = {}
+        for c, v in zip(cols, rec):
+            if c == "request":
+                row[c] = None if _isnull(v) else v
+            else:
+                row[c] = _jsonable(v)
+        rows.append(row)
+    return {"summary": _jsonable(plan.summary.to_dict()), "rows": rows}
