@@ -1,13 +1,18 @@
-"""The ConnectWise Manage REST client: one ``requests.Session`` with urllib3 retries.
+"""The ConnectWise Manage REST client: one ``requests.Session``, retries by a urllib3 ``Retry``.
 
-Retry policy (``urllib3.util.Retry`` mounted through ``requests.adapters.HTTPAdapter``, plus one
-small loop for the one rule urllib3 cannot express because it needs the response body):
+Retry policy. A ``urllib3.util.Retry`` holds the policy (budget, ``Retry-After`` parsing and
+capping, exponential backoff with jitter, which errors are safe to repeat for which method) and
+one small loop in :meth:`CWClient._send` drives it. The Retry is not simply mounted on the
+``HTTPAdapter`` because three rules cannot be expressed there: a 500 is retried only when its
+*body* mentions a timeout (urllib3 decides before reading the body), a 429 is retried even for a
+POST (urllib3 ties status retries to idempotent methods), and every retry of a call must come out
+of *one* budget and be counted in ``stats``. The adapter itself does no retries.
 
 * 429: always retried (for every method: the server refused the request before doing anything),
   waiting ``Retry-After`` (seconds or HTTP date, capped at ``retry_after_max``).
 * 502/503/504: retried for idempotent methods (GET, PUT, DELETE, and PATCH: our patches are
   replace-only, so applying one twice is harmless).
-* 500 whose body mentions "timeout": retried for idempotent methods (the small loop).
+* 500 whose body mentions "timeout": retried for idempotent methods.
 * Other 4xx/5xx: never retried.
 * Connection refused / connect timeout: retried for every method (nothing reached the server).
 * Read timeout / dropped connection: retried for idempotent methods only. A POST is **never**
@@ -37,6 +42,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    MaxRetryError,
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
@@ -113,21 +119,8 @@ def batch_ids(
 # Retry policy
 
 class _CWRetry(Retry):
-    """urllib3 Retry with: 429 retried for any method, first backoff not zero, and a hook that
-    counts every retry (the client's ``stats``)."""
-
-    on_retry: Callable[[str | None, str], None] | None = None
-
-    def new(self, **kw: Any) -> _CWRetry:
-        new = super().new(**kw)
-        new.on_retry = self.on_retry
-        return new
-
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if status_code == 429:
-            # Throttled requests were refused before any processing: safe to repeat, even a POST.
-            method = "GET"
-        return super().is_retry(method, status_code, has_retry_after)
+    """urllib3's Retry with one change: the first retry already waits ``backoff_factor`` (plus
+    jitter) instead of retrying at once, so a struggling server gets a breath."""
 
     def get_backoff_time(self) -> float:
         n = 0
@@ -142,11 +135,13 @@ class _CWRetry(Retry):
             value += random.random() * self.backoff_jitter
         return float(max(0.0, min(self.backoff_max, value)))
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[override]
-        new = super().increment(method, url, response, error, _pool, _stacktrace)
-        if self.on_retry is not None:
-            self.on_retry(method, _retry_reason(response, error))
-        return new
+
+def _urllib3_error(exc: BaseException) -> BaseException | None:
+    """The urllib3 exception inside a requests exception (what ``Retry.increment`` classifies)."""
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, MaxRetryError):
+        inner = inner.reason
+    return inner if isinstance(inner, BaseException) else None
 
 
 def _retry_reason(response: Any, error: BaseException | None) -> str:
@@ -205,27 +200,28 @@ class CWClient:
         install_redaction()
         self._auth_header = {"Authorization": "Basic " + token}
 
-        retry = _CWRetry(
+        # The policy object: budgets, Retry-After parsing and capping, backoff with jitter.
+        # It is driven by the loop in _send (see the module docstring for why).
+        self._retry = _CWRetry(
             total=max_retries,
             connect=max_retries,
             read=max_retries,
             status=max_retries,
             other=0,
-            redirect=3,
+            redirect=0,
             allowed_methods=IDEMPOTENT_METHODS,
-            status_forcelist=(429, 502, 503, 504),
             backoff_factor=backoff_factor,
             backoff_max=backoff_max,
             backoff_jitter=backoff_factor,
             retry_after_max=retry_after_max,
             respect_retry_after_header=True,
             raise_on_status=False,
-            raise_on_redirect=False,
         )
-        retry.on_retry = self._on_retry
-        self._retry = retry
         self.session = session or requests.Session()
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+        # No retries inside the adapter (Retry(0, read=False)): every attempt passes through _send.
+        adapter = HTTPAdapter(
+            max_retries=Retry(0, read=False, redirect=0), pool_connections=pool_size, pool_maxsize=pool_size
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(
@@ -268,12 +264,6 @@ class CWClient:
             self.stats[method.upper()] += 1
             if reason:
                 self.stats_retries[reason] += 1
-
-    def _on_retry(self, method: str | None, reason: str) -> None:
-        method = (method or "GET").upper()
-        self._count(method, reason)
-        self._local.retries = getattr(self._local, "retries", 0) + 1
-        log.debug("retrying %s after %s (retry %d)", method, reason, self._local.retries)
 
     # -- URLs ------------------------------------------------------------------------------
 
@@ -370,7 +360,7 @@ class CWClient:
         if headers:
             h.update(headers)
         self._local.retries = 0
-        extra_attempts = 0
+        retry = self._retry.new()
         while True:
             started = time.perf_counter()
             self._count(method)
@@ -379,34 +369,57 @@ class CWClient:
                     method, url, params=params, data=data, headers=h, timeout=self.timeout, allow_redirects=False
                 )
             except requests.exceptions.RequestException as exc:
-                err = self._connection_error(exc, method, path, url)
-                log.debug(
-                    "%s %s -> no response (%s) in %.1f ms", method, path, err.reason, (time.perf_counter() - started) * 1e3
-                )
-                raise err from None
+                elapsed = (time.perf_counter() - started) * 1e3
+                uerr = _urllib3_error(exc)
+                reason = _retry_reason(None, uerr)
+                try:
+                    if uerr is None:
+                        raise exc
+                    # Raises for a read error on a non-idempotent method (never re-POST) and
+                    # when the budget is spent.
+                    retry = retry.increment(method, url, error=uerr)
+                except Exception:
+                    err = self._connection_error(exc, method, path, url)
+                    log.debug("%s %s -> no response (%s) in %.1f ms", method, path, err.reason, elapsed)
+                    raise err from None
+                self._note_retry(method, path, reason, elapsed)
+                retry.sleep()
+                continue
             elapsed = (time.perf_counter() - started) * 1e3
             log.debug(
                 "%s %s -> %s in %.1f ms (retries=%d)", method, path, resp.status_code, elapsed, self.retries_last_call
             )
-            if (
-                resp.status_code == 500
-                and method in IDEMPOTENT_METHODS
-                and self.retries_last_call < self.max_retries
-                and extra_attempts < self.max_retries
-                and "timeout" in ((resp.text or "") + " " + (resp.reason or "")).lower()
-            ):
-                extra_attempts += 1
-                self._local.retries += 1
-                with self._stats_lock:
-                    self.stats_retries["500-timeout"] += 1
-                wait = min(
-                    self.backoff_max,
-                    self.backoff_factor * 2 ** (extra_attempts - 1) + random.random() * self.backoff_factor,
-                )
-                log.debug("retrying %s %s after a timeout 500 in %.2f s", method, path, wait)
-                time.sleep(wait)
-                continue
-            return resp
+            reason = self._retry_status_reason(method, resp)
+            if reason is None:
+                return resp
+            try:
+                retry = retry.increment(method, url, response=resp.raw)
+            except MaxRetryError:
+                return resp  # budget spent: the caller raises the typed error for this response
+            self._note_retry(method, path, reason, elapsed)
+            resp.close()
+            retry.sleep(resp.raw)
+
+    @staticmethod
+    def _retry_status_reason(method: str, resp: requests.Response) -> str | None:
+        """Why this response should be retried, or None. 429: always (refused unprocessed);
+        502/503/504: idempotent methods; 500: idempotent methods when the body mentions a timeout."""
+        status = resp.status_code
+        if status == 429:
+            return "429"
+        if method not in IDEMPOTENT_METHODS:
+            return None
+        if status in (502, 503, 504):
+            return str(status)
+        if status == 500 and "timeout" in ((resp.text or "") + " " + (resp.reason or "")).lower():
+            return "500-timeout"
+        return None
+
+    def _note_retry(self, method: str, path: str, reason: str, elapsed_ms: float) -> None:
+        self._local.retries = getattr(self._local, "retries", 0) + 1
+        with self._stats_lock:
+            self.stats_retries[reason] += 1
+        log.debug("%s %s: retry %d after %s (%.1f ms)", method, path, self._local.retries, reason, elapsed_ms)
 
     @property
     def retries_last_call(self) -> int:
