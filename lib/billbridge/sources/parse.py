@@ -510,6 +510,7 @@ def parse_file(
 
     # ---- dates
     dates: dict[str, pd.Series] = {}
+    date_raw: dict[str, pd.Series] = {}
     period_text = {}
     if PERIOD_RANGE in src:
         pr = cells[src[PERIOD_RANGE]].str.strip()
@@ -525,6 +526,7 @@ def parse_file(
         t = period_text.get(f, raw(f))
         t = t.str.replace(r"(?:[T ]00:00(?::00(?:\.0+)?)?Z?)$", "", regex=True)
         blank = (t == "").to_numpy(dtype=bool)
+        date_raw[f] = t
         if blank.all():
             dates[f] = pd.Series(pd.NaT, index=idx, dtype="datetime64[s]")
             out[f] = pd.Series(None, index=idx, dtype=object)
@@ -567,7 +569,10 @@ def parse_file(
         lines[c] = arr
 
     # ---- duplicates
-    key = lines[list(DUPLICATE_KEY)].fillna("")
+    key = lines[list(DUPLICATE_KEY)].copy()
+    for c in ("period_start", "period_end"):  # an unreadable date still tells lines apart
+        key[c] = key[c].where(key[c].notna(), date_raw[c].to_numpy(dtype=object))
+    key = key.fillna("")
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
         first = lines["line_no"].groupby([key[c] for c in DUPLICATE_KEY], sort=False).transform("first").to_numpy()

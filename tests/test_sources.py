@@ -1,0 +1,304 @@
+"""Vendor files: reading, validation (every problem, right row and column), presets, demo vendor."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from billbridge import demo_world as world
+from billbridge.sources import (
+    CANONICAL_COLUMNS,
+    ColumnMapping,
+    demo_lines,
+    demo_month,
+    parse_file,
+    problems_csv,
+    sample_bytes,
+)
+
+M = "2026-11"
+HEADER = "vendor_customer_id,vendor_customer_name,sku,quantity,unit_cost,period_start,period_end,charge_type"
+GOOD = "C1,Acme,SKU1,3,18.00,2026-11-04,2026-12-03,recurring"
+
+
+def csv_bytes(*lines: str, sep: str = "\n", encoding: str = "utf-8") -> bytes:
+    return sep.join(lines).encode(encoding) + sep.encode(encoding)
+
+
+def problems_of(res):
+    return [(p.row, p.column, p.reason) for p in res.problems]
+
+
+# ----------------------------------------------------------------------------- file structure
+def test_empty_file_is_one_problem_and_no_lines():
+    for data in (b"", b"   \n\n"):
+        res = parse_file(data, "x.csv", "generic", M)
+        assert not res.ok and [p.reason for p in res.problems] == ["the file is empty"]
+        assert res.line_count == 0
+
+
+def test_header_only_file_says_so():
+    res = parse_file(csv_bytes(HEADER), "x.csv", "generic", M)
+    assert [p.reason for p in res.problems] == ["the file has a header but no lines"]
+
+
+def test_missing_required_columns_are_all_named_on_row_1():
+    res = parse_file(csv_bytes("vendor_customer_name,quantity", "Acme,3"), "x.csv", "generic", M)
+    assert {(p.row, p.column) for p in res.problems} == {(1, "vendor_customer_id"), (1, "sku"), (1, "unit_cost")}
+    assert all("missing required column" in p.reason for p in res.problems)
+
+
+def test_missing_preset_column_is_named_as_the_vendor_spells_it():
+    res = parse_file(csv_bytes("Account ID,Account Name,Item Code,Quantity", "A,B,C,1"), "x.csv", "intermedia", M)
+    assert [p.column for p in res.problems] == ["Unit Price"]
+    assert "unit_cost" in res.problems[0].reason
+
+
+def test_unknown_columns_are_warnings_not_problems():
+    res = parse_file(csv_bytes(HEADER + ",Notes,Region", GOOD + ",hello,EU"), "x.csv", "generic", M)
+    assert res.ok
+    assert res.warnings == ["unknown column 'Notes' ignored", "unknown column 'Region' ignored"]
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_delimiter_is_sniffed_comma_semicolon_tab(sep):
+    data = csv_bytes(HEADER.replace(",", sep), GOOD.replace(",", sep))
+    res = parse_file(data, "x.csv", "generic", M)
+    assert res.ok and res.delimiter == sep and res.line_count == 1
+    assert res.lines.loc[0, "extended_cost"] == "54.00"
+
+
+def test_utf8_bom_cp1252_and_crlf_are_read():
+    name = "Société Générale Müller"
+    for data, enc in [
+        (codecs.BOM_UTF8 + csv_bytes(HEADER, GOOD.replace("Acme", name)), "utf-8-sig"),
+        (csv_bytes(HEADER, GOOD.replace("Acme", name), encoding="cp1252"), "cp1252"),
+        (csv_bytes(HEADER, GOOD.replace("Acme", name), sep="\r\n"), "utf-8"),
+    ]:
+        res = parse_file(data, "x.csv", "generic", M)
+        assert res.ok, res.problems
+        assert res.encoding == enc
+        assert res.lines.loc[0, "vendor_customer_name"] == name
+        assert res.lines.loc[0, "vendor_customer_id"] == "C1"  # no BOM glued to the first header
+
+
+def test_quoted_fields_with_commas_and_newlines_keep_row_numbers_as_records():
+    data = csv_bytes(HEADER, 'C1,"Cedar & Pine Law, LLP\nSuite 2",SKU1,3,18.00,2026-11-04,2026-12-03,recurring',
+                     "C2,Bluebird,SKU1,x,18.00,2026-11-04,2026-12-03,recurring")
+    res = parse_file(data, "x.csv", "generic", M)
+    assert res.lines.loc[0, "vendor_customer_name"] == "Cedar & Pine Law, LLP\nSuite 2"
+    assert problems_of(res) == [(3, "quantity", "not a number")]
+
+
+def test_money_dollar_thousands_and_decimal_comma():
+    res = parse_file(csv_bytes(HEADER, GOOD.replace("18.00", '"$1,234.50"')), "x.csv", "generic", M)
+    assert res.ok and res.lines.loc[0, "unit_cost"] == "1234.50" and res.total_cost == Decimal("3703.50")
+    fmt = ColumnMapping(name="eu", generic=True, delimiter=";", decimal_comma=True, date_format="%d.%m.%Y")
+    data = csv_bytes(HEADER.replace(",", ";"), "C1;Acme;SKU1;2;1.234,50;04.11.2026;03.12.2026;recurring")
+    res = parse_file(data, "x.csv", fmt, M)
+    assert res.ok, res.problems
+    assert res.lines.loc[0, "unit_cost"] == "1234.50"
+    assert res.lines.loc[0, "period_start"] == "2026-11-04"
+
+
+def test_iso_and_local_dates_and_impossible_dates():
+    fmt = ColumnMapping(name="us", generic=True, date_format="%m/%d/%Y")
+    rows = [GOOD.replace("2026-11-04", "11/04/2026"), GOOD.replace("2026-11-04", "2026-02-30"),
+            GOOD.replace("2026-11-04", "soon")]
+    res = parse_file(csv_bytes(HEADER, *rows), "x.csv", fmt, M)
+    assert res.lines.loc[0, "period_start"] == "2026-11-04"
+    assert problems_of(res) == [(3, "period_start", "no such date"),
+                                (4, "period_start", "not a date (expected YYYY-MM-DD or MM/DD/YYYY)")]
+    assert res.problems[0].value == "2026-02-30"
+
+
+def test_quantities_non_numeric_and_negative_only_for_credits():
+    rows = [GOOD.replace(",3,", ",abc,"), GOOD.replace(",3,", ",-5,").replace("SKU1", "SKU3"),
+            GOOD.replace(",3,", ",-5,").replace("recurring", "credit").replace("SKU1", "SKU2"),
+            GOOD.replace(",3,", ",,").replace("SKU1", "SKU4")]
+    res = parse_file(csv_bytes(HEADER, *rows), "x.csv", "generic", M)
+    assert problems_of(res) == [
+        (2, "quantity", "not a number"),
+        (3, "quantity", "negative quantity (only credit lines may be negative)"),
+        (5, "quantity", "required value is empty"),
+    ]
+    assert res.lines.loc[2, "quantity"] == "-5"
+    assert res.lines.loc[2, "extended_cost"] == "-90.00"
+
+
+def test_credit_lines_always_reduce_whichever_side_carries_the_minus():
+    rows = [GOOD.replace(",3,18.00", ",-9,-1.50").replace("recurring", "credit")]
+    res = parse_file(csv_bytes(HEADER, *rows), "x.csv", "generic", M)
+    assert res.ok and res.lines.loc[0, "extended_cost"] == "-13.50" and res.total_cost == Decimal("-13.50")
+
+
+def test_duplicate_lines_point_at_the_first_occurrence():
+    res = parse_file(csv_bytes(HEADER, GOOD, GOOD.replace("SKU1", "SKU2"), GOOD), "x.csv", "generic", M)
+    assert problems_of(res) == [(4, None, "duplicate of row 2 (same customer, subscription, SKU, charge type and period)")]
+
+
+def test_formula_looking_cells_stay_text_and_are_never_evaluated():
+    rows = ['C1,=HYPERLINK("http://x"),@SUM(A1),3,18.00,2026-11-04,2026-12-03,recurring',
+            "C2,+Acme,SKU1,=1+2,18.00,2026-11-04,2026-12-03,recurring"]
+    res = parse_file(csv_bytes(HEADER, *rows), "x.csv", "generic", M)
+    assert res.lines.loc[0, "vendor_customer_name"] == '=HYPERLINK("http://x")'
+    assert res.lines.loc[0, "sku"] == "@SUM(A1)"
+    assert res.lines.loc[1, "vendor_customer_name"] == "+Acme"
+    assert problems_of(res) == [(3, "quantity", "not a number")]
+    out = problems_csv(res.problems).decode("utf-8-sig")
+    assert "'=1+2" in out  # neutralised for spreadsheets
+
+
+def test_every_problem_is_reported_with_row_and_column():
+    rows = [",Acme,SKU1,3,18.00,2026-11-04,2026-12-03,recurring",
+            "C2,Acme,SKU1,3,abc,2026-11-04,2026-12-03,weekly",
+            "C3,Acme,,3,18.00,2026-12-04,2026-11-03,recurring"]
+    res = parse_file(csv_bytes(HEADER, *rows), "x.csv", "generic", M)
+    assert set(problems_of(res)) == {
+        (2, "vendor_customer_id", "required value is empty"),
+        (3, "unit_cost", "not an amount"),
+        (3, "charge_type", "unknown charge type (expected recurring, usage, one_time, credit)"),
+        (4, "sku", "required value is empty"),
+        (4, "period_end", "period ends before it starts"),
+    }
+    frame = pd.read_csv(io.BytesIO(problems_csv(res.problems)), encoding="utf-8-sig")
+    assert list(frame.columns) == ["row", "column", "reason", "value"] and len(frame) == 5
+
+
+def test_ragged_rows_are_problems_not_crashes():
+    res = parse_file(csv_bytes(HEADER, GOOD, "C2,Acme,SKU1", "", GOOD.replace("C1", "C3")), "x.csv", "generic", M)
+    assert (3, None, "row has 3 values, the header has 8") in problems_of(res)
+    assert res.lines["line_no"].tolist() == [2, 3, 5]  # the blank line 4 is skipped, numbering kept
+
+
+def test_lines_outside_the_billing_month_are_listed_not_errors():
+    rows = [GOOD, GOOD.replace("2026-11-04", "2026-12-04").replace("2026-12-03", "2027-01-03"),
+            "C2,Acme,MIN,100,0.01,2026-10-05,2026-11-04,usage", "C2,Acme,MIN,100,0.01,2026-11-05,2026-12-04,usage"]
+    res = parse_file(csv_bytes(HEADER, *rows), "x.csv", "generic", M)
+    assert res.ok
+    assert res.out_of_month["line_no"].tolist() == [3, 5]
+    assert res.lines["landing_month"].tolist() == ["2026-11", "2026-12", "2026-11", "2026-12"]
+
+
+def test_defaults_charge_type_recurring_currency_usd_term_by_charge_type():
+    res = parse_file(csv_bytes("vendor_customer_id,vendor_customer_name,sku,quantity,unit_cost,charge_type",
+                               "C1,A,S,1,2.00,", "C1,A,U,1,2.00,usage"), "x.csv", "generic", M)
+    row = res.lines.loc[0]
+    assert (row["charge_type"], row["currency"], row["term"], row["billing_frequency"]) == ("recurring", "USD", "monthly", "monthly")
+    assert res.lines.loc[1, "term"] == "none"
+
+
+def test_rows_give_parsed_types_decimal_money_and_dates():
+    res = parse_file(csv_bytes(HEADER, GOOD), "x.csv", "generic", M)
+    r = res.rows.iloc[0]
+    assert r["unit_cost"] == Decimal("18.00") and isinstance(r["unit_cost"], Decimal)
+    assert r["quantity"] == Decimal(3)
+    assert str(r["period_start"]) == "2026-11-04"
+
+
+def test_xlsx_is_read_like_csv():
+    res = parse_file(sample_bytes("generic.xlsx"), "generic.xlsx", "generic", M)
+    assert res.ok and res.encoding == "xlsx" and res.line_count == 12
+    assert res.lines.loc[0, "period_start"] == "2026-11-04"
+
+
+# ------------------------------------------------------------------------------------ presets
+@pytest.mark.parametrize("fmt,lines,customers", [("generic", 41, 25), ("intermedia", 14, 7), ("interworks", 7, 3), ("phin", 5, 5)])
+def test_each_preset_sample_parses_without_problems(fmt, lines, customers):
+    res = parse_file(sample_bytes(fmt), f"{fmt}.csv", fmt, M)
+    assert res.ok, res.problems
+    assert (res.line_count, res.customer_count) == (lines, customers)
+    assert res.warnings == []
+    assert res.out_of_month.empty
+
+
+def test_intermedia_preset_maps_charge_types_and_us_dates():
+    res = parse_file(sample_bytes("intermedia"), "i.csv", "intermedia", M)
+    kinds = dict(zip(res.lines["sku"], res.lines["charge_type"]))
+    assert kinds["VOICE-MIN"] == "usage" and kinds["PHONE-SETUP"] == "one_time" and kinds["ARCHIVE"] == "credit"
+    assert res.lines.loc[0, "customer_created"] == "2024-08-04"
+
+
+def test_interworks_preset_semicolons_decimal_comma_and_derived_ids():
+    res = parse_file(sample_bytes("interworks"), "w.csv", "interworks", M)
+    assert res.delimiter == ";"
+    first = res.lines.loc[0]
+    assert first["vendor_customer_id"] == first["vendor_customer_name"] == "Müller Steuerberatung GmbH"
+    assert first["sku"] == "Microsoft 365 Business Standard" and first["term"] == "annual"
+    assert res.lines.loc[2, "quantity"] == "1250.5" and res.lines.loc[2, "charge_type"] == "usage"
+    assert set(res.lines["term"]) == {"annual", "monthly", "triennial"}
+
+
+def test_phin_preset_splits_the_billing_period_and_uses_constants():
+    res = parse_file(sample_bytes("phin"), "p.csv", "phin", M)
+    row = res.lines.loc[0]
+    assert (row["period_start"], row["period_end"], row["sku"], row["quantity"]) == ("2026-11-01", "2026-11-30", "PHIN-SAT", "15")
+    assert res.total_cost == Decimal("328.00")
+
+
+def test_column_mapping_round_trips_through_a_dict():
+    m = ColumnMapping(name="custom", columns={"Client": "vendor_customer_name", "Qty": "quantity"},
+                      derive={"vendor_customer_id": "vendor_customer_name"}, delimiter=";", decimal_comma=True)
+    assert ColumnMapping.from_dict(m.to_dict()) == m
+    with pytest.raises(ValueError):
+        ColumnMapping(name="bad", columns={"X": "not_a_field"})
+
+
+# -------------------------------------------------------------------------------- demo vendor
+def test_demo_month_is_deterministic_and_valid_for_every_month():
+    for month in world.MONTHS:
+        data = demo_month(month)
+        assert data == demo_month(month)
+        res = parse_file(data, "demo.csv", "generic", month)
+        assert res.ok, res.problems[:5]
+        assert res.out_of_month.empty
+        assert list(pd.read_csv(io.BytesIO(data)).columns) == list(CANONICAL_COLUMNS)
+
+
+def test_demo_november_shows_every_scenario_kind():
+    df = demo_lines("2026-11")
+    scenarios = {world.CUSTOMERS_BY_ID[c].cw for c in df["vendor_customer_id"]}
+    assert scenarios == set(world.CW_SCENARIOS)
+    assert set(df["charge_type"]) == {"recurring", "usage", "one_time", "credit"}
+    assert {"annual"} <= set(df["term"])
+    days = {world.CUSTOMERS_BY_ID[c].created.day for c in df["vendor_customer_id"]}
+    assert {29, 30, 31} <= days
+
+
+def test_demo_usage_is_in_arrears_and_recurring_in_advance_from_the_bdom():
+    df = demo_lines("2026-11").set_index("subscription_id")
+    assert (df.loc["S-1024", "period_start"], df.loc["S-1024", "period_end"]) == ("2026-10-05", "2026-11-04")
+    assert (df.loc["S-1023", "period_start"], df.loc["S-1023", "period_end"]) == ("2026-11-05", "2026-12-04")
+    # BDOM 31 clamps to 30 Nov and returns to 31 Dec
+    assert (df.loc["S-1032", "period_start"], df.loc["S-1032", "period_end"]) == ("2026-11-30", "2026-12-30")
+
+
+def test_demo_mid_period_addition_is_prorated_from_its_start():
+    df = demo_lines("2026-11").set_index("subscription_id")
+    maple = df.loc["S-1022"]  # BDOM 1, added 17 Nov: 14 of 30 days of 18.00
+    assert (maple["period_start"], maple["effective_date"], maple["unit_cost"]) == ("2026-11-17", "2026-11-17", "8.40")
+    sep = demo_lines("2026-09")
+    juniper = sep[sep["subscription_id"] == "S-1016"]  # added 3 Sep inside the 18 Aug period: catch-up + full
+    assert juniper["period_start"].tolist() == ["2026-09-03", "2026-09-18"]
+
+
+def test_demo_credit_in_november_only():
+    nov = demo_lines("2026-11")
+    credit = nov[nov["charge_type"] == "credit"]
+    assert credit[["subscription_id", "quantity", "unit_cost"]].values.tolist() == [["S-1020", "-9", "-1.50"]]
+    assert "credit" not in set(demo_lines("2026-10")["charge_type"])
+
+
+def test_demo_rejects_months_without_history():
+    with pytest.raises(ValueError):
+        demo_month("2026-12")
+
+
+def test_problems_csv_has_a_header_even_without_problems():
+    rows = list(csv.reader(io.StringIO(problems_csv([]).decode("utf-8-sig"))))
+    assert rows == [["row", "column", "reason", "value"]]
