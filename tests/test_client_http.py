@@ -381,12 +381,41 @@ def test_check_permissions_read_only_member_lacks_add_and_edit_by_name(sb):
     before = _snapshot(sb)
     checks = check_permissions(make_client(sb, public_key="readonly-public", private_key="readonly-private"))
     assert _snapshot(sb) == before
-    by_perm = {c.permission: c for c in checks}
-    assert by_perm["Company Maintenance: Inquire"].ok
-    assert by_perm["Agreements: Inquire"].ok and by_perm["Product Catalog: Inquire"].ok
-    missing = {c.permission for c in checks if not c.ok}
-    assert missing == {"Agreements: Add", "Agreements: Edit", "Agreements: Add (additions)", "Agreements: Edit (additions)"}
-    assert all("Agreements" in c.detail and "grant" in c.detail for c in checks if not c.ok)
+    granted = {(c.area, c.permission) for c in checks if c.ok}
+    missing = {(c.area, c.permission) for c in checks if not c.ok}
+    assert granted == {
+        ("Companies", "Company Maintenance: Inquire"),
+        ("Agreements", "Agreements: Inquire"),
+        ("Agreement additions", "Agreements: Inquire"),
+        ("Catalog", "Product Catalog: Inquire"),
+        ("Product types", "Table Setup: Inquire"),
+    }
+    assert missing == {
+        ("Agreements", "Agreements: Add"),
+        ("Agreements", "Agreements: Edit"),
+        ("Agreement additions", "Agreements: Add"),
+        ("Agreement additions", "Agreements: Edit"),
+    }
+    for c in checks:
+        if not c.ok:
+            assert f"'{c.permission}'" in c.detail and "Finance" in c.detail and "grant" in c.detail
+
+
+def test_check_permissions_names_the_one_permission_a_partial_role_lacks():
+    from billbridge.sandbox import Member
+
+    member = Member("NoCatalog", "nocat-public", "nocat-private", {
+        "Companies > Company Maintenance": {"inquire"},
+        "Finance > Agreements": {"inquire", "add", "edit"},
+        "System > Table Setup": {"inquire"},
+    })
+    sandbox = start_sandbox(SandboxConfig(port=0, seed=42, members=[member]))
+    try:
+        checks = check_permissions(make_client(sandbox, public_key="nocat-public", private_key="nocat-private"))
+    finally:
+        sandbox.stop()
+    assert [(c.area, c.permission) for c in checks if not c.ok] == [("Catalog", "Product Catalog: Inquire")]
+    assert "Procurement" in next(c.detail for c in checks if not c.ok)
 
 
 def test_check_connection_reports_mode_masked_keys_version_and_permissions(sb):

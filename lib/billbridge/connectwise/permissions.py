@@ -43,7 +43,9 @@ __all__ = ["PermissionCheck", "ConnectionReport", "check_permissions", "check_co
 
 @dataclass(frozen=True)
 class PermissionCheck:
-    """One probed permission: ``area`` ("Agreements"), ``permission`` ("Agreements: Add"),
+    """One probed permission: ``area`` (what billbridge needs it for: "Agreements",
+    "Agreement additions", ...), ``permission`` (the ConnectWise security-role permission, e.g.
+    "Agreements: Add"; additions are covered by the same "Agreements" permission),
     ``module`` (ConnectWise security-role module, "Finance"), ``ok``, ``detail`` in plain words,
     and ``probe`` (the request that was made)."""
 
@@ -61,11 +63,11 @@ REQUIRED: list[tuple[str, str, str, str, str]] = [
     ("Agreements", "Finance", "Agreements: Inquire", "GET", "/finance/agreements"),
     ("Agreements", "Finance", "Agreements: Add", "POST", "/finance/agreements"),
     ("Agreements", "Finance", "Agreements: Edit", "PATCH", "/finance/agreements/0"),
-    ("Agreement additions", "Finance", "Agreements: Inquire (additions)", "GET", "/finance/agreements/{aid}/additions"),
-    ("Agreement additions", "Finance", "Agreements: Add (additions)", "POST", "/finance/agreements/{aid}/additions"),
-    ("Agreement additions", "Finance", "Agreements: Edit (additions)", "PATCH", "/finance/agreements/{aid}/additions/0"),
+    ("Agreement additions", "Finance", "Agreements: Inquire", "GET", "/finance/agreements/{aid}/additions"),
+    ("Agreement additions", "Finance", "Agreements: Add", "POST", "/finance/agreements/{aid}/additions"),
+    ("Agreement additions", "Finance", "Agreements: Edit", "PATCH", "/finance/agreements/{aid}/additions/0"),
     ("Catalog", "Procurement", "Product Catalog: Inquire", "GET", "/procurement/catalog"),
-    ("Product types", "System", "Table Setup: Inquire (product types)", "GET", "/procurement/types"),
+    ("Product types", "System", "Table Setup: Inquire", "GET", "/procurement/types"),
 ]
 
 
