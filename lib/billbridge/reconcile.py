@@ -74,8 +74,8 @@ Decisions (documented here, tested in tests/test_reconcile.py)
   ``arrears`` -> the month of ``period_end``. Usage lines always follow ``arrears`` and may land in
   the billing month or the one before (vendors bill usage after the fact, Rule 3.3); credits may
   land in the billing month or any earlier one (refunds arrive late, Rule 6.5); one-time charges
-  land in the month of their effective date (else period start). Lines without period dates
-  belong to the billing month. Anything else is ``excluded`` with cause ``out_of_period``.
+  follow the rule like recurring ones (the vendor's billing date, not the subscription start).
+  Lines without period dates use the effective date, and without that belong to the billing month. Anything else is ``excluded`` with cause ``out_of_period``.
 - **Credits** (Rule 6.5) never create or keep alive a standing line: in both modes a credit becomes
   its own one-month addition (effective the 1st, cancelled the last day, negative quantity,
   positive unit price/cost) on the agreement and catalog item of the original charge, and the
@@ -129,6 +129,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+try:  # the BDOM engine owns the proration convention; fall back to the same formula if absent
+    from billbridge import bdom as _bdom
+except ImportError:  # pragma: no cover - bdom ships with billbridge
+    _bdom = None  # type: ignore[assignment]
 from billbridge.linekey import KIND_CREDIT, KIND_OUT_OF_PERIOD, MAX_KEY_LEN, line_key, parse_line_key
 
 __all__ = [
@@ -220,6 +224,8 @@ class Context:
     line_key_field: str = "BillbridgeKey"
     line_key_field_id: int = 7
     bill_customer: str = "Billable"
+    #: the vendor's display name for reasons (e.g. "Demo Cloud"); defaults to ``vendor``
+    vendor_name: str | None = None
 
 
 @dataclass
@@ -464,12 +470,24 @@ def _days_incl(a: date, b: date) -> int:
 def _cw_proration(unit_price: Decimal, quantity: Decimal, effective: date, currency: str = "USD") -> Decimal:
     """What ConnectWise bills for a line effective mid-month on a prorated agreement (exact, rounded once).
 
-    unit price x quantity x inclusive days from ``effective`` to the month end / days in the month.
-    Private stand-in for ``billbridge.bdom.expected_cw_proration`` (not available when written).
+    unit price x quantity x inclusive days from ``effective`` to the month end / days in the month;
+    delegates to ``billbridge.bdom.expected_cw_proration`` when that module is importable (one
+    place for the convention), else computes the same formula here.
     """
+    if _bdom is not None:
+        return _bdom.expected_cw_proration(unit_price, quantity, effective, None, currency).prorated
     dim = calendar.monthrange(effective.year, effective.month)[1]
     days = dim - effective.day + 1
     return _round_fraction(Fraction(unit_price) * Fraction(quantity) * Fraction(days, dim), currency)
+
+
+def _late_month(iso: str | None) -> bool:
+    if not iso:
+        return False
+    d = date.fromisoformat(str(iso)[:10])
+    if _bdom is not None:
+        return bool(_bdom.late_month_risk(d))
+    return d.day > calendar.monthrange(d.year, d.month)[1] - 6
 
 
 def _vendor_proration(unit: Decimal, quantity: Decimal, effective: date, start: date, end: date,
@@ -524,7 +542,7 @@ class Summary:
     requests: int
     coverage: Decimal  # share of vendor dollars reconciled (0..1, 4 places)
     conserved: bool = True
-    proration_source: str = "billbridge.reconcile._cw_proration"
+    proration_source: str = "billbridge.bdom.expected_cw_proration" if _bdom is not None else "billbridge.reconcile"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -574,7 +592,57 @@ def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
         V["amount"] = [_ext(a, b, c) for a, b, c in zip(qty, cost, V["currency"])]
     for col in ("period_start", "period_end", "effective_date", "customer_created"):
         V[col] = _iso_array(V[col])
+    # what the vendor charged in customer price for the line (its own proration included)
+    V["price_amount"] = [None if p is None else _ext(a, p, c) for a, p, c in zip(qty, price, V["currency"])] \
+        if len(currencies) > 1 else _ext_array(qty, price, currencies[0] if len(currencies) else "USD")
+    V["vendor_prorated"] = False
+    _unprorate(V)
     return V
+
+
+def _ext_array(qty: np.ndarray, unit: np.ndarray, currency: str) -> np.ndarray:
+    q = _quantum(currency)
+    out = np.empty(len(qty), dtype=object)
+    for i, (a, b) in enumerate(zip(qty, unit)):
+        out[i] = None if (a is None or b is None) else (a * b).quantize(q, rounding=ROUND_HALF_UP)
+    return out
+
+
+def _billing_day(anchor: int, year: int, month: int) -> date:
+    return date(year, month, min(anchor, calendar.monthrange(year, month)[1]))
+
+
+def _unprorate(V: pd.DataFrame) -> None:
+    """Recurring lines covering only part of a BDOM period (a mid-period start the vendor prorated
+    into the unit price) get the full-period unit back, rounded to cents, for the standing line;
+    ``vendor_prorated`` marks them and ``price_amount`` keeps what the vendor actually charged."""
+    created = pd.Series(V["customer_created"], dtype=object)
+    ps = pd.Series(V["period_start"], dtype=object)
+    pe = pd.Series(V["period_end"], dtype=object)
+    cand = ((V["charge_type"] == "recurring").to_numpy() & created.notna().to_numpy() & ps.notna().to_numpy()
+            & pe.notna().to_numpy())
+    if not cand.any():
+        return
+    cand &= created.fillna("0000-00-00").str[8:10].to_numpy() != ps.fillna("0000-00-00").str[8:10].to_numpy()
+    cents = Decimal("0.01")
+    for i in np.flatnonzero(cand):
+        anchor = int(created.iat[i][8:10])
+        start = date.fromisoformat(ps.iat[i])
+        nxt = date.fromisoformat(pe.iat[i]).toordinal() + 1
+        bd = _billing_day(anchor, start.year, start.month)
+        if bd > start:  # the period began in the previous month
+            y, m = (start.year - 1, 12) if start.month == 1 else (start.year, start.month - 1)
+            bd = _billing_day(anchor, y, m)
+        y, m = (bd.year + 1, 1) if bd.month == 12 else (bd.year, bd.month + 1)
+        next_bd = _billing_day(anchor, y, m)
+        if nxt != next_bd.toordinal() or start <= bd:
+            continue
+        full, part = (next_bd - bd).days, nxt - start.toordinal()
+        for col in ("unit_cost", "unit_price"):
+            u = V.at[i, col]
+            if u is not None:
+                V.at[i, col] = (u * full / part).quantize(cents, rounding=ROUND_HALF_UP)
+        V.at[i, "vendor_prorated"] = True
 
 
 def _first_per(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -667,9 +735,8 @@ def _landing(V: pd.DataFrame, month: str) -> np.ndarray:
     ef = pd.Series(V["effective_date"], dtype=object).str[:7]
     ct = V["charge_type"].to_numpy(dtype=object)
     arrears = (V["period_rule"].to_numpy(dtype=object) == "arrears") | (ct == "usage") | (ct == "credit")
-    land = np.where(arrears, pe.fillna(ps).to_numpy(dtype=object), ps.fillna(pe).to_numpy(dtype=object))
-    one = ct == "one_time"
-    land = np.where(one, ef.fillna(ps).to_numpy(dtype=object), land)
+    land = np.where(arrears, pe.fillna(ps).fillna(ef).to_numpy(dtype=object),
+                    ps.fillna(pe).fillna(ef).to_numpy(dtype=object))
     land = pd.Series(land, dtype=object)
     missing = land.isna().to_numpy()
     land = land.fillna(month).to_numpy(dtype=object)
@@ -720,7 +787,8 @@ def _group(V: pd.DataFrame) -> pd.DataFrame:
     G1 = single[_GROUP_FIRST].copy()
     G1["vendor_lines"] = [[int(x)] for x in single["line_no"].to_numpy()]
     for src, dst in (("quantity", "quantity"), ("unit_cost", "unit_cost"), ("unit_price", "unit_price"),
-                     ("amount", "amount"), ("effective_date", "effective_date"), ("period_start", "period_start"),
+                     ("amount", "amount"), ("price_amount", "price_amount"), ("vendor_prorated", "vendor_prorated"),
+                     ("effective_date", "effective_date"), ("period_start", "period_start"),
                      ("period_end", "period_end")):
         G1[dst] = single[src].to_numpy(dtype=object)
     if not dup.any():
@@ -735,6 +803,9 @@ def _group(V: pd.DataFrame) -> pd.DataFrame:
         rec["vendor_lines"] = [int(x) for x in grp["line_no"]]
         rec["quantity"] = qty
         rec["amount"] = sum(grp["amount"], ZERO)
+        pa = list(grp["price_amount"])
+        rec["price_amount"] = None if any(x is None for x in pa) else sum(pa, ZERO)
+        rec["vendor_prorated"] = bool(grp["vendor_prorated"].any())
         for col in ("unit_cost", "unit_price"):
             vals = list(grp[col])
             if any(v is None for v in vals):
@@ -939,6 +1010,7 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
         match_id[adopt] = adopted_ids
     G.loc[ambiguous, "cause"] = "ambiguous"
     G["_n_free"] = n_free
+    G["_keyed"] = matched
     G["_dup_key"] = dup_key
     match_id = np.where(ambiguous, None, match_id)
     G["cw_addition_id"] = match_id
@@ -1095,7 +1167,8 @@ def _blocked_reason(r: Mapping[str, Any], ctx: Context) -> str:
     if cause == "no_agreement":
         if not _isnull(r.get("agreement_id")):
             return f"{cust} is mapped to agreement #{r['agreement_id']}, which ConnectWise no longer has: map an existing agreement."
-        return f"{cust} ({r.get('company_name') or 'company'}) has no {ctx.vendor} agreement mapped: map or create one to bill {prod} ({vq})."
+        return (f"{cust} ({r.get('company_name') or 'company'}) has no {ctx.vendor_name or ctx.vendor} agreement mapped: "
+                f"map or create one to bill {prod} ({vq}).")
     if cause == "agreement_cancelled":
         return f"{agr} for {cust} is cancelled in ConnectWise: {prod} ({vq}) cannot be billed there."
     if cause == "agreement_expired":
@@ -1109,6 +1182,9 @@ def _blocked_reason(r: Mapping[str, Any], ctx: Context) -> str:
     if cause == "ambiguous":
         if r.get("_dup_key"):
             return f"{agr} for {cust} has two active lines carrying billbridge's key for {prod}: cancel the duplicate in ConnectWise."
+        if r.get("_keyed"):
+            return (f"{agr} for {cust} has another active {prod} line, added by hand, next to the one billbridge keeps "
+                    f"current: the customer would be billed twice. Cancel or merge the extra line, then reconcile again.")
         return (f"{agr} for {cust} has {int(r.get('_n_free') or 0)} active {prod} line(s) billbridge cannot tell apart "
                 f"from the vendor's subscription(s): keep one line per product, then reconcile again.")
     if cause == "manually_edited":
@@ -1266,14 +1342,11 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
     ct = G["charge_type"].to_numpy(dtype=object)
     created = pd.Series(G["customer_created"], dtype=object)
     late_days = created.fillna("").astype(str).str[8:10]
-    late = np.zeros(n, dtype=bool)
-    cc = created.notna().to_numpy()
-    if cc.any():
-        dim = calendar.monthrange(m_start.year, m_start.month)[1]
-        late = cc & (pd.to_numeric(late_days, errors="coerce").fillna(0).to_numpy() >= 26) & (
-            pd.to_numeric(late_days, errors="coerce").fillna(0).to_numpy() >= dim - 5)
-        late |= cc & (created.fillna("").astype(str).str[:7].to_numpy() == M) & (
-            pd.to_numeric(late_days, errors="coerce").fillna(0).to_numpy() >= dim - 5)
+    del late_days
+    # late-month BDOM: the account bills on one of the last six days of a month (bdom.late_month_risk)
+    codes, uniques = pd.factorize(created, use_na_sentinel=True)
+    risk = np.array([_late_month(u) for u in uniques] + [False], dtype=bool)
+    late = risk[codes]
     term = G["term"].astype(object).fillna("").to_numpy()
     cwq = G["cw_quantity"].to_numpy(dtype=object)
     vq = G["vendor_quantity"].to_numpy(dtype=object)
@@ -1291,7 +1364,7 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
     prorate = G["_prorate"].to_numpy()
     mask = (late | annual_dec | mid_month | G["_cat_inactive"].to_numpy() | G["_parent"].notna().to_numpy()
             | G["_mixed_units"].to_numpy() | G["_override_used"].to_numpy() | G["_price_at_cost"].to_numpy()
-            | (ct == "credit") | (ct == "usage") | G["_adopted"].to_numpy()
+            | (ct == "credit") | (ct == "usage") | G["_adopted"].to_numpy() | G["vendor_prorated"].astype(bool).to_numpy()
             | (pd.Series(G["_agr_company"], dtype=object).notna().to_numpy()
                & (pd.Series(G["_agr_company"], dtype=object) != G["company_id"]).to_numpy()
                & G["company_id"].notna().to_numpy())
@@ -1314,11 +1387,16 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
                 if prorate[i]:
                     f.append("prorated_by_connectwise")
                     cw_pr[i] = _cw_proration(unit, qv, e, cur)
-                ps = date.fromisoformat(r["period_start"]) if r["period_start"] else m_start
-                pe = date.fromisoformat(r["period_end"]) if r["period_end"] else m_end
-                if pe < ps:
-                    ps, pe = m_start, m_end
-                v_pr[i] = _vendor_proration(unit, qv, e, ps, pe, cur)
+                if r["vendor_prorated"]:
+                    v_pr[i] = r["price_amount"] if r["price_amount"] is not None else r["amount"]
+                else:
+                    ps = date.fromisoformat(r["period_start"]) if r["period_start"] else m_start
+                    pe = date.fromisoformat(r["period_end"]) if r["period_end"] else m_end
+                    if pe < ps:
+                        ps, pe = m_start, m_end
+                    v_pr[i] = _vendor_proration(unit, qv, e, ps, pe, cur)
+        if r["vendor_prorated"]:
+            f.append("vendor_prorated")
         if r["_cat_inactive"]:
             f.append("catalog_item_inactive")
         if not _isnull(r["_parent"]):
@@ -1419,7 +1497,8 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
         cause = None
         if agr is not None and (status == "Cancelled" or agr["cancelled"]):
             cause = "agreement_cancelled"
-        elif agr is not None and (status == "Expired" or (agr["end_date"] and agr["end_date"] < M + "-01" and not agr["no_end"])):
+        elif agr is not None and (status == "Expired" or (isinstance(agr["end_date"], str) and agr["end_date"] < M + "-01"
+                                                  and not agr["no_end"])):
             cause = "agreement_expired"
         elif r.manual and key not in ctx.overrides and r.key not in ctx.overrides:
             cause = "manually_edited"

@@ -1,0 +1,115 @@
+"""The demo month (2026-11) reconciled against the sandbox seed shows every action and cause.
+
+Mappings are what an operator ends up with after the Mappings page: every auto-accepted suggestion,
+plus the vendor agreements they mapped before those were cancelled/expired, the inactive catalog
+item they mapped anyway, and one "do not sync" rule (Willow Creek Vineyards).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pandas as pd
+import pytest
+
+from billbridge import demo_world as dw
+from billbridge.matching import best_suggestions, suggest_agreements, suggest_companies, suggest_products
+from billbridge.reconcile import Context, Mappings, plan_to_json, reconcile
+
+seed = pytest.importorskip("billbridge.sandbox.seed")
+demo = pytest.importorskip("billbridge.sources.demo")
+parse = pytest.importorskip("billbridge.sources.parse")
+
+MONTH = dw.MONTHS[-1]
+
+
+def demo_inputs():
+    data, _ = seed.build_seed()
+    snap = {k: list(data[k].values()) for k in ("companies", "agreements", "additions", "catalog", "invoices",
+                                                 "agreement_types")}
+    text = demo.demo_lines(MONTH).replace("", None)
+    lines = parse.typed_lines(text)
+    lines["line_no"] = range(1, len(lines) + 1)
+    customers = lines[["vendor_customer_id", "vendor_customer_name"]].drop_duplicates()
+    best = best_suggestions(suggest_companies(customers, snap["companies"]), customers)
+    comp = best[best["auto_ok"]][["vendor_customer_id", "company_id"]]
+    agr = suggest_agreements(comp, snap["agreements"], dw.VENDOR_NAME, today="2026-11-20")
+    agr = agr[agr["score"] >= 95].groupby("vendor_customer_id").head(1)  # mapped while they were still active
+    agreements = agr.assign(subscription_id=None, sync_mode="standing", period_rule="advance")
+    products = lines[["sku", "term", "billing_frequency", "product_name"]].drop_duplicates()
+    prod = suggest_products(products, snap["catalog"])
+    prod = prod[prod["method"] == "catalog identifier"].groupby("sku").head(1)
+    products_map = prod.rename(columns={})[["sku", "term", "billing_frequency", "catalog_item_id"]].assign(
+        own_cost=True, own_price=True, quantity_basis="purchased seats, end of period")
+    rules = pd.DataFrame([{"vendor_customer_id": "DC-10023", "sku": None, "rule": "do_not_sync", "value": None}])
+    maps = Mappings(companies=comp, agreements=agreements, products=products_map, rules=rules)
+    return lines, snap, maps
+
+
+@pytest.fixture(scope="module")
+def plan():
+    lines, snap, maps = demo_inputs()
+    return reconcile(lines, snap, maps, Context(month=MONTH, vendor=dw.VENDOR, api_member=dw.API_MEMBER))
+
+
+def row(plan, key):
+    r = plan.rows[plan.rows["key"] == key]
+    assert len(r) == 1, key
+    return r.iloc[0].to_dict()
+
+
+def test_demo_month_shows_every_action_and_cause(plan):
+    assert set(plan.rows["action"]) == {"in_sync", "update", "create", "cancel", "blocked"}
+    assert {"unmapped_customer", "unmapped_product", "no_agreement", "agreement_cancelled", "agreement_expired",
+            "ambiguous", "manually_edited", "excluded_by_rule"} <= set(plan.rows["cause"].dropna())
+    assert plan.summary.status == "changes"
+
+
+def test_demo_month_conserves_vendor_dollars(plan):
+    s = plan.summary
+    assert s.dollars_checked == s.dollars_reconciled + s.dollars_blocked + s.dollars_excluded
+    assert s.lines_checked == s.lines_reconciled + s.lines_blocked + s.lines_excluded
+
+
+@pytest.mark.parametrize("key, action, cause", [
+    ("demo|DC-10001|S-1001", "update", None),          # 12 -> 14 seats
+    ("demo|DC-10001|S-1002", "in_sync", None),
+    ("demo|DC-10003|S-1005", "update", None),          # the person's line is adopted (8 -> 9)
+    ("demo|DC-10005|S-1009", "blocked", "unmapped_customer"),
+    ("demo|DC-10006|S-1011", "blocked", "manually_edited"),
+    ("demo|DC-10007|S-1013", "blocked", "ambiguous"),
+    ("demo|DC-10008|S-1014", "blocked", "agreement_cancelled"),
+    ("demo|DC-10009|S-1015", "blocked", "agreement_expired"),
+    ("demo|DC-10010|S-1016", "blocked", "no_agreement"),
+    ("demo|DC-10012|S-1020", "cancel", None),
+    ("demo|DC-10012|S-1020|2026-11|credit", "create", None),
+    ("demo|DC-10013|S-1022", "create", None),
+    ("demo|DC-10019|S-1031", "blocked", "unmapped_product"),
+    ("demo|DC-10023|S-1037", "blocked", "excluded_by_rule"),
+    ("demo|DC-10005|S-1010|2026-11", "blocked", "unmapped_customer"),  # one-time, billed on the BDOM
+    ("demo|DC-10024|S-1039|2026-11", "create", None),
+])
+def test_demo_rows(plan, key, action, cause):
+    r = row(plan, key)
+    assert (r["action"], r["cause"]) == (action, cause), r["reason"]
+    assert r["reason"]
+
+
+def test_demo_mid_month_prorated_addition_shows_both_prorations(plan):
+    r = row(plan, "demo|DC-10013|S-1022")
+    assert r["request"]["body"]["effectiveDate"] == "2026-11-17T00:00:00Z"
+    assert r["request"]["body"]["unitPrice"] == 25  # the full unit, not the vendor's prorated one
+    assert r["cw_proration"] == D("35.00") and r["vendor_proration"] == D("35.00")
+    assert "prorated_by_connectwise" in r["flags"] and "vendor_prorated" in r["flags"]
+
+
+def test_demo_annual_decrease_and_inactive_catalog_item_are_flagged(plan):
+    assert "annual_term_decrease" in row(plan, "demo|DC-10015|S-1025")["flags"]
+    assert "catalog_item_inactive" in row(plan, "demo|DC-10025|S-1041")["flags"]
+    assert "child_agreement" in row(plan, "demo|DC-10011|S-1017")["flags"]
+
+
+def test_demo_plan_json_round_trips(plan):
+    import json
+    out = json.loads(json.dumps(plan_to_json(plan)))
+    assert out["summary"]["status"] == "changes" and len(out["rows"]) == len(plan.rows)
