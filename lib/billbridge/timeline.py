@@ -1,0 +1,242 @@
+"""Figure builders for the Timeline page (plotly; no Streamlit): where vendor periods fall on
+ConnectWise's calendar months.
+
+* :func:`account_calendar`: one row per vendor customer (account) for a billing month: BDOM
+  anchor, the month's vendor invoice date, the CW addition span and invoice date, risk flags.
+* :func:`period_frame`: one row per vendor period drawn (from the import lines).
+* :func:`timeline_figure`: horizontal bars per account: vendor periods (BDOM to BDOM, advance and
+  arrears), the CW addition span (1st to last day), markers for the vendor invoice date and the CW
+  invoice date (1st of next month); late-month risks in red.
+* :func:`bdom_histogram`: how many accounts bill on each day of the month.
+
+Input lines are an import's lines (:func:`billbridge.store.import_lines`) or a parse result's
+``lines``/``rows``: text ISO dates or ``datetime.date`` both work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from billbridge.bdom import (
+    Timing,
+    VendorPeriod,
+    addition_dates,
+    billing_date,
+    cw_invoice_date,
+    default_timing,
+    is_split,
+    late_month_risk,
+    parse_billing_month,
+    period_for_billing_month,
+)
+
+__all__ = ["COLORS", "account_calendar", "period_frame", "timeline_figure", "bdom_histogram"]
+
+#: colours used by the figures (tests assert on them; the page legend explains them)
+COLORS = {
+    "advance": "#1f77b4",  # vendor period billed in advance
+    "arrears": "#17becf",  # vendor period billed in arrears
+    "cw": "#b0b0b0",  # ConnectWise addition span
+    "vendor_invoice": "#2ca02c",
+    "cw_invoice": "#9467bd",
+    "risk": "#d62728",  # late-month risk
+    "day": "#1f77b4",  # histogram bar, ordinary day
+}
+_MS_PER_DAY = 86_400_000
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s, errors="coerce").dt.date
+
+
+def account_calendar(lines: pd.DataFrame, billing_month: str) -> pd.DataFrame:
+    """One row per vendor customer: ``vendor_customer_id``, ``vendor_customer_name``, ``label``,
+    ``anchor`` (BDOM day: creation day, else the day recurring periods start), ``bdom`` (this
+    month's billing date), ``cw_start``/``cw_end`` (addition dates), ``cw_invoice``, ``late_risk``
+    (BDOM or a subscription start in the last six days of the month), ``split`` (a vendor period
+    spans two CW months), ``line_count``."""
+    parse_billing_month(billing_month)
+    cols = ["vendor_customer_id", "vendor_customer_name", "label", "anchor", "bdom", "cw_start", "cw_end",
+            "cw_invoice", "late_risk", "split", "line_count"]
+    if lines is None or not len(lines):
+        return pd.DataFrame(columns=cols)
+    df = lines.copy()
+    for c in ("customer_created", "period_start", "period_end", "effective_date"):
+        df[c] = _dates(df[c]) if c in df else None
+    if "charge_type" not in df:
+        df["charge_type"] = "recurring"
+    y, m = parse_billing_month(billing_month)
+    first, last = addition_dates(billing_month)
+    out = []
+    for cid, g in df.groupby("vendor_customer_id", sort=False):
+        created = g["customer_created"].dropna()
+        rec = g[g["charge_type"].fillna("recurring") == "recurring"]["period_start"].dropna()
+        anchor = None
+        if len(created):
+            anchor = created.iloc[0].day
+        elif len(rec):
+            anchor = rec.iloc[0].day
+        elif g["period_start"].notna().any():
+            anchor = g["period_start"].dropna().iloc[0].day
+        bdom = billing_date(anchor, y, m) if anchor else None
+        eff = [d for d in g["effective_date"].dropna() if first <= d <= last]
+        risk = bool((bdom is not None and late_month_risk(bdom)) or any(late_month_risk(d) for d in eff))
+        split = any(is_split(p) for p in _periods(g, anchor, billing_month))
+        name = str(g["vendor_customer_name"].iloc[0]) if "vendor_customer_name" in g else str(cid)
+        out.append({"vendor_customer_id": cid, "vendor_customer_name": name, "label": f"{name} ({cid})",
+                    "anchor": anchor, "bdom": bdom, "cw_start": first, "cw_end": last,
+                    "cw_invoice": cw_invoice_date(billing_month), "late_risk": risk, "split": split,
+                    "line_count": int(len(g))})
+    return pd.DataFrame(out, columns=cols)
+
+
+def _periods(g: pd.DataFrame, anchor: int | None, billing_month: str) -> list[VendorPeriod]:
+    return [p for p, _ in _period_rows(g, anchor, billing_month)]
+
+
+def _period_rows(g: pd.DataFrame, anchor: int | None, billing_month: str) -> list[tuple[VendorPeriod, str]]:
+    seen: dict[tuple, str] = {}
+    for ps, pe, ct in zip(g["period_start"], g["period_end"], g["charge_type"].fillna("recurring")):
+        timing = default_timing(ct).value if ct in ("recurring", "usage", "one_time", "credit") else "advance"
+        if isinstance(ps, date) and isinstance(pe, date) and pe >= ps:
+            p = VendorPeriod(ps, pe + timedelta(days=1))
+        elif anchor:
+            p = period_for_billing_month(anchor, billing_month, Timing(timing))
+        else:
+            continue
+        seen.setdefault((p.start, p.next_start, timing), timing)
+    return [(VendorPeriod(s, n), t) for (s, n, t) in seen]
+
+
+def period_frame(lines: pd.DataFrame, billing_month: str) -> pd.DataFrame:
+    """The vendor periods to draw: ``label``, ``timing`` (advance|arrears), ``start``, ``next_start``,
+    ``end``, ``days``, ``split``, ``late_risk`` (of the account)."""
+    cal = account_calendar(lines, billing_month)
+    cols = ["vendor_customer_id", "label", "timing", "start", "next_start", "end", "days", "split", "late_risk"]
+    if not len(cal):
+        return pd.DataFrame(columns=cols)
+    df = lines.copy()
+    for c in ("period_start", "period_end"):
+        df[c] = _dates(df[c]) if c in df else None
+    if "charge_type" not in df:
+        df["charge_type"] = "recurring"
+    rows = []
+    info = cal.set_index("vendor_customer_id")
+    for cid, g in df.groupby("vendor_customer_id", sort=False):
+        acct = info.loc[cid]
+        for p, timing in _period_rows(g, acct["anchor"], billing_month):
+            rows.append({"vendor_customer_id": cid, "label": acct["label"], "timing": timing, "start": p.start,
+                         "next_start": p.next_start, "end": p.end, "days": p.days, "split": is_split(p),
+                         "late_risk": bool(acct["late_risk"])})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _filter(cal: pd.DataFrame, customers: Iterable[str] | None, risk_only: bool) -> pd.DataFrame:
+    if customers is not None:
+        wanted = set(customers)
+        cal = cal[cal["vendor_customer_id"].isin(wanted) | cal["vendor_customer_name"].isin(wanted)]
+    if risk_only:
+        cal = cal[cal["late_risk"]]
+    return cal
+
+
+def timeline_figure(
+    lines: pd.DataFrame,
+    billing_month: str,
+    customers: Iterable[str] | None = None,
+    risk_only: bool = False,
+    title: str | None = None,
+) -> go.Figure:
+    """The month's timeline (see module doc). Traces, in order: ``Vendor period (advance)``,
+    ``Vendor period (arrears)``, ``CW additions``, ``Vendor invoice``, ``CW invoice``. Bars of
+    accounts at late-month risk are outlined and coloured :data:`COLORS` ``["risk"]``; the
+    ``Vendor invoice`` markers of those accounts are red too. ``customers`` (ids or names) and
+    ``risk_only`` filter the accounts."""
+    cal = _filter(account_calendar(lines, billing_month), customers, risk_only)
+    periods = period_frame(lines, billing_month)
+    periods = periods[periods["vendor_customer_id"].isin(cal["vendor_customer_id"])]
+    labels = cal["label"].tolist()
+    fig = go.Figure()
+    for timing in ("advance", "arrears"):
+        p = periods[periods["timing"] == timing]
+        colors = [COLORS["risk"] if r else COLORS[timing] for r in p["late_risk"]]
+        fig.add_trace(go.Bar(
+            name=f"Vendor period ({timing})", orientation="h", y=p["label"].tolist(),
+            base=[d.isoformat() for d in p["start"]], x=[int(n) * _MS_PER_DAY for n in p["days"]],
+            marker={"color": colors, "line": {"color": [COLORS["risk"] if r else "rgba(0,0,0,0)" for r in p["late_risk"]], "width": 2}},
+            opacity=0.85, offsetgroup=timing,
+            customdata=[[s.isoformat(), e.isoformat(), int(n), "split across two CW months" if sp else ""]
+                        for s, e, n, sp in zip(p["start"], p["end"], p["days"], p["split"])],
+            hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]} (%{customdata[2]} days)<br>%{customdata[3]}<extra>" + timing + "</extra>",
+        ))
+    first, last = addition_dates(billing_month)
+    fig.add_trace(go.Bar(
+        name="CW additions", orientation="h", y=labels, base=[first.isoformat()] * len(labels),
+        x=[((last - first).days + 1) * _MS_PER_DAY] * len(labels), marker={"color": COLORS["cw"]},
+        opacity=0.5, offsetgroup="cw",
+        hovertemplate="%{y}<br>ConnectWise additions " + f"{first.isoformat()} → {last.isoformat()}" + "<extra></extra>",
+    ))
+    has_bdom = cal[cal["bdom"].notna()]
+    fig.add_trace(go.Scatter(
+        name="Vendor invoice", mode="markers", y=has_bdom["label"].tolist(),
+        x=[d.isoformat() for d in has_bdom["bdom"]],
+        marker={"symbol": "diamond", "size": 11, "color": [COLORS["risk"] if r else COLORS["vendor_invoice"] for r in has_bdom["late_risk"]]},
+        hovertemplate="%{y}<br>vendor invoice %{x}<extra></extra>",
+    ))
+    inv = cw_invoice_date(billing_month)
+    fig.add_trace(go.Scatter(
+        name="CW invoice", mode="markers", y=labels, x=[inv.isoformat()] * len(labels),
+        marker={"symbol": "star", "size": 12, "color": COLORS["cw_invoice"]},
+        hovertemplate="%{y}<br>ConnectWise invoice %{x}<extra></extra>",
+    ))
+    lo = min([first - timedelta(days=31)] + list(periods["start"]))
+    hi = max([inv + timedelta(days=3)] + list(periods["next_start"]))
+    fig.add_vrect(x0=first.isoformat(), x1=(last + timedelta(days=1)).isoformat(), fillcolor=COLORS["cw"], opacity=0.08, line_width=0)
+    fig.update_layout(
+        title=title or f"Billing month {billing_month}: vendor periods and ConnectWise dates",
+        barmode="overlay", xaxis={"type": "date", "range": [lo.isoformat(), hi.isoformat()]},
+        yaxis={"categoryorder": "array", "categoryarray": labels[::-1], "title": None},
+        legend={"orientation": "h", "y": -0.15}, height=max(320, 28 * len(labels) + 160),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
+
+
+def bdom_histogram(lines: pd.DataFrame, billing_month: str | None = None, title: str | None = None) -> go.Figure:
+    """How many accounts bill on each day of the month (one bar per day 1-31).
+
+    With ``billing_month`` the days are that month's clamped BDOMs (anchor 31 counts on the 30th
+    in November) and bars in the month's last six days are red (late-month risk); without it, the
+    anchor days themselves, with days 26-31 red."""
+    if billing_month:
+        cal = account_calendar(lines, billing_month)
+        days = [d.day for d in cal["bdom"].dropna()]
+        y, m = parse_billing_month(billing_month)
+        risky = {d for d in range(1, 32) if d <= 31 and _late(y, m, d)}
+    else:
+        cal = account_calendar(lines, "2000-01")
+        days = [int(a) for a in cal["anchor"].dropna()]
+        risky = set(range(26, 32))
+    counts = pd.Series(days, dtype="int64").value_counts().reindex(range(1, 32), fill_value=0)
+    fig = go.Figure(go.Bar(
+        name="Accounts", x=list(range(1, 32)), y=counts.tolist(),
+        marker={"color": [COLORS["risk"] if d in risky else COLORS["day"] for d in range(1, 32)]},
+        hovertemplate="day %{x}: %{y} accounts<extra></extra>",
+    ))
+    fig.update_layout(
+        title=title or ("Accounts billed on each day" + (f" of {billing_month}" if billing_month else " (BDOM anchor)")),
+        xaxis={"title": "day of month", "dtick": 1, "range": [0.5, 31.5]}, yaxis={"title": "accounts"},
+        bargap=0.15, height=320, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
+
+
+def _late(y: int, m: int, d: int) -> bool:
+    import calendar
+
+    last = calendar.monthrange(y, m)[1]
+    return d <= last and late_month_risk(date(y, m, d))
