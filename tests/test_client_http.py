@@ -65,7 +65,7 @@ def client(sb):
 def faults(sb):
     """Set faults for one test and always clear them afterwards."""
     yield sb.set_faults
-    sb.set_faults(error_rate=0.0, throttle_rate=0.0, drop_rate=0.0, latency_ms=0)
+    sb.set_faults(error_rate=0.0, throttle_rate=0.0, drop_rate=0.0, latency_ms=0, retry_after_s=1)
 
 
 def a_company(client, **over):
@@ -313,7 +313,7 @@ def test_429_waits_retry_after_then_gives_up_with_rate_limited(sb, faults):
 def test_429_is_retried_until_the_request_goes_through(sb, faults):
     c = make_client(sb, max_retries=12)
     c.codebase
-    faults(throttle_rate=0.5)
+    faults(throttle_rate=0.5, retry_after_s=0)  # Retry-After: 0 -> the (tiny) backoff applies
     for _ in range(5):
         assert c.system_info()["version"]
     assert c.stats_retries["429"] >= 1
@@ -322,7 +322,7 @@ def test_429_is_retried_until_the_request_goes_through(sb, faults):
 def test_a_throttled_post_is_retried_because_the_server_refused_it_unprocessed(sb, faults):
     c = make_client(sb, max_retries=12)
     c.codebase
-    faults(throttle_rate=0.5)
+    faults(throttle_rate=0.5, retry_after_s=0)
     made = [a_company(c, name=f"Throttle {i}") for i in range(4)]
     faults(throttle_rate=0.0)
     for m in made:

@@ -52,6 +52,9 @@ class FakeCW:
             def do_POST(self):
                 self._go("POST")
 
+            def do_PATCH(self):
+                self._go("PATCH")
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -192,3 +195,13 @@ def test_a_throttled_post_is_retried_because_429_means_it_was_refused_unprocesse
     c = f.client()
     assert c.post("/company/companies", {"identifier": "X", "name": "x"}) == {"id": 5}
     assert c.stats["POST"] == 2
+
+
+def test_a_replace_only_patch_is_retried_on_503_but_a_patch_with_add_ops_is_not(fake):
+    f = fake(lambda m, p, q, n: (503, {}, {"code": "ServiceUnavailable"}) if n in (1, 3) else (200, {}, {"id": 1}))
+    c = f.client()
+    assert c.patch_fields("/finance/agreements/1", {"name": "x"}) == {"id": 1}
+    assert c.stats["PATCH"] == 2
+    with pytest.raises(ServerError):
+        c.patch("/finance/agreements/1", [{"op": "add", "path": "customFields", "value": []}])
+    assert c.stats["PATCH"] == 3

@@ -47,7 +47,7 @@ def client(sb):
 @pytest.fixture
 def faults(sb):
     yield sb.set_faults
-    sb.set_faults(error_rate=0.0, throttle_rate=0.0, drop_rate=0.0, latency_ms=0)
+    sb.set_faults(error_rate=0.0, throttle_rate=0.0, drop_rate=0.0, latency_ms=0, retry_after_s=1)
 
 
 def an_agreement_id(client) -> int:

@@ -10,8 +10,8 @@ of *one* budget and be counted in ``stats``. The adapter itself does no retries.
 
 * 429: always retried (for every method: the server refused the request before doing anything),
   waiting ``Retry-After`` (seconds or HTTP date, capped at ``retry_after_max``).
-* 502/503/504: retried for idempotent methods (GET, PUT, DELETE, and PATCH: our patches are
-  replace-only, so applying one twice is harmless).
+* 502/503/504: retried for idempotent methods (GET, PUT, DELETE, and PATCH when every op is a
+  ``replace``, as billbridge's are: applying one twice is harmless).
 * 500 whose body mentions "timeout": retried for idempotent methods.
 * Other 4xx/5xx: never retried.
 * Connection refused / connect timeout: retried for every method (nothing reached the server).
@@ -349,9 +349,15 @@ class CWClient:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
+        idempotent: bool | None = None,
     ) -> requests.Response:
-        """Send with retries; return the final response (any status). Raises CWConnectionError."""
+        """Send with retries; return the final response (any status). Raises CWConnectionError.
+
+        ``idempotent`` overrides the method's default (a PATCH with an ``add``/``remove`` op is
+        not treated as safe to repeat)."""
         method = method.upper()
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
         h: dict[str, str] = dict(self._auth_header) if auth else {}
         data = None
         if body is not None:
@@ -360,7 +366,9 @@ class CWClient:
         if headers:
             h.update(headers)
         self._local.retries = 0
-        retry = self._retry.new()
+        retry = self._retry.new(
+            allowed_methods=(IDEMPOTENT_METHODS | {method}) if idempotent else (IDEMPOTENT_METHODS - {method})
+        )
         while True:
             started = time.perf_counter()
             self._count(method)
@@ -389,7 +397,7 @@ class CWClient:
             log.debug(
                 "%s %s -> %s in %.1f ms (retries=%d)", method, path, resp.status_code, elapsed, self.retries_last_call
             )
-            reason = self._retry_status_reason(method, resp)
+            reason = self._retry_status_reason(idempotent, resp)
             if reason is None:
                 return resp
             try:
@@ -401,13 +409,13 @@ class CWClient:
             retry.sleep(resp.raw)
 
     @staticmethod
-    def _retry_status_reason(method: str, resp: requests.Response) -> str | None:
+    def _retry_status_reason(idempotent: bool, resp: requests.Response) -> str | None:
         """Why this response should be retried, or None. 429: always (refused unprocessed);
         502/503/504: idempotent methods; 500: idempotent methods when the body mentions a timeout."""
         status = resp.status_code
         if status == 429:
             return "429"
-        if method not in IDEMPOTENT_METHODS:
+        if not idempotent:
             return None
         if status in (502, 503, 504):
             return str(status)
@@ -467,12 +475,14 @@ class CWClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> requests.Response:
         """Send to the API; raise the typed error on a non-2xx; re-resolve the codebase on a 404."""
         api_path = self._api_path(path)
-        resp = self._send(method, self._url(path), path=api_path, params=params, body=body, headers=headers)
+        kw = dict(path=api_path, params=params, body=body, headers=headers, idempotent=idempotent)
+        resp = self._send(method, self._url(path), **kw)
         if resp.status_code == 404 and not path.startswith(("http://", "https://")) and self._recheck_codebase():
-            resp = self._send(method, self._url(path), path=api_path, params=params, body=body, headers=headers)
+            resp = self._send(method, self._url(path), **kw)
         if resp.status_code >= 400 or resp.status_code < 200:
             raise error_from_response(resp, method, api_path, retries=self.retries_last_call)
         return resp
@@ -673,7 +683,8 @@ class CWClient:
         for op in ops:
             if op.get("op") not in ("add", "replace", "remove") or not _PATCH_PATH_RE.fullmatch(str(op.get("path", ""))):
                 raise ValueError(f"not a ConnectWise JSON Patch operation: {op!r}")
-        return self._json(self._call("PATCH", path, body=list(ops)))
+        replace_only = all(op.get("op") == "replace" for op in ops)
+        return self._json(self._call("PATCH", path, body=list(ops), idempotent=replace_only))
 
     def patch_fields(self, path: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH with one ``replace`` op per field; dates/Decimals encoded for the wire."""
