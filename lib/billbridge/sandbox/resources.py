@@ -24,6 +24,9 @@ __all__ = [
     "patch", "replace", "delete", "now_utc", "fmt_dt", "line_key_field",
 ]
 
+#: fields computed on read (lower case, as they may appear in a query)
+DERIVED_FIELDS = {"agreements": ("agreementstatus", "nextinvoicedate"), "additions": ("agreementstatus",)}
+
 DATE_ONLY_FIELDS = {"startDate", "endDate", "billStartDate", "effectiveDate", "cancelledDate", "dateCancelled"}
 
 

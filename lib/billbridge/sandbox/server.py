@@ -362,32 +362,51 @@ class Sandbox:
                 except ConditionError as e:
                     raise ApiError(400, e.code, e.message) from None
                 source = store.additions_of(parent["id"]) if parent else store.all(key)
-                recs = q.filter(rs.view(res, r, store, today) for r in source)
+                # derived fields are computed for every record only when the query names one
+                derived = rs.DERIVED_FIELDS.get(key, ())
+                early = any(d in (params.get(p) or "").lower() for d in derived
+                            for p in ("conditions", "childconditions", "orderby"))
+                if early:
+                    source = [rs.view(res, r, store, today) for r in source]
+                recs = q.filter(source)
                 if kind == "count":
                     return 200, {"count": len(recs)}, {}
-                return self._page(res, q, recs, path, raw_query, host, root)
-            ctx = WriteContext(store, member, today, parent)
-            if method == "POST":
-                rec = rs.create(res, _json(body), ctx)
-                return 201, rs.render(res, rs.view(res, rec, store, today), root), {}
-            rid = int(m.group("id"))
-            cur = store.get(key, rid)
-            if cur is None or (parent is not None and cur.get("agreementId") != parent["id"]):
-                raise ApiError(404, "NotFound", f"{res.label} with id {rid} not found")
-            if method == "GET":
-                q = parse_query(params, res.schema, False) if params.get("fields") else None
-                out = rs.render(res, rs.view(res, cur, store, today), root)
-                return 200, (trim_fields(out, q.fields) if q and q.fields else out), {}
-            if method == "PATCH":
-                rec = rs.patch(res, cur, _json(body), ctx)
-            elif method == "PUT":
-                rec = rs.replace(res, cur, _json(body), ctx)
+                page, extra = self._page(q, recs, path, raw_query, host)
+                if not early:
+                    page = [rs.view(res, r, store, today) for r in page]
             else:
-                rs.delete(res, cur, ctx)
-                return 204, None, {}
-            return 200, rs.render(res, rs.view(res, rec, store, today), root), {}
+                return self._item(method, res, key, m, parent, params, body, member, today, root)
+        # rendering works on immutable snapshots, outside the lock
+        out = [rs.render(res, r, root) for r in page]
+        if q.fields:
+            out = [trim_fields(r, q.fields) for r in out]
+        return 200, out, extra
 
-    def _page(self, res, q, recs: list[dict], path: str, raw_query: str, host: str, root: str):
+    def _item(self, method, res, key, m, parent, params, body, member, today, root):
+        store = self.store
+        ctx = WriteContext(store, member, today, parent)
+        if method == "POST":
+            rec = rs.create(res, _json(body), ctx)
+            return 201, rs.render(res, rs.view(res, rec, store, today), root), {}
+        rid = int(m.group("id"))
+        cur = store.get(key, rid)
+        if cur is None or (parent is not None and cur.get("agreementId") != parent["id"]):
+            raise ApiError(404, "NotFound", f"{res.label} with id {rid} not found")
+        if method == "GET":
+            q = parse_query(params, res.schema, False) if params.get("fields") else None
+            out = rs.render(res, rs.view(res, cur, store, today), root)
+            return 200, (trim_fields(out, q.fields) if q and q.fields else out), {}
+        if method == "PATCH":
+            rec = rs.patch(res, cur, _json(body), ctx)
+        elif method == "PUT":
+            rec = rs.replace(res, cur, _json(body), ctx)
+        else:
+            rs.delete(res, cur, ctx)
+            return 204, None, {}
+        return 200, rs.render(res, rs.view(res, rec, store, today), root), {}
+
+    @staticmethod
+    def _page(q, recs: list[dict], path: str, raw_query: str, host: str) -> tuple[list[dict], dict[str, str]]:
         url_base = f"http://{host}{path}"
         headers: dict[str, str] = {}
         if q.forward_only:
@@ -402,10 +421,7 @@ class Sandbox:
             link = link_header(url_base, raw_query, q.page, q.page_size, len(recs))
             if link:
                 headers["Link"] = link
-        out = [rs.render(res, r, root) for r in page]
-        if q.fields:
-            out = [trim_fields(r, q.fields) for r in out]
-        return 200, out, headers
+        return page, headers
 
 
 def _json(body: bytes) -> Any:
@@ -435,6 +451,13 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 120
     sandbox: Sandbox
+
+    def setup(self) -> None:
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -470,8 +493,9 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        # headers and body in one write (no Nagle/delayed-ACK stall on keep-alive connections)
+        self._headers_buffer.append(b"\r\n" + data)
+        self.flush_headers()
 
     def _drop(self) -> None:
         self.close_connection = True
