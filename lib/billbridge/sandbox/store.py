@@ -1,8 +1,8 @@
 """Record storage: every collection in memory, written through to SQLite (sqlite-utils).
 
 One table per collection (``id`` primary key, ``body`` JSON). Reads never touch SQLite; each write
-request is one SQLite transaction (:meth:`Store.transaction`). ``data_path=None`` keeps the
-database in memory.
+request is one SQLite transaction (:meth:`Store.transaction`). ``data_path=None`` keeps everything
+in memory only (no SQLite mirror: nothing would survive the process anyway).
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ class Store:
         self.path = Path(data_path) if data_path else None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path) if self.path else ":memory:", check_same_thread=False,
-                               isolation_level=None)
+        self.db: sqlite_utils.Database | None = None
         if self.path is not None:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-        self.db = sqlite_utils.Database(conn)
+            self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
         self.data: dict[str, dict[int, dict]] = {c: {} for c in COLLECTIONS}
         self.next_ids: dict[str, int] = {c: 1 for c in COLLECTIONS}
@@ -48,7 +48,7 @@ class Store:
     # ------------------------------------------------------------------ lifecycle
     def is_seeded(self) -> bool:
         """True when the database holds a complete seed (from an earlier run)."""
-        if "meta" not in self.db.table_names():
+        if self.db is None or "meta" not in self.db.table_names():
             return False
         row = self.db.execute("select value from meta where key='seeded'").fetchone()
         return bool(row and row[0] == str(SCHEMA_VERSION))
@@ -72,6 +72,8 @@ class Store:
             self.data = {c: dict(data.get(c, {})) for c in COLLECTIONS}
             self.next_ids = {c: max(next_ids.get(c, 1), max(self.data[c], default=0) + 1) for c in COLLECTIONS}
             self._reindex()
+            if self.db is None:
+                return
             conn = self.db.conn
             conn.execute("BEGIN")
             try:
@@ -93,7 +95,8 @@ class Store:
     def close(self) -> None:
         """Close the SQLite connection."""
         with self.lock:
-            self.db.conn.close()
+            if self.db is not None:
+                self.db.conn.close()
 
     def _reindex(self) -> None:
         idx: dict[int, list[int]] = {}
@@ -157,7 +160,7 @@ class Store:
 
     def _flush(self) -> None:
         pending = self._pending or {}
-        if not pending:
+        if not pending or self.db is None:
             return
         conn = self.db.conn
         conn.execute("BEGIN")
