@@ -180,7 +180,7 @@ class CWClient:
         session: requests.Session | None = None,
     ) -> None:
         self.settings = settings
-        self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self.timeout = tuple(timeout) if isinstance(timeout, (tuple, list)) else (timeout, timeout)
         self.max_retries = max_retries
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max

@@ -86,7 +86,10 @@ def check_permissions(client: CWClient) -> list[PermissionCheck]:
         else:
             path = template
         probe = f"{method} {path}"
-        ok, detail, created = _probe(client, method, path, permission, module, area)
+        # Without an agreement to look under, a 404 on the additions list still proves the
+        # security check passed (the sandbox and ConnectWise check the role first).
+        not_found_ok = method != "GET" or ("{aid}" in template and agreement_id is None)
+        ok, detail, created = _probe(client, method, path, permission, module, area, not_found_ok)
         if ok and method == "GET" and path == "/finance/agreements" and created is not None:
             agreement_id = created
         if "{aid}" in template and agreement_id is None and ok:
@@ -96,7 +99,7 @@ def check_permissions(client: CWClient) -> list[PermissionCheck]:
 
 
 def _probe(
-    client: CWClient, method: str, path: str, permission: str, module: str, area: str
+    client: CWClient, method: str, path: str, permission: str, module: str, area: str, not_found_ok: bool
 ) -> tuple[bool, str, int | None]:
     """(ok, detail, first id seen or created)."""
     missing = (
@@ -131,9 +134,10 @@ def _probe(
     except PermissionDeniedError:
         return False, missing, None
     except NotFoundError:
-        if method == "GET":
+        if not not_found_ok:
             return False, f"Could not check: {path} was not found on this server.", None
-        return True, f"Granted: billbridge can {'add' if method == 'POST' else 'edit'} {area.lower()}.", None
+        verb = {"GET": "read", "POST": "add", "PATCH": "edit"}[method]
+        return True, f"Granted: billbridge can {verb} {area.lower()}.", None
     except ConnectWiseError as err:
         if err.status == 400 and method in ("POST", "PATCH"):
             # The request was refused by validation, i.e. after the security check passed.
