@@ -22,13 +22,14 @@ with st.sidebar:
         st.caption("Local ConnectWise emulator, no real site is touched.")
     else:
         st.badge(f"{cfg.cw.site} · {cfg.cw.company_id}", icon=":material/cloud:", color="blue")
-    today = date.today().strftime("%Y-%m")
-    if ui.MONTH_KEY not in st.session_state:
-        st.session_state[ui.MONTH_KEY] = today
+    current = ui.billing_month()
+    options = ui.month_options(date.today().strftime("%Y-%m"), known=[current])
     st.selectbox(
         "Billing month",
-        ui.month_options(today, known=[st.session_state[ui.MONTH_KEY]]),
-        key=ui.MONTH_KEY,
+        options,
+        index=options.index(current),
+        key="month_picker",
+        on_change=lambda: st.session_state.update({ui.MONTH_KEY: st.session_state["month_picker"]}),
         help="The calendar month whose ConnectWise invoice you are preparing. Every page uses it.",
     )
 

@@ -22,7 +22,7 @@ if st.button("Check again", key="recheck", icon=":material/refresh:"):
     st.session_state.pop("connection_report", None)
 if "connection_report" not in st.session_state:
     with st.spinner("Asking ConnectWise…"):
-        st.session_state["connection_report"] = check_connection(conn.client)
+        st.session_state["connection_report"] = check_connection(conn.client, mode=conn.mode)
 report = st.session_state["connection_report"]
 
 c1, c2, c3 = st.columns(3)
@@ -36,9 +36,9 @@ st.dataframe(
         [
             ("Site", report.site),
             ("Company", report.company_id),
-            ("Public key", report.public_key_masked),
-            ("Private key", report.private_key_masked),
-            ("Client id", report.client_id_masked),
+            ("Public key", report.public_key),
+            ("Private key", "set, hidden" if report.private_key else "missing"),
+            ("Client id", report.client_id),
             ("Configured in", cfg.source),
         ],
         columns=["setting", "value"],

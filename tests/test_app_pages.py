@@ -27,14 +27,15 @@ def test_sidebar_shows_sandbox_badge_and_billing_month_picker(app_env):
     assert not at.exception
     markdown = " ".join(str(m.value) for m in at.sidebar.markdown)
     assert "SANDBOX" in markdown
-    month = at.sidebar.selectbox(key="billing_month")
+    month = at.sidebar.selectbox(key="month_picker")
     assert re.fullmatch(r"\d{4}-\d{2}", month.value)
+    assert at.session_state["billing_month"] == month.value
 
 
 def test_billing_month_chosen_in_sidebar_survives_page_switch(app_env):
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
-    at.sidebar.selectbox(key="billing_month").select("2026-10").run()
+    at.sidebar.selectbox(key="month_picker").select("2026-10").run()
+    assert at.session_state["billing_month"] == "2026-10"
     at.switch_page("pages/connection.py").run()
     assert at.session_state["billing_month"] == "2026-10"
-    assert at.sidebar.selectbox(key="billing_month").value == "2026-10"

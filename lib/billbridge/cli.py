@@ -128,14 +128,14 @@ def check(as_json: bool) -> None:
     from billbridge.connectwise import check_connection
 
     conn = open_connection()
-    report = check_connection(conn.client)
+    report = check_connection(conn.client, mode=conn.mode)
     if as_json:
         echo_json(report.to_dict())
     else:
         click.echo(f"Mode:      {conn.mode}")
         click.echo(f"Site:      {report.site}")
         click.echo(f"Company:   {report.company_id}")
-        click.echo(f"Keys:      public {report.public_key_masked}, private {report.private_key_masked}")
+        click.echo(f"Keys:      public {report.public_key}, private key " + ("set (hidden)" if report.private_key else "missing"))
         click.echo(f"Version:   {report.server_version or 'unknown'} (codebase {report.codebase or 'unknown'})")
         if report.error:
             click.echo(f"Error:     {report.error}", err=True)

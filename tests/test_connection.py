@@ -1,0 +1,85 @@
+"""The Connection page and `billbridge check`: mode, masked keys, version and the permission check."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from apptest_util import open_page
+from billbridge.cli import main
+from billbridge.sandbox import CREDENTIALS, SandboxConfig, start_sandbox
+
+
+@pytest.fixture(scope="module")
+def external_sandbox(tmp_path_factory):
+    sb = start_sandbox(SandboxConfig(port=0, data_path=tmp_path_factory.mktemp("cw") / "sandbox.db"))
+    yield sb
+    sb.stop()
+
+
+def _all_text(at) -> str:
+    parts = []
+    for kind in ("markdown", "info", "success", "warning", "error", "metric", "caption", "title", "subheader"):
+        for el in getattr(at, kind):
+            parts.append(str(getattr(el, "value", "")) + str(getattr(el, "label", "")))
+    for df in at.dataframe:
+        parts.append(df.value.to_csv())
+    return "\n".join(parts)
+
+
+def test_connection_page_on_sandbox_grants_every_permission_and_masks_keys(app_env):
+    at = open_page("connection.py")
+    assert not at.exception
+    assert any("every permission" in s.value for s in at.success)
+    text = _all_text(at)
+    assert "sandbox-private" not in text
+    assert "sandbox-public" not in text
+    creds = at.dataframe[0].value.set_index("setting")["value"]
+    assert creds["Company"] == "sandbox"
+    assert creds["Private key"] == "set, hidden"
+
+
+def test_connection_page_names_each_permission_a_read_only_member_lacks(app_env, external_sandbox):
+    ro = CREDENTIALS["readonly"]
+    secrets = {"connectwise": {
+        "site": external_sandbox.base_url,
+        "company_id": external_sandbox.company_id,
+        "public_key": ro["public_key"],
+        "private_key": ro["private_key"],
+        "client_id": "test-client",
+    }}
+    at = open_page("connection.py", secrets=secrets)
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "Agreements: Add" in warning and "Agreements: Edit" in warning
+    assert "readonly-private" not in _all_text(at)
+
+
+def test_cli_check_json_on_sandbox_reports_all_permissions_granted(app_env):
+    result = CliRunner().invoke(main, ["check", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] is True
+    assert report["permissions"] and all(p["ok"] for p in report["permissions"])
+    assert "sandbox-private" not in result.output
+
+
+def test_cli_check_exits_3_on_wrong_keys_without_printing_them(app_env, external_sandbox, monkeypatch):
+    monkeypatch.setenv("CW_SITE", external_sandbox.base_url)
+    monkeypatch.setenv("CW_COMPANY_ID", "sandbox")
+    monkeypatch.setenv("CW_PUBLIC_KEY", "sandbox-public")
+    monkeypatch.setenv("CW_PRIVATE_KEY", "definitely-wrong-secret")
+    monkeypatch.setenv("CW_CLIENT_ID", "test-client")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 3, result.output
+    assert "definitely-wrong-secret" not in result.output
+    assert "key" in result.output.lower()
+
+
+def test_cli_check_is_a_usage_error_when_site_set_but_keys_missing(app_env, monkeypatch):
+    monkeypatch.setenv("CW_SITE", "http://127.0.0.1:9")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 2
+    assert "CW_PRIVATE_KEY" in result.output
