@@ -3,7 +3,7 @@
 Starts an in-memory sandbox with bulk filler, then for each scenario runs client threads with one
 keep-alive ``requests.Session`` each for a fixed wall-clock budget and prints requests/second.
 
-    .venv/bin/python bench/bench_sandbox.py [--seconds 2.0] [--agreements 2000] [--additions 20000]
+    .venv/bin/python bench/bench_sandbox.py [--seconds 2.0] [--agreements 2000] [--additions 20000] [--data F]
 """
 
 from __future__ import annotations
@@ -59,10 +59,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.0, help="wall-clock budget per scenario")
     ap.add_argument("--agreements", type=int, default=2000, help="bulk filler agreements")
     ap.add_argument("--additions", type=int, default=20000, help="bulk filler additions")
+    ap.add_argument("--data", default=None, help="SQLite file (write-through persistence); default in memory")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    sb = start_sandbox(SandboxConfig(extra_agreements=args.agreements, extra_additions=args.additions))
+    sb = start_sandbox(SandboxConfig(extra_agreements=args.agreements, extra_additions=args.additions,
+                                          data_path=args.data, reset=True))
     startup = time.perf_counter() - t0
     root = sb.api_root
     agreements = sb.records("agreements")
@@ -73,7 +75,8 @@ def main() -> None:
         by_agr.setdefault(a["agreementId"], []).append(a["id"])
     bulk_ids = {a["id"] for a in bulk if not a.get("cancelledFlag")}
     targets = [(agr, ids[0]) for agr, ids in by_agr.items() if agr in bulk_ids]
-    print(f"sandbox: {len(agreements)} agreements, {len(adds)} additions, started in {startup:.2f}s")
+    print(f"sandbox: {len(agreements)} agreements, {len(adds)} additions, started in {startup:.2f}s"
+          f" ({'SQLite ' + args.data if args.data else 'in memory'})")
 
     scenarios = {
         "GET list pageSize=25": lambda i: lambda s, n: s.get(f"{root}/finance/agreements", params={"pageSize": 25, "page": 1 + n % 40}),
