@@ -8,11 +8,24 @@ import billbridge_ui as ui
 
 st.set_page_config(page_title="billbridge", page_icon=":material/receipt_long:", layout="wide")
 
+# The table of contents. Each section lists its pages in workflow order; sections with no page
+# yet are left out. Add a page with one line in its section.
 PAGES = {
+    "Month": [
+        # Load month, Timeline
+    ],
+    "Reconcile": [
+        # Mappings, Reconcile, Sync status
+    ],
+    "Review": [
+        # Month review
+    ],
     "ConnectWise": [
-        st.Page("pages/connection.py", title="Connection", icon=":material/cable:", default=True),
+        # Agreements
+        st.Page("pages/connection.py", title="Connection", icon=":material/cable:"),
     ],
 }
+PAGES = {section: pages for section, pages in PAGES.items() if pages}
 
 cfg = ui.config()
 with st.sidebar:
