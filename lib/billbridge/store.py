@@ -19,10 +19,12 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import repeat
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlite_utils
 
@@ -221,19 +223,19 @@ def _bind(fn: Callable[..., Any], store: Store) -> Callable[..., Any]:
     return bound
 
 
-def _lines_to_rows(import_id: int, lines: pd.DataFrame) -> list[tuple]:
-    """Rows for ``import_lines`` from a frame of canonical TEXT columns (vectorised: no per-row
-    Python work apart from the tuples sqlite3 needs)."""
-    frame = pd.DataFrame(index=lines.index)
-    frame["import_id"] = import_id
-    frame["line_no"] = lines["line_no"].to_numpy() if "line_no" in lines else range(1, len(lines) + 1)
-    for c in LINE_COLUMNS:
-        if c in lines:
-            col = lines[c]
-            frame[c] = col.astype(object).where(col.notna() & (col.astype(str) != ""), None) if col.dtype != object else col
-        else:
-            frame[c] = None
-    return frame.to_numpy(dtype=object).tolist()
+def _lines_to_rows(import_id: int, lines: pd.DataFrame, chunk: int = 20_000) -> Iterator[tuple]:
+    """Rows for ``import_lines`` from a frame of canonical TEXT columns, produced in chunks so that
+    only ``chunk`` rows exist as Python objects at a time (column-wise conversion, no per-row
+    pandas work). Missing values become NULL."""
+    n = len(lines)
+    line_no = lines["line_no"].to_numpy() if "line_no" in lines else np.arange(1, n + 1)
+    for start in range(0, n, chunk):
+        part = lines.iloc[start:start + chunk]
+        cols = [
+            part[c].to_numpy(dtype=object, na_value=None).tolist() if c in part else [None] * len(part)
+            for c in LINE_COLUMNS
+        ]
+        yield from zip(repeat(import_id), line_no[start:start + chunk].tolist(), *cols)
 
 
 def record_import(

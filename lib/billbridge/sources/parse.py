@@ -23,6 +23,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from billbridge.bdom import parse_billing_month
 from billbridge.money import MINOR_UNITS
@@ -186,16 +189,15 @@ def _header(text: str, delimiter: str) -> list[str]:
     return []
 
 
-def _read_csv_fast(body: bytes, ncols: int, delimiter: str) -> pd.DataFrame | None:
-    """All cells as strings via pyarrow (multi-threaded C); None when it can't (ragged rows...)."""
+def _names(n: int) -> list[str]:
+    return [f"c{i}" for i in range(n)]
+
+
+def _read_csv_fast(body: bytes, ncols: int, delimiter: str) -> pa.Table | None:
+    """All cells as strings via pyarrow's multi-threaded C reader; None when it refuses (ragged rows)."""
+    names = _names(ncols)
     try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-    except ImportError:  # pragma: no cover - pyarrow is pandas' string backend here
-        return None
-    names = [f"c{i}" for i in range(ncols)]
-    try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             io.BytesIO(body),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
@@ -204,12 +206,16 @@ def _read_csv_fast(body: bytes, ncols: int, delimiter: str) -> pd.DataFrame | No
                 quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowException):
+    except pa.ArrowException:
         return None
-    return table.to_pandas()
 
 
-def _read_csv_slow(text: str, ncols: int, delimiter: str) -> tuple[pd.DataFrame, list[Problem], list[int]]:
+def _table(rows: list[list[str]], ncols: int) -> pa.Table:
+    cols = list(zip(*rows)) if rows else [()] * ncols
+    return pa.table({n: pa.array(list(c), type=pa.string()) for n, c in zip(_names(ncols), cols)})
+
+
+def _read_csv_slow(text: str, ncols: int, delimiter: str) -> tuple[pa.Table, list[Problem], list[int]]:
     """csv-module reader for files the fast path refuses: reports ragged rows, skips blank ones."""
     problems: list[Problem] = []
     rows, numbers = [], []
@@ -223,34 +229,34 @@ def _read_csv_slow(text: str, ncols: int, delimiter: str) -> tuple[pd.DataFrame,
             rec = (rec + [""] * ncols)[:ncols]
         rows.append(rec)
         numbers.append(i)
-    df = pd.DataFrame(rows, columns=[f"c{i}" for i in range(ncols)], dtype="str") if rows else pd.DataFrame(
-        columns=[f"c{i}" for i in range(ncols)], dtype="str")
-    return df, problems, numbers
+    return _table(rows, ncols), problems, numbers
 
 
 def _read(data: bytes, file_name: str, fmt: ColumnMapping):
-    """-> (header, cells frame c0.., row numbers, encoding, delimiter, problems)."""
+    """-> (header, cells table c0.., row numbers, encoding, delimiter, problems)."""
+    empty_numbers = np.array([], dtype=np.int64)
     if _is_xlsx(data, file_name):
         raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl")
         if raw.empty:
-            return [], pd.DataFrame(), np.array([], dtype=np.int64), "xlsx", None, []
-        header = [str(h).strip() for h in raw.iloc[0].tolist()]
-        cells = raw.iloc[1:].reset_index(drop=True)
-        cells.columns = [f"c{i}" for i in range(len(header))]
-        cells = cells.astype("str")
-        numbers = np.arange(2, len(cells) + 2, dtype=np.int64)
-        blank = (cells.apply(lambda c: c.str.strip()) == "").all(axis=1) if len(cells) else pd.Series([], dtype=bool)
-        cells, numbers = cells[~blank.to_numpy()].reset_index(drop=True), numbers[~blank.to_numpy()]
-        return header, cells, numbers, "xlsx", None, []
+            return [], _table([], 0), empty_numbers, "xlsx", None, []
+        values = raw.astype(str).to_numpy().tolist()
+        header = [str(h).strip() for h in values[0]]
+        rows, numbers = [], []
+        for i, rec in enumerate(values[1:], start=2):
+            if all(not str(c).strip() for c in rec):
+                continue
+            rows.append([str(c) for c in rec])
+            numbers.append(i)
+        return header, _table(rows, len(header)), np.asarray(numbers, dtype=np.int64), "xlsx", None, []
     body, text, encoding = _decode(data)
     if not text.strip():
-        return [], pd.DataFrame(), np.array([], dtype=np.int64), encoding, None, []
+        return [], _table([], 0), empty_numbers, encoding, None, []
     delimiter = fmt.delimiter or _sniff(text)
     header = _header(text, delimiter)
     cells = _read_csv_fast(body, len(header), delimiter) if "\n" in text.strip() else None
     problems: list[Problem] = []
     if cells is not None:
-        numbers = np.arange(2, len(cells) + 2, dtype=np.int64)
+        numbers = np.arange(2, cells.num_rows + 2, dtype=np.int64)
     else:
         cells, problems, nums = _read_csv_slow(text, len(header), delimiter)
         numbers = np.asarray(nums, dtype=np.int64)
@@ -258,118 +264,42 @@ def _read(data: bytes, file_name: str, fmt: ColumnMapping):
 
 
 # ---------------------------------------------------------------------------------- validation
-_NUM_POINT = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[-+]?\.\d+"
-_NUM_COMMA = r"[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?|[-+]?,\d+"
-_ISO_SHAPE = r"\d{4}-\d{1,2}-\d{1,2}"
-_LOCAL_SHAPE = r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"
+_NUM_POINT = r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?$|^[-+]?\.\d+$"
+_NUM_COMMA = r"^[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?$|^[-+]?,\d+$"
+_ISO = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_SHAPE = r"^\d{4}-\d{1,2}-\d{1,2}$"
+_LOCAL_SHAPE = r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}$"
+#: decimals kept exactly: quantities up to 6, unit amounts up to 8
+_Q_SCALE, _M_SCALE = 6, 8
+_Q_TYPE, _M_TYPE = pa.decimal256(24, _Q_SCALE), pa.decimal256(30, _M_SCALE)
 
 
-def _number(s: pd.Series, decimal_comma: bool, money: bool) -> tuple[pd.Series, np.ndarray]:
-    """Text -> canonical decimal text (``-1234.50``) and a bad-value mask (vectorised)."""
-    t = s
-    if money:
-        t = t.str.replace(r"[\s\u00a0$€£]", "", regex=True)
-    else:
-        t = t.str.replace(r"[\s\u00a0]", "", regex=True)
-    paren = (t.str.startswith("(") & t.str.endswith(")")).to_numpy(dtype=bool)
-    if paren.any():
-        t = t.where(~paren, t.str.slice(1, -1))
-    ok = t.str.fullmatch(_NUM_COMMA if decimal_comma else _NUM_POINT).to_numpy(dtype=bool, na_value=False)
+def _np(a) -> np.ndarray:
+    """Boolean arrow array -> numpy bool (nulls = False)."""
+    return pc.fill_null(a, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _number(a: pa.ChunkedArray, decimal_comma: bool, money: bool) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
+    """Text -> (canonical decimal text ``-1234.50``, bad mask, too-many-decimals mask), vectorised."""
+    t = pc.replace_substring_regex(a, r"[\s\x{00a0}$€£]" if money else r"[\s\x{00a0}]", "")
+    t = pc.replace_substring_regex(t, r"^\((.*)\)$", r"-\1")  # accounting negative
+    ok = _np(pc.match_substring_regex(t, _NUM_COMMA if decimal_comma else _NUM_POINT))
     if decimal_comma:
-        t = t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        t = pc.replace_substring(pc.replace_substring(t, ".", ""), ",", ".")
     else:
-        t = t.str.replace(",", "", regex=False)
-    t = t.str.lstrip("+")
-    t = t.where(~t.str.endswith("."), t.str.rstrip("."))
-    t = t.where(~t.str.startswith("."), "0" + t)
-    t = t.where(~t.str.startswith("-."), "-0" + t.str.slice(1))
-    if paren.any():
-        t = t.where(~paren, ("-" + t).str.replace("--", "", regex=False))
-    return t, ~ok
+        t = pc.replace_substring(t, ",", "")
+    t = pc.replace_substring_regex(t, r"^\+", "")
+    t = pc.replace_substring_regex(t, r"^--", "")
+    t = pc.replace_substring_regex(t, r"^(-?)\.", r"\10.")  # RE2: group 1, then "0."
+    t = pc.replace_substring_regex(t, r"\.$", "")
+    limit = _M_SCALE if money else _Q_SCALE
+    long = _np(pc.match_substring_regex(t, r"\.\d{%d,}$" % (limit + 1))) & ok
+    return t, ~ok, long
 
 
-def _units(t: pd.Series) -> tuple[np.ndarray, int]:
-    """Canonical decimal text -> (integer units, scale) exactly; object ints when int64 would overflow."""
-    neg = t.str.startswith("-").to_numpy(dtype=bool)
-    body = t.str.lstrip("-")
-    parts = body.str.split(".", n=1, expand=True)
-    ip = parts[0].where(parts[0] != "", "0")
-    fp = parts[1].fillna("") if parts.shape[1] > 1 else pd.Series("", index=t.index, dtype="str")
-    scale = int(fp.str.len().max() or 0) if len(fp) else 0
-    digits = ip + fp.str.pad(scale, side="right", fillchar="0") if scale else ip
-    if int(digits.str.len().max() or 0) <= 18:
-        u = digits.astype("int64").to_numpy()
-    else:
-        u = np.array([int(x) for x in digits.tolist()], dtype=object)
-    return np.where(neg, -u, u), scale
-
-
-def _round_units(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Divide integer ``x`` by ``10**shift`` rounding half away from zero (shift may be < 0)."""
-    out = np.empty_like(x)
-    pos = shift >= 0
-    sign = np.where(x < 0, -1, 1)
-    ax = np.abs(x)
-    if pos.any():
-        div = np.power(10, shift[pos].astype(np.int64)).astype(x.dtype) if x.dtype != object else np.array(
-            [10 ** int(s) for s in shift[pos]], dtype=object)
-        out[pos] = sign[pos] * ((ax[pos] + div // 2) // div)
-    if (~pos).any():
-        mul = np.array([10 ** int(-s) for s in shift[~pos]], dtype=x.dtype)
-        out[~pos] = x[~pos] * mul
-    return out
-
-
-def _format_units(u: np.ndarray, places: np.ndarray) -> np.ndarray:
-    """Integer minor units -> decimal text with ``places`` decimals (vectorised per distinct places)."""
-    out = np.empty(len(u), dtype=object)
-    for p in np.unique(places):
-        m = places == p
-        v = u[m]
-        neg = v < 0
-        a = np.abs(v)
-        p = int(p)
-        ip = pd.Series(a // (10**p)).astype(str)
-        s = ip if p == 0 else ip + "." + pd.Series(a % (10**p)).astype(str).str.zfill(p)
-        s = s.where(~pd.Series(neg), "-" + s)
-        out[m] = s.to_numpy(dtype=object)
-    return out
-
-
-def _extended(q: pd.Series, qbad: np.ndarray, c: pd.Series, cbad: np.ndarray, places: np.ndarray,
-              credit: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
-    """Per-line ``quantity x unit``, rounded once to the currency minor unit -> (text, {places: units})."""
-    ok = present & ~qbad & ~cbad
-    n = len(q)
-    text = np.full(n, None, dtype=object)
-    totals: dict[int, int] = {}
-    if not ok.any():
-        return text, totals
-    qu, qs = _units(q[ok])
-    cu, cs = _units(c[ok])
-    big = (np.abs(qu).max() if len(qu) else 0) * (np.abs(cu).max() if len(cu) else 0) >= 2**62
-    if big or qu.dtype == object or cu.dtype == object:
-        qu, cu = qu.astype(object), cu.astype(object)
-    prod = qu * cu
-    cr = credit[ok]
-    if cr.any():
-        prod = np.where(cr, -np.abs(prod), prod)  # a credit always reduces, whichever side has the minus
-    pl = places[ok]
-    rounded = _round_units(prod, qs + cs - pl)
-    text[ok] = _format_units(rounded, pl)
-    for p in np.unique(pl):
-        totals[int(p)] = int(rounded[pl == p].sum())
-    return text, totals
-
-
-def _total(totals: dict[int, int]) -> Decimal:
-    s = sum((Decimal(v).scaleb(-p) for p, v in totals.items()), Decimal(0))
-    return s.quantize(Decimal("0.01")) if all(p <= 2 for p in totals) else s
-
-
-def _ym(d: pd.Series) -> np.ndarray:
-    """datetime64 series -> year*12 + month-1 as float (NaN for NaT)."""
-    return (d.dt.year * 12 + d.dt.month - 1).to_numpy(dtype=float, na_value=np.nan)
+def _decimal(t: pa.ChunkedArray, valid: np.ndarray, typ: pa.DataType) -> pa.ChunkedArray:
+    masked = pc.if_else(pa.array(valid), t, pa.scalar(None, pa.string()))
+    return pc.cast(masked, typ)
 
 
 def parse_file(
@@ -394,7 +324,7 @@ def parse_file(
         return result
 
     # ---- columns
-    src: dict[str, str] = {}  # canonical field -> cell column cN
+    src: dict[str, int] = {}  # canonical field -> column index
     for i, h in enumerate(header):
         f = mapping.field_for(h)
         if f is None:
@@ -404,208 +334,253 @@ def parse_file(
         if f == "":
             continue
         if f in src:
-            result.problems.append(Problem(1, h, f"column {h!r} and column {header[int(src[f][1:])]!r} both map to {f}"))
+            result.problems.append(Problem(1, h, f"column {h!r} and column {header[src[f]]!r} both map to {f}"))
             continue
-        src[f] = f"c{i}"
-    result.columns = {f: header[int(c[1:])] for f, c in src.items()}
+        src[f] = i
+    result.columns = {f: header[i] for f, i in src.items()}
     available = set(src) | set(mapping.constants) | {k for k, v in mapping.derive.items() if v in src or v in mapping.constants}
     if PERIOD_RANGE in src:
         available |= {"period_start", "period_end"}
     missing = [f for f in REQUIRED_COLUMNS if f not in available]
     for f in missing:
         col = mapping.column_for(f)
-        label = f"missing required column {col!r}" + (f" ({f})" if col != f else "")
-        result.problems.append(Problem(1, col, label))
+        result.problems.append(Problem(1, col, f"missing required column {col!r}" + (f" ({f})" if col != f else "")))
     if missing:
         return result
-    if not len(cells):
+    n = cells.num_rows
+    if not n:
         result.problems.append(Problem(None, None, "the file has a header but no lines"))
         return result
 
-    n = len(cells)
-    idx = pd.RangeIndex(n)
-    cells.index = idx
-    empty = pd.Series("", index=idx, dtype="str")
     col_name = dict(result.columns)
+    blank_col = pa.chunked_array([pa.array([""] * n, type=pa.string())])
+    cache: dict[str, pa.ChunkedArray] = {}
 
-    def raw(f: str) -> pd.Series:
-        if f in src:
-            return cells[src[f]].str.strip()
-        if f in mapping.constants:
-            return pd.Series(mapping.constants[f], index=idx, dtype="str")
-        if f in mapping.derive:
-            col_name.setdefault(f, col_name.get(mapping.derive[f], f))
-            return raw(mapping.derive[f])
-        return empty
+    def raw(f: str) -> pa.ChunkedArray:
+        if f not in cache:
+            if f in src:
+                cache[f] = pc.utf8_trim_whitespace(cells.column(src[f]))
+            elif f in mapping.constants:
+                cache[f] = pa.chunked_array([pa.array([mapping.constants[f]] * n, type=pa.string())])
+            elif f in mapping.derive:
+                col_name.setdefault(f, col_name.get(mapping.derive[f], f))
+                cache[f] = raw(mapping.derive[f])
+            else:
+                cache[f] = blank_col
+        return cache[f]
 
-    bad_rows: list[tuple[np.ndarray, str, str, pd.Series | None]] = []  # (mask, field, reason, values)
+    def is_blank(a) -> np.ndarray:
+        return _np(pc.equal(a, ""))
 
-    def flag(mask: np.ndarray, f: str, reason: str, values: pd.Series | None) -> None:
+    bad_rows: list[tuple[np.ndarray, str, str, object]] = []  # (mask, field, reason, values)
+
+    def flag(mask: np.ndarray, f: str, reason: str, values=None) -> None:
         if mask.any():
             bad_rows.append((mask, f, reason, values))
 
-    out: dict[str, object] = {}
+    out: dict[str, pa.ChunkedArray] = {}
     for f in _TEXT_FIELDS:
         out[f] = raw(f)
     for f in REQUIRED_COLUMNS:
         if f in _TEXT_FIELDS:
-            flag((out[f] == "").to_numpy(dtype=bool), f, "required value is empty", None)
+            flag(is_blank(out[f]), f, "required value is empty")
 
     # ---- enumerations
-    def enum(f: str, allowed: tuple[str, ...], default: str | pd.Series) -> pd.Series:
+    def enum(f: str, allowed: tuple[str, ...], default) -> tuple[pa.ChunkedArray, np.ndarray]:
         t = raw(f)
         vm = {**SYNONYMS.get(f, {}), **{k.lower(): v for k, v in mapping.value_maps.get(f, {}).items()}}
         vm.update({a: a for a in allowed})
-        low = t.str.lower()
-        mapped = low.map(vm)
-        blank = (t == "").to_numpy(dtype=bool)
-        unknown = mapped.isna().to_numpy(dtype=bool) & ~blank
+        keys = list(vm)
+        idx = pc.index_in(pc.utf8_lower(t), value_set=pa.array(keys, type=pa.string()))
+        mapped = pc.take(pa.array([vm[k] for k in keys], type=pa.string()), idx)
+        blank = is_blank(t)
+        unknown = _np(pc.is_null(mapped)) & ~blank
         flag(unknown, f, f"unknown {f.replace('_', ' ')} (expected {', '.join(allowed)})", t)
-        res = mapped.astype(object)
-        if isinstance(default, pd.Series):
-            res = res.where(~blank, default.astype(object))
-        else:
-            res[blank] = default
-        return res.where(~unknown, t.astype(object))
+        res = pc.if_else(pa.array(blank), default, mapped)
+        res = pc.if_else(pa.array(unknown), t, res)
+        return res, unknown
 
-    charge = enum("charge_type", CHARGE_TYPES, "recurring")
+    charge, _ = enum("charge_type", CHARGE_TYPES, pa.scalar("recurring"))
     out["charge_type"] = charge
-    out["billing_frequency"] = enum("billing_frequency", ("monthly", "annual"), "monthly")
-    ch = charge.to_numpy(dtype=object)
-    term_default = pd.Series(np.where((ch == "usage") | (ch == "one_time"), "none", "monthly"), index=idx)
-    out["term"] = enum("term", ("monthly", "annual", "triennial", "none"), term_default)
-    credit = ch == "credit"
+    out["billing_frequency"], _ = enum("billing_frequency", ("monthly", "annual"), pa.scalar("monthly"))
+    usage_like = _np(pc.is_in(charge, value_set=pa.array(["usage", "one_time"])))
+    term_default = pa.array(np.where(usage_like, "none", "monthly"), type=pa.string())
+    out["term"], _ = enum("term", ("monthly", "annual", "triennial", "none"), term_default)
+    credit = _np(pc.equal(charge, "credit"))
+    arrears = _np(pc.is_in(charge, value_set=pa.array(["usage", "credit"])))
 
     # ---- currency
-    cur = raw("currency").str.upper()
-    cur = cur.where(cur != "", "USD")
-    flag(~cur.str.fullmatch(r"[A-Z]{3}").to_numpy(dtype=bool, na_value=False), "currency",
-         "not an ISO 4217 currency code", raw("currency"))
+    craw = raw("currency")
+    cur = pc.utf8_upper(craw)
+    cur = pc.if_else(pc.equal(cur, ""), "USD", cur)
+    flag(~_np(pc.match_substring_regex(cur, r"^[A-Z]{3}$")), "currency", "not an ISO 4217 currency code", craw)
     out["currency"] = cur
-    places = cur.map(MINOR_UNITS).fillna(2).astype("int64").to_numpy()
+    currencies = [c for c in pc.unique(cur).to_pylist() if c]
+    places = {c: MINOR_UNITS.get(c, 2) for c in currencies}
 
     # ---- numbers
     qraw = raw("quantity")
-    q, qbad = _number(qraw, mapping.decimal_comma, money=False)
-    qempty = (qraw == "").to_numpy(dtype=bool)
-    flag(qempty, "quantity", "required value is empty", None)
+    q, qbad, qlong = _number(qraw, mapping.decimal_comma, money=False)
+    qempty = is_blank(qraw)
+    flag(qempty, "quantity", "required value is empty")
     qbad &= ~qempty
     flag(qbad, "quantity", "not a number", qraw)
-    neg_q = q.str.startswith("-").to_numpy(dtype=bool) & ~qbad & ~qempty
-    flag(neg_q & ~credit, "quantity", "negative quantity (only credit lines may be negative)", qraw)
+    flag(qlong, "quantity", f"more than {_Q_SCALE} decimals", qraw)
+    qneg = _np(pc.starts_with(q, "-")) & ~qbad & ~qempty
+    flag(qneg & ~credit, "quantity", "negative quantity (only credit lines may be negative)", qraw)
     out["quantity"] = q
-    money: dict[str, tuple[pd.Series, np.ndarray, np.ndarray]] = {}
+    qok = ~qbad & ~qempty & ~qlong
+    qdec = _decimal(q, qok, _Q_TYPE)
+    amount_ok: dict[str, np.ndarray] = {}
+    amount_dec: dict[str, pa.ChunkedArray] = {}
     for f in _MONEY_FIELDS:
         r = raw(f)
-        m, mbad = _number(r, mapping.decimal_comma, money=True)
-        mempty = (r == "").to_numpy(dtype=bool)
+        m, mbad, mlong = _number(r, mapping.decimal_comma, money=True)
+        mempty = is_blank(r)
         if f in REQUIRED_COLUMNS:
-            flag(mempty, f, "required value is empty", None)
+            flag(mempty, f, "required value is empty")
         mbad &= ~mempty
         flag(mbad, f, "not an amount", r)
-        negm = m.str.startswith("-").to_numpy(dtype=bool) & ~mbad & ~mempty
-        flag(negm & ~credit, f, "negative amount (only credit lines may be negative)", r)
-        money[f] = (m, mbad, ~mempty)
+        flag(mlong, f, f"more than {_M_SCALE} decimals", r)
+        mneg = _np(pc.starts_with(m, "-")) & ~mbad & ~mempty
+        flag(mneg & ~credit, f, "negative amount (only credit lines may be negative)", r)
         out[f] = m
+        amount_ok[f] = ~mbad & ~mempty & ~mlong
+        amount_dec[f] = _decimal(m, amount_ok[f], _M_TYPE)
 
     # ---- dates
-    dates: dict[str, pd.Series] = {}
-    date_raw: dict[str, pd.Series] = {}
-    period_text = {}
+    dates: dict[str, pa.ChunkedArray] = {}
+    date_raw: dict[str, pa.ChunkedArray] = {}
+    period_text: dict[str, pa.ChunkedArray] = {}
     if PERIOD_RANGE in src:
-        pr = cells[src[PERIOD_RANGE]].str.strip()
-        parts = pr.str.split(r"\s*(?:\s-\s|–|—|\bto\b)\s*", n=1, expand=True, regex=True)
-        period_text["period_start"] = parts[0].fillna("").astype("str") if 0 in parts else empty
-        period_text["period_end"] = parts[1].fillna("").astype("str") if 1 in parts else empty
-        nosplit = ((pr != "") & (period_text["period_end"] == "")).to_numpy(dtype=bool)
+        pr = pc.utf8_trim_whitespace(cells.column(src[PERIOD_RANGE]))
+        parts = pc.split_pattern_regex(pr, r"\s+-\s+|\s*[–—]\s*|\s+to\s+", max_splits=1)
+        period_text["period_start"] = pc.utf8_trim_whitespace(pc.fill_null(pc.list_element(parts, 0), ""))
+        period_text["period_end"] = pc.utf8_trim_whitespace(pc.fill_null(pc.list_element(pc.if_else(pc.greater(pc.list_value_length(parts), 1), parts, pa.scalar(["", ""], pa.list_(pa.string()))), 1), ""))
+        nosplit = ~is_blank(pr) & is_blank(period_text["period_end"])
         flag(nosplit, "period_start", "billing period must be 'start - end'", pr)
-        col_name["period_start"] = col_name["period_end"] = header[int(src[PERIOD_RANGE][1:])]
+        col_name["period_start"] = col_name["period_end"] = header[src[PERIOD_RANGE]]
     local = mapping.date_format
     expect = "YYYY-MM-DD" + (f" or {local.replace('%m', 'MM').replace('%d', 'DD').replace('%Y', 'YYYY').replace('%y', 'YY')}" if local else "")
+    null_ts = pa.scalar(None, pa.timestamp("s"))
     for f in _DATE_FIELDS:
         t = period_text.get(f, raw(f))
-        t = t.str.replace(r"(?:[T ]00:00(?::00(?:\.0+)?)?Z?)$", "", regex=True)
-        blank = (t == "").to_numpy(dtype=bool)
+        t = pc.replace_substring_regex(t, r"[T ]00:00(?::00(?:\.0+)?)?Z?$", "")
         date_raw[f] = t
+        blank = is_blank(t)
         if blank.all():
-            dates[f] = pd.Series(pd.NaT, index=idx, dtype="datetime64[s]")
-            out[f] = pd.Series(None, index=idx, dtype=object)
+            dates[f] = pa.chunked_array([pa.nulls(n, pa.timestamp("s"))])
+            out[f] = pa.chunked_array([pa.nulls(n, pa.string())])
             continue
-        iso = pd.to_datetime(t.where(t.str.fullmatch(_ISO_SHAPE), None), format="%Y-%m-%d", errors="coerce")
-        d = iso
-        text = t.astype(object).where(iso.notna(), None)
-        if local:
-            need = iso.isna().to_numpy(dtype=bool) & ~blank
-            if need.any():
-                loc = pd.to_datetime(t.where(need, None), format=local, errors="coerce")
-                d = iso.fillna(loc)
-                text = text.where(loc.isna(), loc.dt.strftime("%Y-%m-%d").astype(object))
-        bad = d.isna().to_numpy(dtype=bool) & ~blank
+        iso_shape = _np(pc.match_substring_regex(t, _ISO))
+        ts = pc.strptime(pc.if_else(pa.array(iso_shape), t, pa.scalar(None, pa.string())), format="%Y-%m-%d", unit="s", error_is_null=True)
+        # arrow's strptime rolls 30 Feb over to 2 Mar: a real date prints back as the same text
+        real = _np(pc.equal(pc.strftime(ts, format="%Y-%m-%d"), t))
+        ts = pc.if_else(pa.array(real), ts, null_ts)
+        text = pc.if_else(pa.array(real), t, pa.scalar(None, pa.string()))
+        todo = ~real & ~blank & ~iso_shape
+        if local and todo.any():
+            lts = pc.strptime(pc.if_else(pa.array(todo), t, pa.scalar(None, pa.string())), format=local, unit="s", error_is_null=True)
+            lreal = _np(pc.equal(pc.strftime(lts, format=local), t)) & todo
+            odd = todo & ~lreal & _np(pc.is_valid(lts))  # e.g. 1/5/2026 (no zero padding): check in Python
+            if odd.any():
+                from datetime import datetime
+
+                vals = t.to_numpy(zero_copy_only=False)
+                for i in np.flatnonzero(odd):
+                    try:
+                        datetime.strptime(str(vals[i]), local)
+                        lreal[i] = True
+                    except ValueError:
+                        pass
+            lts = pc.if_else(pa.array(lreal), lts, null_ts)
+            ts = pc.if_else(pa.array(lreal), lts, ts)
+            text = pc.if_else(pa.array(lreal), pc.strftime(lts, format="%Y-%m-%d"), text)
+        bad = _np(pc.is_null(ts)) & ~blank
         if bad.any():
-            shaped = (t.str.fullmatch(_ISO_SHAPE) | t.str.fullmatch(_LOCAL_SHAPE)).to_numpy(dtype=bool, na_value=False)
+            shaped = _np(pc.or_(pc.match_substring_regex(t, _ISO_SHAPE), pc.match_substring_regex(t, _LOCAL_SHAPE)))
             flag(bad & shaped, f, "no such date", t)
             flag(bad & ~shaped, f, f"not a date (expected {expect})", t)
-        dates[f] = d
+        dates[f] = ts
         out[f] = text
     ps, pe = dates["period_start"], dates["period_end"]
-    flag((pe < ps).to_numpy(dtype=bool, na_value=False), "period_end", "period ends before it starts", raw("period_end") if "period_end" in src else None)
+    flag(_np(pc.less(pe, ps)), "period_end", "period ends before it starts", date_raw["period_end"])
 
-    # ---- extended amounts (exact, rounded once per line)
-    ext_cost, cost_totals = _extended(q, qbad | qempty, *money["unit_cost"][:2], places, credit, money["unit_cost"][2])
-    ext_price, price_totals = _extended(q, qbad | qempty, *money["unit_price"][:2], places, credit, money["unit_price"][2])
-    out["extended_cost"], out["extended_price"] = ext_cost, ext_price
-    result.total_cost, result.total_price = _total(cost_totals), _total(price_totals)
+    # ---- extended amounts: exact decimals, rounded once per line to the currency's minor unit
+    for f, ext in (("unit_cost", "extended_cost"), ("unit_price", "extended_price")):
+        prod = pc.multiply(qdec, amount_dec[f])
+        if credit.any():
+            prod = pc.if_else(pa.array(credit), pc.negate(pc.abs(prod)), prod)
+        texts, total = None, Decimal(0)
+        for c, p in places.items() or {"USD": 2}.items():
+            rounded = pc.cast(pc.round(prod, ndigits=p, round_mode="half_towards_infinity"), pa.decimal256(76, p))
+            sel = pc.equal(cur, c)
+            part = pc.sum(pc.if_else(sel, rounded, pa.scalar(None, rounded.type))).as_py()
+            total += part or Decimal(0)
+            as_text = pc.cast(rounded, pa.string())
+            texts = as_text if texts is None else pc.if_else(sel, as_text, texts)
+        out[ext] = texts if texts is not None else pa.chunked_array([pa.nulls(n, pa.string())])
+        total = total.quantize(Decimal("0.01")) if all(p <= 2 for p in places.values()) else total
+        if f == "unit_cost":
+            result.total_cost = total
+        else:
+            result.total_price = total
 
-    # ---- the lines frame (text, None when empty)
-    lines = pd.DataFrame({"line_no": numbers}, index=idx)
+    # ---- the lines table (text; null when empty)
+    arrays = {"line_no": pa.array(numbers, type=pa.int64())}
     for c in LINE_COLUMNS:
-        v = out.get(c)
-        if v is None:
-            lines[c] = None
+        a = out.get(c)
+        if a is None:
+            arrays[c] = pa.nulls(n, pa.string())
             continue
-        arr = v.to_numpy(dtype=object, na_value=None) if isinstance(v, pd.Series) else v
-        if c not in ("extended_cost", "extended_price") and c not in _DATE_FIELDS:
-            arr = np.where(arr == "", None, arr)
-        lines[c] = arr
+        if c in _TEXT_FIELDS or c in ("quantity", "unit_cost", "unit_price", "currency"):
+            a = pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)
+        arrays[c] = a
 
-    # ---- duplicates
-    key = lines[list(DUPLICATE_KEY)].copy()
-    for c in ("period_start", "period_end"):  # an unreadable date still tells lines apart
-        key[c] = key[c].where(key[c].notna(), date_raw[c].to_numpy(dtype=object))
-    key = key.fillna("")
-    dup = key.duplicated(keep=False).to_numpy()
-    if dup.any():
-        first = lines["line_no"].groupby([key[c] for c in DUPLICATE_KEY], sort=False).transform("first").to_numpy()
-        later = dup & (first != lines["line_no"].to_numpy())
-        for i in np.flatnonzero(later):
+    # ---- duplicates (fast path: all keys distinct)
+    key_parts = []
+    for c in DUPLICATE_KEY:
+        a = arrays[c]
+        if c in ("period_start", "period_end"):  # an unreadable date still tells lines apart
+            a = pc.if_else(pc.is_null(a), date_raw[c], a)
+        key_parts.append(pc.fill_null(a, ""))
+    key = pc.binary_join_element_wise(*key_parts, "\x1f")
+    if pc.count_distinct(key).as_py() < n:
+        ks = pd.Series(key.to_numpy(zero_copy_only=False))
+        dup = ks.duplicated(keep="first").to_numpy()
+        first_idx = ks.groupby(ks, sort=False).transform(lambda s: s.index[0]).to_numpy() if dup.any() else None
+        for i in np.flatnonzero(dup):
             result.problems.append(Problem(int(numbers[i]), None,
-                                           f"duplicate of row {int(first[i])} (same customer, subscription, SKU, charge type and period)"))
+                                           f"duplicate of row {int(numbers[int(first_idx[i])])} (same customer, subscription, SKU, charge type and period)"))
 
     # ---- landing month and out-of-month lines
-    arrears = (ch == "usage") | (ch == "credit")
-    start_ym = _ym(ps)
-    end1_ym = _ym(pe + pd.Timedelta(days=1))
-    eff_ym = _ym(dates["effective_date"])
+    def ym(ts) -> np.ndarray:
+        y = pc.year(ts).to_numpy(zero_copy_only=False)
+        m = pc.month(ts).to_numpy(zero_copy_only=False)
+        return np.asarray(y, dtype=float) * 12 + np.asarray(m, dtype=float) - 1
+
+    start_ym = ym(ps)
+    end1_ym = ym(pc.add(pe, pa.scalar(86400, pa.duration("s"))))
     landing = np.where(arrears, end1_ym, start_ym)
-    landing = np.where(np.isnan(landing), np.where(arrears, start_ym + 1, _ym(pe)), landing)
-    landing = np.where(np.isnan(landing), eff_ym, landing)
+    landing = np.where(np.isnan(landing), np.where(arrears, start_ym + 1, ym(pe)), landing)
+    landing = np.where(np.isnan(landing), ym(dates["effective_date"]), landing)
     target = by * 12 + bm - 1
     has = ~np.isnan(landing)
-    lm = np.full(n, None, dtype=object)
-    if has.any():
-        li = landing[has].astype(np.int64)
-        lm[has] = (pd.Series(li // 12).astype(str) + "-" + pd.Series(li % 12 + 1).astype(str).str.zfill(2)).to_numpy(dtype=object)
-    lines["landing_month"] = lm
-    lines["out_of_month"] = has & (np.nan_to_num(landing, nan=target) != target)
+    li = np.where(has, landing, 0).astype(np.int64)
+    months = pc.binary_join_element_wise(pa.array((li // 12).astype(str)), pc.utf8_lpad(pa.array((li % 12 + 1).astype(str)), 2, "0"), "-")
+    arrays["landing_month"] = pc.if_else(pa.array(has), months, pa.scalar(None, pa.string()))
+    arrays["out_of_month"] = pa.array(has & (np.where(has, landing, target) != target))
 
     # ---- problems, in file order
     for mask, f, reason, values in bad_rows:
         col = col_name.get(f, mapping.column_for(f))
-        vals = values.to_numpy(dtype=object, na_value=None) if values is not None else None
-        for i in np.flatnonzero(mask):
-            result.problems.append(Problem(int(numbers[i]), col, reason, None if vals is None else vals[i]))
+        idx = np.flatnonzero(mask)
+        vals = pc.take(values, pa.array(idx)).to_pylist() if values is not None else [None] * len(idx)
+        for i, v in zip(idx, vals):
+            result.problems.append(Problem(int(numbers[i]), col, reason, v))
     result.problems.sort(key=lambda p: (p.row or 0))
-    result.lines = lines.reset_index(drop=True)
-    if len(set(cur.unique())) > 1:
-        result.warnings.append(f"the file mixes currencies ({', '.join(sorted(cur.unique()))}); totals add them up as numbers")
+    table = pa.table({k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for k, v in arrays.items()})
+    result.lines = table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+    if len(currencies) > 1:
+        result.warnings.append(f"the file mixes currencies ({', '.join(sorted(currencies))}); totals add them up as numbers")
     return result
