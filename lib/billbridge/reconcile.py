@@ -816,10 +816,10 @@ def _group(V: pd.DataFrame) -> pd.DataFrame:
                 rec[col] = (sum((q * v for q, v in zip(qtys, vals)), ZERO) / qty).quantize(Decimal("0.0001"))
             else:
                 rec[col] = vals[0]
-        eff = [e for e in grp["effective_date"] if e]
+        eff = [e for e in grp["effective_date"] if isinstance(e, str)]
         rec["effective_date"] = min(eff) if eff else None
-        ps = [e for e in grp["period_start"] if e]
-        pe = [e for e in grp["period_end"] if e]
+        ps = [e for e in grp["period_start"] if isinstance(e, str)]
+        pe = [e for e in grp["period_end"] if isinstance(e, str)]
         rec["period_start"] = min(ps) if ps else None
         rec["period_end"] = max(pe) if pe else None
         rec["_mixed_units"] = len(set(grp["unit_cost"])) > 1
@@ -1476,6 +1476,7 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
     catalog = S.catalog.drop_duplicates("catalog_item_id").set_index("catalog_item_id")
     companies = S.companies.drop_duplicates("company_id").set_index("company_id")
     names = dict(zip(G["vendor_customer_id"], G["vendor_customer_name"]))
+    plan_keys = set(G["key"])
     rules = ctx  # noqa: F841 - rules for cancels are applied below via the mappings in G
     rows = []
     seen: dict[str, int] = {}
@@ -1490,7 +1491,7 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
         status = agr["status"] if agr is not None else None
         key = r.key
         seen[key] = seen.get(key, 0) + 1
-        if seen[key] > 1:
+        if seen[key] > 1 or key in plan_keys:  # a second line with the key, or the key moved agreement
             key = f"{key}#{r.addition_id}"
         prod_desc = cat["description"] if cat is not None else r.product_identifier
         cust_name = names.get(cust_id) or comp_name or cust_id
