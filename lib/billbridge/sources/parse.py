@@ -281,6 +281,10 @@ def _np(a) -> np.ndarray:
 
 def _number(a: pa.ChunkedArray, decimal_comma: bool, money: bool) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
     """Text -> (canonical decimal text ``-1234.50``, bad mask, too-many-decimals mask), vectorised."""
+    limit = _M_SCALE if money else _Q_SCALE
+    plain = pc.match_substring_regex(a, r"^-?\d+(?:\.\d{1,%d})?$" % limit)
+    if pc.all(plain).as_py():  # fast path: already canonical (1234.50, -5)
+        return a, np.zeros(len(a), dtype=bool), np.zeros(len(a), dtype=bool)
     t = pc.replace_substring_regex(a, r"[\s\x{00a0}$€£]" if money else r"[\s\x{00a0}]", "")
     t = pc.replace_substring_regex(t, r"^\((.*)\)$", r"-\1")  # accounting negative
     ok = _np(pc.match_substring_regex(t, _NUM_COMMA if decimal_comma else _NUM_POINT))
@@ -292,7 +296,6 @@ def _number(a: pa.ChunkedArray, decimal_comma: bool, money: bool) -> tuple[pa.Ch
     t = pc.replace_substring_regex(t, r"^--", "")
     t = pc.replace_substring_regex(t, r"^(-?)\.", r"\10.")  # RE2: group 1, then "0."
     t = pc.replace_substring_regex(t, r"\.$", "")
-    limit = _M_SCALE if money else _Q_SCALE
     long = _np(pc.match_substring_regex(t, r"\.\d{%d,}$" % (limit + 1))) & ok
     return t, ~ok, long
 
@@ -465,7 +468,8 @@ def parse_file(
     null_ts = pa.scalar(None, pa.timestamp("s"))
     for f in _DATE_FIELDS:
         t = period_text.get(f, raw(f))
-        t = pc.replace_substring_regex(t, r"[T ]00:00(?::00(?:\.0+)?)?Z?$", "")
+        if pc.any(pc.match_substring(t, ":")).as_py():
+            t = pc.replace_substring_regex(t, r"[T ]00:00(?::00(?:\.0+)?)?Z?$", "")
         date_raw[f] = t
         blank = is_blank(t)
         if blank.all():
@@ -475,7 +479,8 @@ def parse_file(
         iso_shape = _np(pc.match_substring_regex(t, _ISO))
         ts = pc.strptime(pc.if_else(pa.array(iso_shape), t, pa.scalar(None, pa.string())), format="%Y-%m-%d", unit="s", error_is_null=True)
         # arrow's strptime rolls 30 Feb over to 2 Mar: a real date prints back as the same text
-        real = _np(pc.equal(pc.strftime(ts, format="%Y-%m-%d"), t))
+        day_text = pc.utf8_slice_codeunits(pc.if_else(pa.array(iso_shape), t, "2000-01-01"), 8, 10)
+        real = _np(pc.equal(pc.day(ts), pc.cast(day_text, pa.int64())))
         ts = pc.if_else(pa.array(real), ts, null_ts)
         text = pc.if_else(pa.array(real), t, pa.scalar(None, pa.string()))
         todo = ~real & ~blank & ~iso_shape
@@ -545,7 +550,7 @@ def parse_file(
             a = pc.if_else(pc.is_null(a), date_raw[c], a)
         key_parts.append(pc.fill_null(a, ""))
     key = pc.binary_join_element_wise(*key_parts, "\x1f")
-    if pc.count_distinct(key).as_py() < n:
+    if len(key.combine_chunks().dictionary_encode().dictionary) < n:
         ks = pd.Series(key.to_numpy(zero_copy_only=False))
         dup = ks.duplicated(keep="first").to_numpy()
         first_idx = ks.groupby(ks, sort=False).transform(lambda s: s.index[0]).to_numpy() if dup.any() else None
