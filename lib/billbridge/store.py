@@ -423,3 +423,409 @@ def delete_format(store: Store, vendor: str, name: str) -> bool:
     with store.atomic():
         cur = store.conn.execute("DELETE FROM formats WHERE vendor = ? AND name = ?", (vendor, name))
     return cur.rowcount > 0
+
+
+# ---- mappings, snapshots and plans (issue 4) --------------------------------------------------
+# Mappings: four kinds, one table each, keyed per vendor (a vendor customer id only means something
+# for its vendor). Optional key parts (subscription, term, frequency, rule SKU) are stored as ''
+# so the primary key stays unique, and read back as None. Every change (set or delete) appends a
+# row to ``mapping_history`` with who and when, in the same transaction; nothing is overwritten
+# there. Snapshots keep ConnectWise's JSON per resource; plans keep one JSON document per row.
+
+#: kind -> (table, key columns after ``vendor``, value columns)
+MAPPING_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "company": ("map_companies", ("vendor_customer_id",), ("vendor_customer_name", "company_id")),
+    "agreement": ("map_agreements", ("vendor_customer_id", "subscription_id"), ("agreement_id", "sync_mode", "period_rule")),
+    "product": ("map_products", ("sku", "term", "billing_frequency"),
+                ("product_name", "catalog_item_id", "own_cost", "own_price", "quantity_basis")),
+    "rule": ("map_rules", ("vendor_customer_id", "sku", "rule"), ("value",)),
+}
+_OPTIONAL_KEYS = {"subscription_id", "term", "billing_frequency", "sku"}
+_INT_VALUES = {"company_id", "agreement_id", "catalog_item_id"}
+_BOOL_VALUES = {"own_cost", "own_price"}
+
+
+def m002_mappings(db: sqlite_utils.Database) -> None:
+    """Mappings (+ history), rules, ConnectWise snapshots, plans and creation requests (issue 4)."""
+    for kind, (table, keys, values) in MAPPING_KINDS.items():
+        cols = ["vendor TEXT NOT NULL"] + [f"{k} TEXT NOT NULL" for k in keys]
+        cols += [f"{v} {'INTEGER' if v in _INT_VALUES or v in _BOOL_VALUES else 'TEXT'}" for v in values]
+        cols += ["updated_at TEXT NOT NULL", "updated_by TEXT"]
+        db.execute(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY (vendor, {', '.join(keys)}))")
+    db.execute(
+        """CREATE TABLE mapping_history (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            vendor TEXT NOT NULL,
+            key TEXT NOT NULL,
+            change TEXT NOT NULL,
+            old TEXT,
+            new TEXT,
+            changed_at TEXT NOT NULL,
+            changed_by TEXT,
+            source TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX mapping_history_kind ON mapping_history (kind, vendor, key)")
+    db.execute(
+        """CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY,
+            billing_month TEXT NOT NULL,
+            taken_at TEXT NOT NULL,
+            site TEXT,
+            request_count INTEGER NOT NULL,
+            requests TEXT NOT NULL,
+            agreement_ids TEXT NOT NULL,
+            counts TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE snapshot_data (
+            snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+            resource TEXT NOT NULL,
+            records TEXT NOT NULL,
+            PRIMARY KEY (snapshot_id, resource)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE plans (
+            id INTEGER PRIMARY KEY,
+            billing_month TEXT NOT NULL,
+            snapshot_id INTEGER REFERENCES snapshots(id),
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            status TEXT NOT NULL,
+            row_count INTEGER NOT NULL,
+            summary TEXT NOT NULL,
+            inputs TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE plan_rows (
+            plan_id INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            action TEXT NOT NULL,
+            cause TEXT,
+            reason TEXT,
+            target TEXT NOT NULL,
+            row TEXT NOT NULL,
+            PRIMARY KEY (plan_id, key)
+        )"""
+    )
+    db.execute("CREATE INDEX plan_rows_seq ON plan_rows (plan_id, seq)")
+    db.execute(
+        """CREATE TABLE creation_requests (
+            key TEXT PRIMARY KEY,
+            vendor TEXT NOT NULL,
+            target TEXT NOT NULL,
+            status TEXT NOT NULL,
+            row TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            requested_by TEXT,
+            resolved_at TEXT
+        )"""
+    )
+
+
+MIGRATIONS.append(m002_mappings)
+
+
+def operator_name(env: dict[str, str] | None = None) -> str:
+    """Who is working: ``$BILLBRIDGE_OPERATOR``, else the OS user."""
+    import getpass
+
+    env = os.environ if env is None else env
+    name = env.get("BILLBRIDGE_OPERATOR")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except Exception:  # pragma: no cover - no user database (containers)
+        return "unknown"
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or v is pd.NA or (isinstance(v, str) and not v.strip())
+
+
+def _store_value(col: str, v: Any) -> Any:
+    if _blank(v):
+        return None
+    if col in _INT_VALUES:
+        return int(v)
+    if col in _BOOL_VALUES:
+        return 1 if bool(v) else 0
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    return str(v).strip() if isinstance(v, str) else (str(v) if not isinstance(v, (int, float)) else str(v))
+
+
+def _mapping_record(kind: str, vendor: str, row: dict[str, Any]) -> dict[str, Any]:
+    _, keys, values = MAPPING_KINDS[kind]
+    rec: dict[str, Any] = {"vendor": vendor}
+    for k in keys:
+        v = row.get(k)
+        rec[k] = "" if _blank(v) else str(v).strip()
+    for v in values:
+        if v in row:
+            rec[v] = _store_value(v, row.get(v))
+    return rec
+
+
+def set_mappings(store: Store, kind: str, vendor: str, rows: list[dict[str, Any]] | pd.DataFrame, *,
+                 by: str | None = None, source: str = "page") -> int:
+    """Upsert mappings of one kind for ``vendor`` in one transaction; every real change is appended
+    to ``mapping_history``. Returns how many rows changed (unchanged rows are not recorded)."""
+    table, keys, values = MAPPING_KINDS[kind]
+    if isinstance(rows, pd.DataFrame):
+        rows = rows.to_dict("records")
+    by = by or operator_name()
+    now = _utcnow()
+    changed = 0
+    with store.atomic():
+        for row in rows:
+            rec = _mapping_record(kind, vendor, row)
+            where = " AND ".join(f"{k} = ?" for k in ("vendor", *keys))
+            params = [rec[k] for k in ("vendor", *keys)]
+            old = store.conn.execute(f"SELECT {', '.join(values)} FROM {table} WHERE {where}", params).fetchone()
+            old_d = dict(zip(values, old)) if old else None
+            new_d = {v: rec.get(v, old_d.get(v) if old_d else None) for v in values}
+            if old_d == new_d:
+                continue
+            full = {**rec, **new_d, "updated_at": now, "updated_by": by}
+            store.db[table].upsert(full, pk=("vendor", *keys))
+            store.db["mapping_history"].insert({
+                "kind": kind, "vendor": vendor, "key": json.dumps([rec[k] for k in keys]),
+                "change": "set", "old": json.dumps(old_d) if old_d else None, "new": json.dumps(new_d),
+                "changed_at": now, "changed_by": by, "source": source,
+            })
+            changed += 1
+    return changed
+
+
+def delete_mappings(store: Store, kind: str, vendor: str, keys_rows: list[dict[str, Any]], *,
+                    by: str | None = None, source: str = "page") -> int:
+    """Delete mappings (by their key columns) in one transaction, each deletion recorded in history."""
+    table, keys, values = MAPPING_KINDS[kind]
+    by = by or operator_name()
+    now = _utcnow()
+    n = 0
+    with store.atomic():
+        for row in keys_rows:
+            rec = _mapping_record(kind, vendor, row)
+            where = " AND ".join(f"{k} = ?" for k in ("vendor", *keys))
+            params = [rec[k] for k in ("vendor", *keys)]
+            old = store.conn.execute(f"SELECT {', '.join(values)} FROM {table} WHERE {where}", params).fetchone()
+            if not old:
+                continue
+            store.conn.execute(f"DELETE FROM {table} WHERE {where}", params)
+            store.db["mapping_history"].insert({
+                "kind": kind, "vendor": vendor, "key": json.dumps([rec[k] for k in keys]), "change": "delete",
+                "old": json.dumps(dict(zip(values, old))), "new": None, "changed_at": now, "changed_by": by,
+                "source": source,
+            })
+            n += 1
+    return n
+
+
+def get_mappings(store: Store, kind: str, vendor: str | None = None) -> pd.DataFrame:
+    """Mappings of one kind (columns: vendor, key columns, value columns, updated_at, updated_by).
+
+    Blank optional key parts come back as None, ids as int, ``own_*`` as bool, rule values as
+    Decimal: the shape :class:`billbridge.reconcile.Mappings` expects (plus vendor and who/when).
+    """
+    table, keys, values = MAPPING_KINDS[kind]
+    cols = ["vendor", *keys, *values, "updated_at", "updated_by"]
+    sql = f"SELECT {', '.join(cols)} FROM {table}"
+    params: list[Any] = []
+    if vendor is not None:
+        sql += " WHERE vendor = ?"
+        params.append(vendor)
+    sql += f" ORDER BY vendor, {', '.join(keys)}"
+    df = pd.DataFrame(store.conn.execute(sql, params).fetchall(), columns=cols).astype(object)
+    for k in keys:
+        if k in _OPTIONAL_KEYS:
+            df[k] = df[k].map(lambda v: None if v in ("", None) else v).astype(object)
+    for v in values:
+        if v in _INT_VALUES:
+            df[v] = df[v].map(lambda x: None if x is None else int(x)).astype(object)
+        elif v in _BOOL_VALUES:
+            df[v] = df[v].map(lambda x: True if x is None else bool(x)).astype(object)
+        elif v == "value":
+            df[v] = df[v].map(lambda x: None if x in (None, "") else Decimal(x)).astype(object)
+    return df
+
+
+def mapping_frames(store: Store, vendor: str) -> dict[str, pd.DataFrame]:
+    """``{"companies", "agreements", "products", "rules"}`` for one vendor, shaped for
+    :class:`billbridge.reconcile.Mappings`."""
+    names = {"company": "companies", "agreement": "agreements", "product": "products", "rule": "rules"}
+    return {names[k]: get_mappings(store, k, vendor).drop(columns=["vendor", "updated_at", "updated_by"])
+            for k in MAPPING_KINDS}
+
+
+def mapping_history(store: Store, kind: str | None = None, vendor: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """Every recorded change, newest first (``old``/``new`` as dicts, ``key`` as a list)."""
+    where, params = [], []
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if vendor:
+        where.append("vendor = ?")
+        params.append(vendor)
+    sql = "SELECT * FROM mapping_history" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    df = pd.DataFrame(list(store.db.query(sql, params)),
+                      columns=["id", "kind", "vendor", "key", "change", "old", "new", "changed_at", "changed_by", "source"])
+    for c in ("key", "old", "new"):
+        df[c] = df[c].map(lambda s: json.loads(s) if s else None)
+    return df
+
+
+def mappings_changed_at(store: Store) -> str | None:
+    """When any mapping last changed (drives "the plan is out of date")."""
+    row = store.conn.execute("SELECT MAX(changed_at) FROM mapping_history").fetchone()
+    return row[0] if row else None
+
+
+# snapshots ---------------------------------------------------------------------------------------
+def save_snapshot(store: Store, billing_month: str, snapshot: Any, agreement_ids: list[int] | None = None) -> int:
+    """Store a :class:`billbridge.snapshot.Snapshot` (records per resource as JSON); returns its id."""
+    data = snapshot.as_dict()
+    requests_ = dict(snapshot.requests)
+    with store.atomic():
+        cur = store.conn.execute(
+            "INSERT INTO snapshots (billing_month, taken_at, site, request_count, requests, agreement_ids, counts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (billing_month, snapshot.taken_at, getattr(snapshot, "site", ""), int(sum(requests_.values())),
+             json.dumps(requests_), json.dumps(sorted(int(a) for a in (agreement_ids or []))),
+             json.dumps({k: len(v) for k, v in data.items()})),
+        )
+        sid = int(cur.lastrowid)
+        store.conn.executemany(
+            "INSERT INTO snapshot_data (snapshot_id, resource, records) VALUES (?, ?, ?)",
+            [(sid, k, json.dumps(v)) for k, v in data.items()],
+        )
+    return sid
+
+
+def _snapshot_meta(r: dict[str, Any]) -> dict[str, Any]:
+    r = dict(r)
+    for c in ("requests", "agreement_ids", "counts"):
+        r[c] = json.loads(r[c])
+    return r
+
+
+def latest_snapshot(store: Store, billing_month: str | None = None) -> dict[str, Any] | None:
+    """The newest snapshot's metadata (id, billing_month, taken_at, request_count, requests, counts)."""
+    sql, params = "SELECT * FROM snapshots", []
+    if billing_month:
+        sql += " WHERE billing_month = ?"
+        params.append(billing_month)
+    rows = list(store.db.query(sql + " ORDER BY id DESC LIMIT 1", params))
+    return _snapshot_meta(rows[0]) if rows else None
+
+
+def load_snapshot(store: Store, snapshot_id: int) -> dict[str, Any]:
+    """A stored snapshot: ``{"meta": {...}, "<resource>": [records], ...}``."""
+    rows = list(store.db.query("SELECT * FROM snapshots WHERE id = ?", [snapshot_id]))
+    if not rows:
+        raise KeyError(f"no snapshot {snapshot_id}")
+    out: dict[str, Any] = {"meta": _snapshot_meta(rows[0])}
+    for r in store.db.query("SELECT resource, records FROM snapshot_data WHERE snapshot_id = ?", [snapshot_id]):
+        out[r["resource"]] = json.loads(r["records"])
+    return out
+
+
+# plans -------------------------------------------------------------------------------------------
+def save_plan(store: Store, billing_month: str, snapshot_id: int | None, summary: dict[str, Any],
+              rows: list[dict[str, Any]], *, inputs: dict[str, Any] | None = None, created_by: str | None = None) -> int:
+    """Store one reconcile run: its summary and every row (JSON-ready dicts with ``key``, ``action``,
+    ``cause``, ``reason``, ``target``) in one transaction; returns the plan id."""
+    with store.atomic():
+        cur = store.conn.execute(
+            "INSERT INTO plans (billing_month, snapshot_id, created_at, created_by, status, row_count, summary, inputs) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (billing_month, snapshot_id, _utcnow(), created_by or operator_name(), str(summary.get("status", "")),
+             len(rows), json.dumps(summary), json.dumps(inputs or {}, sort_keys=True)),
+        )
+        pid = int(cur.lastrowid)
+        store.conn.executemany(
+            "INSERT INTO plan_rows (plan_id, seq, key, action, cause, reason, target, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ((pid, i, r["key"], r["action"], r.get("cause"), r.get("reason"), r.get("target") or "addition",
+              json.dumps(r)) for i, r in enumerate(rows)),
+        )
+    return pid
+
+
+def _plan_meta(r: dict[str, Any]) -> dict[str, Any]:
+    r = dict(r)
+    r["summary"] = json.loads(r["summary"])
+    r["inputs"] = json.loads(r["inputs"])
+    return r
+
+
+def get_plan(store: Store, plan_id: int) -> dict[str, Any] | None:
+    """A plan's metadata (id, billing_month, snapshot_id, created_at/by, status, summary, inputs)."""
+    rows = list(store.db.query("SELECT * FROM plans WHERE id = ?", [plan_id]))
+    return _plan_meta(rows[0]) if rows else None
+
+
+def latest_plan_meta(store: Store, billing_month: str) -> dict[str, Any] | None:
+    """The newest plan of ``billing_month`` (metadata only), or None."""
+    rows = list(store.db.query("SELECT * FROM plans WHERE billing_month = ? ORDER BY id DESC LIMIT 1", [billing_month]))
+    return _plan_meta(rows[0]) if rows else None
+
+
+def plan_rows(store: Store, plan_id: int, keys: list[str] | None = None) -> list[dict[str, Any]]:
+    """The stored rows of a plan (JSON dicts, plan order), optionally only ``keys``."""
+    if keys is None:
+        cur = store.conn.execute("SELECT row FROM plan_rows WHERE plan_id = ? ORDER BY seq", (plan_id,))
+        return [json.loads(r[0]) for r in cur]
+    out = []
+    for start in range(0, len(keys), 500):
+        part = keys[start:start + 500]
+        cur = store.conn.execute(
+            f"SELECT row FROM plan_rows WHERE plan_id = ? AND key IN ({', '.join('?' * len(part))}) ORDER BY seq",
+            (plan_id, *part))
+        out.extend(json.loads(r[0]) for r in cur)
+    return out
+
+
+# creation requests ---------------------------------------------------------------------------------
+def add_creation_requests(store: Store, rows: list[dict[str, Any]], *, by: str | None = None) -> int:
+    """Queue "create this ConnectWise record" plan rows (keyed; a re-request replaces a pending one)."""
+    by = by or operator_name()
+    now = _utcnow()
+    with store.atomic():
+        for r in rows:
+            store.db["creation_requests"].upsert({
+                "key": r["key"], "vendor": r.get("vendor") or "", "target": r["target"], "status": "pending",
+                "row": json.dumps(r), "requested_at": now, "requested_by": by, "resolved_at": None,
+            }, pk="key")
+    return len(rows)
+
+
+def creation_requests(store: Store, status: str | None = "pending") -> list[dict[str, Any]]:
+    """Queued creation rows (``row`` decoded, plus ``status``, ``requested_at``/``by``), oldest first."""
+    sql, params = "SELECT * FROM creation_requests", []
+    if status:
+        sql += " WHERE status = ?"
+        params.append(status)
+    out = []
+    for r in store.db.query(sql + " ORDER BY requested_at, key", params):
+        row = json.loads(r["row"])
+        out.append({**r, "row": row})
+    return out
+
+
+def set_creation_status(store: Store, keys: list[str], status: str) -> int:
+    """Mark creation requests ``done`` (ConnectWise has the record) or ``dismissed``."""
+    with store.atomic():
+        n = 0
+        for k in keys:
+            n += store.conn.execute("UPDATE creation_requests SET status = ?, resolved_at = ? WHERE key = ?",
+                                    (status, _utcnow(), k)).rowcount
+    return n
