@@ -12,7 +12,8 @@ st.set_page_config(page_title="billbridge", page_icon=":material/receipt_long:",
 # yet are left out. Add a page with one line in its section.
 PAGES = {
     "Month": [
-        # Load month, Timeline
+        st.Page("pages/load_month.py", title="Load month", icon=":material/upload_file:", default=True),
+        st.Page("pages/timeline.py", title="Timeline", icon=":material/calendar_month:"),
     ],
     "Reconcile": [
         # Mappings, Reconcile, Sync status

@@ -146,5 +146,67 @@ def check(as_json: bool) -> None:
         sys.exit(EXIT_CW)
 
 
+@main.command()
+@click.argument("month")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False), help="Vendor file (CSV or XLSX).")
+@click.option("--format", "fmt", default="generic", show_default=True,
+              help="File layout: generic, intermedia, interworks, phin, or a format saved for the vendor.")
+@click.option("--vendor", help="Vendor name (defaults to the format's name).")
+@click.option("--demo", is_flag=True, help="Load the demo vendor's bill for MONTH instead of a file.")
+@click.option("--exclude-out-of-month", is_flag=True, help="Leave out lines that bill in another month.")
+@click.option("--problems-csv", type=click.Path(dir_okay=False), help="Write every problem to this CSV file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def load(month, file_path, fmt, vendor, demo, exclude_out_of_month, problems_csv, as_json) -> None:
+    """Load a vendor billing month (all or nothing).
+
+    Every problem is reported with its row, column and reason, and nothing is stored when any
+    line is invalid (exit code 2). Loading an identical file again changes nothing; a changed
+    file becomes a new version.
+    """
+    from pathlib import Path
+
+    from billbridge import sources
+    from billbridge.bdom import parse_billing_month
+    from billbridge.config import operator_name
+
+    try:
+        parse_billing_month(month)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="MONTH") from exc
+    if bool(file_path) == bool(demo):
+        raise click.UsageError("Give exactly one of --file PATH or --demo.")
+    store = open_store()
+    if demo:
+        result = sources.load_demo(store, month, loaded_by=operator_name())
+    else:
+        path = Path(file_path)
+        try:
+            result = sources.load_month(store, month, path.read_bytes(), path.name, fmt, vendor=vendor,
+                                        exclude_out_of_month=exclude_out_of_month, loaded_by=operator_name())
+        except ValueError as exc:  # unknown format name
+            raise click.UsageError(str(exc)) from exc
+    if problems_csv and result.problems:
+        Path(problems_csv).write_bytes(sources.problems_csv(result.problems))
+    if as_json:
+        out = result.summary()
+        out["problems"] = [vars(p) for p in result.problems]
+        echo_json(out)
+    else:
+        click.echo(result.message)
+        for p in result.problems[:50]:
+            click.echo(f"  {p}", err=True)
+        if len(result.problems) > 50:
+            hint = f" (all in {problems_csv})" if problems_csv else " (use --problems-csv FILE for all of them)"
+            click.echo(f"  … and {len(result.problems) - 50} more{hint}", err=True)
+        for w in result.parse.warnings:
+            click.echo(f"Warning: {w}", err=True)
+        oom = result.parse.out_of_month
+        if result.ok and len(oom) and not result.excluded:
+            click.echo(f"Note: {len(oom)} lines bill in another month (rows "
+                       + ", ".join(str(r) for r in oom["line_no"][:20]) + "); --exclude-out-of-month leaves them out.")
+    if not result.ok:
+        sys.exit(EXIT_USAGE)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

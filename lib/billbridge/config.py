@@ -114,3 +114,19 @@ def load_config(secrets: Mapping[str, Any] | None = None, env: Mapping[str, str]
         api_version=values.get("api_version") or DEFAULT_API_VERSION,
     )
     return AppConfig(cw=settings, db_path=db_path, source=source)
+
+
+def operator_name(env: Mapping[str, str] | None = None) -> str:
+    """Who is operating billbridge, recorded with mappings, imports and pushes.
+
+    ``BILLBRIDGE_OPERATOR`` when set, else the operating-system user.
+    """
+    import getpass
+
+    env = os.environ if env is None else env
+    if env.get("BILLBRIDGE_OPERATOR"):
+        return env["BILLBRIDGE_OPERATOR"].strip()
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (some containers)
+        return "operator"

@@ -1,0 +1,178 @@
+"""Pieces of the Load month page: format choice, custom column mapping, parse preview, import history."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import billbridge_ui as ui
+from billbridge import demo_world, sources
+from billbridge.config import operator_name
+
+CUSTOM = "Map columns myself…"
+DEMO_MONTHS = demo_world.MONTHS
+SAVED_PREFIX = "saved: "
+MAX_PROBLEMS_ON_SCREEN = 50
+
+
+def operator() -> str:
+    return operator_name()
+
+
+def format_choices(store) -> list[str]:
+    """Built-in formats, then formats saved for any vendor, then the custom mapping option."""
+    saved = [f"{SAVED_PREFIX}{f['vendor']} / {f['name']}" for f in store.list_formats()]
+    return [*sources.format_names(), *saved, CUSTOM]
+
+
+def default_vendor(choice: str) -> str:
+    if choice.startswith(SAVED_PREFIX):
+        return choice[len(SAVED_PREFIX):].split(" / ", 1)[0]
+    return "" if choice == CUSTOM else choice
+
+
+def resolve_choice(store, choice: str, vendor: str, data: bytes, file_name: str):
+    """The format to parse with: a preset name, a saved :class:`ColumnMapping`, or one mapped here.
+
+    Returns ``None`` while the operator has not finished a custom mapping.
+    """
+    if choice.startswith(SAVED_PREFIX):
+        saved_vendor, name = choice[len(SAVED_PREFIX):].split(" / ", 1)
+        return sources.format_for(store, name, saved_vendor)
+    if choice != CUSTOM:
+        return choice
+    return _custom_mapping(store, vendor, data, file_name)
+
+
+def _custom_mapping(store, vendor: str, data: bytes, file_name: str):
+    try:
+        columns = sources.file_columns(data, file_name)
+    except ValueError as exc:
+        st.error(f"{file_name} cannot be read: {exc}")
+        return None
+    st.markdown("**Map the file's columns** to billbridge's fields. Required fields are marked with \\*.")
+    required = set(sources.REQUIRED_COLUMNS)
+    options = ["(ignore)", *[f"{c} *" if c in required else c for c in sources.CANONICAL_COLUMNS]]
+    guess = sources.preset("generic")
+    frame = pd.DataFrame(
+        {
+            "file column": columns,
+            "billbridge field": [
+                (lambda f: f"{f} *" if f in required else f)(guess.field_for(c)) if guess.field_for(c) else "(ignore)"
+                for c in columns
+            ],
+        }
+    )
+    edited = st.data_editor(
+        frame, key=f"custom_map_{file_name}", hide_index=True, width="stretch", disabled=["file column"],
+        column_config={"billbridge field": st.column_config.SelectboxColumn(options=options, required=True)},
+    )
+    c1, c2, c3 = st.columns(3)
+    delimiter = c1.selectbox("Delimiter", ["detect", ",", ";", "tab"], key="custom_delim")
+    decimal_comma = c2.checkbox("Decimal comma (1.234,50)", key="custom_decimal")
+    date_format = c3.text_input("Local date format", value="", placeholder="%d/%m/%Y", key="custom_datefmt")
+    mapping_cols = {
+        row["file column"]: row["billbridge field"].rstrip(" *")
+        for _, row in edited.iterrows()
+        if row["billbridge field"] != "(ignore)"
+    }
+    missing = [f for f in sources.REQUIRED_COLUMNS if f not in mapping_cols.values()]
+    if missing:
+        st.warning("Still to map: " + ", ".join(missing) + ".")
+        return None
+    mapping = sources.ColumnMapping(
+        name="custom",
+        columns=mapping_cols,
+        delimiter={"detect": None, "tab": "\t"}.get(delimiter, delimiter),
+        decimal_comma=decimal_comma,
+        date_format=date_format or None,
+    )
+    with st.form("save_format"):
+        name = st.text_input("Save this mapping as a format named", key="custom_name")
+        if st.form_submit_button("Save format") and name.strip() and vendor:
+            mapping.name = name.strip()
+            store.save_format(vendor, mapping.name, mapping, saved_by=operator())
+            ui.flash(f"Saved format {mapping.name!r} for vendor {vendor}; pick it next time from the list.")
+            st.rerun()
+    return mapping
+
+
+def render_parse(parsed) -> None:
+    """Totals, problems (first 50 + CSV of all), warnings, out-of-month lines and a typed preview."""
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Lines", f"{parsed.line_count:,}")
+    c2.metric("Customers", f"{parsed.customer_count:,}")
+    c3.metric("Vendor cost", ui.money(parsed.total_cost))
+    c4.metric("Price to customers", ui.money(parsed.total_price))
+    for warning in parsed.warnings:
+        st.warning(warning)
+    if parsed.problems:
+        n = len(parsed.problems)
+        st.error(
+            f"{n} problem{'s' if n != 1 else ''} in {parsed.file_name}. Nothing will be stored until the file is "
+            "fixed; each problem names the row (the header is row 1), the column and the reason."
+        )
+        st.dataframe(parsed.problems_frame().head(MAX_PROBLEMS_ON_SCREEN), hide_index=True, width="stretch")
+        st.download_button(
+            f"Download all {n} problems (CSV)", sources.problems_csv(parsed.problems),
+            file_name=f"{parsed.file_name}.problems.csv", mime="text/csv", key="dl_problems",
+        )
+        return
+    st.success(f"All {parsed.line_count:,} lines are valid ({parsed.encoding}, delimiter {parsed.delimiter!r}).")
+    if len(parsed.out_of_month):
+        st.info(
+            f"{len(parsed.out_of_month)} lines bill in another month than {parsed.billing_month} "
+            "(listed below). They are stored unless you leave them out."
+        )
+        st.dataframe(_preview(parsed.out_of_month), hide_index=True, width="stretch")
+    st.markdown("**Preview** (first 200 lines, as billbridge read them)")
+    st.dataframe(_preview(parsed.rows.head(200)), hide_index=True, width="stretch")
+
+
+def _preview(df: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("line_no", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku",
+                        "product_name", "charge_type", "term", "quantity", "unit_cost", "unit_price",
+                        "period_start", "period_end", "effective_date", "landing_month") if c in df]
+    out = df[cols].copy()
+    for c in ("quantity", "unit_cost", "unit_price"):
+        if c in out:
+            out[c] = out[c].map(lambda v: "" if v is None or v != v else str(v))
+    return out
+
+
+def render_history(store, month: str) -> None:
+    """Every import of the month (all versions), a totals card per import, and a version diff."""
+    imports = store.list_imports(billing_month=month)
+    if not imports:
+        st.info(f"Nothing loaded for {month} yet.")
+        return
+    table = pd.DataFrame(imports)
+    table["sha256"] = table["sha256"].str[:12]
+    for c in ("total_cost", "total_price"):
+        table[c] = table[c].map(ui.money)
+    st.dataframe(
+        table[["vendor", "version", "file_name", "format", "line_count", "customer_count", "total_cost",
+               "total_price", "loaded_at", "loaded_by", "sha256"]],
+        hide_index=True, width="stretch",
+    )
+    by_vendor: dict[str, list[dict]] = {}
+    for imp in imports:
+        by_vendor.setdefault(imp["vendor"], []).append(imp)
+    for vendor, versions in by_vendor.items():
+        if len(versions) < 2:
+            continue
+        st.markdown(f"**What changed between versions · {vendor}**")
+        labels = {f"v{i['version']} · {i['file_name']}": i["id"] for i in versions}
+        names = list(labels)
+        c1, c2 = st.columns(2)
+        new = c1.selectbox("Newer", names, index=0, key=f"diff_new_{vendor}")
+        old = c2.selectbox("Older", names, index=1, key=f"diff_old_{vendor}")
+        diff = store.diff_imports(labels[old], labels[new])
+        d1, d2, d3 = st.columns(3)
+        d1.metric("Lines added", len(diff["added"]))
+        d2.metric("Lines removed", len(diff["removed"]))
+        d3.metric("Quantities changed", len(diff["quantity_changed"]))
+        for name, frame in diff.items():
+            if len(frame):
+                with st.expander(f"{name.replace('_', ' ').capitalize()} ({len(frame)})"):
+                    st.dataframe(frame, hide_index=True, width="stretch")

@@ -1,0 +1,69 @@
+"""Timeline: where each account's vendor periods (BDOM to BDOM) fall on ConnectWise's calendar month."""
+
+import pandas as pd
+import streamlit as st
+
+import billbridge_ui as ui
+from billbridge import timeline
+
+month = ui.billing_month()
+st.title(f"Timeline · {month}")
+st.caption(
+    "Vendor periods run from billing day to billing day; ConnectWise additions run from the 1st to the last "
+    "day and are invoiced on the 1st of the next month. Accounts billed in the last six days of a month are "
+    "late-month risks (red)."
+)
+store = ui.store()
+imports = [i for i in store.list_imports(billing_month=month)]
+latest: dict[str, dict] = {}
+for imp in imports:
+    if imp["vendor"] not in latest or imp["version"] > latest[imp["vendor"]]["version"]:
+        latest[imp["vendor"]] = imp
+if not latest:
+    st.info(f"Nothing loaded for {month} yet. Load the vendor's bill on the Load month page first.")
+    st.page_link("pages/load_month.py", label="Load month", icon=":material/upload_file:")
+    st.stop()
+
+c1, c2, c3 = st.columns([1, 2, 1])
+vendors = c1.multiselect("Vendor", sorted(latest), default=sorted(latest), key="tl_vendors")
+frames = [store.import_lines(latest[v]["id"]) for v in vendors]
+lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+calendar = timeline.account_calendar(lines, month)
+names = sorted(calendar["label"]) if len(calendar) else []
+chosen = c2.multiselect("Customers", names, key="tl_customers", placeholder="All customers")
+risk_only = c3.toggle("Late-month risks only", key="tl_risk")
+ids = calendar.loc[calendar["label"].isin(chosen), "vendor_customer_id"].tolist() if chosen else None
+
+m1, m2, m3 = st.columns(3)
+m1.metric("Accounts", len(calendar))
+m2.metric("Late-month risks", int(calendar["late_risk"].sum()) if len(calendar) else 0)
+m3.metric("Periods split across two CW months", int(calendar["split"].sum()) if len(calendar) else 0)
+
+st.plotly_chart(
+    timeline.timeline_figure(lines, month, customers=ids, risk_only=risk_only),
+    width="stretch", key="tl_fig",
+)
+st.plotly_chart(timeline.bdom_histogram(lines, month), width="stretch", key="tl_hist")
+
+st.subheader("Accounts")
+view = calendar if ids is None else calendar[calendar["vendor_customer_id"].isin(ids)]
+if risk_only:
+    view = view[view["late_risk"]]
+st.dataframe(
+    view[["vendor_customer_name", "vendor_customer_id", "anchor", "bdom", "cw_start", "cw_end", "cw_invoice",
+          "late_risk", "split", "line_count"]],
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "vendor_customer_name": "Customer",
+        "vendor_customer_id": "Vendor id",
+        "anchor": st.column_config.NumberColumn("BDOM anchor", help="The account's billing day (creation day)."),
+        "bdom": st.column_config.DateColumn("Billed this month"),
+        "cw_start": st.column_config.DateColumn("CW addition from"),
+        "cw_end": st.column_config.DateColumn("CW addition to"),
+        "cw_invoice": st.column_config.DateColumn("CW invoice"),
+        "late_risk": st.column_config.CheckboxColumn("Late-month risk"),
+        "split": st.column_config.CheckboxColumn("Period split"),
+        "line_count": "Lines",
+    },
+)

@@ -1,0 +1,58 @@
+"""`billbridge load`: every preset sample and the demo vendor load; bad files exit 2 and store nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from billbridge import sources
+from billbridge.cli import main
+from billbridge.store import Store
+
+MONTH = "2026-11"
+
+
+@pytest.mark.parametrize("fmt", sorted(sources.sample_files()))
+def test_cli_loads_each_preset_sample_file(app_env, tmp_path, fmt):
+    path = tmp_path / sources.sample_files()[fmt]
+    path.write_bytes(sources.sample_bytes(fmt))
+    result = CliRunner().invoke(main, ["load", MONTH, "--file", str(path), "--format", fmt, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["status"] == "loaded" and out["line_count"] > 0 and out["problem_count"] == 0
+    assert Store.open(app_env).latest_import(fmt, MONTH) is not None
+
+
+def test_cli_demo_load_is_a_no_op_the_second_time(app_env):
+    first = CliRunner().invoke(main, ["load", MONTH, "--demo"])
+    second = CliRunner().invoke(main, ["load", MONTH, "--demo"])
+    assert first.exit_code == 0 and "Loaded" in first.output
+    assert second.exit_code == 0 and "identical" in second.output
+    assert len(Store.open(app_env).list_imports(billing_month=MONTH)) == 1
+
+
+def test_cli_invalid_file_exits_2_lists_every_problem_and_stores_nothing(app_env, tmp_path):
+    lines = ["vendor_customer_id,vendor_customer_name,sku,quantity,unit_cost"]
+    lines += [f"C{i},Name {i},SKU,-{i + 1},1.00" for i in range(60)]  # negative quantities, not credits
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines))
+    problems = tmp_path / "problems.csv"
+    result = CliRunner().invoke(main, ["load", MONTH, "--file", str(bad), "--problems-csv", str(problems)])
+    assert result.exit_code == 2
+    assert "nothing was stored" in result.output
+    assert "and 10 more" in result.output
+    assert problems.read_text().count("\n") == 61  # header + 60 problems
+    assert Store.open(app_env).list_imports() == []
+
+
+def test_cli_load_needs_exactly_one_source(app_env):
+    result = CliRunner().invoke(main, ["load", MONTH])
+    assert result.exit_code == 2
+    assert "--file" in result.output and "--demo" in result.output
+
+
+def test_cli_load_rejects_a_malformed_month(app_env):
+    result = CliRunner().invoke(main, ["load", "2026-13", "--demo"])
+    assert result.exit_code == 2
