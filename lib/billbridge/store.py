@@ -223,19 +223,33 @@ def _bind(fn: Callable[..., Any], store: Store) -> Callable[..., Any]:
     return bound
 
 
-def _lines_to_rows(import_id: int, lines: pd.DataFrame, chunk: int = 20_000) -> Iterator[tuple]:
+def _column_objects(col: pd.Series) -> np.ndarray:
+    """A column as a numpy object array of Python values (None for missing). Arrow-backed string
+    columns go through dictionary encoding, so each distinct string becomes one Python object
+    however often it repeats (SKUs, dates, charge types...)."""
+    pa_arr = getattr(col.array, "_pa_array", None)
+    if pa_arr is not None:
+        import pyarrow as pa
+
+        enc = (pa_arr.combine_chunks() if isinstance(pa_arr, pa.ChunkedArray) else pa_arr).dictionary_encode()
+        values = np.empty(len(enc.dictionary) + 1, dtype=object)
+        values[:-1] = enc.dictionary.to_pylist()
+        values[-1] = None
+        return values[enc.indices.fill_null(len(enc.dictionary)).to_numpy()]
+    return col.to_numpy(dtype=object, na_value=None)
+
+
+def _lines_to_rows(import_id: int, lines: pd.DataFrame, chunk: int = 25_000) -> Iterator[tuple]:
     """Rows for ``import_lines`` from a frame of canonical TEXT columns, produced in chunks so that
-    only ``chunk`` rows exist as Python objects at a time (column-wise conversion, no per-row
-    pandas work). Missing values become NULL."""
+    only ``chunk`` rows exist as tuples at a time (column-wise conversion, no per-row pandas
+    work). Missing values become NULL."""
     n = len(lines)
     line_no = lines["line_no"].to_numpy() if "line_no" in lines else np.arange(1, n + 1)
+    cols = [_column_objects(lines[c]) if c in lines else None for c in LINE_COLUMNS]
     for start in range(0, n, chunk):
-        part = lines.iloc[start:start + chunk]
-        cols = [
-            part[c].to_numpy(dtype=object, na_value=None).tolist() if c in part else [None] * len(part)
-            for c in LINE_COLUMNS
-        ]
-        yield from zip(repeat(import_id), line_no[start:start + chunk].tolist(), *cols)
+        stop = min(start + chunk, n)
+        parts = [c[start:stop].tolist() if c is not None else [None] * (stop - start) for c in cols]
+        yield from zip(repeat(import_id), line_no[start:stop].tolist(), *parts)
 
 
 def record_import(
@@ -829,3 +843,598 @@ def set_creation_status(store: Store, keys: list[str], status: str) -> int:
             n += store.conn.execute("UPDATE creation_requests SET status = ?, resolved_at = ? WHERE key = ?",
                                     (status, _utcnow(), k)).rowcount
     return n
+
+
+# ---- contracts (issue 6) ----------------------------------------------------------------------
+# One-way agreement import ConnectWise -> billbridge (see billbridge.agreements).
+#   contract_feed       the latest ConnectWise record seen per agreement / addition (raw JSON),
+#                       written by an incremental fetch; ``deleted_at`` when a full pass missed it
+#   contract_sync       one bookmark per stream (agreements, additions) = MAX(lastUpdated) of the
+#                       feed rows actually stored, written in the SAME transaction as those rows
+#   contracts / contract_additions   what the operator imported; the cw_* columns and every
+#                       ConnectWise-owned field are read-only in billbridge, ``notes`` is ours
+#   contract_import_runs  who imported how much, when
+
+#: contract columns ConnectWise owns (read-only in billbridge); ``notes`` is billbridge's own
+CONTRACT_COLUMNS: tuple[str, ...] = (
+    "agreement_id", "name", "company_id", "company_name", "type_name", "status", "billing_cycle",
+    "bill_amount", "start_date", "end_date", "cancelled_date", "parent_id", "cw_last_updated", "cw_updated_by",
+)
+CONTRACT_ADDITION_COLUMNS: tuple[str, ...] = (
+    "addition_id", "agreement_id", "product_id", "product_identifier", "description", "quantity",
+    "unit_price", "unit_cost", "effective_date", "cancelled_date", "bill_customer", "line_key",
+    "cw_last_updated", "cw_updated_by",
+)
+_CONTRACT_MONEY = ("bill_amount", "quantity", "unit_price", "unit_cost")
+FEED_KINDS = ("agreement", "addition")
+
+
+def m004_contracts(db: sqlite_utils.Database) -> None:
+    """Agreement import from ConnectWise (issue 6): feed, bookmarks, contracts, their additions."""
+    db.execute(
+        """CREATE TABLE contract_feed (
+            kind TEXT NOT NULL CHECK (kind IN ('agreement', 'addition')),
+            cw_id INTEGER NOT NULL,
+            agreement_id INTEGER,
+            last_updated TEXT,
+            record TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            deleted_at TEXT,
+            PRIMARY KEY (kind, cw_id)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE contract_sync (
+            stream TEXT PRIMARY KEY,
+            bookmark TEXT,
+            fetched_at TEXT,
+            full_pass_at TEXT
+        )"""
+    )
+    a_cols = ",\n".join(f"{c} {'INTEGER' if c.endswith('_id') else 'TEXT'}" for c in CONTRACT_COLUMNS[1:])
+    db.execute(
+        f"""CREATE TABLE contracts (
+            agreement_id INTEGER PRIMARY KEY,
+            {a_cols},
+            imported_at TEXT NOT NULL,
+            imported_by TEXT,
+            deleted_at TEXT,
+            notes TEXT
+        )"""
+    )
+    d_cols = ",\n".join(f"{c} {'INTEGER' if c.endswith('_id') else 'TEXT'}" for c in CONTRACT_ADDITION_COLUMNS[1:])
+    db.execute(
+        f"""CREATE TABLE contract_additions (
+            addition_id INTEGER PRIMARY KEY,
+            {d_cols},
+            imported_at TEXT NOT NULL,
+            imported_by TEXT,
+            deleted_at TEXT,
+            notes TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX contract_additions_agreement ON contract_additions (agreement_id)")
+    db.execute(
+        """CREATE TABLE contract_import_runs (
+            id INTEGER PRIMARY KEY,
+            imported_at TEXT NOT NULL,
+            imported_by TEXT,
+            source TEXT NOT NULL,
+            agreements INTEGER NOT NULL,
+            additions INTEGER NOT NULL
+        )"""
+    )
+
+
+def record_contract_feed(
+    store: Store,
+    agreements: list[dict[str, Any]],
+    additions: list[dict[str, Any]],
+    *,
+    full: bool = False,
+    fetched_at: str | None = None,
+) -> dict[str, Any]:
+    """Store ConnectWise agreement / addition records read by one fetch, in ONE transaction with
+    the stream bookmarks (``MAX(lastUpdated)`` of the stored rows, so never ahead of the data).
+
+    ``full=True``: the records are every agreement and addition ConnectWise holds; stored ids
+    missing from them are marked ``deleted_at`` (feed and imported contracts), never dropped.
+    Returns counts: ``agreements`` / ``additions`` read, ``deleted_agreements`` /
+    ``deleted_additions`` (ids newly marked) and the ``bookmarks``.
+    """
+    now = fetched_at or _utcnow()
+
+    def rows(kind: str, recs: list[dict[str, Any]]) -> list[tuple]:
+        out = []
+        for r in recs:
+            info = r.get("_info") or {}
+            agreement_id = r.get("agreementId") if kind == "addition" else r.get("id")
+            out.append((kind, int(r["id"]), agreement_id, info.get("lastUpdated"),
+                        json.dumps(r, sort_keys=True, default=str), now))
+        return out
+
+    deleted: dict[str, list[int]] = {"agreement": [], "addition": []}
+    with store.atomic():
+        for kind, recs in (("agreement", agreements), ("addition", additions)):
+            store.conn.executemany(
+                """INSERT INTO contract_feed (kind, cw_id, agreement_id, last_updated, record, fetched_at, deleted_at)
+                   VALUES (?, ?, ?, ?, ?, ?, NULL)
+                   ON CONFLICT (kind, cw_id) DO UPDATE SET agreement_id = excluded.agreement_id,
+                     last_updated = excluded.last_updated, record = excluded.record,
+                     fetched_at = excluded.fetched_at, deleted_at = NULL""",
+                rows(kind, recs),
+            )
+            if full:
+                seen = {int(r["id"]) for r in recs}
+                known = [r[0] for r in store.conn.execute(
+                    "SELECT cw_id FROM contract_feed WHERE kind = ? AND deleted_at IS NULL", (kind,))]
+                gone = sorted(set(known) - seen)
+                deleted[kind] = gone
+                table, pk = ("contracts", "agreement_id") if kind == "agreement" else ("contract_additions", "addition_id")
+                store.conn.executemany(
+                    "UPDATE contract_feed SET deleted_at = ? WHERE kind = ? AND cw_id = ?",
+                    [(now, kind, i) for i in gone])
+                store.conn.executemany(
+                    f"UPDATE {table} SET deleted_at = ? WHERE {pk} = ? AND deleted_at IS NULL",
+                    [(now, i) for i in gone])
+        bookmarks = {}
+        for kind in FEED_KINDS:
+            stream = kind + "s"
+            bm = store.conn.execute(
+                "SELECT MAX(last_updated) FROM contract_feed WHERE kind = ?", (kind,)).fetchone()[0]
+            bookmarks[stream] = bm
+            store.conn.execute(
+                """INSERT INTO contract_sync (stream, bookmark, fetched_at, full_pass_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (stream) DO UPDATE SET bookmark = excluded.bookmark, fetched_at = excluded.fetched_at,
+                     full_pass_at = COALESCE(excluded.full_pass_at, contract_sync.full_pass_at)""",
+                (stream, bm, now, now if full else None),
+            )
+    return {
+        "agreements": len(agreements), "additions": len(additions),
+        "deleted_agreements": deleted["agreement"], "deleted_additions": deleted["addition"],
+        "bookmarks": bookmarks, "fetched_at": now,
+    }
+
+
+def contract_sync_state(store: Store) -> dict[str, Any]:
+    """Bookmarks and times: ``{"agreements": {bookmark, fetched_at, full_pass_at}, "additions": {...},
+    "last_import": the newest contract_import_runs row or None}``."""
+    out: dict[str, Any] = {s: {"bookmark": None, "fetched_at": None, "full_pass_at": None} for s in ("agreements", "additions")}
+    for r in store.db.query("SELECT * FROM contract_sync"):
+        out[r["stream"]] = {k: r[k] for k in ("bookmark", "fetched_at", "full_pass_at")}
+    runs = list(store.db.query("SELECT * FROM contract_import_runs ORDER BY id DESC LIMIT 1"))
+    out["last_import"] = runs[0] if runs else None
+    return out
+
+
+def contract_feed_records(store: Store, kind: str, ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Stored feed rows of ``kind`` (``agreement``/``addition``), optionally only ``ids``: dicts with
+    ``cw_id``, ``agreement_id``, ``last_updated``, ``deleted_at`` and ``record`` (the CW JSON)."""
+    sql, params = "SELECT * FROM contract_feed WHERE kind = ?", [kind]
+    if ids is not None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        sql += f" AND cw_id IN ({', '.join('?' * len(ids))})"
+        params += ids
+    rows = list(store.db.query(sql + " ORDER BY cw_id", params))
+    for r in rows:
+        r["record"] = json.loads(r["record"])
+    return rows
+
+
+def pending_contract_changes(store: Store) -> dict[str, dict[int, str]]:
+    """Feed records not imported yet (``new``) or newer in ConnectWise than the imported copy
+    (``changed``): ``{"agreements": {id: state}, "additions": {id: state}}``. Records deleted in
+    ConnectWise before anyone imported them are not offered."""
+    out: dict[str, dict[int, str]] = {}
+    for kind, table, pk in (("agreement", "contracts", "agreement_id"), ("addition", "contract_additions", "addition_id")):
+        q = f"""SELECT f.cw_id, CASE WHEN c.{pk} IS NULL THEN 'new' ELSE 'changed' END AS state
+                FROM contract_feed f LEFT JOIN {table} c ON c.{pk} = f.cw_id
+                WHERE f.kind = ? AND f.deleted_at IS NULL
+                  AND (c.{pk} IS NULL OR COALESCE(f.last_updated, '') > COALESCE(c.cw_last_updated, ''))
+                ORDER BY f.cw_id"""
+        out[kind + "s"] = {int(r[0]): r[1] for r in store.conn.execute(q, (kind,))}
+    return out
+
+
+def import_contracts(
+    store: Store,
+    agreements: list[dict[str, Any]],
+    additions: list[dict[str, Any]],
+    *,
+    source: str = "page",
+    imported_by: str | None = None,
+) -> dict[str, Any]:
+    """Upsert imported contracts (:data:`CONTRACT_COLUMNS` dicts) and contract additions
+    (:data:`CONTRACT_ADDITION_COLUMNS` dicts) in one transaction, keeping billbridge's own ``notes``;
+    records one ``contract_import_runs`` row and returns it."""
+    now = _utcnow()
+
+    def text(row: dict[str, Any], cols: tuple[str, ...]) -> tuple:
+        return tuple(None if row.get(c) is None else (str(row[c]) if c in _CONTRACT_MONEY else row[c]) for c in cols)
+
+    with store.atomic():
+        for table, cols, recs in (("contracts", CONTRACT_COLUMNS, agreements),
+                                  ("contract_additions", CONTRACT_ADDITION_COLUMNS, additions)):
+            if not recs:
+                continue
+            names = ", ".join(cols)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+            store.conn.executemany(
+                f"""INSERT INTO {table} ({names}, imported_at, imported_by, deleted_at) VALUES
+                    ({', '.join('?' * (len(cols) + 3))})
+                    ON CONFLICT ({cols[0]}) DO UPDATE SET {updates}, imported_at = excluded.imported_at,
+                      imported_by = excluded.imported_by""",
+                [text(r, cols) + (now, imported_by, None) for r in recs],
+            )
+        cur = store.conn.execute(
+            "INSERT INTO contract_import_runs (imported_at, imported_by, source, agreements, additions) VALUES (?, ?, ?, ?, ?)",
+            (now, imported_by, source, len(agreements), len(additions)),
+        )
+    return {"id": int(cur.lastrowid), "imported_at": now, "imported_by": imported_by, "source": source,
+            "agreements": len(agreements), "additions": len(additions)}
+
+
+def _contract_frame(store: Store, table: str, where: str = "", params: tuple = ()) -> pd.DataFrame:
+    df = pd.read_sql_query(f"SELECT * FROM {table} {where} ORDER BY 1", store.conn, params=params, dtype=object)
+    for c in _CONTRACT_MONEY:
+        if c in df:
+            df[c] = _to_decimal(df[c])
+    return df
+
+
+def list_contracts(store: Store) -> pd.DataFrame:
+    """Imported contracts (one row per agreement; money as Decimal; ``deleted_at`` when gone in CW)."""
+    return _contract_frame(store, "contracts")
+
+
+def list_contract_additions(store: Store, agreement_id: int | None = None) -> pd.DataFrame:
+    """Imported contract additions, optionally of one agreement (deleted ones included, marked)."""
+    if agreement_id is None:
+        return _contract_frame(store, "contract_additions")
+    return _contract_frame(store, "contract_additions", "WHERE agreement_id = ?", (int(agreement_id),))
+
+
+def save_contract_notes(store: Store, notes: dict[int, str | None]) -> int:
+    """Save billbridge's own ``notes`` per imported agreement id (the only editable contract
+    field; ConnectWise-owned fields cannot be written here). Returns rows updated."""
+    with store.atomic():
+        n = 0
+        for agreement_id, text in notes.items():
+            n += store.conn.execute("UPDATE contracts SET notes = ? WHERE agreement_id = ?",
+                                    (text or None, int(agreement_id))).rowcount
+    return n
+
+
+MIGRATIONS.append(m004_contracts)
+__all__ += ["CONTRACT_COLUMNS", "CONTRACT_ADDITION_COLUMNS", "m004_contracts", "record_contract_feed",
+            "contract_sync_state", "contract_feed_records", "pending_contract_changes", "import_contracts",
+            "list_contracts", "list_contract_additions", "save_contract_notes"]
+# ---- end contracts (issue 6) ------------------------------------------------------------------
+
+
+# ---- push runs and journal (issue 5) -----------------------------------------------------------
+# ``push_runs``: one row per push run (a push, a retry of failures, or an undo, linked to the run it
+# retries/undoes by ``parent_run_id``). ``push_rows``: the result of each plan row in a run
+# (ok / failed / conflict / skipped; ``pending`` while it runs). ``push_journal``: one entry per
+# write attempt, inserted BEFORE the request is sent (status ``intent``) and completed after it
+# (``ok`` / ``failed`` / ``unknown``), with the record before and after. JSON columns hold exactly
+# what was sent and received (already redacted by billbridge.push; no header, key or token).
+
+PUSH_RESULTS = ("ok", "failed", "conflict", "skipped")
+
+
+def m003_push(db: sqlite_utils.Database) -> None:
+    """Push runs, per-row results and the write journal (issue 5)."""
+    db.execute(
+        """CREATE TABLE push_runs (
+            id INTEGER PRIMARY KEY,
+            token TEXT UNIQUE,
+            kind TEXT NOT NULL,
+            parent_run_id INTEGER REFERENCES push_runs(id),
+            month TEXT,
+            plan_id INTEGER,
+            operator TEXT,
+            site TEXT,
+            pid INTEGER,
+            dry_run INTEGER NOT NULL DEFAULT 0,
+            force INTEGER NOT NULL DEFAULT 0,
+            concurrency INTEGER,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            rows_total INTEGER NOT NULL DEFAULT 0,
+            ok INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            conflict INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            writes INTEGER NOT NULL DEFAULT 0,
+            requests TEXT,
+            price_impact TEXT,
+            note TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX push_runs_month ON push_runs (month, id)")
+    db.execute(
+        """CREATE TABLE push_rows (
+            run_id INTEGER NOT NULL REFERENCES push_runs(id),
+            key TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            month TEXT,
+            action TEXT,
+            company_id INTEGER,
+            company_name TEXT,
+            agreement_id INTEGER,
+            addition_id INTEGER,
+            result TEXT NOT NULL,
+            reason TEXT,
+            http_status INTEGER,
+            error_code TEXT,
+            error_class TEXT,
+            cw_message TEXT,
+            field_errors TEXT,
+            retries INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            writes INTEGER NOT NULL DEFAULT 0,
+            price_impact TEXT,
+            request TEXT,
+            plan_row TEXT,
+            finished_at TEXT,
+            PRIMARY KEY (run_id, key)
+        )"""
+    )
+    db.execute("CREATE INDEX push_rows_month ON push_rows (month, key)")
+    db.execute(
+        """CREATE TABLE push_journal (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES push_runs(id),
+            key TEXT NOT NULL,
+            operator TEXT,
+            attempt INTEGER NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            body TEXT,
+            status TEXT NOT NULL,
+            http_status INTEGER,
+            cw_code TEXT,
+            cw_message TEXT,
+            field_errors TEXT,
+            error_class TEXT,
+            retries INTEGER,
+            outcome_unknown INTEGER,
+            before TEXT,
+            after TEXT,
+            record_id INTEGER,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            duration_ms REAL,
+            note TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX push_journal_run ON push_journal (run_id, key)")
+
+
+MIGRATIONS.append(m003_push)
+
+_JSON_PUSH_COLS = {"body", "before", "after", "field_errors", "request", "plan_row", "requests"}
+
+
+def _push_json(v: Any) -> str | None:
+    if v is None:
+        return None
+    return json.dumps(v, default=lambda x: format(x, "f") if isinstance(x, Decimal) else str(x), sort_keys=True)
+
+
+def _push_decode(r: dict[str, Any]) -> dict[str, Any]:
+    r = dict(r)
+    for c in _JSON_PUSH_COLS & r.keys():
+        if isinstance(r[c], str):
+            r[c] = json.loads(r[c])
+    return r
+
+
+def create_push_run(store: Store, *, kind: str = "push", month: str | None = None, plan_id: int | None = None,
+                    operator: str | None = None, token: str | None = None, parent_run_id: int | None = None,
+                    site: str | None = None, dry_run: bool = False, force: bool = False, concurrency: int = 4,
+                    rows: list[dict[str, Any]] | None = None) -> int:
+    """Insert a ``running`` push run and its rows as ``pending`` (one transaction); returns the run id."""
+    with store.atomic():
+        cur = store.conn.execute(
+            "INSERT INTO push_runs (token, kind, parent_run_id, month, plan_id, operator, site, pid, dry_run, force, "
+            "concurrency, started_at, status, rows_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            (token, kind, parent_run_id, month, plan_id, operator or operator_name(), site, os.getpid(), int(dry_run),
+             int(force), concurrency, _utcnow(), len(rows or [])))
+        run_id = int(cur.lastrowid)
+        store.conn.executemany(
+            "INSERT INTO push_rows (run_id, key, seq, month, action, company_id, company_name, agreement_id, "
+            "addition_id, result, price_impact, request, plan_row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            [(run_id, r["key"], i, month, r.get("action"), r.get("company_id"), r.get("company_name"),
+              r.get("agreement_id"), r.get("addition_id"), _store_value("price_impact", r.get("price_impact")),
+              _push_json(r.get("request")), _push_json(r.get("plan_row"))) for i, r in enumerate(rows or [])])
+    return run_id
+
+
+def push_run_by_token(store: Store, token: str) -> dict[str, Any] | None:
+    rows = list(store.db.query("SELECT * FROM push_runs WHERE token = ?", [token]))
+    return _push_decode(rows[0]) if rows else None
+
+
+def journal_intent(store: Store, *, run_id: int, key: str, operator: str | None, attempt: int, method: str,
+                   path: str, body: Any, before: Any = None, record_id: int | None = None, note: str | None = None) -> int:
+    """Record a write BEFORE it is sent (status ``intent``); returns the journal entry id."""
+    with store.atomic():
+        cur = store.conn.execute(
+            "INSERT INTO push_journal (run_id, key, operator, attempt, method, path, body, status, before, record_id, "
+            "started_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)",
+            (run_id, key, operator, attempt, method, path, _push_json(body), _push_json(before), record_id, _utcnow(),
+             note))
+    return int(cur.lastrowid)
+
+
+def journal_result(store: Store, entry_id: int, *, status: str, http_status: int | None = None,
+                   cw_code: str | None = None, cw_message: str | None = None, field_errors: Any = None,
+                   error_class: str | None = None, retries: int | None = None, outcome_unknown: bool = False,
+                   after: Any = None, record_id: int | None = None, duration_ms: float | None = None,
+                   note: str | None = None) -> None:
+    """Complete a journal entry AFTER the request: ``ok`` / ``failed`` / ``unknown`` plus the answer."""
+    with store.atomic():
+        store.conn.execute(
+            "UPDATE push_journal SET status = ?, http_status = ?, cw_code = ?, cw_message = ?, field_errors = ?, "
+            "error_class = ?, retries = ?, outcome_unknown = ?, after = ?, record_id = COALESCE(?, record_id), "
+            "finished_at = ?, duration_ms = ?, note = COALESCE(?, note) WHERE id = ?",
+            (status, http_status, cw_code, cw_message, _push_json(field_errors), error_class, retries,
+             int(bool(outcome_unknown)), _push_json(after), record_id, _utcnow(), duration_ms, note, entry_id))
+
+
+def record_push_row(store: Store, run_id: int, key: str, *, result: str, reason: str | None = None,
+                    http_status: int | None = None, error_code: str | None = None, error_class: str | None = None,
+                    cw_message: str | None = None, field_errors: Any = None, retries: int | None = None,
+                    attempts: int = 0, writes: int = 0, addition_id: int | None = None) -> None:
+    """Set the result of one row of a run."""
+    with store.atomic():
+        store.conn.execute(
+            "UPDATE push_rows SET result = ?, reason = ?, http_status = ?, error_code = ?, error_class = ?, "
+            "cw_message = ?, field_errors = ?, retries = ?, attempts = ?, writes = ?, "
+            "addition_id = COALESCE(?, addition_id), finished_at = ? WHERE run_id = ? AND key = ?",
+            (result, reason, http_status, error_code, error_class, cw_message, _push_json(field_errors), retries,
+             attempts, writes, addition_id, _utcnow(), run_id, key))
+
+
+def finish_push_run(store: Store, run_id: int, *, status: str, requests: dict[str, int] | None = None,
+                    note: str | None = None) -> dict[str, Any]:
+    """Count the run's row results, set its status and finish time; returns the run."""
+    with store.atomic():
+        counts = dict(store.conn.execute(
+            "SELECT result, COUNT(*) FROM push_rows WHERE run_id = ? GROUP BY result", (run_id,)).fetchall())
+        writes = store.conn.execute("SELECT COALESCE(SUM(writes), 0) FROM push_rows WHERE run_id = ?",
+                                    (run_id,)).fetchone()[0]
+        impact = sum((Decimal(r[0]) for r in store.conn.execute(
+            "SELECT price_impact FROM push_rows WHERE run_id = ? AND result = 'ok' AND price_impact IS NOT NULL",
+            (run_id,))), Decimal(0))
+        store.conn.execute(
+            "UPDATE push_runs SET status = ?, finished_at = ?, ok = ?, failed = ?, conflict = ?, skipped = ?, "
+            "writes = ?, requests = ?, price_impact = ?, note = COALESCE(?, note) WHERE id = ?",
+            (status, _utcnow(), counts.get("ok", 0), counts.get("failed", 0), counts.get("conflict", 0),
+             counts.get("skipped", 0), writes, _push_json(requests or {}), format(impact, "f"), note, run_id))
+    return get_push_run(store, run_id)
+
+
+def get_push_run(store: Store, run_id: int) -> dict[str, Any] | None:
+    rows = list(store.db.query("SELECT * FROM push_runs WHERE id = ?", [run_id]))
+    return _push_decode(rows[0]) if rows else None
+
+
+def list_push_runs(store: Store, month: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """Push runs, newest first (optionally of one month)."""
+    sql, params = "SELECT * FROM push_runs", []
+    if month:
+        sql += " WHERE month = ?"
+        params.append(month)
+    sql += " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+    cols = [c[1] for c in store.conn.execute("PRAGMA table_info(push_runs)")]
+    return pd.DataFrame([_push_decode(r) for r in store.db.query(sql, params)], columns=cols)
+
+
+def push_row_results(store: Store, *, run_id: int | None = None, month: str | None = None,
+                     keys: list[str] | None = None) -> pd.DataFrame:
+    """Row results (newest run first), with the run's start time, kind and operator."""
+    where, params = [], []
+    if run_id is not None:
+        where.append("r.run_id = ?")
+        params.append(run_id)
+    if month:
+        where.append("r.month = ?")
+        params.append(month)
+    if keys:
+        where.append(f"r.key IN ({', '.join('?' * len(keys))})")
+        params.extend(keys)
+    sql = ("SELECT r.*, u.started_at AS run_started_at, u.kind AS run_kind, u.operator, u.dry_run "
+           "FROM push_rows r JOIN push_runs u ON u.id = r.run_id"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.run_id DESC, r.seq")
+    rows = [_push_decode(r) for r in store.db.query(sql, params)]
+    cols = [c[1] for c in store.conn.execute("PRAGMA table_info(push_rows)")] + [
+        "run_started_at", "run_kind", "operator", "dry_run"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def journal_entries(store: Store, *, run_id: int | None = None, key: str | None = None,
+                    month: str | None = None) -> list[dict[str, Any]]:
+    """Journal entries (oldest first), JSON columns decoded."""
+    where, params = [], []
+    if run_id is not None:
+        where.append("j.run_id = ?")
+        params.append(run_id)
+    if key is not None:
+        where.append("j.key = ?")
+        params.append(key)
+    if month is not None:
+        where.append("u.month = ?")
+        params.append(month)
+    sql = ("SELECT j.* FROM push_journal j JOIN push_runs u ON u.id = j.run_id"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.id")
+    return [_push_decode(r) for r in store.db.query(sql, params)]
+
+
+def mark_interrupted_runs(store: Store, alive: Callable[[int], bool] | None = None) -> list[int]:
+    """Runs still ``running`` whose process is gone become ``interrupted``; their unanswered journal
+    entries become ``unknown`` and their pending rows ``failed`` (one transaction). Returns the run ids."""
+    def _alive(pid: int | None) -> bool:
+        if not pid:
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except (ProcessLookupError, PermissionError, OSError):
+            return False
+        return True
+
+    check = alive or _alive
+    stale = [r["id"] for r in store.db.query("SELECT id, pid FROM push_runs WHERE status = 'running'")
+             if not check(r["pid"])]
+    if not stale:
+        return []
+    now = _utcnow()
+    with store.atomic():
+        for rid in stale:
+            store.conn.execute(
+                "UPDATE push_journal SET status = 'unknown', finished_at = ?, note = 'the process stopped before the "
+                "answer was recorded; the next push looks the record up before writing' WHERE run_id = ? AND status = "
+                "'intent'", (now, rid))
+            store.conn.execute(
+                "UPDATE push_rows SET result = 'failed', error_code = 'Interrupted', reason = 'the push was stopped "
+                "(process ended) before this row finished', finished_at = ? WHERE run_id = ? AND result = 'pending'",
+                (now, rid))
+            counts = dict(store.conn.execute(
+                "SELECT result, COUNT(*) FROM push_rows WHERE run_id = ? GROUP BY result", (rid,)).fetchall())
+            store.conn.execute(
+                "UPDATE push_runs SET status = 'interrupted', finished_at = ?, ok = ?, failed = ?, conflict = ?, "
+                "skipped = ? WHERE id = ?", (now, counts.get("ok", 0), counts.get("failed", 0),
+                                             counts.get("conflict", 0), counts.get("skipped", 0), rid))
+    return stale
+
+
+def latest_row_results(store: Store, month: str) -> pd.DataFrame:
+    """The newest real (not dry-run) result per row key of ``month``, across push and retry runs."""
+    df = push_row_results(store, month=month)
+    if df.empty:
+        return df
+    df = df[(df["dry_run"] == 0) & (df["result"] != "pending") & (df["run_kind"] != "undo")]
+    return df.drop_duplicates("key", keep="first").reset_index(drop=True)
+
+
+def company_push_status(store: Store, month: str) -> pd.DataFrame:
+    """Per company of ``month``: rows, ok, not ok, status (``green`` when every row's latest result is
+    ok, else ``red``) and the last push time."""
+    df = latest_row_results(store, month)
+    cols = ["company_id", "company_name", "rows", "ok", "not_ok", "status", "last_push"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df = df.assign(company_name=df["company_name"].fillna("(no company)"), is_ok=df["result"] == "ok")
+    g = df.groupby("company_name", dropna=False).agg(
+        company_id=("company_id", "first"), rows=("key", "count"), ok=("is_ok", "sum"),
+        last_push=("finished_at", "max")).reset_index()
+    g["not_ok"] = g["rows"] - g["ok"]
+    g["status"] = g["not_ok"].map(lambda n: "green" if n == 0 else "red")
+    return g[cols].sort_values(["status", "company_name"], ascending=[False, True]).reset_index(drop=True)
+
+# ---- end push runs and journal (issue 5) -------------------------------------------------------
