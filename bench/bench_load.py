@@ -89,9 +89,10 @@ def child(job: str, path: str, repeat: int) -> dict:
     def read_csv():
         return pd.read_csv(data_path)
 
-    def load(i=[0]):
-        i[0] += 1
-        store = Store.open(tmp / f"b{i[0]}.db")
+    stores = iter([Store.open(tmp / f"b{i}.db") for i in range(repeat + 1)])  # opened (migrated) untimed
+
+    def load():
+        store = next(stores)
         res = load_month(store, MONTH, data_path.read_bytes(), data_path.name, "generic", vendor="bench")
         assert res.status == "loaded", res.problems[:5]
         store.close()

@@ -249,11 +249,11 @@ def _read(data: bytes, file_name: str, fmt: ColumnMapping):
             numbers.append(i)
         return header, _table(rows, len(header)), np.asarray(numbers, dtype=np.int64), "xlsx", None, []
     body, text, encoding = _decode(data)
-    if not text.strip():
+    if not re.search(r"\S", text):
         return [], _table([], 0), empty_numbers, encoding, None, []
     delimiter = fmt.delimiter or _sniff(text)
     header = _header(text, delimiter)
-    cells = _read_csv_fast(body, len(header), delimiter) if "\n" in text.strip() else None
+    cells = _read_csv_fast(body, len(header), delimiter) if re.search(r"\n\s*\S", text) else None
     problems: list[Problem] = []
     if cells is not None:
         numbers = np.arange(2, cells.num_rows + 2, dtype=np.int64)
@@ -362,7 +362,10 @@ def parse_file(
     def raw(f: str) -> pa.ChunkedArray:
         if f not in cache:
             if f in src:
-                cache[f] = pc.utf8_trim_whitespace(cells.column(src[f]))
+                col = cells.column(src[f])
+                # trim only when needed: an untouched column is not copied
+                padded = pc.any(pc.match_substring_regex(col, r"^\s|\s$")).as_py()
+                cache[f] = pc.utf8_trim_whitespace(col) if padded else col
             elif f in mapping.constants:
                 cache[f] = pa.chunked_array([pa.array([mapping.constants[f]] * n, type=pa.string())])
             elif f in mapping.derive:
@@ -407,7 +410,7 @@ def parse_file(
     out["charge_type"] = charge
     out["billing_frequency"], _ = enum("billing_frequency", ("monthly", "annual"), pa.scalar("monthly"))
     usage_like = _np(pc.is_in(charge, value_set=pa.array(["usage", "one_time"])))
-    term_default = pa.array(np.where(usage_like, "none", "monthly"), type=pa.string())
+    term_default = pc.if_else(pa.array(usage_like), "none", "monthly")
     out["term"], _ = enum("term", ("monthly", "annual", "triennial", "none"), term_default)
     credit = _np(pc.equal(charge, "credit"))
     arrears = _np(pc.is_in(charge, value_set=pa.array(["usage", "credit"])))
@@ -571,8 +574,10 @@ def parse_file(
     landing = np.where(np.isnan(landing), ym(dates["effective_date"]), landing)
     target = by * 12 + bm - 1
     has = ~np.isnan(landing)
-    li = np.where(has, landing, 0).astype(np.int64)
-    months = pc.binary_join_element_wise(pa.array((li // 12).astype(str)), pc.utf8_lpad(pa.array((li % 12 + 1).astype(str)), 2, "0"), "-")
+    li = np.where(has, landing, target).astype(np.int64)
+    uniq, inverse = np.unique(li, return_inverse=True)  # a handful of months: label each once
+    labels = pa.array([f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq.tolist()], type=pa.string())
+    months = pc.take(labels, pa.array(inverse.astype(np.int32)))
     arrays["landing_month"] = pc.if_else(pa.array(has), months, pa.scalar(None, pa.string()))
     arrays["out_of_month"] = pa.array(has & (np.where(has, landing, target) != target))
 
