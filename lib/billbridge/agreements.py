@@ -169,7 +169,8 @@ def selection(
 
     A chosen agreement brings all its pending additions; a chosen addition brings its agreement
     header too when that agreement is pending and not imported yet (a contract line needs its
-    contract). Ids not pending are ignored. The button count is the sum of both lengths.
+    contract). An agreement listed only for its additions (``change`` = ``additions``) is not
+    rewritten. Ids not pending are ignored. The button count is the sum of both lengths.
     """
     chosen_a = {int(a) for a in agreement_ids}
     chosen_d = {int(d) for d in addition_ids}
@@ -178,8 +179,10 @@ def selection(
         if len(pending_agreements) else set()
     adds = pending_additions[["addition_id", "agreement_id"]].astype(int) if len(pending_additions) else \
         pd.DataFrame({"addition_id": [], "agreement_id": []})
-    out_a = chosen_a & pa
-    out_d = {int(r.addition_id) for r in adds.itertuples() if r.agreement_id in out_a or r.addition_id in chosen_d}
+    own = set(pending_agreements.loc[pending_agreements["change"] != "additions", "agreement_id"].astype(int)) \
+        if len(pending_agreements) else set()
+    out_d = {int(r.addition_id) for r in adds.itertuples() if r.agreement_id in chosen_a & pa or r.addition_id in chosen_d}
+    out_a = chosen_a & own  # an agreement listed only for its additions is not itself re-imported
     out_a |= {int(r.agreement_id) for r in adds.itertuples() if r.addition_id in chosen_d and r.agreement_id in new_a}
     return sorted(out_a), sorted(out_d)
 

@@ -208,5 +208,60 @@ def load(month, file_path, fmt, vendor, demo, exclude_out_of_month, problems_csv
         sys.exit(EXIT_USAGE)
 
 
+# ---- agreement import and month export (issue 6)
+@main.command("import-agreements")
+@click.option("--all", "import_all", is_flag=True, help="Import every new or changed agreement and addition.")
+@click.option("--agreement", "agreement_ids", type=int, multiple=True, metavar="ID",
+              help="Import this agreement and its pending additions (repeatable).")
+@click.option("--since", default=None, metavar="ISO",
+              help="Read changes since this time (2026-11-01 or 2026-11-01T08:00:00Z) instead of the last import's bookmark.")
+@click.option("--full", is_flag=True, help="Read everything and mark additions deleted in ConnectWise (slower).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def import_agreements(import_all, agreement_ids, since, full, as_json) -> None:
+    """Import agreements and additions from ConnectWise, one way, as contracts.
+
+    Reads only what changed since the last run (lastUpdated bookmark). Without --all or
+    --agreement it lists what is new or changed and imports nothing.
+    """
+    from billbridge import agreements as ag
+    from billbridge.connectwise import ConnectWiseError
+
+    if import_all and agreement_ids:
+        raise click.UsageError("use either --all or --agreement, not both")
+    try:
+        since_dt = ag.parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO date or time: {since}", param_hint="--since") from exc
+    conn = open_connection()
+    store = open_store()
+    try:
+        fetched = ag.fetch_changes(conn.client, store, since=since_dt, full=full)
+    except ConnectWiseError as exc:
+        fail_cw(exc)
+    pending_a, pending_d = ag.pending(store)
+    if import_all:
+        result = ag.import_all(store, source="cli")
+    elif agreement_ids:
+        result = ag.import_selected(store, agreement_ids, source="cli")
+    else:
+        result = ag.ImportResult([], [])
+    if as_json:
+        echo_json({"fetched": fetched.to_dict(), "pending": {"agreements": pending_a["agreement_id"].tolist(),
+                   "additions": pending_d["addition_id"].tolist()}, "imported": result.to_dict()})
+        return
+    click.echo(f"Read {fetched.agreements} agreements and {fetched.additions} additions changed since "
+               f"{fetched.since['additions'] or 'the beginning'} ({fetched.requests} requests).")
+    if fetched.deleted_additions or fetched.deleted_agreements:
+        click.echo(f"Marked deleted in ConnectWise: {len(fetched.deleted_agreements)} agreements, "
+                   f"{len(fetched.deleted_additions)} additions.")
+    click.echo(f"Pending: {len(pending_a)} agreements, {len(pending_d)} additions.")
+    if import_all or agreement_ids:
+        click.echo(f"Imported {len(result.agreement_ids)} agreements and {len(result.addition_ids)} additions.")
+    else:
+        for r in pending_a.itertuples():
+            click.echo(f"  {r.agreement_id:>6}  {r.change:<9} {r.company_name} - {r.name} ({r.pending_additions} additions)")
+        click.echo("Nothing imported: pass --all or --agreement ID.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
