@@ -263,5 +263,133 @@ def import_agreements(import_all, agreement_ids, since, full, as_json) -> None:
         click.echo("Nothing imported: pass --all or --agreement ID.")
 
 
+# ---- mappings and reconcile (issue 4) -----------------------------------------------------------
+def _month_arg(month: str) -> str:
+    import re as _re
+
+    if not _re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month or ""):
+        raise click.BadParameter(f"{month!r} is not a billing month (YYYY-MM)", param_hint="MONTH")
+    return month
+
+
+def _month_snapshot(store, month: str, refresh: bool = False):
+    """The month's stored snapshot; read ConnectWise first when asked, when there is none, or when
+    agreements were mapped since it was taken. Exit 3 when ConnectWise fails."""
+    from billbridge import month as mo
+    from billbridge.connectwise import ConnectWiseError
+
+    if refresh or mo.snapshot_for(store, month) is None or mo.snapshot_is_stale(store, month):
+        conn = open_connection()
+        try:
+            res = mo.refresh_snapshot(store, conn.client, month)
+        except ConnectWiseError as exc:
+            fail_cw(exc)
+        click.echo(f"Read ConnectWise for {month}: {res.request_count} requests.", err=True)
+    return mo.snapshot_for(store, month)
+
+
+@main.group("map")
+def map_group() -> None:
+    """Mappings: vendor customers -> companies and agreements, SKUs -> catalog items."""
+
+
+@map_group.command("suggest")
+@click.argument("month")
+@click.option("--accept-above", "accept_above", type=click.IntRange(0, 100), default=None,
+              help="Record every suggestion scoring at least SCORE whose candidate is not flagged (deleted, prospect, cancelled, tie...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the suggestions (and what was accepted) as JSON.")
+def map_suggest(month, accept_above, as_json) -> None:
+    """List mapping suggestions for MONTH's vendor lines, best first; optionally accept them."""
+    from billbridge import mappings as mp
+
+    month = _month_arg(month)
+    store = open_store()
+    snap = _month_snapshot(store, month)
+    accepted = None
+    if accept_above is not None:
+        accepted = mp.accept(store, month, snap, min_score=accept_above)
+    sug = mp.suggestions(store, month, snap)
+    if as_json:
+        out = {k: [{c: (list(v) if isinstance(v, tuple) else v) for c, v in r.items()} for r in df.to_dict("records")]
+               for k, df in sug.items()}
+        echo_json({"month": month, "accepted": accepted, "suggestions": out})
+        return
+    if accepted is not None:
+        click.echo(f"Accepted (score >= {accept_above}): " + ", ".join(f"{n} {k}" for k, n in accepted.items()))
+    labels = {"companies": ("vendor_customer_name", "company_name"), "agreements": ("vendor_customer_name", "agreement_name"),
+              "products": ("sku", "catalog_identifier")}
+    for kind, df in sug.items():
+        click.echo(f"\n{kind.capitalize()} still unmapped: {df[df.columns[1]].nunique() if len(df) else 0}")
+        for r in df.to_dict("records"):
+            a, b = labels[kind]
+            cand = r.get(b) or "-"
+            click.echo(f"  {str(r.get(a))[:34]:34}  {str(cand)[:34]:34}  {int(r.get('score') or 0):>3}  {r.get('reason')}")
+
+
+@map_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def map_export(file) -> None:
+    """Write every mapping and rule to FILE (CSV, one file for all kinds; '-' for stdout)."""
+    from billbridge import mappings as mp
+
+    text = mp.export_csv(open_store())
+    if file == "-":
+        click.echo(text, nl=False)
+    else:
+        with open(file, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        click.echo(f"Wrote {max(0, text.count(chr(10)) - 1)} mappings to {file}")
+
+
+@map_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def map_import(file) -> None:
+    """Read mappings from FILE (CSV as written by 'map export'): all or nothing; exit 2 on any problem."""
+    from billbridge import mappings as mp
+
+    with open(file, "rb") as fh:
+        res = mp.import_csv(open_store(), fh.read())
+    if not res.ok:
+        for p in res.problems:
+            click.echo(f"Error: {p}", err=True)
+        click.echo(f"Nothing was imported ({len(res.problems)} problem(s)).", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"Imported {res.rows} rows: " + ", ".join(f"{n} {k} changed" for k, n in res.counts.items()))
+
+
+@main.command("reconcile")
+@click.argument("month")
+@click.option("--refresh", is_flag=True, help="Read ConnectWise again before reconciling.")
+@click.option("--json", "as_json", is_flag=True, help="Print {summary, rows} as JSON.")
+def reconcile_cmd(month, refresh, as_json) -> None:
+    """Reconcile MONTH's vendor lines against ConnectWise and store the plan (nothing is written to ConnectWise)."""
+    from billbridge import month as mo
+    from billbridge import store as st
+
+    month = _month_arg(month)
+    store = open_store()
+    if not st.list_imports(store, billing_month=month):
+        click.echo(f"Error: no vendor month is loaded for {month}: run 'billbridge load {month} ...' first.", err=True)
+        sys.exit(EXIT_USAGE)
+    snap = _month_snapshot(store, month, refresh)
+    _plan, plan_id = mo.build_plan(store, month, snap)
+    stored = mo.latest_plan(store, month)
+    if as_json:
+        echo_json({"plan_id": plan_id, "summary": stored.summary, "rows": st.plan_rows(store, plan_id)})
+        return
+    s = stored.summary
+    click.echo(f"Plan {plan_id} for {month}: {s['status']}")
+    click.echo(f"  vendor lines {s['lines_checked']} (${s['dollars_checked']}): reconciled {s['lines_reconciled']}, "
+               f"blocked {s['lines_blocked']}, excluded {s['lines_excluded']}; coverage {float(s['coverage']):.1%}")
+    click.echo("  rows by action: " + ", ".join(f"{a} {d['rows']}" for a, d in s["by_action"].items()))
+    if s["by_cause"]:
+        click.echo("  blocked/excluded by cause: " + ", ".join(f"{c} {d['rows']}" for c, d in s["by_cause"].items()))
+    click.echo(f"  customer price impact {s['price_impact']}, margin impact {s['margin_impact']}, "
+               f"{s['requests']} ConnectWise writes proposed" + (f", {s['creations']} records to create" if s.get("creations") else ""))
+    for r in stored.rows.itertuples():
+        if r.action != "in_sync":
+            click.echo(f"  [{r.action}{'/' + r.cause if isinstance(r.cause, str) else ''}] {r.reason}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
