@@ -22,7 +22,7 @@ PAGES = {
         # Month review
     ],
     "ConnectWise": [
-        # Agreements
+        st.Page("pages/agreements.py", title="Agreements", icon=":material/handshake:"),
         st.Page("pages/connection.py", title="Connection", icon=":material/cable:"),
     ],
 }

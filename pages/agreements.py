@@ -1,0 +1,117 @@
+"""Agreements: import agreements and additions from ConnectWise (one way) as contracts."""
+
+import pandas as pd
+import streamlit as st
+
+import billbridge_ui as ui
+from billbridge import agreements as ag
+from billbridge import store as st_
+from billbridge.connectwise import ConnectWiseError
+
+st.title("Agreements")
+st.caption("One-way import: ConnectWise → billbridge. Status, billing amount, billing cycle, dates and "
+           "quantities belong to ConnectWise and are read-only here; change them in ConnectWise and import again.")
+ui.show_flash()
+conn = ui.connection()
+store = ui.store()
+
+c1, c2 = st.columns([1, 3])
+full = c2.checkbox("Full pass (also finds additions deleted in ConnectWise)", key="ag_full")
+if c1.button("Check ConnectWise for changes", key="ag_fetch", icon=":material/sync:") or "ag_fetched" not in st.session_state:
+    try:
+        with st.spinner("Reading what changed in ConnectWise…"):
+            res = ag.fetch_changes(conn.client, store, full=full)
+        st.session_state["ag_fetched"] = res.to_dict()
+    except ConnectWiseError as exc:
+        ui.show_cw_error(exc, what="Reading agreements")
+        st.session_state["ag_fetched"] = None
+fetched = st.session_state.get("ag_fetched")
+if fetched and (fetched["deleted_additions"] or fetched["deleted_agreements"]):
+    st.warning(f"Deleted in ConnectWise since the last full pass: {len(fetched['deleted_agreements'])} agreements, "
+               f"{len(fetched['deleted_additions'])} additions. They stay here, marked deleted.")
+
+state = st_.contract_sync_state(store)
+last = state["last_import"]
+m1, m2, m3 = st.columns(3)
+pending_a, pending_d = ag.pending(store)
+m1.metric("New or changed agreements", len(pending_a))
+m2.metric("New or changed additions", len(pending_d))
+m3.metric("Last imported", (last["imported_at"].replace("T", " ").rstrip("Z") + " UTC") if last else "never")
+st.caption(f"Last checked: {state['additions']['fetched_at'] or 'never'} · bookmark (newest lastUpdated stored): "
+           f"{state['additions']['bookmark'] or '—'} · last full pass: {state['additions']['full_pass_at'] or 'never'}")
+
+st.subheader("New or changed in ConnectWise")
+if pending_a.empty:
+    st.success("Everything ConnectWise holds is imported.")
+else:
+    a_view = pending_a.set_index("agreement_id")
+    a_view.insert(0, "import", False)
+    a_edit = st.data_editor(
+        a_view, key="ag_pick_agreements", width="stretch", height=300,
+        disabled=[c for c in a_view.columns if c != "import"],
+        column_config={
+            "import": st.column_config.CheckboxColumn("import", help="Import this agreement and all its pending additions"),
+            "change": st.column_config.TextColumn("change", help="new, changed, or additions (only its additions changed)"),
+            "bill_amount": st.column_config.NumberColumn("bill amount", format="dollar"),
+            "cw_last_updated": "updated in ConnectWise",
+        },
+    )
+    st.markdown("**Additions** — tick single additions to import only those")
+    d_view = pending_d.set_index("addition_id")
+    d_view.insert(0, "import", False)
+    d_edit = st.data_editor(
+        d_view, key="ag_pick_additions", width="stretch", height=300,
+        disabled=[c for c in d_view.columns if c != "import"],
+        column_config={
+            "import": st.column_config.CheckboxColumn("import"),
+            "unit_price": st.column_config.NumberColumn("unit price", format="dollar"),
+            "cw_last_updated": "updated in ConnectWise",
+        },
+    )
+    chosen_a = a_edit.index[a_edit["import"]].tolist()
+    chosen_d = d_edit.index[d_edit["import"]].tolist()
+    a_ids, d_ids = ag.selection(pending_a, pending_d, chosen_a, chosen_d)
+    n = len(a_ids) + len(d_ids)
+    if st.button(f"Import {n} selected", key="ag_import", type="primary", disabled=n == 0, icon=":material/download:"):
+        res = ag.import_selected(store, chosen_a, chosen_d, source="page")
+        ui.flash(f"Imported {len(res.agreement_ids)} agreements and {len(res.addition_ids)} additions.")
+        st.rerun()
+    st.caption("An agreement brings all its pending additions; an addition of an agreement not imported yet brings "
+               "the agreement too.")
+
+st.subheader("Imported contracts")
+contracts = st_.list_contracts(store)
+if contracts.empty:
+    st.info("No contracts imported yet.")
+else:
+    view = contracts.set_index("agreement_id")[
+        ["notes", "company_name", "name", "status", "billing_cycle", "bill_amount", "start_date", "end_date",
+         "type_name", "cw_last_updated", "imported_at", "deleted_at"]]
+    st.data_editor(
+        view, key="ag_contracts", width="stretch", height=320,
+        disabled=[c for c in view.columns if c != "notes"],
+        column_config={
+            "notes": st.column_config.TextColumn("notes (billbridge)", help="Your own note; the only editable field"),
+            "status": st.column_config.TextColumn("status 🔒", help="Owned by ConnectWise (read-only)"),
+            "billing_cycle": st.column_config.TextColumn("billing cycle 🔒", help="Owned by ConnectWise (read-only)"),
+            "bill_amount": st.column_config.NumberColumn("bill amount 🔒", format="dollar", help="Owned by ConnectWise"),
+            "start_date": "start 🔒", "end_date": "end 🔒",
+            "deleted_at": "deleted in ConnectWise",
+        },
+    )
+    if st.button("Save notes", key="ag_save_notes"):
+        edits = st.session_state["ag_contracts"].get("edited_rows", {})
+        notes = {int(view.index[pos]): row["notes"] for pos, row in edits.items() if "notes" in row}
+        st_.save_contract_notes(store, notes)
+        ui.flash(f"Saved {len(notes)} notes.")
+        st.rerun()
+    adds = st_.list_contract_additions(store)
+    with st.expander(f"Contract additions ({len(adds)}, {int(adds['deleted_at'].notna().sum())} deleted in ConnectWise)"):
+        st.dataframe(
+            adds[["addition_id", "agreement_id", "product_identifier", "description", "quantity", "unit_price",
+                  "unit_cost", "effective_date", "cancelled_date", "line_key", "cw_last_updated", "deleted_at"]],
+            hide_index=True, width="stretch",
+            column_config={"quantity": "quantity 🔒", "unit_price": st.column_config.NumberColumn("unit price 🔒", format="dollar"),
+                           "unit_cost": st.column_config.NumberColumn("unit cost 🔒", format="dollar"),
+                           "deleted_at": "deleted in ConnectWise"},
+        )
