@@ -126,7 +126,7 @@ def _journal(store: st.Store) -> pd.DataFrame | None:
         cols = {c.name for c in store.db[table].columns}
         if "journal" in table and {"key", "written_at"} <= cols:
             pick = [c for c in ("key", "addition_id", "written_at") if c in cols]
-            return pd.read_sql_query(f"SELECT {', '.join(pick)} FROM {table}", store.conn)
+            return pd.read_sql_query(f"SELECT {', '.join(pick)} FROM {table} WHERE written_at IS NOT NULL", store.conn)
     return None
 
 

@@ -1121,6 +1121,8 @@ __all__ += ["CONTRACT_COLUMNS", "CONTRACT_ADDITION_COLUMNS", "m004_contracts", "
 # write attempt, inserted BEFORE the request is sent (status ``intent``) and completed after it
 # (``ok`` / ``failed`` / ``unknown``), with the record before and after. JSON columns hold exactly
 # what was sent and received (already redacted by billbridge.push; no header, key or token).
+# ``addition_id`` + ``written_at`` (set when a write is confirmed) are what reconcile's manual-edit
+# check reads as "billbridge's last write" (billbridge.month finds this table by those columns).
 
 PUSH_RESULTS = ("ok", "failed", "conflict", "skipped")
 
@@ -1205,9 +1207,10 @@ def m003_push(db: sqlite_utils.Database) -> None:
             outcome_unknown INTEGER,
             before TEXT,
             after TEXT,
-            record_id INTEGER,
+            addition_id INTEGER,
             started_at TEXT NOT NULL,
             finished_at TEXT,
+            written_at TEXT,
             duration_ms REAL,
             note TEXT
         )"""
@@ -1261,13 +1264,13 @@ def push_run_by_token(store: Store, token: str) -> dict[str, Any] | None:
 
 
 def journal_intent(store: Store, *, run_id: int, key: str, operator: str | None, attempt: int, method: str,
-                   path: str, body: Any, before: Any = None, record_id: int | None = None, note: str | None = None) -> int:
+                   path: str, body: Any, before: Any = None, addition_id: int | None = None, note: str | None = None) -> int:
     """Record a write BEFORE it is sent (status ``intent``); returns the journal entry id."""
     with store.atomic():
         cur = store.conn.execute(
-            "INSERT INTO push_journal (run_id, key, operator, attempt, method, path, body, status, before, record_id, "
+            "INSERT INTO push_journal (run_id, key, operator, attempt, method, path, body, status, before, addition_id, "
             "started_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)",
-            (run_id, key, operator, attempt, method, path, _push_json(body), _push_json(before), record_id, _utcnow(),
+            (run_id, key, operator, attempt, method, path, _push_json(body), _push_json(before), addition_id, _utcnow(),
              note))
     return int(cur.lastrowid)
 
@@ -1275,16 +1278,18 @@ def journal_intent(store: Store, *, run_id: int, key: str, operator: str | None,
 def journal_result(store: Store, entry_id: int, *, status: str, http_status: int | None = None,
                    cw_code: str | None = None, cw_message: str | None = None, field_errors: Any = None,
                    error_class: str | None = None, retries: int | None = None, outcome_unknown: bool = False,
-                   after: Any = None, record_id: int | None = None, duration_ms: float | None = None,
+                   after: Any = None, addition_id: int | None = None, duration_ms: float | None = None,
                    note: str | None = None) -> None:
     """Complete a journal entry AFTER the request: ``ok`` / ``failed`` / ``unknown`` plus the answer."""
+    now = _utcnow()
     with store.atomic():
         store.conn.execute(
             "UPDATE push_journal SET status = ?, http_status = ?, cw_code = ?, cw_message = ?, field_errors = ?, "
-            "error_class = ?, retries = ?, outcome_unknown = ?, after = ?, record_id = COALESCE(?, record_id), "
-            "finished_at = ?, duration_ms = ?, note = COALESCE(?, note) WHERE id = ?",
+            "error_class = ?, retries = ?, outcome_unknown = ?, after = ?, addition_id = COALESCE(?, addition_id), "
+            "finished_at = ?, written_at = ?, duration_ms = ?, note = COALESCE(?, note) WHERE id = ?",
             (status, http_status, cw_code, cw_message, _push_json(field_errors), error_class, retries,
-             int(bool(outcome_unknown)), _push_json(after), record_id, _utcnow(), duration_ms, note, entry_id))
+             int(bool(outcome_unknown)), _push_json(after), addition_id, now, now if status == "ok" else None,
+             duration_ms, note, entry_id))
 
 
 def record_push_row(store: Store, run_id: int, key: str, *, result: str, reason: str | None = None,
@@ -1438,3 +1443,59 @@ def company_push_status(store: Store, month: str) -> pd.DataFrame:
     return g[cols].sort_values(["status", "company_name"], ascending=[False, True]).reset_index(drop=True)
 
 # ---- end push runs and journal (issue 5) -------------------------------------------------------
+
+
+def _plan_where(plan_id: int, actions=None, causes=None, customers=None, products=None) -> tuple[str, list[Any]]:
+    where, params = ["plan_id = ?"], [plan_id]
+    for expr, values in (("action", actions), ("COALESCE(cause, '')", causes),
+                         ("COALESCE(json_extract(row, '$.vendor_customer_name'), json_extract(row, '$.company_name'), '')", customers),
+                         (_PRODUCT_EXPR, products)):
+        if values:
+            where.append(f"{expr} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    return " AND ".join(where), params
+
+
+_PRODUCT_EXPR = ("COALESCE(json_extract(row, '$.product_description'), json_extract(row, '$.product_name'), "
+                 "json_extract(row, '$.sku'), '')")
+
+
+def plan_page(store: Store, plan_id: int, *, actions: list[str] | None = None, causes: list[str] | None = None,
+              customers: list[str] | None = None, products: list[str] | None = None, limit: int | None = 500,
+              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of a plan's rows matching the filters (plan order) and how many match in all, so a
+    50,000-row plan is never loaded whole to show 500 rows. ``causes`` may include '' (no cause)."""
+    where, params = _plan_where(plan_id, actions, causes, customers, products)
+    total = store.conn.execute(f"SELECT COUNT(*) FROM plan_rows WHERE {where}", params).fetchone()[0]
+    sql = f"SELECT row FROM plan_rows WHERE {where} ORDER BY seq"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    return [json.loads(r[0]) for r in store.conn.execute(sql, params)], int(total)
+
+
+def plan_keys(store: Store, plan_id: int, **filters: Any) -> list[str]:
+    """Keys of every row matching the filters of :func:`plan_page` (for "select all")."""
+    where, params = _plan_where(plan_id, **filters)
+    return [r[0] for r in store.conn.execute(f"SELECT key FROM plan_rows WHERE {where} ORDER BY seq", params)]
+
+
+def plan_facets(store: Store, plan_id: int) -> dict[str, list[str]]:
+    """Distinct actions, causes, customers and products of a plan (filter choices)."""
+    q = lambda expr: [r[0] for r in store.conn.execute(  # noqa: E731
+        f"SELECT DISTINCT {expr} AS v FROM plan_rows WHERE plan_id = ? AND v IS NOT NULL AND v != '' ORDER BY v", (plan_id,))]
+    return {"actions": q("action"), "causes": q("cause"),
+            "customers": q("COALESCE(json_extract(row, '$.vendor_customer_name'), json_extract(row, '$.company_name'))"),
+            "products": q(_PRODUCT_EXPR)}
+
+
+def import_lines_subset(store: Store, import_id: int, line_nos: list[int]) -> pd.DataFrame:
+    """Only the given lines of an import (as :func:`import_lines`, text values): the vendor lines
+    behind one plan row without reading the whole month."""
+    cols = ["line_no", *LINE_COLUMNS]
+    rows: list[tuple] = []
+    for start in range(0, len(line_nos), 500):
+        part = [int(x) for x in line_nos[start:start + 500]]
+        rows += store.conn.execute(
+            f"SELECT {', '.join(cols)} FROM import_lines WHERE import_id = ? AND line_no IN ({', '.join('?' * len(part))}) "
+            "ORDER BY line_no", (import_id, *part)).fetchall()
+    return pd.DataFrame(rows, columns=cols)
