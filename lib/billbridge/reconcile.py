@@ -289,6 +289,43 @@ def _ts(value: Any) -> str | None:
     return text
 
 
+def _put(df: pd.DataFrame, col: str, values: Any) -> None:
+    """``df[col] = values``, keeping text as ``object`` (no Arrow-string inference) and numbers/bools
+    in their own dtype."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        df[col] = values
+    elif isinstance(values, pd.Series) and not pd.api.types.is_string_dtype(values.dtype):
+        df[col] = values.to_numpy() if not values.index.equals(df.index) else values
+    elif isinstance(values, pd.Series):
+        df[col] = pd.Series(values.to_numpy(dtype=object), index=df.index, dtype=object)
+    elif values is None or isinstance(values, str):
+        df[col] = pd.Series([values] * len(df), index=df.index, dtype=object)
+    elif np.isscalar(values):
+        df[col] = values
+    else:
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values if not isinstance(values, list) else [v for v in values]
+        df[col] = pd.Series(arr, index=df.index, dtype=object)
+
+
+def _objectify(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as plain ``object`` arrays with ``None`` for missing (pandas 3 infers Arrow
+    strings, whose per-element access is slow on the row-wise paths here)."""
+    for col in df.columns:
+        dt = df[col].dtype
+        if dt != object and pd.api.types.is_string_dtype(dt):
+            s = df[col].astype(object)
+            df[col] = s.where(s.notna(), None)
+    return df
+
+
+def _ts_array(series: pd.Series) -> np.ndarray:
+    """:func:`_ts` over a column, each distinct value once."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    conv = np.array([_ts(u) for u in uniques] + [None], dtype=object)
+    return conv[codes]
+
+
 def _key_of(custom_fields: Any, field_id: int, caption: str) -> str | None:
     if not custom_fields:
         return None
@@ -362,6 +399,10 @@ def snapshot_frames(snapshot: Mapping[str, Any] | SnapshotFrames, *, line_key_fi
     def frame(rows: list[dict], cols: list[str]) -> pd.DataFrame:
         return pd.DataFrame(rows, columns=cols) if rows else _empty(cols)
 
+    def frame(rows: list[dict], cols: list[str]) -> pd.DataFrame:  # noqa: F811 - object text columns
+        return _objectify(pd.DataFrame(rows, columns=cols)) if rows else _empty(cols)
+
+    additions = _objectify(additions)
     return SnapshotFrames(
         companies=frame(companies, ["company_id", "identifier", "name", "account_number", "deleted", "status", "types"]),
         agreements=frame(agreements, ["agreement_id", "name", "company_id", "company_name", "type_name", "status",
@@ -555,22 +596,22 @@ class Plan:
 
 
 def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
-    V = vendor_lines.copy()
+    V = _objectify(vendor_lines.copy())
     n = len(V)
     V.index = pd.RangeIndex(n)
     for col in VENDOR_LINE_COLUMNS:
         if col not in V.columns:
             V[col] = None
     if V["line_no"].isna().all():
-        V["line_no"] = np.arange(1, n + 1)
-    V["charge_type"] = V["charge_type"].astype(object).where(V["charge_type"].notna(), "recurring")
-    V["currency"] = V["currency"].astype(object).where(V["currency"].notna(), "USD")
+        _put(V, "line_no", np.arange(1, n + 1))
+    _put(V, "charge_type", V["charge_type"].astype(object).where(V["charge_type"].notna(), "recurring"))
+    _put(V, "currency", V["currency"].astype(object).where(V["currency"].notna(), "USD"))
     for col in ("vendor_customer_id", "sku", "subscription_id"):
         V[col] = V[col].astype(object).where(V[col].notna(), None)
         V.loc[V[col].notna(), col] = V.loc[V[col].notna(), col].map(str)
     V.loc[V["subscription_id"] == "", "subscription_id"] = None
-    V["vendor_customer_name"] = V["vendor_customer_name"].astype(object).where(
-        V["vendor_customer_name"].notna(), V["vendor_customer_id"])
+    _put(V, "vendor_customer_name", V["vendor_customer_name"].astype(object).where(
+        V["vendor_customer_name"].notna(), V["vendor_customer_id"]))
     qty = _dec_array(V["quantity"])
     cost = _dec_array(V["unit_cost"])
     price = _dec_array(V["unit_price"])
@@ -580,22 +621,22 @@ def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
         qty[idx] = [-abs(q) for q in qty[idx]]
         cost[idx] = [abs(c) if c is not None else None for c in cost[idx]]
         price[idx] = [abs(p) if p is not None else None for p in price[idx]]
-    V["quantity"] = qty
-    V["unit_cost"] = cost
-    V["unit_price"] = price
+    _put(V, "quantity", qty)
+    _put(V, "unit_cost", cost)
+    _put(V, "unit_price", price)
     currencies = V["currency"].unique()
     if len(currencies) == 1:
         q = _quantum(currencies[0])
-        V["amount"] = (pd.Series(qty, dtype=object) * pd.Series(cost, dtype=object)).map(
-            lambda d: d.quantize(q, rounding=ROUND_HALF_UP))
+        _put(V, "amount", (pd.Series(qty, dtype=object) * pd.Series(cost, dtype=object)).map(
+            lambda d: d.quantize(q, rounding=ROUND_HALF_UP)))
     else:
-        V["amount"] = [_ext(a, b, c) for a, b, c in zip(qty, cost, V["currency"])]
+        _put(V, "amount", [_ext(a, b, c) for a, b, c in zip(qty, cost, V["currency"])])
     for col in ("period_start", "period_end", "effective_date", "customer_created"):
         V[col] = _iso_array(V[col])
     # what the vendor charged in customer price for the line (its own proration included)
-    V["price_amount"] = [None if p is None else _ext(a, p, c) for a, p, c in zip(qty, price, V["currency"])] \
-        if len(currencies) > 1 else _ext_array(qty, price, currencies[0] if len(currencies) else "USD")
-    V["vendor_prorated"] = False
+    _put(V, "price_amount", [None if p is None else _ext(a, p, c) for a, p, c in zip(qty, price, V["currency"])] \
+        if len(currencies) > 1 else _ext_array(qty, price, currencies[0] if len(currencies) else "USD"))
+    _put(V, "vendor_prorated", False)
     _unprorate(V)
     return V
 
@@ -699,17 +740,17 @@ def _map_lines(V: pd.DataFrame, m: Mappings) -> pd.DataFrame:
     for col in pcols:
         V[col] = np.where(h1, p1[col].to_numpy(dtype=object),
                           np.where(h2, p2[col].to_numpy(dtype=object), p3[col].to_numpy(dtype=object)))
-    V["own_cost"] = V["own_cost"].map(lambda v: True if _isnull(v) else bool(v))
-    V["own_price"] = V["own_price"].map(lambda v: True if _isnull(v) else bool(v))
+    _put(V, "own_cost", V["own_cost"].map(lambda v: True if _isnull(v) else bool(v)))
+    _put(V, "own_price", V["own_price"].map(lambda v: True if _isnull(v) else bool(v)))
 
     rules = m.rules.copy()
     if "sku" not in rules.columns:
         rules["sku"] = None
     if "value" not in rules.columns:
         rules["value"] = None
-    V["do_not_sync"] = False
-    V["fixed_quantity"] = None
-    V["cap"] = None
+    _put(V, "do_not_sync", False)
+    _put(V, "fixed_quantity", None)
+    _put(V, "cap", None)
     if len(rules):
         for rule, col in (("do_not_sync", "do_not_sync"), ("fixed_quantity", "fixed_quantity"), ("cap", "cap")):
             r = rules[rules["rule"] == rule]
@@ -785,7 +826,7 @@ def _group(V: pd.DataFrame) -> pd.DataFrame:
     dup = V["key"].duplicated(keep=False).to_numpy()
     single = V.loc[~dup]
     G1 = single[_GROUP_FIRST].copy()
-    G1["vendor_lines"] = [[int(x)] for x in single["line_no"].to_numpy()]
+    _put(G1, "vendor_lines", [[x] for x in single["line_no"].astype("int64").tolist()])
     for src, dst in (("quantity", "quantity"), ("unit_cost", "unit_cost"), ("unit_price", "unit_price"),
                      ("amount", "amount"), ("price_amount", "price_amount"), ("vendor_prorated", "vendor_prorated"),
                      ("effective_date", "effective_date"), ("period_start", "period_start"),
@@ -843,16 +884,16 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
     total_lines = len(V)
     total_dollars = sum(V["amount"], ZERO) if total_lines else ZERO
     V = _map_lines(V, mappings)
-    V["in_period"] = _landing(V, M) if total_lines else np.array([], dtype=bool)
+    _put(V, "in_period", _landing(V, M) if total_lines else np.array([], dtype=bool))
     _keys(V, ctx.vendor, M) if total_lines else V.assign(line_key=None, key=None)
     if not total_lines:
-        V["line_key"] = pd.Series([], dtype=object)
-        V["key"] = pd.Series([], dtype=object)
+        _put(V, "line_key", pd.Series([], dtype=object))
+        _put(V, "key", pd.Series([], dtype=object))
     G = _group(V) if total_lines else _empty(_GROUP_FIRST + ["vendor_lines", "quantity", "unit_cost", "unit_price",
                                                              "amount", "effective_date", "period_start", "period_end"])
     if "_mixed_units" not in G.columns:
-        G["_mixed_units"] = False
-    G["_mixed_units"] = G["_mixed_units"].fillna(False).astype(bool)
+        _put(G, "_mixed_units", False)
+    _put(G, "_mixed_units", G["_mixed_units"].fillna(False).astype(bool))
     n = len(G)
 
     # ---- ConnectWise side: names and statuses ----------------------------------------------
@@ -865,23 +906,23 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
             return np.full(len(keys), None, dtype=object)
         return frame[col].reindex(keys.to_numpy()).to_numpy(dtype=object)
 
-    G["agreement_name"] = lookup(agreements, G["agreement_id"], "name")
-    G["_agr_found"] = pd.Series(lookup(agreements, G["agreement_id"], "name"), dtype=object).notna().to_numpy() | (
-        pd.Series(lookup(agreements, G["agreement_id"], "company_id"), dtype=object).notna().to_numpy())
+    _put(G, "agreement_name", lookup(agreements, G["agreement_id"], "name"))
+    _put(G, "_agr_found", pd.Series(lookup(agreements, G["agreement_id"], "name"), dtype=object).notna().to_numpy() | (
+        pd.Series(lookup(agreements, G["agreement_id"], "company_id"), dtype=object).notna().to_numpy()))
     agr_status = lookup(agreements, G["agreement_id"], "status")
     agr_cancelled = lookup(agreements, G["agreement_id"], "cancelled")
     agr_end = lookup(agreements, G["agreement_id"], "end_date")
     agr_noend = lookup(agreements, G["agreement_id"], "no_end")
-    G["_prorate"] = pd.Series(lookup(agreements, G["agreement_id"], "prorate"), dtype=object).fillna(False).astype(bool).to_numpy()
-    G["_parent"] = lookup(agreements, G["agreement_id"], "parent_name")
-    G["_agr_company"] = lookup(agreements, G["agreement_id"], "company_id")
-    G["company_name"] = lookup(companies, G["company_id"], "name")
+    _put(G, "_prorate", pd.Series(lookup(agreements, G["agreement_id"], "prorate"), dtype=object).fillna(False).astype(bool).to_numpy())
+    _put(G, "_parent", lookup(agreements, G["agreement_id"], "parent_name"))
+    _put(G, "_agr_company", lookup(agreements, G["agreement_id"], "company_id"))
+    _put(G, "company_name", lookup(companies, G["company_id"], "name"))
     comp_deleted = pd.Series(lookup(companies, G["company_id"], "deleted"), dtype=object).fillna(False).astype(bool).to_numpy()
-    G["product_identifier"] = lookup(catalog, G["catalog_item_id"], "identifier")
-    G["product_description"] = lookup(catalog, G["catalog_item_id"], "description")
+    _put(G, "product_identifier", lookup(catalog, G["catalog_item_id"], "identifier"))
+    _put(G, "product_description", lookup(catalog, G["catalog_item_id"], "description"))
     cat_found = pd.Series(G["product_identifier"], dtype=object).notna().to_numpy() | pd.Series(
         G["product_description"], dtype=object).notna().to_numpy()
-    G["_cat_inactive"] = pd.Series(lookup(catalog, G["catalog_item_id"], "inactive"), dtype=object).fillna(False).astype(bool).to_numpy()
+    _put(G, "_cat_inactive", pd.Series(lookup(catalog, G["catalog_item_id"], "inactive"), dtype=object).fillna(False).astype(bool).to_numpy())
     cat_price = lookup(catalog, G["catalog_item_id"], "price")
     cat_cost = lookup(catalog, G["catalog_item_id"], "cost")
 
@@ -904,7 +945,7 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
          "unmapped_product", "unmapped_product"],
         default="",
     ).astype(object)
-    G["cause"] = cause
+    _put(G, "cause", cause)
 
     # ---- quantities after rules --------------------------------------------------------------
     ct = G["charge_type"].to_numpy(dtype=object)
@@ -917,14 +958,14 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
         qty[i] = fixed[i]
     for i in np.flatnonzero(rule_ok & pd.Series(cap, dtype=object).notna().to_numpy()):
         qty[i] = min(qty[i], cap[i])
-    G["vendor_quantity_raw"] = qraw
-    G["vendor_quantity"] = qty
+    _put(G, "vendor_quantity_raw", qraw)
+    _put(G, "vendor_quantity", qty)
     price = G["unit_price"].to_numpy(dtype=object).copy()
     credit = ct == "credit"
     price_at_cost = credit & pd.Series(price, dtype=object).isna().to_numpy()
     price[price_at_cost] = G["unit_cost"].to_numpy(dtype=object)[price_at_cost]
-    G["vendor_unit_price"] = price
-    G["vendor_unit_cost"] = G["unit_cost"].to_numpy(dtype=object)
+    _put(G, "vendor_unit_price", price)
+    _put(G, "vendor_unit_cost", G["unit_cost"].to_numpy(dtype=object))
 
     # ---- additions: active in the month, ours, keyed ----------------------------------------
     A = S.additions
@@ -964,9 +1005,10 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
         lw = pd.Series(last_write, dtype=object)
         last_write = lw.where(lw.notna(), pd.Series(by_key, dtype=object)).to_numpy(dtype=object)
     lw = pd.Series(last_write, dtype=object)
-    date_entered = A["date_entered"].map(_ts).to_numpy(dtype=object) if len(A) else np.array([], dtype=object)
+    date_entered = _ts_array(A["date_entered"]) if len(A) else np.array([], dtype=object)
     baseline = lw.where(lw.notna(), pd.Series(date_entered, dtype=object)).fillna("").astype(str).to_numpy()
-    last_upd = A["last_updated"].map(_ts).fillna("").astype(str).to_numpy() if len(A) else np.array([], dtype=object)
+    last_upd = pd.Series(_ts_array(A["last_updated"]), dtype=object).fillna("").astype(str).to_numpy() \
+        if len(A) else np.array([], dtype=object)
     by_person = A["updated_by"].fillna("").astype(str).to_numpy() != str(ctx.api_member)
     A["manual"] = (A["ours"].to_numpy() | pd.Series(last_write, dtype=object).notna().to_numpy()) & by_person & (last_upd > baseline)
     A["quantity_d"] = _dec_array(A["quantity"]) if len(A) else np.array([], dtype=object)
@@ -1009,12 +1051,12 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
         adopted_ids = free1.reindex(ap[adopt]).to_numpy(dtype=object)
         match_id[adopt] = adopted_ids
     G.loc[ambiguous, "cause"] = "ambiguous"
-    G["_n_free"] = n_free
-    G["_keyed"] = matched
-    G["_dup_key"] = dup_key
+    _put(G, "_n_free", n_free)
+    _put(G, "_keyed", matched)
+    _put(G, "_dup_key", dup_key)
     match_id = np.where(ambiguous, None, match_id)
-    G["cw_addition_id"] = match_id
-    G["_adopted"] = adopt & ~ambiguous
+    _put(G, "cw_addition_id", match_id)
+    _put(G, "_adopted", adopt & ~ambiguous)
     A_by_id = A.drop_duplicates("addition_id").set_index("addition_id")
     mid = pd.Series(match_id, dtype=object)
 
@@ -1023,15 +1065,15 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
             return np.full(n, None, dtype=object)
         return A_by_id[col].reindex(mid.to_numpy()).to_numpy(dtype=object) if len(mid) else np.array([], dtype=object)
 
-    G["cw_quantity"] = acol("quantity_d")
-    G["cw_unit_price"] = acol("unit_price_d")
-    G["cw_unit_cost"] = acol("unit_cost_d")
-    G["cw_effective_date"] = acol("effective_date")
-    G["cw_cancelled_date"] = acol("cancelled_date")
-    G["_cw_product"] = acol("product_id")
-    G["_manual"] = pd.Series(acol("manual"), dtype=object).fillna(False).astype(bool).to_numpy()
-    G["_updated_by"] = acol("updated_by")
-    G["_last_updated"] = acol("last_updated")
+    _put(G, "cw_quantity", acol("quantity_d"))
+    _put(G, "cw_unit_price", acol("unit_price_d"))
+    _put(G, "cw_unit_cost", acol("unit_cost_d"))
+    _put(G, "cw_effective_date", acol("effective_date"))
+    _put(G, "cw_cancelled_date", acol("cancelled_date"))
+    _put(G, "_cw_product", acol("product_id"))
+    _put(G, "_manual", pd.Series(acol("manual"), dtype=object).fillna(False).astype(bool).to_numpy())
+    _put(G, "_updated_by", acol("updated_by"))
+    _put(G, "_last_updated", acol("last_updated"))
 
     # ---- target values and diffs -------------------------------------------------------------
     has_match = mid.notna().to_numpy()
@@ -1066,9 +1108,9 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
     G.loc[manual_block, "cause"] = "manually_edited"
     blocked = (G["cause"] != "").to_numpy()
     action = np.where(blocked, "blocked", np.where(~has_match, "create", np.where(any_diff, "update", "in_sync"))).astype(object)
-    G["action"] = action
-    G["cause"] = G["cause"].where(blocked, None)
-    G["_override_used"] = has_match & any_diff & G["_manual"].to_numpy() & overridden & ~blocked
+    _put(G, "action", action)
+    _put(G, "cause", G["cause"].where(blocked, None))
+    _put(G, "_override_used", has_match & any_diff & G["_manual"].to_numpy() & overridden & ~blocked)
     G["_d_qty"], G["_d_price"], G["_d_cost"], G["_d_dates"], G["_d_key"], G["_d_product"] = (
         d_qty, d_price, d_cost, d_dates, d_key, d_product)
 
@@ -1077,29 +1119,29 @@ def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapshot
     is_update = action == "update"
     changes = is_create | is_update
     new_q = np.where(changes, qty, np.where(action == "in_sync", cwq, None))
-    cat_price_d = np.array([_to_dec(x) for x in cat_price], dtype=object) if n else np.array([], dtype=object)
-    cat_cost_d = np.array([_to_dec(x) for x in cat_cost], dtype=object) if n else np.array([], dtype=object)
+    cat_price_d = _dec_array(pd.Series(cat_price, dtype=object)) if n else np.array([], dtype=object)
+    cat_cost_d = _dec_array(pd.Series(cat_cost, dtype=object)) if n else np.array([], dtype=object)
     new_p = np.where(is_create, np.where(write_price | credit, vprice, cat_price_d),
                      np.where(is_update, np.where(write_price, vprice, cwp), np.where(action == "in_sync", cwp, None)))
     new_c = np.where(is_create, np.where(write_cost, vcost, cat_cost_d),
                      np.where(is_update, np.where(write_cost, vcost, cwc), np.where(action == "in_sync", cwc, None)))
-    G["new_quantity"] = new_q
-    G["new_unit_price"] = new_p
-    G["new_unit_cost"] = new_c
-    G["effective_date"] = np.where(changes, target_eff, G["cw_effective_date"].to_numpy(dtype=object))
-    G["cancelled_date"] = np.where(changes, target_can, G["cw_cancelled_date"].to_numpy(dtype=object))
-    G["_target_eff"] = target_eff
-    G["_target_can"] = target_can
-    G["_write_price"] = write_price | credit
-    G["_write_cost"] = write_cost
-    G["_price_at_cost"] = price_at_cost
-    G["_credit_for"] = None
+    _put(G, "new_quantity", new_q)
+    _put(G, "new_unit_price", new_p)
+    _put(G, "new_unit_cost", new_c)
+    _put(G, "effective_date", np.where(changes, target_eff, G["cw_effective_date"].to_numpy(dtype=object)))
+    _put(G, "cancelled_date", np.where(changes, target_can, G["cw_cancelled_date"].to_numpy(dtype=object)))
+    _put(G, "_target_eff", target_eff)
+    _put(G, "_target_can", target_can)
+    _put(G, "_write_price", write_price | credit)
+    _put(G, "_write_cost", write_cost)
+    _put(G, "_price_at_cost", price_at_cost)
+    _put(G, "_credit_for", None)
     if credit.any():
         orig = [line_key(ctx.vendor, r.vendor_customer_id, r.subscription_id, r.sku)
                 for r in G.loc[credit, ["vendor_customer_id", "subscription_id", "sku"]].itertuples()]
         G.loc[credit, "_credit_for"] = pd.Series(orig, index=G.index[credit], dtype=object)
-    G["_cat_price"] = cat_price_d
-    G["_cat_cost"] = cat_cost_d
+    _put(G, "_cat_price", cat_price_d)
+    _put(G, "_cat_cost", cat_cost_d)
 
     # ---- cancels -------------------------------------------------------------------------------
     C = _cancel_rows(A[A["ours"]], G, S, mappings, ctx, M, m_start, m_end, prev_end)
@@ -1114,23 +1156,27 @@ def _cancel_rows(A: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, m: Mapping
     """Additions billbridge manages that no vendor line of the month asks for any more."""
     if not len(A):
         return pd.DataFrame()
-    months = A["key"].map(lambda k: (parse_line_key(k) or {}).get("month"))
+    akeys = A["key"].astype(object)
+    months = akeys.str.extract(r"\|(\d{4}-\d{2})(?:\||$)", expand=False)
     A = A[(months.isna() | (months == M)).to_numpy()]
-    present = G[["line_key", "agreement_id", "cause"]]
-    # a key still produced by the vendor on the same agreement, or on an agreement we cannot write
-    same = set(zip(present["agreement_id"], present["line_key"]))
-    elsewhere_ok = set(present.loc[present["agreement_id"].notna() & present["cause"].isna(), "line_key"])
-    held = set(present["line_key"])
-    keep = [((a, k) not in same) and (k not in held or k in elsewhere_ok) for a, k in zip(A["agreement_id"], A["key"])]
-    C = A[np.array(keep, dtype=bool)].copy() if len(A) else A
+    akeys = A["key"].astype(object)
+    # a key still produced by the vendor on the same agreement, or held by a line that cannot be written
+    g_agr = G["agreement_id"].astype(object)
+    g_key = G["line_key"].astype(object)
+    same = pd.MultiIndex.from_arrays([A["agreement_id"].astype(object), akeys]).isin(
+        pd.MultiIndex.from_arrays([g_agr, g_key]))
+    elsewhere_ok = akeys.isin(g_key[(g_agr.notna() & G["cause"].isna()).to_numpy()]).to_numpy()
+    held = akeys.isin(g_key).to_numpy()
+    keep = ~same & (~held | elsewhere_ok)
+    C = A[keep].copy() if len(A) else A
     if not len(C):
         return pd.DataFrame()
     invoiced = set(S.invoices.loc[S.invoices["date"].fillna("").astype(str).str[:7] == M, "agreement_id"].dropna())
-    C["invoiced"] = C["agreement_id"].isin(invoiced).to_numpy()
+    _put(C, "invoiced", C["agreement_id"].isin(invoiced).to_numpy())
     target = np.where(C["invoiced"].to_numpy(), m_end.isoformat(), prev_end.isoformat())
     effd = C["effective_date"].fillna("").astype(str).to_numpy()
-    C["never_invoiced"] = effd > target
-    C["cancelled_target"] = np.where(C["never_invoiced"], effd, target)
+    _put(C, "never_invoiced", effd > target)
+    _put(C, "cancelled_target", np.where(C["never_invoiced"], effd, target))
     return C
 
 
@@ -1204,11 +1250,11 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
               S: SnapshotFrames) -> pd.DataFrame:
     n = len(G)
     G = G.copy()
-    G["vendor"] = ctx.vendor
-    G["vendor_line_count"] = [len(x) for x in G["vendor_lines"]] if n else []
-    G["vendor_amount"] = G["amount"]
-    G["bucket"] = np.where(G["action"] != "blocked", "reconciled",
-                           np.where(G["cause"].isin(list(EXCLUDED_CAUSES)), "excluded", "blocked"))
+    _put(G, "vendor", ctx.vendor)
+    _put(G, "vendor_line_count", [len(x) for x in G["vendor_lines"]] if n else [])
+    _put(G, "vendor_amount", G["amount"])
+    _put(G, "bucket", np.where(G["action"] != "blocked", "reconciled",
+                           np.where(G["cause"].isin(list(EXCLUDED_CAUSES)), "excluded", "blocked")))
     action = G["action"].to_numpy(dtype=object)
     currency = G["currency"].to_numpy(dtype=object)
     one_cur = len(set(currency)) <= 1
@@ -1223,7 +1269,7 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
         return np.array([_ext(a, b, c) for a, b, c in zip(qs, us, currency)], dtype=object)
 
     # impacts: only create/update rows move money; in_sync and blocked rows are 0
-    changes = np.isin(action, ["create", "update"])
+    changes = (action == "create") | (action == "update")
     pi = np.full(n, ZERO, dtype=object)
     mi = np.full(n, ZERO, dtype=object)
     if changes.any():
@@ -1235,8 +1281,8 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
         old_rev, old_cost = ext(oq, op), ext(oq, oc)
         pi[idx] = new_rev - old_rev
         mi[idx] = (new_rev - new_cost) - (old_rev - old_cost)
-    G["price_impact"] = pi
-    G["margin_impact"] = mi
+    _put(G, "price_impact", pi)
+    _put(G, "margin_impact", mi)
 
     # flags, proration, writes/requests (changed rows only), reasons
     flags = [() for _ in range(n)]
@@ -1247,12 +1293,13 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
     for i in range(n):
         writes[i] = []
     _flag_rows(G, flags, cw_pr, v_pr, M, m_start, m_end)
-    G["cw_proration"] = cw_pr
-    G["vendor_proration"] = v_pr
+    _put(G, "cw_proration", cw_pr)
+    _put(G, "vendor_proration", v_pr)
     base = f"/finance/agreements"
     cf_field = {"id": ctx.line_key_field_id, "caption": ctx.line_key_field}
+    view = _Rows(G)
     for i in np.flatnonzero(changes):
-        r = G.iloc[i]
+        r = view[i]
         agr = r["agreement_id"]
         if action[i] == "create":
             body: dict[str, Any] = {"product": {"id": _jsonid(r["catalog_item_id"])}, "billCustomer": ctx.bill_customer,
@@ -1301,11 +1348,11 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
             writes[i] = diff
             requests[i] = {"method": "PATCH", "path": f"{base}/{_jsonid(agr)}/additions/{_jsonid(r['cw_addition_id'])}",
                            "body": ops}
-    G["writes"] = writes
-    G["request"] = requests
-    G["flags"] = flags
-    G["credit_for"] = G["_credit_for"]
-    G["reason"] = _reasons(G, ctx)
+    _put(G, "writes", writes)
+    _put(G, "request", requests)
+    _put(G, "flags", flags)
+    _put(G, "credit_for", G["_credit_for"])
+    _put(G, "reason", _reasons(G, ctx))
 
     out = G.reindex(columns=list(ROW_COLUMNS))
     if len(C):
@@ -1321,6 +1368,60 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
                      "product_description", "credit_for", "quantity_basis"):
             out[col] = out[col].where(out[col].notna(), None)
     return out
+
+
+class _Rows:
+    """Column arrays of a frame, pulled once; ``rows[i]["col"]`` without per-row pandas overhead."""
+
+    def __init__(self, df: pd.DataFrame):
+        self._arrays = _LazyColumns(df)
+
+    def __getitem__(self, i: int) -> "_Row":
+        return _Row(self._arrays, i)
+
+
+class _LazyColumns(dict):
+    """column name -> object array, converted on first use."""
+
+    def __init__(self, df: pd.DataFrame):
+        super().__init__()
+        self._df = df
+
+    def __missing__(self, col: str) -> np.ndarray:
+        arr = self._df[col].to_numpy(dtype=object)
+        self[col] = arr
+        return arr
+
+    def get(self, col: str, default: Any = None) -> Any:
+        return self[col] if col in self._df.columns else default
+
+    def __iter__(self):
+        return iter(self._df.columns)
+
+    def __len__(self) -> int:
+        return len(self._df.columns)
+
+
+class _Row:
+    """One row of :class:`_Rows` (read-only, dict-like)."""
+
+    __slots__ = ("_a", "_i")
+
+    def __init__(self, arrays: dict[str, np.ndarray], i: int):
+        self._a, self._i = arrays, i
+
+    def __getitem__(self, col: str) -> Any:
+        return self._a[col][self._i]
+
+    def get(self, col: str, default: Any = None) -> Any:
+        a = self._a.get(col)
+        return default if a is None else a[self._i]
+
+    def __iter__(self):
+        return iter(self._a)
+
+    def __len__(self) -> int:
+        return len(self._a)
 
 
 def _jsonid(x: Any) -> Any:
@@ -1353,12 +1454,12 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
     has_cw = pd.Series(cwq, dtype=object).notna().to_numpy()
     annual_dec = np.zeros(n, dtype=bool)
     if has_cw.any():
-        idx = np.flatnonzero(has_cw & np.isin(term, ["annual", "triennial"]))
+        idx = np.flatnonzero(has_cw & ((term == "annual") | (term == "triennial")))
         for i in idx:
             if vq[i] is not None and vq[i] < cwq[i]:
                 annual_dec[i] = True
     eff = pd.Series(G["_target_eff"], dtype=object).fillna("").astype(str).to_numpy()
-    mid_month = (eff > m_start.isoformat()) & np.isin(action, ["create"])
+    mid_month = (eff > m_start.isoformat()) & (action == "create")
     vendor_eff = pd.Series(G["effective_date"], dtype=object)
     vendor_mid = (pd.Series(G["_target_eff"], dtype=object).notna().to_numpy()) & False
     prorate = G["_prorate"].to_numpy()
@@ -1370,8 +1471,9 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
                & G["company_id"].notna().to_numpy())
             | (~G["_write_price"].to_numpy() & G["own_price"].astype(bool).to_numpy() & (G["action"] != "blocked").to_numpy()))
     del vendor_eff, vendor_mid
+    view = _Rows(G)
     for i in np.flatnonzero(mask):
-        r = G.iloc[i]
+        r = view[i]
         f = []
         if late[i]:
             f.append("late_month_bdom")
@@ -1420,34 +1522,56 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
         flags[i] = tuple(f)
 
 
+def _text(values: np.ndarray) -> np.ndarray:
+    """Decimal/number column -> display text, each distinct value formatted once."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    conv = np.array([_fmt(u) for u in uniques] + ["-"], dtype=object)
+    return conv[codes]
+
+
 def _reasons(G: pd.DataFrame, ctx: Context) -> list[str]:
-    out: list[str] = []
-    cols = G.columns
-    for rec in G.itertuples(index=False, name=None) if len(G) else []:
-        r = dict(zip(cols, rec))
-        a = r["action"]
-        cust, prod, agr = _reason_names(r)
+    """Plain-words reason per row; in-sync rows (the bulk) are built column-wise."""
+    n = len(G)
+    if not n:
+        return []
+    out = np.empty(n, dtype=object)
+    action = G["action"].to_numpy(dtype=object)
+    ct = G["charge_type"].to_numpy(dtype=object)
+    cust = G["vendor_customer_name"].astype(object).where(G["vendor_customer_name"].notna(), G["vendor_customer_id"])
+    prod = G["product_description"].astype(object)
+    prod = prod.where(prod.notna(), G["product_name"].astype(object))
+    prod = prod.where(prod.notna(), G["sku"].astype(object)).fillna("?").astype(str)
+    agr_id = G["agreement_id"].astype(object)
+    agr = G["agreement_name"].astype(object)
+    agr = agr.where(agr.notna(), "agreement #" + agr_id.astype(str)).astype(str)
+    vq = _text(G["vendor_quantity"].to_numpy(dtype=object))
+    plain = (action == "in_sync") & (ct != "credit")
+    if plain.any():
+        txt = (cust.astype(str) + ": " + prod + " on " + agr + " is " + pd.Series(vq, index=G.index) +
+               " in ConnectWise, as the vendor bills.")
+        out[plain] = txt.to_numpy(dtype=object)[plain]
+    view = _Rows(G)
+    for i in np.flatnonzero(~plain):
+        r = view[i]
+        a = action[i]
+        c, p, g = str(cust.iat[i]), prod.iat[i], agr.iat[i]
         if a == "blocked":
-            out.append(_blocked_reason(r, ctx))
+            out[i] = _blocked_reason(r, ctx)
             continue
-        vq = _fmt(r["vendor_quantity"])
-        if r["charge_type"] == "credit":
-            base = (f"Vendor refund of {_fmt(-r['vendor_quantity'])} x {prod} for {cust} ({_money(r['vendor_amount'])}), "
+        q = vq[i]
+        if ct[i] == "credit":
+            base = (f"Vendor refund of {_fmt(-r['vendor_quantity'])} x {p} for {c} ({_money(r['vendor_amount'])}), "
                     f"matched to the original line {r['_credit_for']}")
-            out.append(base + (": add it as a one-month credit line on " + agr + "." if a == "create"
-                               else ": already on " + agr + "." if a == "in_sync" else ": correct the credit line on " + agr + "."))
-            continue
-        if a == "in_sync":
-            out.append(f"{cust}: {prod} on {agr} is {vq} in ConnectWise, as the vendor bills.")
+            out[i] = base + (": add it as a one-month credit line on " + g + "." if a == "create"
+                             else ": already on " + g + "." if a == "in_sync" else ": correct the credit line on " + g + ".")
         elif a == "create":
-            what = "one-time charge" if r["charge_type"] == "one_time" else "line for " + M_label(r)
+            what = "one-time charge" if ct[i] == "one_time" else "line for " + M_label(r)
             price = _money(r["new_unit_price"]) if r["new_unit_price"] is not None else "the catalog price"
-            out.append(f"{cust}: the vendor bills {vq} x {prod} but {agr} has no {what}: add {vq} at {price} "
-                       f"from {r['_target_eff']}.")
+            out[i] = f"{c}: the vendor bills {q} x {p} but {g} has no {what}: add {q} at {price} from {r['_target_eff']}."
         else:
             parts = []
             if r["_d_qty"]:
-                parts.append(f"quantity {_fmt(r['cw_quantity'])} -> {vq}")
+                parts.append(f"quantity {_fmt(r['cw_quantity'])} -> {q}")
             if r["_d_price"]:
                 parts.append(f"price {_money(r['cw_unit_price'])} -> {_money(r['vendor_unit_price'])}")
             if r["_d_cost"]:
@@ -1455,7 +1579,7 @@ def _reasons(G: pd.DataFrame, ctx: Context) -> list[str]:
             if r["_d_dates"]:
                 parts.append(f"dates -> {r['_target_eff']} to {r['_target_can']}")
             if r["_d_product"]:
-                parts.append("product -> " + prod)
+                parts.append("product -> " + p)
             if r["_d_key"]:
                 parts.append("take over the existing line (adds billbridge's key)")
             note = ""
@@ -1463,8 +1587,8 @@ def _reasons(G: pd.DataFrame, ctx: Context) -> list[str]:
                 note = " Careful: an annual-term seat decrease is usually not refunded by the vendor."
             if r["_override_used"]:
                 note += f" Overwrites {r['_updated_by']}'s manual change (you allowed it)."
-            out.append(f"{cust}: {prod} on {agr} differs from the vendor: " + ", ".join(parts) + "." + note)
-    return out
+            out[i] = f"{c}: {p} on {g} differs from the vendor: " + ", ".join(parts) + "." + note
+    return list(out)
 
 
 def M_label(r: Mapping[str, Any]) -> str:  # noqa: N802 - tiny helper for the create reason
@@ -1475,8 +1599,11 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
     agreements = S.agreements.drop_duplicates("agreement_id").set_index("agreement_id")
     catalog = S.catalog.drop_duplicates("catalog_item_id").set_index("catalog_item_id")
     companies = S.companies.drop_duplicates("company_id").set_index("company_id")
-    names = dict(zip(G["vendor_customer_id"], G["vendor_customer_name"]))
-    plan_keys = set(G["key"])
+    wanted = {(parse_line_key(k) or {}).get("vendor_customer_id") for k in C["key"]}
+    gid = G["vendor_customer_id"].astype(object)
+    sel = gid.isin(wanted).to_numpy()
+    names = dict(zip(gid[sel], G["vendor_customer_name"].astype(object)[sel]))
+    plan_keys = set(G["key"].astype(object)[G["key"].isin(C["key"]).to_numpy()])
     rules = ctx  # noqa: F841 - rules for cancels are applied below via the mappings in G
     rows = []
     seen: dict[str, int] = {}
