@@ -16,10 +16,12 @@ PAGES = {
         st.Page("pages/timeline.py", title="Timeline", icon=":material/calendar_month:"),
     ],
     "Reconcile": [
-        # Mappings, Reconcile, Sync status
+        st.Page("pages/mappings.py", title="Mappings", icon=":material/link:"),
+        st.Page("pages/reconcile.py", title="Reconcile", icon=":material/rule:"),
+        # Sync status
     ],
     "Review": [
-        # Month review
+        st.Page("pages/month_review.py", title="Month review", icon=":material/groups:"),
     ],
     "ConnectWise": [
         st.Page("pages/agreements.py", title="Agreements", icon=":material/handshake:"),

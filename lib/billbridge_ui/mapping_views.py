@@ -1,0 +1,281 @@
+"""Mappings page pieces: the unmapped queue, the four editor grids and saving their edits.
+
+Grids are DataFrames indexed by the database key (``vendor|...``), with ConnectWise pickers as
+"Name (id)" labels. Saving reads the editor's edit state (``edited_rows`` by position,
+``added_rows``, ``deleted_rows``), translates positions through the frame's index and labels back to
+ids, and writes through :mod:`billbridge.store` in one transaction per kind.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from billbridge import mappings as mp
+from billbridge import store as bst
+
+SEP = "|"
+_ID = re.compile(r"\((\d+)\)(?: \[[^\]]*\])?$")
+
+
+def label_id(label: Any) -> int | None:
+    """'Acme Dental Group (1)' / 'X (4) [inactive]' -> 1 / 4; blank -> None."""
+    if label is None or (isinstance(label, float) and label != label) or not str(label).strip():
+        return None
+    m = _ID.search(str(label).strip())
+    return int(m.group(1)) if m else None
+
+
+def _money(v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    d = Decimal(str(v))
+    return f"-${-d:,.2f}" if d < 0 else f"${d:,.2f}"
+
+
+def _labels(choices: pd.DataFrame, id_col: str) -> dict[int, str]:
+    return dict(zip(choices[id_col], choices["label"]))
+
+
+# ------------------------------------------------------------------------------------ queue
+def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The unmapped queue: best candidate per unmapped item, biggest vendor dollars first.
+
+    Index ``kind|vendor|item``; columns pick, kind, vendor, item, candidate, score, method, flags,
+    at_stake, reason (+ hidden ids used on accept/create).
+    """
+    parts = []
+    c = sug["companies"].groupby(["vendor", "vendor_customer_id"], sort=False).head(1)
+    if len(c):
+        parts.append(pd.DataFrame({
+            "kind": "company", "vendor": c["vendor"], "item": c["vendor_customer_name"] + " (" + c["vendor_customer_id"] + ")",
+            "candidate": [f"{n} ({i})" if i is not None and i == i else "" for n, i in zip(c["company_name"], c["company_id"])],
+            "score": c["score"], "method": c["method"], "flags": c["flags"], "dollars": c["dollars"], "reason": c["reason"],
+            "_key": "company" + SEP + c["vendor"] + SEP + c["vendor_customer_id"], "_id": c["company_id"],
+            "_name": c["vendor_customer_name"], "_sku": None, "_term": None, "_freq": None, "_company": None}))
+    a = sug["agreements"].groupby(["vendor", "vendor_customer_id"], sort=False).head(1)
+    if len(a):
+        parts.append(pd.DataFrame({
+            "kind": "agreement", "vendor": a["vendor"], "item": a["vendor_customer_name"] + " (" + a["vendor_customer_id"] + ")",
+            "candidate": [f"{n} ({i})" if i is not None and i == i else "" for n, i in zip(a["agreement_name"], a["agreement_id"])],
+            "score": a["score"], "method": a["method"], "flags": a["flags"], "dollars": a["dollars"], "reason": a["reason"],
+            "_key": "agreement" + SEP + a["vendor"] + SEP + a["vendor_customer_id"], "_id": a["agreement_id"],
+            "_name": a["vendor_customer_name"], "_sku": None, "_term": None, "_freq": None, "_company": a["company_id"]}))
+    p = sug["products"].groupby(["vendor", "sku", "term", "billing_frequency"], sort=False, dropna=False).head(1)
+    if len(p):
+        parts.append(pd.DataFrame({
+            "kind": "product", "vendor": p["vendor"],
+            "item": p["sku"] + " · " + p["term"].fillna("any") + " term · " + p["product_name"].fillna(""),
+            "candidate": [f"{n} ({i})" if i is not None and i == i else "" for n, i in zip(p["catalog_identifier"], p["catalog_item_id"])],
+            "score": p["score"], "method": p["method"], "flags": p["flags"], "dollars": p["dollars"], "reason": p["reason"],
+            "_key": "product" + SEP + p["vendor"] + SEP + p["sku"] + SEP + p["term"].fillna("") + SEP + p["billing_frequency"].fillna(""),
+            "_id": p["catalog_item_id"], "_name": p["product_name"], "_sku": p["sku"], "_term": p["term"],
+            "_freq": p["billing_frequency"], "_company": None}))
+    if not parts:
+        return pd.DataFrame(columns=["pick", "kind", "vendor", "item", "candidate", "score", "method", "flags", "at_stake",
+                                     "reason"])
+    q = pd.concat(parts, ignore_index=True)
+    q["flags"] = q["flags"].map(lambda f: ", ".join(f) if isinstance(f, (tuple, list)) else "")
+    q["score"] = q["score"].fillna(0).astype(int)
+    q["_dollars"] = q["dollars"].map(lambda d: Decimal(str(d)) if d is not None and d == d else Decimal(0))
+    q = q.sort_values(["_dollars", "score"], ascending=[False, False], kind="stable")
+    q["at_stake"] = q["_dollars"].map(_money)
+    q.insert(0, "pick", False)
+    return q.drop(columns=["dollars"]).set_index("_key")
+
+
+def picked(q: pd.DataFrame, editor_key: str) -> pd.DataFrame:
+    """Rows of the queue ticked in the editor (edit state read by position)."""
+    state = st.session_state.get(editor_key) or {}
+    pos = [int(i) for i, ch in (state.get("edited_rows") or {}).items() if ch.get("pick")]
+    return q.iloc[[p for p in pos if p < len(q)]]
+
+
+def accept_rows(store: bst.Store, rows: pd.DataFrame) -> int:
+    """Record the queue's candidates for the picked rows (rows without a candidate are skipped)."""
+    n = 0
+    for r in rows.reset_index().to_dict("records"):
+        if r["_id"] is None or r["_id"] != r["_id"]:
+            continue
+        vendor, cust = r["vendor"], r["_key"].split(SEP)[2]
+        if r["kind"] == "company":
+            n += bst.set_mappings(store, "company", vendor, [{"vendor_customer_id": cust, "vendor_customer_name": r["_name"],
+                                                              "company_id": int(r["_id"])}], source="suggestion")
+        elif r["kind"] == "agreement":
+            n += bst.set_mappings(store, "agreement", vendor, [{"vendor_customer_id": cust, "agreement_id": int(r["_id"]),
+                                                                "sync_mode": "standing", "period_rule": "advance"}],
+                                  source="suggestion")
+        else:
+            n += bst.set_mappings(store, "product", vendor, [{"sku": r["_sku"], "term": r["_term"], "billing_frequency": r["_freq"],
+                                                              "product_name": r["_name"], "catalog_item_id": int(r["_id"]),
+                                                              "own_cost": True, "own_price": True,
+                                                              "quantity_basis": mp.QUANTITY_BASES[0]}], source="suggestion")
+    return n
+
+
+def creation_rows(rows: pd.DataFrame, snapshot: dict[str, Any], month: str) -> tuple[list[dict], list[str]]:
+    """Creation plan rows for picked queue rows (company, agreement or catalog item) + problems."""
+    out, problems = [], []
+    for r in rows.reset_index().to_dict("records"):
+        vendor, cust = r["vendor"], r["_key"].split(SEP)[2]
+        try:
+            if r["kind"] == "company":
+                out += mp.company_creation(vendor, cust, r["_name"], snapshot)
+            elif r["kind"] == "agreement":
+                out += mp.agreement_creation(vendor, cust, int(r["_company"]), snapshot, month, vendor_customer_name=r["_name"])
+            else:
+                out += mp.catalog_creation(vendor, r["_sku"], r["_name"] or r["_sku"], snapshot, term=r["_term"],
+                                           billing_frequency=r["_freq"])
+        except mp.CreationError as exc:
+            problems.append(f"{r['item']}: {exc}")
+    return out, problems
+
+
+# ------------------------------------------------------------------------------------ grids
+def company_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.DataFrame:
+    vc = mp.vendor_customers(store, month)
+    cm = bst.get_mappings(store, "company")
+    df = vc.merge(cm[["vendor", "vendor_customer_id", "company_id", "updated_by", "updated_at"]],
+                  on=["vendor", "vendor_customer_id"], how="left")
+    labels = _labels(choices, "company_id")
+    flags = dict(zip(choices["company_id"], choices["flags"]))
+    df["company"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if i == i and i is not None else None
+                     for i in df["company_id"]]
+    df["state"] = [", ".join(flags.get(int(i), ("missing",))) if i == i and i is not None else "unmapped" for i in df["company_id"]]
+    df["at_stake"] = df["dollars"].map(_money)
+    df.index = df["vendor"] + SEP + df["vendor_customer_id"]
+    return df[["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "company", "state", "updated_by", "updated_at"]]
+
+
+def agreement_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.DataFrame:
+    vc = mp.vendor_customers(store, month)
+    am = bst.get_mappings(store, "agreement")
+    am = am[am["subscription_id"].isna()]
+    df = vc.merge(am[["vendor", "vendor_customer_id", "agreement_id", "sync_mode", "period_rule", "updated_by", "updated_at"]],
+                  on=["vendor", "vendor_customer_id"], how="left")
+    labels = _labels(choices, "agreement_id")
+    flags = dict(zip(choices["agreement_id"], choices["flags"]))
+    has = [i is not None and i == i for i in df["agreement_id"]]
+    df["agreement"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else None for i, h in zip(df["agreement_id"], has)]
+    df["state"] = [(", ".join(flags.get(int(i), ("missing",))) or "active") if h else "unmapped" for i, h in zip(df["agreement_id"], has)]
+    df["sync_mode"] = df["sync_mode"].where(df["sync_mode"].notna(), "standing")
+    df["period_rule"] = df["period_rule"].where(df["period_rule"].notna(), "advance")
+    df.index = df["vendor"] + SEP + df["vendor_customer_id"]
+    return df[["vendor", "vendor_customer_id", "vendor_customer_name", "agreement", "state", "sync_mode", "period_rule",
+               "updated_by", "updated_at"]]
+
+
+def product_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.DataFrame:
+    vp = mp.vendor_products(store, month)
+    pm = bst.get_mappings(store, "product")
+    keys = ["vendor", "sku", "term", "billing_frequency"]
+    df = vp.astype({k: object for k in keys}).merge(
+        pm[keys + ["catalog_item_id", "own_cost", "own_price", "quantity_basis", "updated_by", "updated_at"]].astype(
+            {k: object for k in keys}), on=keys, how="left")
+    labels = _labels(choices, "catalog_item_id")
+    has = [i is not None and i == i for i in df["catalog_item_id"]]
+    df["catalog_item"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else None for i, h in zip(df["catalog_item_id"], has)]
+    df["own_cost"] = df["own_cost"].map(lambda v: True if v is None or v != v else bool(v))
+    df["own_price"] = df["own_price"].map(lambda v: True if v is None or v != v else bool(v))
+    df["quantity_basis"] = df["quantity_basis"].where(df["quantity_basis"].notna(), mp.QUANTITY_BASES[0])
+    df["at_stake"] = df["dollars"].map(_money)
+    df.index = df["vendor"] + SEP + df["sku"] + SEP + df["term"].fillna("") + SEP + df["billing_frequency"].fillna("")
+    return df[["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", "catalog_item", "own_cost", "own_price",
+               "quantity_basis", "updated_by", "updated_at"]]
+
+
+def rule_grid(store: bst.Store, customer_labels: dict[tuple[str, str], str]) -> pd.DataFrame:
+    rm = bst.get_mappings(store, "rule")
+    df = rm.copy()
+    df["customer"] = [customer_labels.get((v, c), c) for v, c in zip(df["vendor"], df["vendor_customer_id"])]
+    df["value"] = df["value"].map(lambda d: float(d) if d is not None else None)
+    df["_key"] = df["vendor"] + SEP + df["vendor_customer_id"] + SEP + df["sku"].fillna("") + SEP + df["rule"]
+    # a dynamic editor needs a range index (new rows); the database key rides in a hidden column
+    return df[["vendor", "customer", "sku", "rule", "value", "updated_by", "updated_at", "_key"]].reset_index(drop=True)
+
+
+def _key_at(frame: pd.DataFrame, pos: int) -> list[str]:
+    return str(frame["_key"].iloc[pos] if "_key" in frame.columns else frame.index[pos]).split(SEP)
+
+
+def _edits(editor_key: str) -> dict[str, Any]:
+    return st.session_state.get(editor_key) or {}
+
+
+def save_grid(store: bst.Store, kind: str, frame: pd.DataFrame, editor_key: str,
+              customer_ids: dict[str, tuple[str, str]] | None = None) -> int:
+    """Write the editor's changes for ``kind`` (edited, added and deleted rows) in one transaction."""
+    state = _edits(editor_key)
+    edited = {int(k): v for k, v in (state.get("edited_rows") or {}).items()}
+    n = 0
+    with store.atomic():
+        for pos, change in edited.items():
+            if pos >= len(frame):
+                continue
+            row = {**frame.iloc[pos].to_dict(), **change}
+            key = _key_at(frame, pos)
+            vendor = key[0]
+            if kind == "company":
+                cid = label_id(row.get("company"))
+                if cid is None:
+                    n += bst.delete_mappings(store, "company", vendor, [{"vendor_customer_id": key[1]}])
+                else:
+                    n += bst.set_mappings(store, "company", vendor, [{"vendor_customer_id": key[1], "company_id": cid,
+                                                                      "vendor_customer_name": row["vendor_customer_name"]}])
+            elif kind == "agreement":
+                aid = label_id(row.get("agreement"))
+                k = {"vendor_customer_id": key[1], "subscription_id": None}
+                if aid is None:
+                    n += bst.delete_mappings(store, "agreement", vendor, [k])
+                else:
+                    n += bst.set_mappings(store, "agreement", vendor, [{**k, "agreement_id": aid, "sync_mode": row["sync_mode"],
+                                                                        "period_rule": row["period_rule"]}])
+            elif kind == "product":
+                pid = label_id(row.get("catalog_item"))
+                k = {"sku": key[1], "term": key[2] or None, "billing_frequency": key[3] or None}
+                if pid is None:
+                    n += bst.delete_mappings(store, "product", vendor, [k])
+                else:
+                    n += bst.set_mappings(store, "product", vendor, [{**k, "catalog_item_id": pid, "product_name": row["product_name"],
+                                                                      "own_cost": bool(row["own_cost"]), "own_price": bool(row["own_price"]),
+                                                                      "quantity_basis": row["quantity_basis"]}])
+            elif kind == "rule":
+                n += _save_rule(store, row, customer_ids or {}, old_key=key)
+        if kind == "rule":
+            for row in state.get("added_rows") or []:
+                n += _save_rule(store, row, customer_ids or {})
+        for pos in state.get("deleted_rows") or []:
+            if pos >= len(frame):
+                continue
+            key = _key_at(frame, pos)
+            keyrow = ({"vendor_customer_id": key[1]} if kind == "company" else
+                      {"vendor_customer_id": key[1], "subscription_id": None} if kind == "agreement" else
+                      {"sku": key[1], "term": key[2] or None, "billing_frequency": key[3] or None} if kind == "product" else
+                      {"vendor_customer_id": key[1], "sku": key[2] or None, "rule": key[3]})
+            n += bst.delete_mappings(store, kind, key[0], [keyrow])
+    return n
+
+
+def _save_rule(store: bst.Store, row: dict[str, Any], customer_ids: dict[str, tuple[str, str]],
+               old_key: list[str] | None = None) -> int:
+    vendor_cust = customer_ids.get(row.get("customer") or "")
+    if vendor_cust is None and old_key is not None:
+        vendor_cust = (old_key[0], old_key[1])
+    rule = row.get("rule")
+    if vendor_cust is None or rule not in mp.RULES:
+        raise ValueError("a rule needs a customer and a rule (do_not_sync, fixed_quantity or cap)")
+    value = row.get("value")
+    if rule != "do_not_sync" and (value is None or value != value or value < 0):
+        raise ValueError(f"{rule} needs a quantity (0 or more)")
+    n = 0
+    if old_key is not None:
+        n += bst.delete_mappings(store, "rule", old_key[0], [{"vendor_customer_id": old_key[1], "sku": old_key[2] or None,
+                                                              "rule": old_key[3]}])
+    sku = (row.get("sku") or "").strip() or None
+    n += bst.set_mappings(store, "rule", vendor_cust[0], [{"vendor_customer_id": vendor_cust[1], "sku": sku, "rule": rule,
+                                                           "value": None if rule == "do_not_sync" else Decimal(str(value))}])
+    return n

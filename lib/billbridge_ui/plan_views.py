@@ -1,0 +1,120 @@
+"""Reconcile page pieces: the plan grid (names, not ids), the detail panel and the plan lifecycle."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from billbridge import month as mo
+from billbridge import store as bst
+from billbridge.reconcile import CAUSES
+
+PAGE_SIZE = 500
+ACTION_LABELS = {"in_sync": "in sync", "update": "update", "create": "create", "cancel": "cancel", "blocked": "blocked"}
+ACTION_ICONS = {"in_sync": "✅", "update": "✏️", "create": "➕", "cancel": "⏹️", "blocked": "⛔"}
+
+
+def money(v: Any) -> str:
+    if v is None or v == "" or (isinstance(v, float) and v != v):
+        return ""
+    d = Decimal(str(v))
+    return f"-${-d:,.2f}" if d < 0 else f"${d:,.2f}"
+
+
+def qty(v: Any) -> str:
+    if v is None or v == "" or (isinstance(v, float) and v != v):
+        return ""
+    d = Decimal(str(v))
+    return format(d.normalize() if d == d.to_integral_value() else d, "f")
+
+
+def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """What the meeting reads: customer, product, agreement, action, quantities, money, reason."""
+    out = pd.DataFrame({
+        "action": [f"{ACTION_ICONS.get(r['action'], '')} {ACTION_LABELS.get(r['action'], r['action'])}" for r in rows],
+        "cause": [(r.get("cause") or "").replace("_", " ") for r in rows],
+        "customer": [r.get("vendor_customer_name") or r.get("company_name") or "" for r in rows],
+        "product": [r.get("product_description") or r.get("product_name") or r.get("sku") or
+                    (r.get("target") or "").replace("_", " ") for r in rows],
+        "agreement": [r.get("agreement_name") or "" for r in rows],
+        "vendor qty": [qty(r.get("vendor_quantity")) for r in rows],
+        "CW qty": [qty(r.get("cw_quantity")) for r in rows],
+        "new qty": [qty(r.get("new_quantity")) if r["action"] in ("create", "update") else "" for r in rows],
+        "vendor price": [money(r.get("vendor_unit_price")) for r in rows],
+        "CW price": [money(r.get("cw_unit_price")) for r in rows],
+        "price impact": [money(r.get("price_impact")) for r in rows],
+        "margin impact": [money(r.get("margin_impact")) for r in rows],
+        "reason": [r.get("reason") or "" for r in rows],
+    }, index=[r["key"] for r in rows])
+    return out
+
+
+def ensure_plan(store: bst.Store, month: str, client_factory) -> tuple[int | None, str | None]:
+    """Make sure the month has an up-to-date plan: read ConnectWise when there is no snapshot,
+    rebuild when imports, mappings, creation requests or the snapshot changed. Returns (plan id,
+    note for the operator)."""
+    note = None
+    if mo.snapshot_for(store, month) is None:
+        res = mo.refresh_snapshot(store, client_factory(), month)
+        note = f"Read ConnectWise for the first time this month: {res.request_count} requests."
+    if mo.plan_is_stale(store, month):
+        _plan, plan_id = mo.build_plan(store, month)
+        return plan_id, note
+    meta = bst.latest_plan_meta(store, month)
+    return (meta["id"] if meta else None), note
+
+
+def diff_frame(row: dict[str, Any]) -> pd.DataFrame:
+    writes = row.get("writes") or []
+    return pd.DataFrame([{"field": w.get("field"), "ConnectWise now": "" if w.get("from") is None else str(w.get("from")),
+                          "after the push": "" if w.get("to") is None else str(w.get("to"))} for w in writes],
+                        columns=["field", "ConnectWise now", "after the push"])
+
+
+def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -> None:
+    """The detail panel: reason, field-level diff, the exact request, and the vendor lines behind it."""
+    st.markdown(f"**{ACTION_ICONS.get(row['action'], '')} {row.get('vendor_customer_name') or row.get('company_name') or ''}"
+                f" · {row.get('product_description') or row.get('product_name') or row.get('target')}"
+                f" · {row.get('agreement_name') or ''}**")
+    (st.warning if row["action"] == "blocked" else st.info)(row.get("reason") or "")
+    if row.get("cause"):
+        st.caption(f"Cause: {row['cause'].replace('_', ' ')}: {CAUSES.get(row['cause'], '')}")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Vendor quantity", qty(row.get("vendor_quantity")) or "-")
+    c2.metric("ConnectWise quantity", qty(row.get("cw_quantity")) or "-")
+    c3.metric("Customer price impact", money(row.get("price_impact")) or "$0.00")
+    c4.metric("Margin impact", money(row.get("margin_impact")) or "$0.00")
+    flags = row.get("flags") or []
+    if flags:
+        st.caption("Flags: " + ", ".join(f.replace("_", " ") for f in flags))
+    if row.get("cw_proration") is not None or row.get("vendor_proration") is not None:
+        st.caption(f"Proration this month: ConnectWise will bill {money(row.get('cw_proration'))}, "
+                   f"the vendor charged {money(row.get('vendor_proration'))}.")
+    t1, t2, t3 = st.tabs(["Field changes", "Exact request", "Vendor lines"])
+    with t1:
+        d = diff_frame(row)
+        if len(d):
+            st.dataframe(d, hide_index=True, width="stretch")
+        else:
+            st.write("No field changes.")
+    with t2:
+        if row.get("request"):
+            st.json(row["request"])
+            if row.get("lookup"):
+                st.caption("Before creating, push looks for an existing record with: " + json.dumps(row["lookup"]))
+        else:
+            st.write("No request: nothing is written to ConnectWise for this row.")
+    with t3:
+        lines = row.get("vendor_lines") or []
+        import_id = (meta.get("inputs") or {}).get("imports", {}).get(row.get("vendor"))
+        if lines and import_id:
+            df = bst.import_lines_subset(store, import_id, lines)
+            st.dataframe(df[["line_no", "vendor_customer_name", "subscription_id", "sku", "product_name", "charge_type",
+                             "quantity", "unit_cost", "unit_price", "period_start", "period_end", "effective_date"]],
+                         hide_index=True, width="stretch")
+        else:
+            st.write("No vendor line: this row comes from ConnectWise (a line the vendor no longer bills) or from a creation request.")

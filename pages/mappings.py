@@ -1,0 +1,157 @@
+"""Mappings: link vendor customers, agreements and SKUs to ConnectWise once; billbridge remembers them."""
+
+import pandas as pd
+import streamlit as st
+
+import billbridge_ui as ui
+from billbridge import mappings as mp
+from billbridge import month as mo
+from billbridge import store as bst
+from billbridge.connectwise import ConnectWiseError
+from billbridge_ui import mapping_views as mv
+
+st.title("Mappings")
+ui.show_flash()
+month = ui.billing_month()
+store = ui.store()
+if not bst.list_imports(store, billing_month=month):
+    st.info(f"No vendor month is loaded for **{month}**. Load one first (Month › Load month), or pick another month in the sidebar.")
+    st.stop()
+
+snapshot = mo.snapshot_for(store, month)
+if snapshot is None or st.button("Refresh from ConnectWise", key="map_refresh", icon=":material/refresh:"):
+    try:
+        with st.spinner("Reading ConnectWise…"):
+            res = mo.refresh_snapshot(store, ui.connection().client, month)
+        ui.flash(f"Read ConnectWise: {res.request_count} requests.")
+    except ConnectWiseError as exc:
+        ui.show_cw_error(exc, what="Reading ConnectWise")
+        st.stop()
+    st.rerun()
+meta = snapshot["meta"]
+st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{bst.operator_name()}**.")
+
+sug = mp.suggestions(store, month, snapshot)
+q = mv.queue(sug)
+companies_c = mp.company_choices(snapshot)
+agreements_c = mp.agreement_choices(snapshot)
+catalog_c = mp.catalog_choices(snapshot)
+
+c1, c2, c3 = st.columns(3)
+for col, kind, label in ((c1, "company", "Customers without a company"), (c2, "agreement", "Customers without an agreement"),
+                         (c3, "product", "SKUs without a catalog item")):
+    part = q[q["kind"] == kind] if len(q) else q
+    col.metric(label, len(part), help="Vendor dollars at stake this month: " + ui.money(sum(part["_dollars"])) if len(part) else None)
+
+tab_q, tab_c, tab_a, tab_p, tab_r, tab_io, tab_h = st.tabs(
+    ["Unmapped queue", "Companies", "Agreements", "Products", "Rules", "Import / export", "History"])
+
+with tab_q:
+    if not len(q):
+        st.success("Everything the vendor bills this month is mapped.")
+    else:
+        f1, f2, f3 = st.columns([2, 2, 1])
+        kinds = f1.multiselect("Show", ["company", "agreement", "product"], default=["company", "agreement", "product"], key="q_kinds")
+        min_score = f2.slider("Minimum score", 0, 100, 0, key="q_min")
+        only_clean = f3.checkbox("No flags only", key="q_clean")
+        view = q[q["kind"].isin(kinds) & (q["score"] >= min_score) & ((q["flags"] == "") | (not only_clean))]
+        st.data_editor(
+            view[["pick", "kind", "vendor", "item", "candidate", "score", "method", "flags", "at_stake", "reason"]],
+            key="queue_editor", hide_index=True, width="stretch",
+            disabled=["kind", "vendor", "item", "candidate", "score", "method", "flags", "at_stake", "reason"],
+            column_config={
+                "pick": st.column_config.CheckboxColumn("✓", help="Tick rows to accept or create"),
+                "score": st.column_config.ProgressColumn("score", min_value=0, max_value=100, format="%d"),
+                "at_stake": st.column_config.TextColumn("vendor $ at stake"),
+                "candidate": st.column_config.TextColumn("best ConnectWise candidate"),
+            },
+        )
+        b1, b2, b3, b4 = st.columns([1.2, 1, 1.2, 1.4])
+        chosen = mv.picked(view, "queue_editor")
+        if b1.button("Accept ticked", key="accept_picked", icon=":material/check:", disabled=False):
+            n = mv.accept_rows(store, chosen)
+            ui.flash(f"Recorded {n} mapping(s) from the ticked suggestions.")
+            st.rerun()
+        bulk = b2.number_input("Accept all at or above", 0, 100, 90, key="accept_score", label_visibility="collapsed")
+        if b3.button(f"Accept all ≥ {bulk} (no flags)", key="accept_bulk", icon=":material/done_all:"):
+            counts = mp.accept(store, month, snapshot, min_score=int(bulk))
+            ui.flash("Accepted " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" mapping(s) scoring {bulk} or more.")
+            st.rerun()
+        if b4.button("Create ticked in ConnectWise…", key="create_picked", icon=":material/add_business:"):
+            rows, problems = mv.creation_rows(chosen, snapshot, month)
+            for p in problems:
+                st.warning(p)
+            if rows:
+                mp.request_creation(store, rows)
+                ui.flash(f"Added {len(rows)} record(s) to create to the review: open Reconcile to check and push them.")
+                st.rerun()
+        st.caption("Flagged candidates (deleted, prospect, cancelled, expired, tie…) are never accepted in bulk. "
+                   "Creating a record only adds it to the Reconcile review; nothing is written until you push it.")
+        pending = bst.creation_requests(store)
+        if pending:
+            st.info("Waiting for review and push: " + "; ".join(r["row"]["reason"] for r in pending[:5])
+                    + (" …" if len(pending) > 5 else ""))
+
+
+def grid(tab, kind, frame, editor_key, config, disabled, *, dynamic=False, customer_ids=None):
+    with tab:
+        if not len(frame) and not dynamic:
+            st.info("Nothing to map for this month.")
+            return
+        st.data_editor(frame, key=editor_key, width="stretch", hide_index=True, column_config=config,
+                       disabled=disabled, num_rows="dynamic" if dynamic else "fixed",
+                       column_order=[c for c in frame.columns if c != "_key"])
+        if st.button("Save", key=f"save_{kind}", icon=":material/save:", type="primary"):
+            try:
+                n = mv.save_grid(store, kind, frame, editor_key, customer_ids)
+            except ValueError as exc:
+                st.error(f"Nothing was saved: {exc}.")
+                return
+            ui.flash(f"Saved {n} {kind} mapping change(s).")
+            st.rerun()
+
+
+who = ["updated_by", "updated_at"]
+grid(tab_c, "company", mv.company_grid(store, month, companies_c), "companies_editor",
+     {"company": st.column_config.SelectboxColumn("ConnectWise company", options=list(companies_c["label"]), width="large"),
+      "at_stake": "vendor $", "state": st.column_config.TextColumn("state", help="deleted, prospect, not_approved… are shown as such")},
+     ["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "state", *who])
+grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c), "agreements_editor",
+     {"agreement": st.column_config.SelectboxColumn("ConnectWise agreement", options=list(agreements_c["label"]), width="large"),
+      "sync_mode": st.column_config.SelectboxColumn("sync mode", options=list(mp.SYNC_MODES),
+                                                    help="standing: one line kept current; monthly: new lines each month"),
+      "period_rule": st.column_config.SelectboxColumn("period rule", options=list(mp.PERIOD_RULES),
+                                                      help="advance: the month the vendor period starts; arrears: the month it ends")},
+     ["vendor", "vendor_customer_id", "vendor_customer_name", "state", *who])
+grid(tab_p, "product", mv.product_grid(store, month, catalog_c), "products_editor",
+     {"catalog_item": st.column_config.SelectboxColumn("ConnectWise catalog item", options=list(catalog_c["label"]), width="large"),
+      "own_cost": st.column_config.CheckboxColumn("owns cost"), "own_price": st.column_config.CheckboxColumn("owns price"),
+      "quantity_basis": st.column_config.SelectboxColumn("quantity basis", options=list(mp.QUANTITY_BASES)), "at_stake": "vendor $"},
+     ["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", *who])
+
+vc = mp.vendor_customers(store, month)
+cust_labels = {(v, c): f"{n} ({c})" for v, c, n in zip(vc["vendor"], vc["vendor_customer_id"], vc["vendor_customer_name"])}
+customer_ids = {label: key for key, label in cust_labels.items()}
+grid(tab_r, "rule", mv.rule_grid(store, cust_labels), "rules_editor",
+     {"customer": st.column_config.SelectboxColumn("vendor customer", options=sorted(customer_ids), required=True, width="large"),
+      "sku": st.column_config.TextColumn("SKU (blank = every product)"),
+      "rule": st.column_config.SelectboxColumn("rule", options=list(mp.RULES), required=True),
+      "value": st.column_config.NumberColumn("quantity", min_value=0, help="for fixed_quantity and cap")},
+     ["vendor", *who], dynamic=True, customer_ids=customer_ids)
+
+with tab_io:
+    st.download_button("Export all mappings (CSV)", mp.export_csv(store), file_name="billbridge-mappings.csv",
+                       mime="text/csv", key="export_csv", icon=":material/download:")
+    up = st.file_uploader("Import mappings (CSV, all or nothing)", type=["csv"], key="import_csv")
+    if up is not None and st.button("Import", key="import_go", icon=":material/upload:"):
+        res = mp.import_csv(store, up.getvalue())
+        if res.ok:
+            ui.flash(f"Imported {res.rows} rows: " + ", ".join(f"{n} {k}" for k, n in res.counts.items()) + " changed.")
+            st.rerun()
+        st.error(f"Nothing was imported: {len(res.problems)} problem(s).")
+        st.dataframe(pd.DataFrame([vars(p) for p in res.problems]), hide_index=True, width="stretch")
+
+with tab_h:
+    hist = bst.mapping_history(store, limit=300)
+    st.dataframe(hist[["changed_at", "changed_by", "kind", "vendor", "key", "change", "old", "new", "source"]].astype(str),
+                 hide_index=True, width="stretch")

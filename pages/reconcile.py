@@ -1,0 +1,130 @@
+"""Reconcile: what the vendor billed against what ConnectWise will bill, line by line, with the exact fix."""
+
+import streamlit as st
+
+import billbridge_ui as ui
+from billbridge import month as mo
+from billbridge import store as bst
+from billbridge.connectwise import ConnectWiseError
+from billbridge_ui import plan_views as pv
+
+st.title("Reconcile")
+ui.show_flash()
+month = ui.billing_month()
+store = ui.store()
+if not bst.list_imports(store, billing_month=month):
+    st.info(f"No vendor month is loaded for **{month}**. Load one first (Month › Load month), or pick another month in the sidebar.")
+    st.stop()
+
+top1, top2, top3 = st.columns([1.3, 1.2, 3])
+if top1.button("Refresh from ConnectWise", key="refresh_cw", icon=":material/refresh:"):
+    try:
+        with st.spinner("Reading ConnectWise…"):
+            res = mo.refresh_snapshot(store, ui.connection().client, month)
+        ui.flash(f"Read ConnectWise: {res.request_count} requests ({', '.join(f'{n} {m}' for m, n in res.requests.items())}).")
+    except ConnectWiseError as exc:
+        ui.show_cw_error(exc, what="Reading ConnectWise")
+        st.stop()
+    st.rerun()
+try:
+    with st.spinner("Reconciling…"):
+        plan_id, note = pv.ensure_plan(store, month, lambda: ui.connection().client)
+except ConnectWiseError as exc:
+    ui.show_cw_error(exc, what="Reading ConnectWise")
+    st.stop()
+if note:
+    st.toast(note)
+meta = bst.get_plan(store, plan_id)
+s = meta["summary"]
+snap = bst.latest_snapshot(store, month)
+top2.caption(f"Plan #{plan_id} built {meta['created_at']} by {meta['created_by']}")
+top3.caption(f"ConnectWise as read at {snap['taken_at']} ({snap['request_count']} requests)")
+stale = mo.snapshot_is_stale(store, month)
+if stale:
+    st.warning(f"{len(stale)} agreement(s) were mapped after ConnectWise was last read, so their lines are not in this plan: "
+               "press **Refresh from ConnectWise**.")
+
+# ---- headline ---------------------------------------------------------------------------------
+status_words = {"changes": "changes to make", "blocked": "blocked lines need you", "in_sync": "all in sync",
+                "empty": "the vendor month is empty", "nothing_in_period": "no vendor line belongs to this month"}
+(st.success if s["status"] == "in_sync" else st.warning if s["status"] in ("empty", "nothing_in_period") else st.info)(
+    f"**{month}: {status_words.get(s['status'], s['status'])}.** "
+    f"Vendor total {ui.money(s['dollars_checked'])} = reconciled {ui.money(s['dollars_reconciled'])} + blocked "
+    f"{ui.money(s['dollars_blocked'])} + excluded {ui.money(s['dollars_excluded'])}.")
+m = st.columns(4)
+m[0].metric("Vendor lines", s["lines_checked"], help=f"{s['customers']} customers")
+m[1].metric("Vendor dollars", ui.money(s["dollars_checked"]))
+m[2].metric("Coverage", f"{float(s['coverage']):.0%}", help="share of vendor dollars reconciled (not blocked or excluded)")
+m[3].metric("Customer price change / month", ui.money(s["price_impact"]), delta=f"margin {ui.money(s['margin_impact'])}",
+            delta_color="off")
+a = st.columns(5)
+for col, act in zip(a, ("in_sync", "update", "create", "cancel", "blocked")):
+    d = s["by_action"].get(act, {"rows": 0, "dollars": "0"})
+    col.metric(f"{pv.ACTION_ICONS[act]} {pv.ACTION_LABELS[act]}", d["rows"],
+               help=f"vendor dollars {ui.money(d['dollars'])}" if "dollars" in d else None)
+if s.get("creations"):
+    st.info(f"{s['creations']} ConnectWise record(s) requested from the Mappings page wait in this plan (rows 'create').")
+
+# ---- chart ------------------------------------------------------------------------------------
+with st.expander("Dollar impact by customer", expanded=False):
+    impacts = s.get("impact_by_customer") or []
+    if impacts:
+        st.plotly_chart(mo.impact_figure(impacts), key="impact_chart", width="stretch")
+    else:
+        st.write("No dollar impact.")
+
+# ---- grid -------------------------------------------------------------------------------------
+facets = bst.plan_facets(store, plan_id)
+f1, f2, f3, f4 = st.columns(4)
+flt = {
+    "actions": f1.multiselect("Action", facets["actions"], key="flt_action",
+                              format_func=lambda x: f"{pv.ACTION_ICONS.get(x, '')} {pv.ACTION_LABELS.get(x, x)}"),
+    "causes": f2.multiselect("Cause", facets["causes"], key="flt_cause", format_func=lambda x: x.replace("_", " ")),
+    "customers": f3.multiselect("Customer", facets["customers"], key="flt_customer"),
+    "products": f4.multiselect("Product", facets["products"], key="flt_product"),
+}
+flt = {k: v or None for k, v in flt.items()}
+g1, g2 = st.columns([1, 3])
+show_all = g1.toggle("Show every row", key="show_all", help="Rows are shown a page of 500 at a time unless you ask for all.")
+total = bst.plan_page(store, plan_id, limit=0, **flt)[1]
+pages = max(1, -(-total // pv.PAGE_SIZE))
+page = 1 if show_all or pages == 1 else g2.number_input(f"Page (of {pages})", 1, pages, 1, key="plan_page")
+rows, total = bst.plan_page(store, plan_id, limit=None if show_all else pv.PAGE_SIZE,
+                            offset=0 if show_all else (page - 1) * pv.PAGE_SIZE, **flt)
+st.caption(f"{total} row(s) match; showing {len(rows)}. Tick rows to select them for the push below.")
+frame = pv.grid_frame(rows)
+event = st.dataframe(frame, key="plan_grid", on_select="rerun", selection_mode="multi-row", hide_index=True,
+                     width="stretch", height=min(600, 38 + 35 * max(1, len(frame))),
+                     column_config={"reason": st.column_config.TextColumn("reason", width="large")})
+picked = [frame.index[i] for i in (event.selection.rows if event is not None and hasattr(event, "selection") else [])
+          if i < len(frame)]
+sel1, sel2 = st.columns([1, 3])
+if sel1.button(f"Select all {total} matching rows", key="select_all"):
+    st.session_state["plan_selection"] = bst.plan_keys(store, plan_id, **flt)
+elif picked:
+    st.session_state["plan_selection"] = picked
+if sel2.button("Clear selection", key="clear_selection"):
+    st.session_state["plan_selection"] = []
+selected = [k for k in st.session_state.get("plan_selection", [])]
+st.caption(f"{len(selected)} row(s) selected.")
+
+# ---- detail -----------------------------------------------------------------------------------
+if rows:
+    st.subheader("Row detail")
+    by_key = {r["key"]: r for r in rows}
+    options = list(by_key)
+    default = next((k for k in selected if k in by_key), options[0])
+    key = st.selectbox("Row", options, index=options.index(default), key="detail_key",
+                       format_func=lambda k: f"{pv.ACTION_ICONS.get(by_key[k]['action'], '')} "
+                                             f"{by_key[k].get('vendor_customer_name') or by_key[k].get('company_name') or ''} · "
+                                             f"{by_key[k].get('product_description') or by_key[k].get('product_name') or by_key[k].get('target')}")
+    pv.render_detail(store, meta, by_key[key])
+
+# ---- push (billbridge_ui.push_panel, issue 5) ---------------------------------------------------
+st.divider()
+try:
+    from billbridge_ui.push_panel import render_push_panel
+except ImportError:
+    st.info("Push controls not installed yet: this plan can be reviewed, not pushed.")
+else:
+    render_push_panel(plan_id, mo.plan_frame(bst.plan_rows(store, plan_id, selected)), selected)
