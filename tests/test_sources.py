@@ -302,3 +302,10 @@ def test_demo_rejects_months_without_history():
 def test_problems_csv_has_a_header_even_without_problems():
     rows = list(csv.reader(io.StringIO(problems_csv([]).decode("utf-8-sig"))))
     assert rows == [["row", "column", "reason", "value"]]
+
+
+def test_numbers_too_long_to_keep_exactly_are_problems_not_crashes():
+    res = parse_file(csv_bytes(HEADER, GOOD.replace(",3,", ",12345678901,"), GOOD.replace("18.00", "1.123456789").replace("SKU1", "S2"),
+                               GOOD.replace("18.00", "1234567890123").replace("SKU1", "S3")), "x.csv", "generic", M)
+    assert [(p.row, p.column) for p in res.problems] == [(2, "quantity"), (3, "unit_cost"), (4, "unit_cost")]
+    assert all(p.reason.startswith("too many digits") for p in res.problems)

@@ -6,6 +6,10 @@ CRLF; quoted fields with commas and newlines) or XLSX, maps the columns through 
 / pyarrow column operations; Python runs per *problem*, never per good row). It reports **every**
 problem with the row as the operator sees it (header = row 1) and the file's column name.
 
+Implementation: pyarrow's C CSV reader and :mod:`pyarrow.compute` kernels (regex validation,
+exact ``decimal128`` arithmetic for ``quantity x unit`` rounded half away from zero once per line,
+``strptime`` plus a day-of-month check that rejects 2026-02-30 which arrow would roll over).
+
 Cells are never evaluated: ``=SUM(A1)``, ``+1``, ``@x`` stay text (a formula-looking cell in a number
 column is "not a number"); ``-5`` in a quantity column is the number -5.
 """
@@ -70,8 +74,10 @@ class ParseResult:
     """What :func:`parse_file` found.
 
     * ``lines``: canonical text columns (``line_no`` = file row, :data:`~billbridge.store.LINE_COLUMNS`
-      with dates ISO and money as exact decimal strings, ``None`` when empty) plus
-      ``landing_month`` and ``out_of_month``. Empty when the structure is unusable.
+      with dates ISO and money as exact decimal strings, missing (NA) when empty) plus
+      ``landing_month`` (the billing month the line bills in: period start for advance charges,
+      the day after the period end for usage and credits, else the effective date) and
+      ``out_of_month``. Empty when the structure is unusable (missing columns, empty file).
     * ``rows`` (lazy): the same with parsed types: Decimal money/quantity, ``datetime.date`` dates.
     * ``problems``: every problem (any problem = nothing may be stored); ``warnings``: unknown
       columns and other notes; ``out_of_month``: lines billed in another month (listed, not errors).
@@ -271,7 +277,9 @@ _ISO_SHAPE = r"^\d{4}-\d{1,2}-\d{1,2}$"
 _LOCAL_SHAPE = r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}$"
 #: decimals kept exactly: quantities up to 6, unit amounts up to 8
 _Q_SCALE, _M_SCALE = 6, 8
-_Q_TYPE, _M_TYPE = pa.decimal256(24, _Q_SCALE), pa.decimal256(30, _M_SCALE)
+#: decimal128: quantities below 10^10, unit amounts below 10^12 (product precision 37 <= 38)
+_Q_WHOLE, _M_WHOLE = 10, 12
+_Q_TYPE, _M_TYPE = pa.decimal128(16, _Q_SCALE), pa.decimal128(20, _M_SCALE)
 
 
 def _np(a) -> np.ndarray:
@@ -282,7 +290,8 @@ def _np(a) -> np.ndarray:
 def _number(a: pa.ChunkedArray, decimal_comma: bool, money: bool) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
     """Text -> (canonical decimal text ``-1234.50``, bad mask, too-many-decimals mask), vectorised."""
     limit = _M_SCALE if money else _Q_SCALE
-    plain = pc.match_substring_regex(a, r"^-?\d+(?:\.\d{1,%d})?$" % limit)
+    whole = _M_WHOLE if money else _Q_WHOLE
+    plain = pc.match_substring_regex(a, r"^-?\d{1,%d}(?:\.\d{1,%d})?$" % (whole, limit))
     if pc.all(plain).as_py():  # fast path: already canonical (1234.50, -5)
         return a, np.zeros(len(a), dtype=bool), np.zeros(len(a), dtype=bool)
     t = pc.replace_substring_regex(a, r"[\s\x{00a0}$€£]" if money else r"[\s\x{00a0}]", "")
@@ -296,7 +305,8 @@ def _number(a: pa.ChunkedArray, decimal_comma: bool, money: bool) -> tuple[pa.Ch
     t = pc.replace_substring_regex(t, r"^--", "")
     t = pc.replace_substring_regex(t, r"^(-?)\.", r"\10.")  # RE2: group 1, then "0."
     t = pc.replace_substring_regex(t, r"\.$", "")
-    long = _np(pc.match_substring_regex(t, r"\.\d{%d,}$" % (limit + 1))) & ok
+    long = _np(pc.or_(pc.match_substring_regex(t, r"\.\d{%d,}$" % (limit + 1)),
+                      pc.match_substring_regex(t, r"^-?\d{%d,}" % (whole + 1)))) & ok
     return t, ~ok, long
 
 
@@ -364,8 +374,8 @@ def parse_file(
             if f in src:
                 col = cells.column(src[f])
                 # trim only when needed: an untouched column is not copied
-                padded = pc.any(pc.match_substring_regex(col, r"^\s|\s$")).as_py()
-                cache[f] = pc.utf8_trim_whitespace(col) if padded else col
+                trimmed = pc.utf8_trim_whitespace(col)
+                cache[f] = trimmed if trimmed.nbytes != col.nbytes else col
             elif f in mapping.constants:
                 cache[f] = pa.chunked_array([pa.array([mapping.constants[f]] * n, type=pa.string())])
             elif f in mapping.derive:
@@ -431,7 +441,7 @@ def parse_file(
     flag(qempty, "quantity", "required value is empty")
     qbad &= ~qempty
     flag(qbad, "quantity", "not a number", qraw)
-    flag(qlong, "quantity", f"more than {_Q_SCALE} decimals", qraw)
+    flag(qlong, "quantity", f"too many digits (at most {_Q_WHOLE} before and {_Q_SCALE} after the decimal point)", qraw)
     qneg = _np(pc.starts_with(q, "-")) & ~qbad & ~qempty
     flag(qneg & ~credit, "quantity", "negative quantity (only credit lines may be negative)", qraw)
     out["quantity"] = q
@@ -447,7 +457,7 @@ def parse_file(
             flag(mempty, f, "required value is empty")
         mbad &= ~mempty
         flag(mbad, f, "not an amount", r)
-        flag(mlong, f, f"more than {_M_SCALE} decimals", r)
+        flag(mlong, f, f"too many digits (at most {_M_WHOLE} before and {_M_SCALE} after the decimal point)", r)
         mneg = _np(pc.starts_with(m, "-")) & ~mbad & ~mempty
         flag(mneg & ~credit, f, "negative amount (only credit lines may be negative)", r)
         out[f] = m
@@ -521,7 +531,7 @@ def parse_file(
             prod = pc.if_else(pa.array(credit), pc.negate(pc.abs(prod)), prod)
         texts, total = None, Decimal(0)
         for c, p in places.items() or {"USD": 2}.items():
-            rounded = pc.cast(pc.round(prod, ndigits=p, round_mode="half_towards_infinity"), pa.decimal256(76, p))
+            rounded = pc.cast(pc.round(prod, ndigits=p, round_mode="half_towards_infinity"), pa.decimal128(38, p))
             sel = pc.equal(cur, c)
             part = pc.sum(pc.if_else(sel, rounded, pa.scalar(None, rounded.type))).as_py()
             total += part or Decimal(0)
@@ -553,7 +563,7 @@ def parse_file(
             a = pc.if_else(pc.is_null(a), date_raw[c], a)
         key_parts.append(pc.fill_null(a, ""))
     key = pc.binary_join_element_wise(*key_parts, "\x1f")
-    if len(key.combine_chunks().dictionary_encode().dictionary) < n:
+    if len(pc.unique(key)) < n:
         ks = pd.Series(key.to_numpy(zero_copy_only=False))
         dup = ks.duplicated(keep="first").to_numpy()
         first_idx = ks.groupby(ks, sort=False).transform(lambda s: s.index[0]).to_numpy() if dup.any() else None
