@@ -263,6 +263,31 @@ def import_agreements(import_all, agreement_ids, since, full, as_json) -> None:
         click.echo("Nothing imported: pass --all or --agreement ID.")
 
 
+@main.command("export")
+@click.argument("month")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), required=True,
+              help="Write the review workbook (summary, plan, changes, alerts, push results) here.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the plan lines as CSV.")
+def export_month(month, xlsx_path, csv_path) -> None:
+    """Export the month review of MONTH (YYYY-MM) as an Excel workbook and optionally CSV."""
+    import re
+
+    from billbridge import export
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise click.BadParameter("expected YYYY-MM", param_hint="MONTH")
+    review = export.load_review(open_store(), month)
+    if review is None:
+        click.echo(f"Error: no plan for {month}: load and reconcile the month first.", err=True)
+        sys.exit(EXIT_USAGE)
+    export.write_xlsx(review, xlsx_path)
+    click.echo(f"Wrote {xlsx_path}: vendor cost {review.totals.vendor_cost}, billed {review.totals.billed_price}, "
+               f"margin {review.totals.margin}.")
+    if csv_path:
+        export.write_csv(review, csv_path)
+        click.echo(f"Wrote {csv_path} ({len(review.lines)} lines).")
+
+
 # ---- mappings and reconcile (issue 4) -----------------------------------------------------------
 def _month_arg(month: str) -> str:
     import re as _re
@@ -389,6 +414,133 @@ def reconcile_cmd(month, refresh, as_json) -> None:
     for r in stored.rows.itertuples():
         if r.action != "in_sync":
             click.echo(f"  [{r.action}{'/' + r.cause if isinstance(r.cause, str) else ''}] {r.reason}")
+
+
+# ---- push, undo and status (issue 5) -------------------------------------------------------------
+def _push_exit(run) -> None:
+    """Exit 0 when every row is ok or skipped, 3 when ConnectWise refused the keys, else 1."""
+    if run.credentials_refused:
+        sys.exit(EXIT_CW)
+    if run.counts.get("failed") or run.counts.get("conflict"):
+        sys.exit(EXIT_FAILED)
+
+
+def _echo_run(run, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    if as_json:
+        echo_json({"run_id": run.id, "kind": run.kind, "month": run.month, "status": run.status,
+                   "dry_run": run.dry_run, "counts": run.counts, "writes": run.writes, "requests": run.requests,
+                   "rows": [asdict(r) for r in run.rows]})
+        return
+    label = "Dry run" if run.dry_run else f"{run.kind.capitalize()} run {run.id}"
+    click.echo(f"{label} for {run.month}: {run.status} - " + ", ".join(f"{k} {v}" for k, v in run.counts.items())
+               + f"; {run.writes} writes, requests {dict(run.requests)}")
+    for r in run.rows:
+        if r.result != "ok" or run.dry_run:
+            click.echo(f"  [{r.result}] {r.key}: {r.reason}")
+
+
+@main.command("push")
+@click.argument("month")
+@click.option("--rows", "keys", multiple=True, metavar="KEY", help="Push this plan row (repeatable).")
+@click.option("--all-ready", is_flag=True, help="Push every row of the plan that has a write (update, create, cancel).")
+@click.option("--dry-run", is_flag=True, help="Re-read ConnectWise and say what would be written; write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite rows a person changed in ConnectWise since the plan.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 16), help="Writes in flight at once.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run and every row result as JSON.")
+def push_cmd(month, keys, all_ready, dry_run, force, concurrency, as_json) -> None:
+    """Push rows of MONTH's latest plan to ConnectWise (journaled; idempotent; exit 1 if some failed)."""
+    from billbridge import month as mo
+    from billbridge import push as pu
+    from billbridge.connectwise import ConnectWiseError
+
+    month = _month_arg(month)
+    if bool(keys) == bool(all_ready):
+        raise click.UsageError("pass either --rows KEY ... or --all-ready")
+    store = open_store()
+    plan = mo.latest_plan(store, month)
+    if plan is None:
+        click.echo(f"Error: no plan for {month}: run 'billbridge reconcile {month}' first.", err=True)
+        sys.exit(EXIT_USAGE)
+    rows = plan.rows
+    if keys:
+        unknown = sorted(set(keys) - set(rows["key"]))
+        if unknown:
+            click.echo(f"Error: not in plan {plan.id}: {', '.join(unknown)}", err=True)
+            sys.exit(EXIT_USAGE)
+        rows = rows[rows["key"].isin(keys)]
+    else:
+        rows = rows[rows["action"].isin(["update", "create", "cancel"])]
+    conn = open_connection()
+    try:
+        conn.client.get("/system/info")  # fail fast (exit 3) when ConnectWise is unreachable or refuses the keys
+    except ConnectWiseError as exc:
+        fail_cw(exc)
+    run = pu.push(store, conn.client, rows, month=month, plan_id=plan.id, force=force, concurrency=concurrency,
+                  dry_run=dry_run)
+    _echo_run(run, as_json)
+    _push_exit(run)
+
+
+@main.command("undo")
+@click.argument("run_id", type=int)
+@click.option("--dry-run", is_flag=True, help="Show the inverse writes (and conflicts); write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the undo rows or run as JSON.")
+def undo_cmd(run_id, dry_run, as_json) -> None:
+    """Undo push run RUN_ID: restore values, cancel created additions, reinstate cancelled ones."""
+    from billbridge import push as pu
+    from billbridge import store as st
+    from billbridge.connectwise import ConnectWiseError
+
+    store = open_store()
+    if st.get_push_run(store, run_id) is None:
+        click.echo(f"Error: no push run {run_id}.", err=True)
+        sys.exit(EXIT_USAGE)
+    conn = open_connection()
+    try:
+        rows = pu.plan_undo(store, conn.client, run_id)
+    except ConnectWiseError as exc:
+        fail_cw(exc)
+    if dry_run:
+        if as_json:
+            echo_json({"run_id": run_id, "rows": rows})
+        else:
+            click.echo(f"Undo of run {run_id}: {len(rows)} rows (nothing written)")
+            for r in rows:
+                req = r.get("request")
+                click.echo(f"  [{r['action']}] {r['key']}: {r['reason']}"
+                           + (f" -> {req['method']} {req['path']} {json.dumps(req['body'])}" if req else ""))
+        sys.exit(EXIT_FAILED if any(r.get("cause") == "conflict" for r in rows) else 0)
+    run = pu.undo(store, conn.client, run_id, rows=rows)
+    _echo_run(run, as_json)
+    _push_exit(run)
+
+
+@main.command("status")
+@click.argument("month", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print runs and per-company status as JSON.")
+def status_cmd(month, as_json) -> None:
+    """Push runs (of MONTH, or all) and, for a month, each company's sync status."""
+    from billbridge import journal as jo
+
+    month = _month_arg(month) if month else None
+    summary = jo.status_summary(open_store(), month)
+    if as_json:
+        echo_json(summary)
+        return
+    if not summary["runs"]:
+        click.echo("No push runs yet." + (f" ({month})" if month else ""))
+    for r in summary["runs"]:
+        click.echo(f"run {r['id']:>4} {r['kind']:<6} {r['month'] or '':<8} {r['started_at']} {r['status']:<11} "
+                   f"ok {r['ok']}, failed {r['failed']}, conflict {r['conflict']}, skipped {r['skipped']}"
+                   + (" (dry run)" if r["dry_run"] else "") + (f" undoes/retries {r['parent_run_id']}" if r["parent_run_id"] else ""))
+    for c in summary.get("companies", []):
+        mark = "OK " if c["status"] == "green" else "!! "
+        click.echo(f"  {mark}{c['company_name']}: {c['ok']}/{c['rows']} rows ok, last push {c['last_push']}")
+
+
+# ---- end push, undo and status (issue 5) ---------------------------------------------------------
 
 
 if __name__ == "__main__":  # pragma: no cover
