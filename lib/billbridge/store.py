@@ -457,6 +457,7 @@ MAPPING_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 _OPTIONAL_KEYS = {"subscription_id", "term", "billing_frequency", "sku"}
 _INT_VALUES = {"company_id", "agreement_id", "catalog_item_id"}
 _BOOL_VALUES = {"own_cost", "own_price"}
+_DEFAULTS = {"sync_mode": "standing", "period_rule": "advance", "own_cost": 1, "own_price": 1}
 
 
 def m002_mappings(db: sqlite_utils.Database) -> None:
@@ -604,7 +605,10 @@ def set_mappings(store: Store, kind: str, vendor: str, rows: list[dict[str, Any]
             params = [rec[k] for k in ("vendor", *keys)]
             old = store.conn.execute(f"SELECT {', '.join(values)} FROM {table} WHERE {where}", params).fetchone()
             old_d = dict(zip(values, old)) if old else None
-            new_d = {v: rec.get(v, old_d.get(v) if old_d else None) for v in values}
+            new_d = {v: rec.get(v, old_d.get(v) if old_d else _DEFAULTS.get(v)) for v in values}
+            for v, default in _DEFAULTS.items():
+                if v in new_d and new_d[v] is None:
+                    new_d[v] = default
             if old_d == new_d:
                 continue
             full = {**rec, **new_d, "updated_at": now, "updated_by": by}
@@ -657,17 +661,20 @@ def get_mappings(store: Store, kind: str, vendor: str | None = None) -> pd.DataF
         sql += " WHERE vendor = ?"
         params.append(vendor)
     sql += f" ORDER BY vendor, {', '.join(keys)}"
-    df = pd.DataFrame(store.conn.execute(sql, params).fetchall(), columns=cols).astype(object)
+    raw = store.conn.execute(sql, params).fetchall()
+    data: dict[str, list[Any]] = {c: [r[i] for r in raw] for i, c in enumerate(cols)}
     for k in keys:
         if k in _OPTIONAL_KEYS:
-            df[k] = df[k].map(lambda v: None if v in ("", None) else v).astype(object)
+            data[k] = [None if v in ("", None) else v for v in data[k]]
     for v in values:
         if v in _INT_VALUES:
-            df[v] = df[v].map(lambda x: None if x is None else int(x)).astype(object)
+            data[v] = [None if x is None else int(x) for x in data[v]]
         elif v in _BOOL_VALUES:
-            df[v] = df[v].map(lambda x: True if x is None else bool(x)).astype(object)
+            data[v] = [True if x is None else bool(x) for x in data[v]]
         elif v == "value":
-            df[v] = df[v].map(lambda x: None if x in (None, "") else Decimal(x)).astype(object)
+            data[v] = [None if x in (None, "") else Decimal(x) for x in data[v]]
+    # object columns: None stays None (pandas would turn it into NaN when inferring types)
+    df = pd.DataFrame({c: pd.Series(data[c], dtype=object) for c in cols}, columns=cols)
     return df
 
 
@@ -694,7 +701,7 @@ def mapping_history(store: Store, kind: str | None = None, vendor: str | None = 
     df = pd.DataFrame(list(store.db.query(sql, params)),
                       columns=["id", "kind", "vendor", "key", "change", "old", "new", "changed_at", "changed_by", "source"])
     for c in ("key", "old", "new"):
-        df[c] = df[c].map(lambda s: json.loads(s) if s else None)
+        df[c] = pd.Series([json.loads(x) if isinstance(x, str) and x else None for x in df[c]], dtype=object, index=df.index)
     return df
 
 
