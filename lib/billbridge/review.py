@@ -310,11 +310,12 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
                  push_results: pd.DataFrame | None = None, invoiced_agreement_ids=frozenset(),
                  history: dict[str, pd.DataFrame] | None = None, margin_threshold: Decimal = Decimal("0.20"),
                  customer_change_threshold: Decimal = Decimal("0.25")) -> MonthReview:
-    """The whole review of ``month`` from plain inputs (see the module docstring).
+    """The whole review of ``month`` from plain inputs (see the module docstring); ``plan_rows``
+    may also be :func:`review_lines` already.
 
     ``previous_rows`` (the previous month's plan rows, or its :func:`review_lines`) wins over
     ``previous_lines`` (its vendor lines). ``history``: ``{month: plan rows or review lines}`` for the trend (this month is added)."""
-    lines = review_lines(plan_rows)
+    lines = plan_rows if "cost" in plan_rows.columns else review_lines(plan_rows)
     if previous_rows is not None and "cost" in previous_rows.columns:
         prev = previous_rows  # already review lines
     else:
