@@ -36,7 +36,8 @@ m1, m2, m3 = st.columns(3)
 pending_a, pending_d = ag.pending(store)
 m1.metric("New or changed agreements", len(pending_a))
 m2.metric("New or changed additions", len(pending_d))
-m3.metric("Last imported", (last["imported_at"].replace("T", " ").rstrip("Z") + " UTC") if last else "never")
+m3.metric("Last imported", last["imported_at"][:16].replace("T", " ") if last else "never",
+          help=f"UTC, {last['source']}" if last else None)
 st.caption(f"Last checked: {state['additions']['fetched_at'] or 'never'} · bookmark (newest lastUpdated stored): "
            f"{state['additions']['bookmark'] or '—'} · last full pass: {state['additions']['full_pass_at'] or 'never'}")
 

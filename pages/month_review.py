@@ -39,6 +39,9 @@ c4.metric("Margin %", f"{t.margin_pct * 100:.1f}%" if t.margin_pct is not None e
           border=True)
 st.caption(f"Compared with {rv.previous_month}." if rv.previous_totals else "No previous month to compare with.")
 
+SHORT = {"low_margin": "Low margin", "customer_change": "Big customer change", "annual_term_decrease": "Annual-term cuts",
+         "late_month_bdom": "Late-month BDOM", "blocked": "Blocked / unmapped", "already_invoiced": "Already invoiced",
+         "push_failed": "Push failed"}
 al = rv.alerts
 counts = al.groupby("kind").agg(n=("kind", "size"), dollars=("dollars", lambda s: sum(s, Decimal(0)))) if len(al) else None
 st.subheader("Decide")
@@ -47,8 +50,8 @@ if counts is None:
 else:
     cols = st.columns(min(4, len(counts)))
     for i, (kind, r) in enumerate(counts.iterrows()):
-        cols[i % len(cols)].metric(review.ALERT_KINDS[kind], int(r["n"]), ui.money(r["dollars"]), delta_color="off",
-                                   border=True)
+        cols[i % len(cols)].metric(SHORT.get(kind, kind), int(r["n"]), ui.money(r["dollars"]), delta_color="off",
+                                   border=True, help=review.ALERT_KINDS[kind])
     with st.expander("Every alert"):
         st.dataframe(al.drop(columns=["what"]), hide_index=True, width="stretch",
                      column_config={"dollars": st.column_config.NumberColumn(format="dollar")})

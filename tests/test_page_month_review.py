@@ -19,7 +19,7 @@ def test_month_review_shows_totals_with_change_alerts_and_download_buttons(app_e
     labels = [m.label for m in at.metric]
     assert labels[:4] == ["Vendor cost", "ConnectWise billed", "Margin", "Margin %"]
     assert at.metric[0].value.startswith("$") and at.metric[0].delta  # change vs 2026-10
-    assert any("blocked or unmapped" in label for label in labels)
+    assert "Blocked / unmapped" in labels
     assert "Compared with 2026-10." in [c.value for c in at.caption]
     downloads = [e for e in at.get("download_button")]
     assert len(downloads) == 2
