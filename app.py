@@ -18,7 +18,7 @@ PAGES = {
     "Reconcile": [
         st.Page("pages/mappings.py", title="Mappings", icon=":material/link:"),
         st.Page("pages/reconcile.py", title="Reconcile", icon=":material/rule:"),
-        # Sync status
+        st.Page("pages/sync_status.py", title="Sync status", icon=":material/sync:"),
     ],
     "Review": [
         st.Page("pages/month_review.py", title="Month review", icon=":material/groups:"),

@@ -1,0 +1,95 @@
+"""Sync status: push runs over time, per-company status, per-row results, failures explained,
+retry of selected failures and undo of a run (preview, then confirm)."""
+
+import pandas as pd
+import streamlit as st
+
+import billbridge_ui as ui
+from billbridge import journal as jo
+from billbridge import push as pu
+from billbridge import store as bst
+from billbridge.connectwise import ConnectWiseError
+from billbridge_ui import push_panel as pp
+
+st.title("Sync status")
+ui.show_flash()
+month = ui.billing_month()
+store = ui.store()
+runs = bst.list_push_runs(store, month)
+if runs.empty:
+    st.info(f"No push runs for {month} yet. Push plan rows from the Reconcile page (or `billbridge push {month}`).")
+    st.stop()
+
+st.plotly_chart(jo.runs_figure(runs), key="ss_runs_chart")
+
+st.subheader("Companies")
+companies = bst.company_push_status(store, month)
+if companies.empty:
+    st.caption("No real (non dry-run) push results yet.")
+else:
+    st.dataframe(companies.assign(status=companies["status"].map(pp.status_badge)), hide_index=True,
+                 key="ss_companies", width="stretch",
+                 column_config={"last_push": st.column_config.TextColumn("last push (UTC)")})
+
+st.subheader("Row results")
+results = bst.push_row_results(store, month=month)
+run_labels = {int(r.id): f"#{r.id} {r.kind} · {r.started_at[:16]} · {r.status}" for r in runs.itertuples()}
+f1, f2, f3, f4 = st.columns(4)
+run_id = f1.selectbox("Run", list(run_labels), format_func=run_labels.get, key="ss_run")
+status_f = f2.multiselect("Result", list(pu.RESULTS), key="ss_status")
+company_f = f3.multiselect("Company", sorted(results["company_name"].dropna().unique()), key="ss_company")
+code_f = f4.multiselect("Error code", sorted(results["error_code"].dropna().unique()), key="ss_code")
+shown = jo.filter_results(results, run_id=run_id, status=status_f or None, company=company_f or None,
+                          error_code=code_f or None)
+st.dataframe(shown[["key", "result", "action", "company_name", "error_code", "http_status", "attempts", "writes",
+                    "reason", "finished_at"]], hide_index=True, key="ss_rows", width="stretch")
+
+failures = shown[shown["result"].isin(["failed", "conflict"])]
+if len(failures):
+    st.subheader(f"Failures in run #{run_id} ({len(failures)})")
+    for row in failures.head(25).to_dict("records"):
+        with st.expander(f"{row['result']}: {row['key']} — {row.get('company_name') or ''}"):
+            pp.render_failure(store, row, client_getter=lambda: ui.connection().client)
+    retry_keys = st.multiselect("Retry these rows", list(failures["key"]), default=list(failures["key"]),
+                                key="ss_retry_keys")
+    if st.button(f"Retry {len(retry_keys)} selected", key="ss_retry", disabled=not retry_keys):
+        try:
+            run = pu.retry(store, ui.connection().client, run_id, retry_keys, operator=bst.operator_name())
+        except ConnectWiseError as exc:
+            ui.show_cw_error(exc, what="Retry")
+        else:
+            ui.flash(f"Retry run {run.id}: " + ", ".join(f"{k} {v}" for k, v in run.counts.items()) + ".",
+                     "success" if run.all_ok else "warning")
+            st.rerun()
+
+st.subheader("Undo a run")
+undoable = [i for i in run_labels if runs.set_index("id").loc[i, "writes"] and not runs.set_index("id").loc[i, "dry_run"]]
+if not undoable:
+    st.caption("No run with writes to undo.")
+else:
+    undo_id = st.selectbox("Run to undo", undoable, format_func=run_labels.get, key="ss_undo_run")
+    if st.button("Preview undo", key="ss_undo_preview"):
+        try:
+            st.session_state["ss_undo_rows"] = (undo_id, pu.plan_undo(store, ui.connection().client, undo_id))
+        except ConnectWiseError as exc:
+            ui.show_cw_error(exc, what="Reading ConnectWise for the undo")
+    pending = st.session_state.get("ss_undo_rows")
+    if pending and pending[0] == undo_id:
+        rows = pending[1]
+        writes = [r for r in rows if r.get("request")]
+        conflicts = [r for r in rows if r.get("cause") == "conflict"]
+        st.dataframe(pd.DataFrame([{"key": r["key"], "action": r["action"], "reason": r["reason"],
+                                    "request": "" if not r.get("request") else
+                                    f"{r['request']['method']} {r['request']['path']} {r['request']['body']}"}
+                                   for r in rows]), hide_index=True, key="ss_undo_table", width="stretch")
+        if conflicts:
+            st.warning(f"{len(conflicts)} rows changed in ConnectWise after the push and will not be undone.")
+        ok = st.checkbox(f"I confirm: undo run #{undo_id} with {len(writes)} writes", key="ss_undo_ok")
+        if st.button(f"Undo {len(writes)} rows", key="ss_undo_go", disabled=not (ok and writes), type="primary"):
+            run = pu.undo(store, ui.connection().client, undo_id, rows=rows, operator=bst.operator_name(),
+                          token=f"undo-{undo_id}-{len(writes)}-{st.session_state.get('ss_undo_nonce', 0)}")
+            st.session_state.pop("ss_undo_rows", None)
+            st.session_state["ss_undo_nonce"] = st.session_state.get("ss_undo_nonce", 0) + 1
+            ui.flash(f"Undo run {run.id} of run {undo_id}: " + ", ".join(f"{k} {v}" for k, v in run.counts.items())
+                     + ".", "success" if run.all_ok else "warning")
+            st.rerun()

@@ -1,0 +1,123 @@
+"""Sync status page and the push panel (AppTest): preview, push, per-row results, failure
+explanation, retry and undo, on the embedded sandbox with the demo month."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from streamlit.testing.v1 import AppTest
+
+from apptest_util import open_page
+from billbridge.cli import main
+
+MONTH = "2026-11"
+STATE = {"billing_month": MONTH}
+
+
+def cli(*args):
+    res = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return res
+
+
+@pytest.fixture
+def planned(app_env):
+    assert cli("load", MONTH, "--demo").exit_code == 0
+    assert cli("map", "suggest", MONTH, "--accept-above", "95").exit_code == 0
+    assert cli("reconcile", MONTH).exit_code == 0
+    return app_env
+
+
+@pytest.fixture
+def pushed(planned):
+    from billbridge.config import load_config
+    from billbridge.runtime import connect
+
+    client = connect(load_config()).client  # the app's sandbox: a person deactivates a catalog item
+    item = client.list("/procurement/catalog", conditions='identifier="HPBX-SEAT"')[0]
+    client.patch_fields(f"/procurement/catalog/{item['id']}", {"inactiveFlag": True})
+    out = json.loads(cli("push", MONTH, "--all-ready", "--json").output)
+    assert out["counts"]["failed"] >= 1  # every HPBX-SEAT write: "Product is inactive"
+    return out
+
+
+def texts(at):
+    return " ".join(str(e.value) for e in [*at.error, *at.warning, *at.info, *at.success, *at.caption, *at.markdown])
+
+
+def test_sync_status_without_runs_says_how_to_push(planned):
+    at = open_page("sync_status.py", state=STATE)
+    assert not at.exception
+    assert "No push runs for 2026-11" in texts(at)
+
+
+def test_sync_status_shows_row_results_and_explains_the_inactive_product_failure(pushed):
+    at = open_page("sync_status.py", state=STATE)
+    assert not at.exception
+    rows = at.dataframe[1].value
+    assert len(rows) == len(pushed["rows"]) and set(rows["result"]) >= {"ok", "failed"}
+    companies = at.dataframe[0].value
+    assert companies["status"].str.contains("🟢").any() and companies["status"].str.contains("🔴").any()
+    assert "Product is inactive" in texts(at) and "reactivate it" in texts(at)
+
+
+def test_sync_status_filters_by_result(pushed):
+    at = open_page("sync_status.py", state=STATE)
+    at.multiselect(key="ss_status").set_value(["failed"]).run()
+    assert set(at.dataframe[1].value["result"]) == {"failed"}
+
+
+def test_retry_selected_failures_makes_a_new_journaled_run(pushed):
+    at = open_page("sync_status.py", state=STATE)
+    at.button(key="ss_retry").click().run()
+    assert not at.exception
+    assert "Retry run" in texts(at)
+    status = json.loads(cli("status", MONTH, "--json").output)
+    assert status["runs"][0]["kind"] == "retry" and status["runs"][0]["parent_run_id"] == pushed["run_id"]
+
+
+def test_undo_previews_then_runs_as_a_linked_run(pushed):
+    at = open_page("sync_status.py", state=STATE)
+    at.selectbox(key="ss_undo_run").set_value(pushed["run_id"])
+    at.button(key="ss_undo_preview").click().run()
+    table = at.dataframe[-1].value
+    assert len(table) and table["request"].str.startswith("PATCH").all()
+    assert at.button(key="ss_undo_go").disabled
+    at.checkbox(key="ss_undo_ok").check().run()
+    at.button(key="ss_undo_go").click().run()
+    assert not at.exception
+    assert "Undo run" in texts(at)
+    status = json.loads(cli("status", MONTH, "--json").output)
+    assert status["runs"][0]["kind"] == "undo" and status["runs"][0]["parent_run_id"] == pushed["run_id"]
+
+
+PANEL = """
+import streamlit as st
+import billbridge_ui as ui
+from billbridge import month as mo
+from billbridge_ui.push_panel import render_push_panel
+st.session_state.setdefault("billing_month", "2026-11")
+ui.show_flash()
+plan = mo.latest_plan(ui.store(), "2026-11")
+render_push_panel(plan.id, plan.rows, st.session_state.get("plan_selection", []))
+"""
+
+
+def test_push_panel_previews_exact_requests_asks_confirmation_then_pushes_once(planned):
+    at = AppTest.from_string(PANEL, default_timeout=60)
+    at.run()
+    assert not at.exception and "Select plan rows" in texts(at)
+    at.button(key="push_select_ready").click().run()
+    preview = at.dataframe[0].value
+    assert len(preview) and set(preview["method"]) <= {"PATCH", "POST"}
+    assert all(json.loads(b) for b in preview["body"])
+    confirm = at.checkbox(key="push_confirm")
+    assert f"push {len(preview)} rows" in confirm.label and "$" in confirm.label
+    assert at.button(key="push_go").disabled
+    confirm.check().run()
+    at.button(key="push_go").click().run()
+    assert not at.exception
+    assert "Push run" in texts(at)
+    status = json.loads(cli("status", MONTH, "--json").output)
+    assert len(status["runs"]) == 1 and status["runs"][0]["writes"] > 0
