@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "docs" / "notebook.md"  # switch to ROOT / "README.md" once the section is pasted there
+SOURCE = ROOT / "README.md"  # the snippet the README shows is the one that runs
 
 
 def notebook_code(text: str) -> str:
