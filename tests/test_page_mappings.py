@@ -1,0 +1,121 @@
+"""Mappings page (AppTest): the unmapped queue, accepting suggestions, saving edits, rules, creation requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from apptest_util import open_page
+from billbridge import mappings as mp
+from billbridge import month as mo
+from billbridge import sources
+from billbridge import store as st
+from billbridge.config import load_config
+from billbridge.store import Store
+
+MONTH = "2026-11"
+
+
+@pytest.fixture
+def demo(app_env):
+    with Store.open(load_config(None).db_path) as store:
+        sources.load_demo(store, MONTH)
+    return app_env
+
+
+def store():
+    return Store.open(load_config(None).db_path)
+
+
+def page():
+    at = open_page("mappings.py", state={"billing_month": MONTH}, timeout=60)
+    assert not at.exception, at.exception
+    return at
+
+
+def queue_pos(item_key):
+    """Position of an item in the queue as the page draws it (biggest vendor dollars first)."""
+    from billbridge_ui.mapping_views import queue
+
+    with store() as s:
+        q = queue(mp.suggestions(s, MONTH, mo.snapshot_for(s, MONTH)))
+    return list(q.index).index(item_key)
+
+
+def edit(at, key, edited=None, added=None, deleted=None):
+    at.session_state[key] = {"edited_rows": edited or {}, "added_rows": added or [], "deleted_rows": deleted or []}
+
+
+def test_queue_lists_every_unmapped_customer_and_sku_with_dollars_at_stake(demo):
+    at = page()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Customers without a company"] == "25" and metrics["SKUs without a catalog item"] == "10"
+    assert queue_pos("product|demo|HPBX-SEAT|monthly|monthly") == 0  # the biggest vendor dollars come first
+    with store() as s:
+        snap = mo.snapshot_for(s, MONTH)
+        assert snap is not None  # the page read ConnectWise on first open
+
+
+def test_bulk_accept_records_unflagged_suggestions_at_or_above_the_score(demo):
+    at = page()
+    at.button(key="accept_bulk").click().run()
+    assert not at.exception
+    assert any("22 company, 18 agreement, 8 product" in s.value for s in at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Customers without a company"] == "3"
+    with store() as s:
+        assert set(st.mapping_history(s)["source"]) == {"suggestion"}
+
+
+def test_accepting_a_ticked_suggestion_records_exactly_that_mapping(demo):
+    at = page()
+    edit(at, "queue_editor", {queue_pos("company|demo|DC-10014"): {"pick": True}})
+    at.button(key="accept_picked").click().run()
+    assert not at.exception
+    with store() as s:
+        cm = st.get_mappings(s, "company", "demo")
+        assert list(cm["vendor_customer_id"]) == ["DC-10014"] and cm.iloc[0]["company_id"] is not None
+
+
+def test_saving_a_company_picked_in_the_editor_persists_it_with_who(demo, monkeypatch):
+    monkeypatch.setenv("BILLBRIDGE_OPERATOR", "ann")
+    at = page()
+    with store() as s:
+        labels = mp.company_choices(mo.snapshot_for(s, MONTH)).set_index("name")["label"]
+        grid = mp.vendor_customers(s, MONTH)
+    pos = list(grid["vendor_customer_id"]).index("DC-10017")
+    edit(at, "companies_editor", {pos: {"company": labels["Quartz Analytic Partners"]}})
+    at.button(key="save_company").click().run()
+    assert not at.exception
+    assert any("Saved 1 company" in s.value for s in at.success)
+    with store() as s:
+        cm = st.get_mappings(s, "company", "demo").set_index("vendor_customer_id")
+        assert cm.loc["DC-10017", "updated_by"] == "ann"
+        assert labels["Quartz Analytic Partners"].endswith(f"({cm.loc['DC-10017', 'company_id']})")
+
+
+def test_a_rule_added_in_the_rules_editor_is_saved_and_a_bad_one_saves_nothing(demo):
+    at = page()
+    edit(at, "rules_editor", added=[{"customer": "Willow Creek Vineyards (DC-10023)", "rule": "do_not_sync"},
+                                    {"customer": "Xenon Labs (DC-10024)", "rule": "cap", "value": 10}])
+    at.button(key="save_rule").click().run()
+    with store() as s:
+        rules = st.get_mappings(s, "rule", "demo")
+        assert sorted(rules["rule"]) == ["cap", "do_not_sync"]
+    at = page()
+    edit(at, "rules_editor", added=[{"customer": "Xenon Labs (DC-10024)", "rule": "fixed_quantity"}])  # no quantity
+    at.button(key="save_rule").click().run()
+    assert any("Nothing was saved" in e.value for e in at.error)
+    with store() as s:
+        assert len(st.get_mappings(s, "rule", "demo")) == 2
+
+
+def test_create_ticked_queues_a_company_creation_for_review_without_writing_to_connectwise(demo):
+    at = page()
+    edit(at, "queue_editor", {queue_pos("company|demo|DC-10005"): {"pick": True}})
+    at.button(key="create_picked").click().run()
+    assert not at.exception
+    with store() as s:
+        (req,) = st.creation_requests(s)
+        assert req["target"] == "company" and req["row"]["vendor_customer_id"] == "DC-10005"
+        companies = mo.snapshot_for(s, MONTH)["companies"]
+        assert not any(c["name"] == "Evergreen Family Practice" for c in companies)
