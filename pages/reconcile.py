@@ -39,10 +39,6 @@ s = meta["summary"]
 snap = bst.latest_snapshot(store, month)
 top2.caption(f"Plan #{plan_id} built {meta['created_at']} by {meta['created_by']}")
 top3.caption(f"ConnectWise as read at {snap['taken_at']} ({snap['request_count']} requests)")
-stale = mo.snapshot_is_stale(store, month)
-if stale:
-    st.warning(f"{len(stale)} agreement(s) were mapped after ConnectWise was last read, so their lines are not in this plan: "
-               "press **Refresh from ConnectWise**.")
 
 # ---- headline ---------------------------------------------------------------------------------
 status_words = {"changes": "changes to make", "blocked": "blocked lines need you", "in_sync": "all in sync",

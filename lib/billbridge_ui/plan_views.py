@@ -54,13 +54,17 @@ def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def ensure_plan(store: bst.Store, month: str, client_factory) -> tuple[int | None, str | None]:
-    """Make sure the month has an up-to-date plan: read ConnectWise when there is no snapshot,
-    rebuild when imports, mappings, creation requests or the snapshot changed. Returns (plan id,
+    """Make sure the month has an up-to-date plan: read ConnectWise when there is no snapshot or
+    agreements were mapped since it was taken, rebuild when imports, mappings, creation requests or the snapshot changed. Returns (plan id,
     note for the operator)."""
     note = None
-    if mo.snapshot_for(store, month) is None:
+    missing = mo.snapshot_is_stale(store, month)
+    if bst.latest_snapshot(store, month) is None or missing:
+        # no snapshot, or agreements mapped since it was taken: their lines were never read, and a
+        # plan without them would propose creating lines ConnectWise already has
         res = mo.refresh_snapshot(store, client_factory(), month)
-        note = f"Read ConnectWise for the first time this month: {res.request_count} requests."
+        note = (f"Read ConnectWise ({res.request_count} requests)"
+                + (f": {len(missing)} newly mapped agreement(s)." if missing else " for the first time this month."))
     if mo.plan_is_stale(store, month):
         _plan, plan_id = mo.build_plan(store, month)
         return plan_id, note
