@@ -7,6 +7,7 @@ import streamlit as st
 import billbridge_ui as ui
 
 st.set_page_config(page_title="billbridge", page_icon=":material/receipt_long:", layout="wide")
+st.session_state[ui.SHELL_KEY] = True  # pages opened without the shell go through it first
 
 # The table of contents. Each section lists its pages in workflow order; sections with no page
 # yet are left out. Add a page with one line in its section.

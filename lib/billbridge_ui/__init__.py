@@ -15,6 +15,7 @@ import streamlit as st
 from billbridge.config import AppConfig, ConfigError, load_config
 
 MONTH_KEY = "billing_month"
+SHELL_KEY = "_billbridge_shell"
 
 
 def _secrets_section() -> dict[str, Any] | None:
@@ -28,7 +29,14 @@ def _secrets_section() -> dict[str, Any] | None:
 
 
 def config() -> AppConfig:
-    """The resolved configuration; a configuration error is shown and stops the page."""
+    """The resolved configuration; a configuration error is shown and stops the page.
+
+    Every page calls this first. On a freshly started server, a page URL opened directly can run
+    before any session has run ``app.py`` (Streamlit then falls back to its ``pages/`` folder
+    discovery, with no sidebar badge or month picker); such a run is sent through ``app.py``.
+    """
+    if not st.session_state.get(SHELL_KEY):
+        st.switch_page("app.py")
     try:
         return load_config(_secrets_section())
     except ConfigError as exc:

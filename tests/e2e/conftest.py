@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,12 +34,11 @@ def chromium_path():
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
+@contextmanager
+def running_app(data_dir: Path):
     """`streamlit run app.py` in sandbox mode with its own data folder; yields the base URL."""
-    data = tmp_path_factory.mktemp("e2e-data")
     env = {k: v for k, v in os.environ.items() if k not in CW_VARS}
-    env["BILLBRIDGE_DB"] = str(data / "billbridge.db")
+    env["BILLBRIDGE_DB"] = str(data_dir / "billbridge.db")
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
@@ -66,6 +66,13 @@ def app_server(tmp_path_factory):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """One app server shared by the browser tests."""
+    with running_app(tmp_path_factory.mktemp("e2e-data")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from browser_util import screenshot, wait_idle
+from conftest import running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -15,7 +16,22 @@ def test_app_opens_in_chromium_on_the_sandbox_and_shows_the_badge(app_server, pa
     sidebar.get_by_text("SANDBOX").wait_for(timeout=60_000)
     wait_idle(page, timeout=60_000)
     assert sidebar.get_by_text("SANDBOX").is_visible()
+    page.get_by_role("heading", name="Load month").first.wait_for(timeout=30_000)  # the default page
+    screenshot(page, "load_month")
     # the Connection page reached the sandbox and checked the permissions
+    sidebar.get_by_text("Connection", exact=True).click()
     page.get_by_text("every permission billbridge needs").wait_for(timeout=60_000)
     shot = screenshot(page, "connection")
     assert shot.stat().st_size > 10_000
+
+
+def test_a_bookmarked_page_on_a_freshly_started_server_opens_inside_the_app_shell(tmp_path, page):
+    # Before any session has run app.py, Streamlit would serve pages/ on its own (no badge, no
+    # month picker); billbridge sends that first run through app.py.
+    with running_app(tmp_path) as url:
+        page.goto(f"{url}/timeline", wait_until="domcontentloaded")
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.get_by_text("SANDBOX").wait_for(timeout=60_000)
+        wait_idle(page, timeout=60_000)
+        assert sidebar.get_by_text("Billing month").is_visible()
+        assert not sidebar.get_by_text("load month", exact=True).is_visible()  # no folder-discovered nav
