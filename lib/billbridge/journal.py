@@ -64,6 +64,7 @@ def explain_failure(entry: Any) -> str:
     result = _g(entry, "result", "status")
     code = _g(entry, "error_code", "cw_code")
     status = _g(entry, "http_status")
+    status = int(status) if status is not None else None
     method, path = _g(entry, "method"), _g(entry, "path")
     if not path and isinstance(_g(entry, "request"), dict):
         method, path = entry["request"].get("method"), entry["request"].get("path")

@@ -159,4 +159,4 @@ def render_failure(store: bst.Store, row: dict[str, Any], client_getter=None) ->
 
 
 def status_badge(status: str) -> str:
-    return {"green": "🟢 all ok", "red": "🔴 needs attention"}.get(status, status)
+    return {"green": "OK: all rows synced", "red": "ATTENTION: some rows not synced"}.get(status, status)
