@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from apptest_util import open_page
@@ -91,3 +93,27 @@ def test_timeline_page_without_imports_points_to_load_month(app_env):
     at = open_page("timeline.py", state={"billing_month": "2026-01"})
     assert not at.exception
     assert any("Nothing loaded" in i.value for i in at.info)
+
+
+def test_custom_layout_is_mapped_on_the_page_loaded_and_saved_as_a_named_format(app_env):
+    data = "Client No;Client;Item;Seats;Cost\nK-1;Kappa Ltd;SEAT;4;12,50\nK-2;Lambda BV;SEAT;2;12,50\n".encode()
+    at = open_page("load_month.py", state={"billing_month": MONTH})
+    at.selectbox(key="load_format").select("Map columns myself…").run()
+    at.text_input(key="load_vendor_Map columns myself…").input("acme-distri").run()
+    at.file_uploader(key="load_file").set_value(("acme.csv", data, "text/csv")).run()
+    assert any("Still to map" in w.value for w in at.warning)
+    fields = ["vendor_customer_id *", "vendor_customer_name *", "sku *", "quantity *", "unit_cost *"]
+    at.session_state["custom_map_acme.csv"] = {
+        "edited_rows": {i: {"billbridge field": f} for i, f in enumerate(fields)},
+        "added_rows": [], "deleted_rows": [],
+    }
+    at.checkbox(key="custom_decimal").check().run()
+    assert not at.exception
+    assert any("valid" in s.value for s in at.success), [e.value for e in at.error]
+    at.text_input(key="custom_name").input("acme export")  # inside a form: sent with the submit
+    next(b for b in at.button if b.label == "Save format").click().run()
+    assert not at.exception
+    saved = Store.open(app_env).get_format("acme-distri", "acme export")
+    assert saved is not None and saved["decimal_comma"] is True
+    result = sources.load_month(Store.open(app_env), MONTH, data, "acme.csv", "acme export", vendor="acme-distri")
+    assert result.status == "loaded" and result.parse.total_cost == Decimal("75.00")

@@ -30,11 +30,19 @@ from billbridge.sources.formats import (
     preset,
 )
 from billbridge.sources.load import LoadResult, format_for, load_month
-from billbridge.sources.parse import ParseResult, Problem, parse_file, problems_csv, resolve_format, typed_lines
+from billbridge.sources.parse import (
+    ParseResult,
+    Problem,
+    file_columns,
+    parse_file,
+    problems_csv,
+    resolve_format,
+    typed_lines,
+)
 
 __all__ = [
     "CANONICAL_COLUMNS", "REQUIRED_COLUMNS", "PRESETS", "ColumnMapping", "preset", "format_names",
-    "Problem", "ParseResult", "parse_file", "problems_csv", "resolve_format", "typed_lines",
+    "Problem", "ParseResult", "parse_file", "file_columns", "problems_csv", "resolve_format", "typed_lines",
     "LoadResult", "load_month", "format_for",
     "DEMO_VENDOR", "demo_lines", "demo_month", "load_demo",
     "SAMPLES", "sample_bytes", "sample_files",

@@ -269,6 +269,23 @@ def _read(data: bytes, file_name: str, fmt: ColumnMapping):
     return header, cells, numbers, encoding, delimiter, problems
 
 
+def file_columns(data: bytes, file_name: str) -> list[str]:
+    """The column headers of a vendor file as written in it (for mapping a custom layout).
+
+    Raises ``ValueError`` with a plain reason when the file is empty or has no header row.
+    """
+    if _is_xlsx(data, file_name):
+        raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl", nrows=1)
+        header = [str(h).strip() for h in raw.iloc[0]] if len(raw) else []
+    else:
+        _, text, _ = _decode(data)
+        header = _header(text, _sniff(text)) if text.strip() else []
+    header = [h for h in header if h]
+    if not header:
+        raise ValueError("the file is empty or has no header row")
+    return header
+
+
 # ---------------------------------------------------------------------------------- validation
 _NUM_POINT = r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?$|^[-+]?\.\d+$"
 _NUM_COMMA = r"^[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?$|^[-+]?,\d+$"
