@@ -52,8 +52,11 @@ with tab_file:
         st.info(
             "Upload the vendor's export for this month. Built-in layouts: "
             + ", ".join(f"**{n}**" for n in sources.format_names())
-            + ". Sample files for each are in the README."
+            + ". Try one with a sample file:"
         )
+        for col, (fmt, fname) in zip(st.columns(len(sources.sample_files())), sources.sample_files().items()):
+            col.download_button(f"{fmt} sample", sources.sample_bytes(fmt), file_name=fname, key=f"sample_{fmt}",
+                                icon=":material/download:")
 
 with tab_demo:
     st.write(
