@@ -98,7 +98,7 @@ def grid(tab, kind, frame, editor_key, config, disabled, *, dynamic=False, custo
         if not len(frame) and not dynamic:
             st.info("Nothing to map for this month.")
             return
-        st.data_editor(frame, key=editor_key, width="stretch", hide_index=True, column_config=config,
+        st.data_editor(frame, key=editor_key, width="stretch", hide_index=True, column_config={**LABELS, **config},
                        disabled=disabled, num_rows="dynamic" if dynamic else "fixed",
                        column_order=[c for c in frame.columns if c != "_key"])
         if st.button("Save", key=f"save_{kind}", icon=":material/save:", type="primary"):
@@ -112,6 +112,8 @@ def grid(tab, kind, frame, editor_key, config, disabled, *, dynamic=False, custo
 
 
 who = ["updated_by", "updated_at"]
+LABELS = {"vendor_customer_id": "vendor customer id", "vendor_customer_name": "vendor customer", "updated_by": "by",
+          "updated_at": "when", "billing_frequency": "billed", "product_name": "vendor product"}
 grid(tab_c, "company", mv.company_grid(store, month, companies_c), "companies_editor",
      {"company": st.column_config.SelectboxColumn("ConnectWise company", options=list(companies_c["label"]), width="large"),
       "at_stake": "vendor $", "state": st.column_config.TextColumn("state", help="deleted, prospect, not_approved… are shown as such")},

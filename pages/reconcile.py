@@ -57,7 +57,7 @@ a = st.columns(5)
 for col, act in zip(a, ("in_sync", "update", "create", "cancel", "blocked")):
     d = s["by_action"].get(act, {"rows": 0, "dollars": "0"})
     col.metric(f"{pv.ACTION_ICONS[act]} {pv.ACTION_LABELS[act]}", d["rows"],
-               help=f"vendor dollars {ui.money(d['dollars'])}" if "dollars" in d else None)
+               help=f"vendor dollars {ui.money(d['dollars'])}" + (" (blocked or excluded by a rule)" if act == "blocked" else ""))
 if s.get("creations"):
     st.info(f"{s['creations']} ConnectWise record(s) requested from the Mappings page wait in this plan (rows 'create').")
 
@@ -74,7 +74,7 @@ facets = bst.plan_facets(store, plan_id)
 f1, f2, f3, f4 = st.columns(4)
 flt = {
     "actions": f1.multiselect("Action", facets["actions"], key="flt_action",
-                              format_func=lambda x: f"{pv.ACTION_ICONS.get(x, '')} {pv.ACTION_LABELS.get(x, x)}"),
+                              format_func=lambda x: pv.ACTION_LABELS.get(x, x)),
     "causes": f2.multiselect("Cause", facets["causes"], key="flt_cause", format_func=lambda x: x.replace("_", " ")),
     "customers": f3.multiselect("Customer", facets["customers"], key="flt_customer"),
     "products": f4.multiselect("Product", facets["products"], key="flt_product"),
@@ -111,7 +111,7 @@ if rows:
     options = list(by_key)
     default = next((k for k in selected if k in by_key), options[0])
     key = st.selectbox("Row", options, index=options.index(default), key="detail_key",
-                       format_func=lambda k: f"{pv.ACTION_ICONS.get(by_key[k]['action'], '')} "
+                       format_func=lambda k: f"{pv.ACTION_LABELS.get(by_key[k]['action'])}: "
                                              f"{by_key[k].get('vendor_customer_name') or by_key[k].get('company_name') or ''} · "
                                              f"{by_key[k].get('product_description') or by_key[k].get('product_name') or by_key[k].get('target')}")
     pv.render_detail(store, meta, by_key[key])

@@ -145,7 +145,8 @@ def company_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
     flags = dict(zip(choices["company_id"], choices["flags"]))
     df["company"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if i == i and i is not None else None
                      for i in df["company_id"]]
-    df["state"] = [", ".join(flags.get(int(i), ("missing",))) if i == i and i is not None else "unmapped" for i in df["company_id"]]
+    df["state"] = [(", ".join(flags.get(int(i), ("missing",))) or "active") if i == i and i is not None else "unmapped"
+                   for i in df["company_id"]]
     df["at_stake"] = df["dollars"].map(_money)
     df.index = df["vendor"] + SEP + df["vendor_customer_id"]
     return df[["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "company", "state", "updated_by", "updated_at"]]

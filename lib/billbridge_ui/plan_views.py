@@ -15,7 +15,10 @@ from billbridge.reconcile import CAUSES
 
 PAGE_SIZE = 500
 ACTION_LABELS = {"in_sync": "in sync", "update": "update", "create": "create", "cancel": "cancel", "blocked": "blocked"}
-ACTION_ICONS = {"in_sync": "✅", "update": "✏️", "create": "➕", "cancel": "⏹️", "blocked": "⛔"}
+#: Material icons for labels that render markdown (metrics); grid cells and pickers stay plain words
+#: (emoji fonts are missing on some meeting-room machines and headless browsers)
+ACTION_ICONS = {"in_sync": ":material/check_circle:", "update": ":material/edit:", "create": ":material/add_circle:",
+                "cancel": ":material/stop_circle:", "blocked": ":material/block:"}
 
 
 def money(v: Any) -> str:
@@ -35,7 +38,7 @@ def qty(v: Any) -> str:
 def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """What the meeting reads: customer, product, agreement, action, quantities, money, reason."""
     out = pd.DataFrame({
-        "action": [f"{ACTION_ICONS.get(r['action'], '')} {ACTION_LABELS.get(r['action'], r['action'])}" for r in rows],
+        "action": [ACTION_LABELS.get(r["action"], r["action"]) for r in rows],
         "cause": [(r.get("cause") or "").replace("_", " ") for r in rows],
         "customer": [r.get("vendor_customer_name") or r.get("company_name") or "" for r in rows],
         "product": [r.get("product_description") or r.get("product_name") or r.get("sku") or
@@ -72,16 +75,26 @@ def ensure_plan(store: bst.Store, month: str, client_factory) -> tuple[int | Non
     return (meta["id"] if meta else None), note
 
 
+def _show(v: Any) -> str:
+    """A diff value as the operator reads it: 12.0 -> 12, dates as they are, None -> blank."""
+    if v is None:
+        return ""
+    try:
+        return qty(v) if not isinstance(v, bool) and str(v).replace(".", "", 1).lstrip("-").isdigit() else str(v)
+    except Exception:  # noqa: BLE001 - display only
+        return str(v)
+
+
 def diff_frame(row: dict[str, Any]) -> pd.DataFrame:
     writes = row.get("writes") or []
-    return pd.DataFrame([{"field": w.get("field"), "ConnectWise now": "" if w.get("from") is None else str(w.get("from")),
-                          "after the push": "" if w.get("to") is None else str(w.get("to"))} for w in writes],
+    return pd.DataFrame([{"field": w.get("field"), "ConnectWise now": _show(w.get("from")),
+                          "after the push": _show(w.get("to"))} for w in writes],
                         columns=["field", "ConnectWise now", "after the push"])
 
 
 def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -> None:
     """The detail panel: reason, field-level diff, the exact request, and the vendor lines behind it."""
-    st.markdown(f"**{ACTION_ICONS.get(row['action'], '')} {row.get('vendor_customer_name') or row.get('company_name') or ''}"
+    st.markdown(f"{ACTION_ICONS.get(row['action'], '')} **{ACTION_LABELS.get(row['action'], row['action'])}: {row.get('vendor_customer_name') or row.get('company_name') or ''}"
                 f" · {row.get('product_description') or row.get('product_name') or row.get('target')}"
                 f" · {row.get('agreement_name') or ''}**")
     (st.warning if row["action"] == "blocked" else st.info)(row.get("reason") or "")
