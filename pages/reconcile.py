@@ -70,7 +70,7 @@ with st.expander("Dollar impact by customer", expanded=False):
         st.write("No dollar impact.")
 
 # ---- grid -------------------------------------------------------------------------------------
-facets = bst.plan_facets(store, plan_id)
+facets = pv.facets(str(ui.config().db_path), plan_id)
 f1, f2, f3, f4 = st.columns(4)
 flt = {
     "actions": f1.multiselect("Action", facets["actions"], key="flt_action",

@@ -56,6 +56,13 @@ def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return out
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def facets(db_path: str, plan_id: int) -> dict[str, list[str]]:
+    """Filter choices of a plan, cached: a stored plan never changes (~0.6 s on 50,000 rows)."""
+    with bst.Store.open(db_path) as s:
+        return bst.plan_facets(s, plan_id)
+
+
 def ensure_plan(store: bst.Store, month: str, client_factory) -> tuple[int | None, str | None]:
     """Make sure the month has an up-to-date plan: read ConnectWise when there is no snapshot or
     agreements were mapped since it was taken, rebuild when imports, mappings, creation requests or the snapshot changed. Returns (plan id,
