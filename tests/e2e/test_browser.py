@@ -32,6 +32,7 @@ def test_a_bookmarked_page_on_a_freshly_started_server_opens_inside_the_app_shel
         page.goto(f"{url}/timeline", wait_until="domcontentloaded")
         sidebar = page.locator("[data-testid='stSidebar']")
         sidebar.get_by_text("SANDBOX").wait_for(timeout=60_000)
+        sidebar.get_by_text("Billing month").first.wait_for(timeout=30_000)
         wait_idle(page, timeout=60_000)
-        assert sidebar.get_by_text("Billing month").is_visible()
-        assert not sidebar.get_by_text("load month", exact=True).is_visible()  # no folder-discovered nav
+        assert sidebar.get_by_text("Timeline", exact=True).is_visible()  # the app's own navigation
+        assert sidebar.get_by_text("load month", exact=True).count() == 0  # not the pages/ folder listing
