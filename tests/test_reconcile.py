@@ -503,3 +503,11 @@ def test_snapshot_frames_are_accepted_in_place_of_json_lists():
 
 def test_conservation_error_is_an_assertion():
     assert issubclass(ConservationError, AssertionError)
+
+
+def test_do_not_sync_also_protects_lines_the_vendor_stopped_billing():
+    snap = snapshot([addition(1), addition(2, product=506, key="demo|DC-1|S-2")])
+    plan = run(lines(vline()), snap,
+               mappings(rules=[{"vendor_customer_id": CUST, "sku": None, "rule": "do_not_sync", "value": None}]))
+    r = only(plan, key="demo|DC-1|S-2")
+    assert (r.action, r.cause, r.bucket, r.request) == ("blocked", "excluded_by_rule", "excluded", None)

@@ -403,10 +403,7 @@ def snapshot_frames(snapshot: Mapping[str, Any] | SnapshotFrames, *, line_key_fi
                          "type": inv.get("type")})
     types = [{"type_id": t.get("id"), "name": t.get("name")} for t in g("agreement_types") or []]
 
-    def frame(rows: list[dict], cols: list[str]) -> pd.DataFrame:
-        return pd.DataFrame(rows, columns=cols) if rows else _empty(cols)
-
-    def frame(rows: list[dict], cols: list[str]) -> pd.DataFrame:  # noqa: F811 - object text columns
+    def frame(rows: list[dict], cols: list[str]) -> pd.DataFrame:  # text columns as object
         return _objectify(pd.DataFrame(rows, columns=cols)) if rows else _empty(cols)
 
     additions = _objectify(additions)
@@ -485,12 +482,6 @@ def _iso_array(series: pd.Series) -> np.ndarray:
 
 def _quantum(currency: str | None) -> Decimal:
     return Decimal(1).scaleb(-_MINOR.get((currency or "USD").upper(), 2))
-
-
-def _round(d: Decimal | Fraction, currency: str | None = "USD") -> Decimal:
-    if isinstance(d, Fraction):
-        d = Decimal(d.numerator) / Decimal(d.denominator) if d.denominator != 1 else Decimal(d.numerator)
-    return d.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
 
 
 def _round_fraction(fr: Fraction, currency: str | None = "USD") -> Decimal:
@@ -905,8 +896,9 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
     total_dollars = sum(V["amount"], ZERO) if total_lines else ZERO
     V = _map_lines(V, mappings)
     _put(V, "in_period", _landing(V, M) if total_lines else np.array([], dtype=bool))
-    _keys(V, ctx.vendor, M) if total_lines else V.assign(line_key=None, key=None)
-    if not total_lines:
+    if total_lines:
+        _keys(V, ctx.vendor, M)
+    else:
         _put(V, "line_key", pd.Series([], dtype=object))
         _put(V, "key", pd.Series([], dtype=object))
     G = _group(V) if total_lines else _empty(_GROUP_FIRST + ["vendor_lines", "quantity", "unit_cost", "unit_price",
@@ -1169,6 +1161,11 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
 
     # ---- cancels -------------------------------------------------------------------------------
     C = _cancel_rows(A[A["ours"]], G, S, mappings, ctx, M, m_start, m_end, prev_end)
+    rules = mappings.rules
+    if len(C) and len(rules) and "rule" in rules.columns:
+        whole = rules["sku"].isna() if "sku" in rules.columns else pd.Series(True, index=rules.index)
+        hands_off = set(rules.loc[(rules["rule"] == "do_not_sync").to_numpy() & whole.to_numpy(), "vendor_customer_id"])
+        C["do_not_sync"] = [(parse_line_key(k) or {}).get("vendor_customer_id") in hands_off for k in C["key"]]
 
     rows = _assemble(G, C, ctx, M, m_start, m_end, S)
     summary = _summarise(rows, ctx, total_lines, total_dollars, V)
@@ -1484,8 +1481,6 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
                 annual_dec[i] = True
     eff = pd.Series(G["_target_eff"], dtype=object).fillna("").astype(str).to_numpy()
     mid_month = (eff > m_start.isoformat()) & (action == "create")
-    vendor_eff = pd.Series(G["effective_date"], dtype=object)
-    vendor_mid = (pd.Series(G["_target_eff"], dtype=object).notna().to_numpy()) & False
     prorate = G["_prorate"].to_numpy()
     mask = (late | annual_dec | mid_month | G["_cat_inactive"].to_numpy() | G["_parent"].notna().to_numpy()
             | G["_mixed_units"].to_numpy() | G["_override_used"].to_numpy() | G["_price_at_cost"].to_numpy()
@@ -1494,7 +1489,6 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
                & (pd.Series(G["_agr_company"], dtype=object) != G["company_id"]).to_numpy()
                & G["company_id"].notna().to_numpy())
             | (~G["_write_price"].to_numpy() & G["own_price"].astype(bool).to_numpy() & (G["action"] != "blocked").to_numpy()))
-    del vendor_eff, vendor_mid
     view = _Rows(G)
     for i in np.flatnonzero(mask):
         r = view[i]
@@ -1628,7 +1622,6 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
     sel = gid.isin(wanted).to_numpy()
     names = dict(zip(gid[sel], G["vendor_customer_name"].astype(object)[sel]))
     plan_keys = set(G["key"].astype(object)[G["key"].isin(C["key"]).to_numpy()])
-    rules = ctx  # noqa: F841 - rules for cancels are applied below via the mappings in G
     rows = []
     seen: dict[str, int] = {}
     for r in C.itertuples(index=False):
@@ -1652,6 +1645,8 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
         elif agr is not None and (status == "Expired" or (isinstance(agr["end_date"], str) and agr["end_date"] < M + "-01"
                                                   and not agr["no_end"])):
             cause = "agreement_expired"
+        elif getattr(r, "do_not_sync", False):
+            cause = "excluded_by_rule"
         elif r.manual and key not in ctx.overrides and r.key not in ctx.overrides:
             cause = "manually_edited"
         target = r.cancelled_target
@@ -1669,7 +1664,10 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
             pi = mi = ZERO
             writes: list = []
             req = None
-            if cause == "manually_edited":
+            if cause == "excluded_by_rule":
+                reason = (f"The vendor no longer bills {prod_desc} for {cust_name}, but the customer is set to "
+                          f"'do not sync': the line on {agr_name} is left as it is.")
+            elif cause == "manually_edited":
                 reason = (f"The vendor no longer bills {prod_desc} for {cust_name}, but {r.updated_by} changed that line on "
                           f"{agr_name} by hand on {str(r.last_updated)[:10]}: billbridge leaves it alone unless you override.")
             else:
@@ -1690,7 +1688,8 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
                       f"{target} ({why}); the line is kept for history, not deleted.")
         rows.append({
             "key": key, "action": action, "cause": cause, "reason": reason,
-            "bucket": "blocked" if cause else "reconciled", "flags": tuple(flags), "vendor": ctx.vendor,
+            "bucket": ("excluded" if cause in EXCLUDED_CAUSES else "blocked") if cause else "reconciled",
+            "flags": tuple(flags), "vendor": ctx.vendor,
             "vendor_customer_id": cust_id, "vendor_customer_name": cust_name,
             "subscription_id": parsed.get("line"), "sku": None, "product_name": None, "charge_type": None,
             "term": None, "billing_frequency": None, "sync_mode": "monthly" if parsed.get("month") else "standing",
