@@ -23,7 +23,7 @@ if snapshot is None or st.button("Refresh from ConnectWise", key="map_refresh", 
     try:
         with st.spinner("Reading ConnectWise…"):
             res = mo.refresh_snapshot(store, ui.connection().client, month)
-        ui.flash(f"Read ConnectWise: {res.request_count} requests.")
+        ui.flash(f"Read ConnectWise ({res.request_count} requests).")
     except ConnectWiseError as exc:
         ui.show_cw_error(exc, what="Reading ConnectWise")
         st.stop()

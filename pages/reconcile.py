@@ -21,7 +21,7 @@ if top1.button("Refresh from ConnectWise", key="refresh_cw", icon=":material/ref
     try:
         with st.spinner("Reading ConnectWise…"):
             res = mo.refresh_snapshot(store, ui.connection().client, month)
-        ui.flash(f"Read ConnectWise: {res.request_count} requests ({', '.join(f'{n} {m}' for m, n in res.requests.items())}).")
+        ui.flash(f"Read ConnectWise: {res.request_count} requests ({pv.by_method(res)}).")
     except ConnectWiseError as exc:
         ui.show_cw_error(exc, what="Reading ConnectWise")
         st.stop()

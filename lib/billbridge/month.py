@@ -153,7 +153,7 @@ def _inputs(store: st.Store, month: str, imports: dict[str, Any], snapshot_id: i
     return {
         "imports": {v: imp["id"] for v, (imp, _) in imports.items()},
         "snapshot_id": snapshot_id,
-        "mappings_changed_at": st.mappings_changed_at(store),
+        "mappings_version": st.mappings_version(store),
         "creations": sorted(r["key"] + "@" + r["requested_at"] for r in st.creation_requests(store, status=None)),
     }
 

@@ -711,6 +711,13 @@ def mappings_changed_at(store: Store) -> str | None:
     return row[0] if row else None
 
 
+def mappings_version(store: Store) -> int:
+    """A number that grows with every mapping change (the newest history id; 0 when none): what
+    "the plan is out of date" compares, since two changes can share one second."""
+    row = store.conn.execute("SELECT MAX(id) FROM mapping_history").fetchone()
+    return int(row[0] or 0)
+
+
 # snapshots ---------------------------------------------------------------------------------------
 def save_snapshot(store: Store, billing_month: str, snapshot: Any, agreement_ids: list[int] | None = None) -> int:
     """Store a :class:`billbridge.snapshot.Snapshot` (records per resource as JSON); returns its id."""

@@ -21,6 +21,11 @@ ACTION_ICONS = {"in_sync": ":material/check_circle:", "update": ":material/edit:
                 "cancel": ":material/stop_circle:", "blocked": ":material/block:"}
 
 
+def by_method(result: mo.SnapshotResult) -> str:
+    """'24 GET' for a snapshot refresh."""
+    return ", ".join(f"{n} {m}" for m, n in result.requests.items())
+
+
 def money(v: Any) -> str:
     if v is None or v == "" or (isinstance(v, float) and v != v):
         return ""
