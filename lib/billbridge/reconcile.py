@@ -1510,8 +1510,8 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
                 if r["vendor_prorated"]:
                     v_pr[i] = r["price_amount"] if r["price_amount"] is not None else r["amount"]
                 else:
-                    ps = date.fromisoformat(r["period_start"]) if r["period_start"] else m_start
-                    pe = date.fromisoformat(r["period_end"]) if r["period_end"] else m_end
+                    ps = date.fromisoformat(r["period_start"]) if isinstance(r["period_start"], str) else m_start
+                    pe = date.fromisoformat(r["period_end"]) if isinstance(r["period_end"], str) else m_end
                     if pe < ps:
                         ps, pe = m_start, m_end
                     v_pr[i] = _vendor_proration(unit, qv, e, ps, pe, cur)
