@@ -1,12 +1,12 @@
 """Benchmark billbridge.reconcile (issue 4, section 5). Not a test: prints figures.
 
 World (deterministic, scaled by ``--scale``; 1.0 = the issue's size):
-  10,000 customers, one mapped "Demo Cloud Services" agreement each, 10 additions per agreement
-  (100,000 additions, billbridge-keyed), 50,000 vendor lines (5 subscriptions per customer).
-  The month mixes: ~88 % in sync, ~6 % quantity changes, ~2 % price changes, ~2 % new
-  subscriptions (create), 5 additions per agreement the vendor no longer bills (cancel) ... wait,
-  no: 5 of the 10 additions per agreement belong to other products/vendors (untouched), and 1 % of
-  the keyed ones are no longer billed (cancel); 1 % of lines are unmapped customers.
+  10,000 customers, one mapped "Demo Cloud Services" agreement each, 50,000 vendor lines
+  (5 subscriptions per customer) and ~100,000 additions (10 per agreement): 5 billbridge-keyed
+  lines mirroring the subscriptions (6 % with another quantity -> update, 2 % another price ->
+  update, 2 % missing -> create) plus 5 other products' lines (keyed by another integration),
+  of which 1 agreement in 100 holds a keyed line the vendor no longer bills (-> cancel);
+  1 % of customers have no company mapping (-> blocked unmapped_customer).
 
 Measured in one run:
   - ``reconcile`` on prepared snapshot frames vs a plain pandas outer merge of the same two frames
