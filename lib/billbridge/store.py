@@ -883,7 +883,7 @@ _CONTRACT_MONEY = ("bill_amount", "quantity", "unit_price", "unit_cost")
 FEED_KINDS = ("agreement", "addition")
 
 
-def m004_contracts(db: sqlite_utils.Database) -> None:
+def m003_contracts(db: sqlite_utils.Database) -> None:
     """Agreement import from ConnectWise (issue 6): feed, bookmarks, contracts, their additions."""
     db.execute(
         """CREATE TABLE contract_feed (
@@ -1121,8 +1121,8 @@ def save_contract_notes(store: Store, notes: dict[int, str | None]) -> int:
     return n
 
 
-MIGRATIONS.append(m004_contracts)
-__all__ += ["CONTRACT_COLUMNS", "CONTRACT_ADDITION_COLUMNS", "m004_contracts", "record_contract_feed",
+MIGRATIONS.append(m003_contracts)
+__all__ += ["CONTRACT_COLUMNS", "CONTRACT_ADDITION_COLUMNS", "m003_contracts", "record_contract_feed",
             "contract_sync_state", "contract_feed_records", "pending_contract_changes", "import_contracts",
             "list_contracts", "list_contract_additions", "save_contract_notes"]
 # ---- end contracts (issue 6) ------------------------------------------------------------------
@@ -1141,7 +1141,7 @@ __all__ += ["CONTRACT_COLUMNS", "CONTRACT_ADDITION_COLUMNS", "m004_contracts", "
 PUSH_RESULTS = ("ok", "failed", "conflict", "skipped")
 
 
-def m003_push(db: sqlite_utils.Database) -> None:
+def m004_push(db: sqlite_utils.Database) -> None:
     """Push runs, per-row results and the write journal (issue 5)."""
     db.execute(
         """CREATE TABLE push_runs (
@@ -1232,7 +1232,7 @@ def m003_push(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX push_journal_run ON push_journal (run_id, key)")
 
 
-MIGRATIONS.append(m003_push)
+MIGRATIONS.append(m004_push)
 
 _JSON_PUSH_COLS = {"body", "before", "after", "field_errors", "request", "plan_row", "requests"}
 
