@@ -31,13 +31,23 @@ def _delta(name, pct=False):
 
 
 t = rv.totals
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Vendor cost", ui.money(t.vendor_cost), _delta("vendor_cost"), delta_color="inverse", border=True)
-c2.metric("ConnectWise billed", ui.money(t.billed_price), _delta("billed_price"), border=True)
-c3.metric("Margin", ui.money(t.margin), _delta("margin"), border=True)
+c2.metric("ConnectWise billed", ui.money(t.billed_price), _delta("billed_price"), border=True,
+          help="What ConnectWise bills for the month once the plan is pushed.")
+c3.metric("Margin", ui.money(t.margin), _delta("margin"), border=True,
+          help="Billed price minus the vendor cost of the lines ConnectWise bills.")
 c4.metric("Margin %", f"{t.margin_pct * 100:.1f}%" if t.margin_pct is not None else "—", _delta("margin_pct", True),
           border=True)
-st.caption(f"Compared with {rv.previous_month}." if rv.previous_totals else "No previous month to compare with.")
+c5.metric("Not re-billed", ui.money(t.unbilled_cost), _delta("unbilled_cost"), delta_color="inverse", border=True,
+          help="Vendor cost of lines ConnectWise does not bill yet (blocked or unmapped): fix them on Mappings.")
+if rv.previous_totals is None:
+    st.caption("No previous month to compare with.")
+elif rv.previous_basis == "plan":
+    st.caption(f"Compared with {rv.previous_month}.")
+else:
+    st.caption(f"Compared with {rv.previous_month}'s vendor bill (no plan was made that month), so only the vendor "
+               "cost is compared.")
 
 SHORT = {"low_margin": "Low margin", "customer_change": "Big customer change", "annual_term_decrease": "Annual-term cuts",
          "late_month_bdom": "Late-month BDOM", "blocked": "Blocked / unmapped", "already_invoiced": "Already invoiced",

@@ -89,7 +89,8 @@ def test_review_lines_price_follows_action_and_rounds_once_per_line():
     assert lines.loc["u", "price"] == D("3.02")  # 3.015 rounded once
     assert lines.loc["c", "price"] == D(0) and lines.loc["b", "price"] == D(0)
     t = review.totals(lines.reset_index())
-    assert (t.vendor_cost, t.billed_price, t.margin) == (D("12.50"), D("3.02"), D("-9.48"))
+    # margin covers what ConnectWise bills; the blocked line's cost is "not re-billed", on its own
+    assert (t.vendor_cost, t.billed_price, t.margin, t.unbilled_cost) == (D("12.50"), D("3.02"), D("-1.98"), D("7.50"))
 
 
 def test_figures_build_for_the_review():
@@ -99,3 +100,16 @@ def test_figures_build_for_the_review():
     assert len(review.margin_by_customer_figure(rv.lines).data[0].y) == 2
     assert list(review.trend_figure(rv.trend).data[0].x) == ["2026-10", "2026-11"]
     assert {t.name for t in review.actions_figure(rv.lines).data} == {"in sync", "not pushed"}
+
+
+def test_billed_and_margin_are_compared_only_with_a_month_that_had_a_plan():
+    now = frame(line("A", "X", 2, "5.00", "8.00"))
+    vendor_only = pd.DataFrame([{"vendor_customer_id": "A", "vendor_customer_name": "A", "sku": "X", "quantity": D(2),
+                                 "unit_cost": D("4.00"), "unit_price": D("9.00"), "charge_type": "recurring"}])
+    rv = review.month_review(now, month="2026-11", previous_lines=vendor_only, previous_month="2026-10")
+    assert rv.previous_basis == "vendor"
+    assert rv.delta("vendor_cost") == D("2.00")
+    assert rv.delta("billed_price") is None and rv.delta("margin") is None
+    rv2 = review.month_review(now, month="2026-11", previous_rows=frame(line("A", "X", 2, "4.00", "9.00")),
+                              previous_month="2026-10")
+    assert rv2.delta("billed_price") == D("-2.00") and rv2.delta("margin") == D("-4.00")

@@ -41,3 +41,23 @@ def test_review_from_store_compares_with_previous_plan_and_totals_equal_plan(app
     assert {"quantity_increase", "new_customer"} <= set(rv.changes["kind"])
     assert list(rv.trend["month"]) == ["2026-10", "2026-11"]
     assert "blocked" in set(rv.alerts["kind"])
+
+
+def test_a_previous_month_known_only_from_its_vendor_bill_compares_vendor_cost_only(app_env):
+    from billbridge.config import load_config
+    from billbridge.runtime import connect
+
+    conn = connect(load_config(None))
+    store = Store.open(app_env)
+    load_demo(store, "2026-10")  # loaded, never reconciled: no plan for October
+    load_demo(store, "2026-11")
+    mo.refresh_snapshot(store, conn.client, "2026-11")
+    accept(store, "2026-11", mo.snapshot_for(store, "2026-11"))
+    mo.refresh_snapshot(store, conn.client, "2026-11")
+    mo.build_plan(store, "2026-11")
+    rv = export.load_review(store, "2026-11")
+    assert rv.previous_basis == "vendor"
+    assert rv.delta("vendor_cost") is not None
+    assert rv.delta("billed_price") is None and rv.delta("margin") is None
+    assert rv.totals.margin_pct is not None and rv.totals.margin_pct > Decimal("0.20")  # blocked cost kept apart
+    assert rv.totals.unbilled_cost > 0

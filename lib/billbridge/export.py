@@ -33,16 +33,17 @@ def previous_month(month: str, back: int = 1) -> str:
     return f"{n // 12:04d}-{n % 12 + 1:02d}"
 
 
-def _month_lines(store, month: str) -> pd.DataFrame | None:
-    """Review lines of a month: its newest plan, else its vendor lines, else None."""
+def _month_lines(store, month: str) -> tuple[pd.DataFrame, str] | None:
+    """Review lines of a month and their basis: its newest plan ("plan"), else its vendor lines
+    ("vendor"), else None."""
     from billbridge import month as mo
 
     plan = mo.latest_plan(store, month)
     if plan is not None and len(plan.rows):
-        return rv.review_lines(plan.rows)
+        return rv.review_lines(plan.rows), "plan"
     imports = mo.month_vendor_lines(store, month)
     if imports:
-        return rv.lines_from_vendor(pd.concat([lines for _imp, lines in imports.values()], ignore_index=True))
+        return rv.lines_from_vendor(pd.concat([lines for _imp, lines in imports.values()], ignore_index=True)), "vendor"
     return None
 
 
@@ -57,19 +58,20 @@ def load_review(store, month: str, *, margin_threshold: Decimal = Decimal("0.20"
     if plan is None:
         return None
     prev_month = previous_month(month)
-    history = {}
+    history, bases = {}, {}
     for back in range(history_months - 1, 0, -1):
         m = previous_month(month, back)
         got = _month_lines(store, m)
         if got is not None:
-            history[m] = got
+            history[m], bases[m] = got
     prev = history.get(prev_month)
     snap = mo.snapshot_for(store, month)
     push = st_.push_row_results(store, month=month)
     if len(push) and "dry_run" in push:
         push = push[push["dry_run"].fillna(0).astype(int) == 0]
     return rv.month_review(
-        plan.rows, month=month, previous_rows=prev, previous_month=prev_month, push_results=push,
+        plan.rows, month=month, previous_rows=prev, previous_month=prev_month, previous_basis=bases.get(prev_month),
+        push_results=push,
         invoiced_agreement_ids=invoiced_agreements(snap) if snap else set(), history=history,
         margin_threshold=margin_threshold, customer_change_threshold=customer_change_threshold,
     )
@@ -97,11 +99,16 @@ def summary_rows(review: rv.MonthReview) -> list[tuple[str, Any, Any, Any]]:
     t, p = review.totals, review.previous_totals
     out = []
     for name, label in (("vendor_cost", "Vendor cost"), ("billed_price", "ConnectWise billed price"),
-                        ("margin", "Margin"), ("margin_pct", "Margin %"), ("customers", "Customers"),
+                        ("margin", "Margin"), ("margin_pct", "Margin %"),
+                        ("unbilled_cost", "Vendor cost not re-billed"), ("customers", "Customers"),
                         ("lines", "Plan rows")):
         a = getattr(t, name)
         b = getattr(p, name) if p else None
-        out.append((label, a, b, (a - b) if a is not None and b is not None else None))
+        if name in ("customers", "lines"):
+            change = (a - b) if b is not None else None
+        else:  # money is compared only on the same basis (see MonthReview.comparable)
+            change = review.delta(name)
+        out.append((label, a, b, change))
     return out
 
 

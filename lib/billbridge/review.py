@@ -12,7 +12,13 @@ Money (Decimal, each line rounded once to the cent):
   create rows (a create without a price uses its ``price_impact``, the catalog price); 0 for a
   cancel; for blocked / excluded rows what ConnectWise bills today (often nothing: that cost is
   not re-billed, which the margin shows).
-* **margin** = billed price - vendor cost; **margin %** = margin / billed price.
+* **margin** = billed price - the vendor cost of the lines ConnectWise bills; **margin %** =
+  margin / billed price. The vendor cost of lines ConnectWise does not bill (blocked, excluded,
+  unmapped) is **not re-billed** and shown on its own, so one unmapped customer does not read as a
+  collapse of the margin on everything else.
+* Month over month: billed price and margin are compared only with a month that had a plan; a
+  month known only from its vendor lines is priced at the vendor's prices, a different basis, so
+  only its vendor cost is compared (``MonthReview.comparable``).
 """
 
 from __future__ import annotations
@@ -141,14 +147,21 @@ class Totals:
     margin_pct: Decimal | None = None
     customers: int = 0
     lines: int = 0
+    unbilled_cost: Decimal = ZERO  # vendor cost of lines ConnectWise does not bill
+
+
+BILLING_ACTIONS = ("in_sync", "update", "create")
 
 
 def totals(lines: pd.DataFrame) -> Totals:
-    """Sum of the review lines (exact: sums of per-line rounded amounts)."""
+    """Sum of the review lines (exact: sums of per-line rounded amounts); see the module docstring."""
     cost = sum(lines["cost"], ZERO)
     price = sum(lines["price"], ZERO)
-    return Totals(cost, price, price - cost, _pct(price - cost, price),
-                  int(lines["customer_id"].dropna().nunique()), int(len(lines)))
+    billed = lines["action"].isin(BILLING_ACTIONS) | (lines["price"] != ZERO)
+    billed_cost = sum(lines.loc[billed, "cost"], ZERO)
+    margin = price - billed_cost
+    return Totals(cost, price, margin, _pct(margin, price),
+                  int(lines["customer_id"].dropna().nunique()), int(len(lines)), cost - billed_cost)
 
 
 # ------------------------------------------------------------------------------------ changes
@@ -292,14 +305,26 @@ class MonthReview:
     alerts: pd.DataFrame
     push_results: pd.DataFrame = field(default_factory=pd.DataFrame)
     trend: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: "plan" when the previous month had a plan, "vendor" when only its vendor lines are known
+    previous_basis: str | None = None
+
+    @property
+    def comparable(self) -> tuple[str, ...]:
+        """The totals that can be compared with the previous month on the same basis."""
+        if self.previous_totals is None:
+            return ()
+        if self.previous_basis == "plan":
+            return ("vendor_cost", "billed_price", "margin", "margin_pct", "unbilled_cost")
+        return ("vendor_cost",)
 
     def movers(self, top: int = 10) -> pd.DataFrame:
         """The biggest changes by dollar impact (one row per customer and product)."""
         return self.changes.drop_duplicates(["customer_id", "sku"]).head(top)
 
     def delta(self, name: str) -> Decimal | None:
-        """Month-over-month change of a :class:`Totals` field (None without a previous month)."""
-        if self.previous_totals is None:
+        """Month-over-month change of a :class:`Totals` field (None without a previous month, or
+        when the previous month's figure is on another basis; see :attr:`comparable`)."""
+        if name not in self.comparable:
             return None
         a, b = getattr(self.totals, name), getattr(self.previous_totals, name)
         return None if a is None or b is None else a - b
@@ -309,13 +334,15 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
                  previous_lines: pd.DataFrame | None = None, previous_month: str | None = None,
                  push_results: pd.DataFrame | None = None, invoiced_agreement_ids=frozenset(),
                  history: dict[str, pd.DataFrame] | None = None, margin_threshold: Decimal = Decimal("0.20"),
-                 customer_change_threshold: Decimal = Decimal("0.25")) -> MonthReview:
+                 customer_change_threshold: Decimal = Decimal("0.25"), previous_basis: str | None = None) -> MonthReview:
     """The whole review of ``month`` from plain inputs (see the module docstring); ``plan_rows``
     may also be :func:`review_lines` already.
 
     ``previous_rows`` (the previous month's plan rows, or its :func:`review_lines`) wins over
-    ``previous_lines`` (its vendor lines). ``history``: ``{month: plan rows or review lines}`` for the trend (this month is added)."""
+    ``previous_lines`` (its vendor lines); ``previous_basis`` ("plan" | "vendor") says which one
+    review lines passed as ``previous_rows`` came from (default: "plan"). ``history``: ``{month: plan rows or review lines}`` for the trend (this month is added)."""
     lines = plan_rows if "cost" in plan_rows.columns else review_lines(plan_rows)
+    basis = previous_basis or ("plan" if previous_rows is not None else ("vendor" if previous_lines is not None else None))
     if previous_rows is not None and "cost" in previous_rows.columns:
         prev = previous_rows  # already review lines
     else:
@@ -333,6 +360,7 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
                       margin_threshold=margin_threshold, customer_change_threshold=customer_change_threshold),
         push_results=push_results if push_results is not None else pd.DataFrame(),
         trend=trend_frame({m: totals(h) for m, h in hist.items()}),
+        previous_basis=basis if prev is not None else None,
     )
 
 
