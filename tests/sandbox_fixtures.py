@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import requests
 
+import billbridge.sandbox.schema
 from billbridge.sandbox import CREDENTIALS, SEED_TODAY, Sandbox, SandboxConfig, start_sandbox
 
-SPEC_PATH = Path(__file__).resolve().parent / "contracts" / "openapi-billing-subset.json"
+SPEC_PATH = Path(billbridge.sandbox.schema.__file__).with_name("openapi-billing-subset.json")
 MEDIA = "application/vnd.connectwise.com+json; version=2026.4"
 
 

@@ -1,4 +1,4 @@
-"""Every sandbox response validates against the OpenAPI copy in tests/contracts/.
+"""Every sandbox response validates against the OpenAPI subset the sandbox ships (billbridge/sandbox/).
 
 Error bodies are validated against ``ErrorResponseMessage``; the copy types ``errors`` as a
 (non-nullable) array, while ConnectWise sends ``"errors": null`` on non-validation errors, so the
