@@ -7,8 +7,8 @@ import billbridge_ui as ui
 from billbridge import mappings as mp
 from billbridge import month as mo
 from billbridge import store as bst
-from billbridge.connectwise import ConnectWiseError
 from billbridge_ui import mapping_views as mv
+from billbridge_ui import plan_views as pv
 
 st.title("Mappings")
 ui.show_flash()
@@ -20,14 +20,7 @@ if not bst.list_imports(store, billing_month=month):
 
 snapshot = mo.snapshot_for(store, month)
 if snapshot is None or st.button("Refresh from ConnectWise", key="map_refresh", icon=":material/refresh:"):
-    try:
-        with st.spinner("Reading ConnectWise…"):
-            res = mo.refresh_snapshot(store, ui.connection().client, month)
-        ui.flash(f"Read ConnectWise ({res.request_count} requests).")
-    except ConnectWiseError as exc:
-        ui.show_cw_error(exc, what="Reading ConnectWise")
-        st.stop()
-    st.rerun()
+    pv.refresh_snapshot(store, month)
 meta = snapshot["meta"]
 st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{bst.operator_name()}**.")
 

@@ -18,14 +18,7 @@ if not bst.list_imports(store, billing_month=month):
 
 top1, top2, top3 = st.columns([1.3, 1.2, 3])
 if top1.button("Refresh from ConnectWise", key="refresh_cw", icon=":material/refresh:"):
-    try:
-        with st.spinner("Reading ConnectWise…"):
-            res = mo.refresh_snapshot(store, ui.connection().client, month)
-        ui.flash(f"Read ConnectWise: {res.request_count} requests ({pv.by_method(res)}).")
-    except ConnectWiseError as exc:
-        ui.show_cw_error(exc, what="Reading ConnectWise")
-        st.stop()
-    st.rerun()
+    pv.refresh_snapshot(store, month)
 try:
     with st.spinner("Reconciling…"):
         plan_id, note = pv.ensure_plan(store, month, lambda: ui.connection().client)

@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+import billbridge_ui as ui
+
 from billbridge import month as mo
 from billbridge import store as bst
 from billbridge.reconcile import CAUSES
@@ -24,6 +26,21 @@ ACTION_ICONS = {"in_sync": ":material/check_circle:", "update": ":material/edit:
 def by_method(result: mo.SnapshotResult) -> str:
     """'24 GET' for a snapshot refresh."""
     return ", ".join(f"{n} {m}" for m, n in result.requests.items())
+
+
+def refresh_snapshot(store, month: str) -> None:
+    """Read ConnectWise again for ``month`` (Mappings and Reconcile pages): confirm with the number
+    of requests it took and rerun; on a ConnectWise failure explain it and stop the page."""
+    from billbridge.connectwise import ConnectWiseError
+
+    try:
+        with st.spinner("Reading ConnectWise…"):
+            res = mo.refresh_snapshot(store, ui.connection().client, month)
+    except ConnectWiseError as exc:
+        ui.show_cw_error(exc, what="Reading ConnectWise")
+        st.stop()
+    ui.flash(f"Read ConnectWise: {res.request_count} requests ({by_method(res)}).")
+    st.rerun()
 
 
 def money(v: Any) -> str:
