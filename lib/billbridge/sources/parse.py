@@ -2,13 +2,21 @@
 
 :func:`parse_file` reads CSV (``,`` ``;`` tab, sniffed; UTF-8 with or without BOM, else cp1252;
 CRLF; quoted fields with commas and newlines) or XLSX, maps the columns through a
-:class:`~billbridge.sources.formats.ColumnMapping`, and validates every line **vectorised** (pandas
-/ pyarrow column operations; Python runs per *problem*, never per good row). It reports **every**
-problem with the row as the operator sees it (header = row 1) and the file's column name.
+:class:`~billbridge.sources.formats.ColumnMapping`, and validates every line **vectorised**. It
+reports **every** problem with the row as the operator sees it (header = row 1) and the file's
+column name.
 
-Implementation: pyarrow's C CSV reader and :mod:`pyarrow.compute` kernels (regex validation,
-exact ``decimal128`` arithmetic for ``quantity x unit`` rounded half away from zero once per line,
-``strptime`` plus a day-of-month check that rejects 2026-02-30 which arrow would roll over).
+Implementation (fast path, measured by ``bench/bench_load.py``): pyarrow's multi-threaded C CSV
+reader reads every cell as a string; each column is then **dictionary-encoded** (one hash pass),
+and every rule runs on the column's *distinct values* only (a 100,000-line file has a few dozen
+distinct dates, SKUs, charge types and unit costs), with :mod:`pyarrow.compute` kernels (regex
+validation, ``strptime`` plus a day-of-month check that rejects 2026-02-30 which arrow would roll
+over). Row-level work is numpy indexing of those per-value results. Extended amounts are exact
+integer minor units: ``quantity x unit`` as scaled ``int64`` rounded half away from zero once per
+line (Python ``Decimal`` only when a product does not fit in 63 bits), computed once per distinct
+(quantity, unit, credit, currency) combination. Python runs per *problem*, never per good row.
+The canonical lines stay an Arrow table (:attr:`ParseResult.table`, dictionary-encoded) that the
+store writes as one blob; the pandas frame :attr:`ParseResult.lines` is built only when asked.
 
 Cells are never evaluated: ``=SUM(A1)``, ``+1``, ``@x`` stay text (a formula-looking cell in a number
 column is "not a number"); ``-5`` in a quantity column is the number -5.
@@ -22,7 +30,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 
 import numpy as np
@@ -69,6 +77,17 @@ class Problem:
         return f"{where}{col}: {self.reason}"
 
 
+def _frame(table: pa.Table | None) -> pd.DataFrame:
+    """Arrow lines (dictionary-encoded text) -> pandas: text columns as ``StringDtype`` (NaN when
+    missing), ``line_no`` int64, ``out_of_month`` bool."""
+    if table is None:
+        return pd.DataFrame()
+    cols = {}
+    for name, col in zip(table.column_names, table.columns):
+        cols[name] = pc.cast(col, pa.string()) if pa.types.is_dictionary(col.type) else col
+    return pa.table(cols).to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+
+
 @dataclass
 class ParseResult:
     """What :func:`parse_file` found.
@@ -78,6 +97,8 @@ class ParseResult:
       ``landing_month`` (the billing month the line bills in: period start for advance charges,
       the day after the period end for usage and credits, else the effective date) and
       ``out_of_month``. Empty when the structure is unusable (missing columns, empty file).
+      Built on first access from ``table`` (the same lines as an Arrow table, dictionary-encoded
+      text, which is what the store writes).
     * ``rows`` (lazy): the same with parsed types: Decimal money/quantity, ``datetime.date`` dates.
     * ``problems``: every problem (any problem = nothing may be stored); ``warnings``: unknown
       columns and other notes; ``out_of_month``: lines billed in another month (listed, not errors).
@@ -89,30 +110,38 @@ class ParseResult:
     sha256: str
     encoding: str | None = None
     delimiter: str | None = None
-    lines: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     total_cost: Decimal = Decimal("0.00")
     total_price: Decimal = Decimal("0.00")
     columns: dict[str, str] = field(default_factory=dict)  # canonical field -> file column
+    table: pa.Table | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    @property
-    def line_count(self) -> int:
-        return int(len(self.lines))
+    @cached_property
+    def lines(self) -> pd.DataFrame:
+        return _frame(self.table)
 
     @property
+    def line_count(self) -> int:
+        return int(self.table.num_rows) if self.table is not None else 0
+
+    @cached_property
     def customer_count(self) -> int:
-        return int(self.lines["vendor_customer_id"].nunique()) if len(self.lines) else 0
+        if not self.line_count:
+            return 0
+        return int(pc.count_distinct(pc.cast(self.table["vendor_customer_id"], pa.string())).as_py())
 
     @property
     def out_of_month(self) -> pd.DataFrame:
-        if not len(self.lines):
+        if not self.line_count:
             return self.lines
-        return self.lines[self.lines["out_of_month"]]
+        if "lines" in self.__dict__:
+            return self.lines[self.lines["out_of_month"]]
+        return _frame(self.table.filter(self.table["out_of_month"]))
 
     @cached_property
     def rows(self) -> pd.DataFrame:
@@ -122,12 +151,29 @@ class ParseResult:
         return pd.DataFrame([p.__dict__ for p in self.problems], columns=["row", "column", "reason", "value"])
 
 
+def _map_unique(s: pd.Series, fn) -> pd.Series:
+    """``fn`` applied once per distinct non-missing value of ``s``; None where missing."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    values = np.empty(len(uniques) + 1, dtype=object)
+    values[:-1] = [fn(u) for u in uniques]
+    values[-1] = None
+    return pd.Series(values[codes], index=s.index, dtype=object)
+
+
+def _dec_or_none(v: str):
+    try:
+        return Decimal(v)
+    except ArithmeticError:
+        return None
+
+
 def typed_lines(lines: pd.DataFrame) -> pd.DataFrame:
-    """Canonical text lines -> Decimal money/quantity and ``datetime.date`` dates (for preview)."""
+    """Canonical text lines -> Decimal money/quantity and ``datetime.date`` dates (for preview).
+    Each distinct value is converted once; a value that is not a number becomes None."""
     df = lines.copy()
     for c in ("quantity", "unit_cost", "unit_price", "extended_cost", "extended_price"):
         if c in df:
-            df[c] = df[c].map(lambda v: None if v is None or v != v else Decimal(v)).astype(object)
+            df[c] = _map_unique(df[c], _dec_or_none)
     for c in _DATE_FIELDS:
         if c in df:
             df[c] = pd.to_datetime(df[c], format="%Y-%m-%d", errors="coerce").dt.date.astype(object)
@@ -195,16 +241,18 @@ def _header(text: str, delimiter: str) -> list[str]:
     return []
 
 
+
 def _names(n: int) -> list[str]:
     return [f"c{i}" for i in range(n)]
 
 
-def _read_csv_fast(body: bytes, ncols: int, delimiter: str) -> pa.Table | None:
-    """All cells as strings via pyarrow's multi-threaded C reader; None when it refuses (ragged rows)."""
+def _read_csv_fast(body, ncols: int, delimiter: str) -> pa.Table | None:
+    """All cells as strings via pyarrow's multi-threaded C reader (``body``: bytes or an Arrow
+    buffer, read without a copy); None when it refuses (ragged rows, invalid UTF-8)."""
     names = _names(ncols)
     try:
         return pacsv.read_csv(
-            io.BytesIO(body),
+            pa.BufferReader(body),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
@@ -238,8 +286,17 @@ def _read_csv_slow(text: str, ncols: int, delimiter: str) -> tuple[pa.Table, lis
     return _table(rows, ncols), problems, numbers
 
 
+_HEAD = 1 << 20  # the header and the delimiter come from the first MiB
+
+
 def _read(data: bytes, file_name: str, fmt: ColumnMapping):
-    """-> (header, cells table c0.., row numbers, encoding, delimiter, problems)."""
+    """-> (header, cells table c0.., row numbers, encoding, delimiter, problems).
+
+    Fast path for a well-formed UTF-8 CSV: only the first MiB is decoded in Python (delimiter,
+    header); pyarrow reads the bytes in place (a BOM is skipped by slicing, not copying) and checks
+    the UTF-8. Anything it refuses (cp1252, ragged rows, blank lines) goes the careful way: decode
+    the whole file, then the C reader again or the csv module that reports each ragged row.
+    """
     empty_numbers = np.array([], dtype=np.int64)
     if _is_xlsx(data, file_name):
         raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl")
@@ -254,6 +311,22 @@ def _read(data: bytes, file_name: str, fmt: ColumnMapping):
             rows.append([str(c) for c in rec])
             numbers.append(i)
         return header, _table(rows, len(header)), np.asarray(numbers, dtype=np.int64), "xlsx", None, []
+    bom = data.startswith(codecs.BOM_UTF8)
+    view = memoryview(data)[3:] if bom else memoryview(data)
+    if not re.search(rb"\S", view):
+        return [], _table([], 0), empty_numbers, "utf-8-sig" if bom else "utf-8", None, []
+    try:
+        head = codecs.getincrementaldecoder("utf-8")().decode(view[:_HEAD], final=len(view) <= _HEAD)
+    except UnicodeDecodeError:
+        head = None
+    if head is not None and re.search(r"\S", head):
+        delimiter = fmt.delimiter or _sniff(head)
+        header = _header(head, delimiter)
+        if header and re.search(rb"\n\s*\S", view):
+            cells = _read_csv_fast(pa.py_buffer(data).slice(3) if bom else data, len(header), delimiter)
+            if cells is not None:
+                numbers = np.arange(2, cells.num_rows + 2, dtype=np.int64)
+                return header, cells, numbers, "utf-8-sig" if bom else "utf-8", delimiter, []
     body, text, encoding = _decode(data)
     if not re.search(r"\S", text):
         return [], _table([], 0), empty_numbers, encoding, None, []
@@ -286,6 +359,8 @@ def file_columns(data: bytes, file_name: str) -> list[str]:
     return header
 
 
+
+
 # ---------------------------------------------------------------------------------- validation
 _NUM_POINT = r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?$|^[-+]?\.\d+$"
 _NUM_COMMA = r"^[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?$|^[-+]?,\d+$"
@@ -294,9 +369,44 @@ _ISO_SHAPE = r"^\d{4}-\d{1,2}-\d{1,2}$"
 _LOCAL_SHAPE = r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}$"
 #: decimals kept exactly: quantities up to 6, unit amounts up to 8
 _Q_SCALE, _M_SCALE = 6, 8
-#: decimal128: quantities below 10^10, unit amounts below 10^12 (product precision 37 <= 38)
+#: quantities below 10^10, unit amounts below 10^12
 _Q_WHOLE, _M_WHOLE = 10, 12
-_Q_TYPE, _M_TYPE = pa.decimal128(16, _Q_SCALE), pa.decimal128(20, _M_SCALE)
+_I64 = (1 << 63) - 1
+_NULL_STR = pa.scalar(None, pa.string())
+
+
+class _Col:
+    """A column as dictionary codes: ``idx`` (numpy int32, one per line) into ``dic`` (its distinct
+    values, a small Arrow string array). Rules run on ``dic``; :meth:`rows` maps a per-value result
+    back onto the lines."""
+
+    __slots__ = ("idx", "dic")
+
+    def __init__(self, idx: np.ndarray, dic: pa.Array):
+        self.idx, self.dic = idx, dic
+
+    @classmethod
+    def encode(cls, col: pa.ChunkedArray) -> "_Col":
+        enc = col.dictionary_encode()  # one dictionary shared by every chunk
+        chunks = [c for c in enc.chunks if len(c)]
+        idx = chunks[0].indices.to_numpy() if len(chunks) == 1 else np.concatenate([c.indices.to_numpy() for c in chunks])
+        return cls(idx, chunks[-1].dictionary)
+
+    @classmethod
+    def constant(cls, value: str, n: int) -> "_Col":
+        return cls(np.zeros(n, dtype=np.int32), pa.array([value], type=pa.string()))
+
+    def rows(self, per_value: np.ndarray) -> np.ndarray:
+        return per_value[self.idx]
+
+    def with_dic(self, dic: pa.Array) -> "_Col":
+        return _Col(self.idx, dic)
+
+    def values_at(self, rows: np.ndarray) -> list:
+        return self.dic.take(pa.array(self.idx[rows])).to_pylist()
+
+    def arrow(self) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(self.idx, self.dic, safe=False)
 
 
 def _np(a) -> np.ndarray:
@@ -304,7 +414,7 @@ def _np(a) -> np.ndarray:
     return pc.fill_null(a, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
-def _number(a: pa.ChunkedArray, decimal_comma: bool, money: bool) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
+def _number(a: pa.Array, decimal_comma: bool, money: bool) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Text -> (canonical decimal text ``-1234.50``, bad mask, too-many-decimals mask), vectorised."""
     limit = _M_SCALE if money else _Q_SCALE
     whole = _M_WHOLE if money else _Q_WHOLE
@@ -327,9 +437,158 @@ def _number(a: pa.ChunkedArray, decimal_comma: bool, money: bool) -> tuple[pa.Ch
     return t, ~ok, long
 
 
-def _decimal(t: pa.ChunkedArray, valid: np.ndarray, typ: pa.DataType) -> pa.ChunkedArray:
-    masked = pc.if_else(pa.array(valid), t, pa.scalar(None, pa.string()))
-    return pc.cast(masked, typ)
+def _scaled(t: pa.Array, ok: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    """Canonical decimal texts -> (unscaled int64 values (0 where not ``ok``), scale, all fit in
+    int64). The scale is the most decimals any valid value has."""
+    valid = pc.if_else(pa.array(ok), t, _NULL_STR)
+    dot = pc.find_substring(valid, ".")
+    places = pc.if_else(pc.greater_equal(dot, 0), pc.subtract(pc.subtract(pc.utf8_length(valid), dot), 1), 0)
+    scale = int(pc.max(places).as_py() or 0)
+    dec = pc.cast(valid, pa.decimal128(38, scale))
+    words = np.frombuffer(dec.buffers()[1], dtype=np.int64, count=2 * (len(dec) + dec.offset))[2 * dec.offset:].reshape(-1, 2)
+    lo = np.where(ok, words[:, 0], 0)
+    fits = bool(np.all(~ok | (words[:, 1] == (words[:, 0] >> 63))))
+    return lo, scale, fits
+
+
+def _decimal_text(values: np.ndarray, places: int) -> pa.Array:
+    """int64 minor units -> exact decimal text with ``places`` decimals (``-13.50``)."""
+    words = np.empty((len(values), 2), dtype=np.int64)
+    words[:, 0] = values
+    words[:, 1] = values >> 63
+    dec = pa.Array.from_buffers(pa.decimal128(38, places), len(values), [None, pa.py_buffer(words)])
+    return pc.cast(dec, pa.string())
+
+
+def _extended(q: _Col, q_text: pa.Array, q_ok: np.ndarray, u: _Col, u_text: pa.Array, u_ok: np.ndarray,
+              credit: np.ndarray, cur: _Col, cur_places: np.ndarray) -> tuple[_Col, dict[int, int]]:
+    """``quantity x unit`` per line, rounded half away from zero once per line to its currency's
+    minor unit (credits always negative). Computed once per distinct (quantity, unit, credit,
+    currency) combination. -> (the amounts as text, null where quantity or unit is unusable;
+    {currency code index: total in minor units})."""
+    nq, nu, nc = len(q_text), len(u_text), len(cur_places)
+    qcode = q.rows(np.where(q_ok, np.arange(nq), nq)).astype(np.int64)
+    ucode = u.rows(np.where(u_ok, np.arange(nu), nu)).astype(np.int64)
+    key = ((qcode * (nu + 1) + ucode) * 2 + credit) * nc + cur.idx
+    enc = pc.dictionary_encode(pa.array(key, type=pa.int64()))
+    combos = enc.dictionary.to_numpy()
+    inverse = enc.indices.to_numpy()
+    counts = np.bincount(inverse, minlength=len(combos))
+    c_cur = combos % nc
+    rest = combos // nc
+    c_credit = (rest % 2).astype(bool)
+    rest //= 2
+    c_u, c_q = rest % (nu + 1), rest // (nu + 1)
+    valid = (c_q < nq) & (c_u < nu)
+    c_q, c_u = np.where(valid, c_q, 0), np.where(valid, c_u, 0)
+    places = cur_places[c_cur]
+    qv, qs, qfit = _scaled(q_text, q_ok)
+    uv, us, ufit = _scaled(u_text, u_ok)
+    scale = qs + us
+    bound = int(np.abs(qv).max(initial=0)) * int(np.abs(uv).max(initial=0)) * 10 ** max(0, int(places.max(initial=0)) - scale)
+    totals: dict[int, int] = {}
+    if qfit and ufit and bound <= _I64:
+        prod = qv[c_q] * uv[c_u]
+        prod = np.where(c_credit, -np.abs(prod), prod)
+        minor = np.zeros(len(combos), dtype=np.int64)
+        texts = np.empty(len(combos), dtype=object)
+        parts = []
+        for p in np.unique(places).tolist():
+            sel = places == p
+            x = prod[sel]
+            if scale >= p:
+                d = 10 ** (scale - p)
+                r = np.sign(x) * ((np.abs(x) + d // 2) // d) if d > 1 else x
+            else:
+                r = x * 10 ** (p - scale)
+            minor[sel] = r
+            parts.append((np.flatnonzero(sel), _decimal_text(r, p)))
+        if len(parts) == 1:
+            text = parts[0][1]
+        else:
+            order = np.concatenate([i for i, _ in parts])
+            text = pa.concat_arrays([t for _, t in parts]).take(pa.array(np.argsort(order)))
+        text = pc.if_else(pa.array(valid), text, _NULL_STR)
+        weighted = np.where(valid, minor, 0)
+        safe_sum = int(np.abs(weighted).max(initial=0)) * len(key) <= _I64
+        for c in np.unique(c_cur[valid]).tolist():
+            sel = valid & (c_cur == c)
+            totals[c] = int(np.dot(weighted[sel], counts[sel])) if safe_sum else \
+                sum(a * b for a, b in zip(weighted[sel].tolist(), counts[sel].tolist()))
+    else:  # a product beyond 63 bits: exact Python decimals per combination (never on real bills)
+        qs_, us_ = q_text.to_pylist(), u_text.to_pylist()
+        out = []
+        for i in range(len(combos)):
+            if not valid[i]:
+                out.append(None)
+                continue
+            p = int(places[i])
+            x = Decimal(qs_[c_q[i]]) * Decimal(us_[c_u[i]])
+            if c_credit[i]:
+                x = -abs(x)
+            r = x.quantize(Decimal(1).scaleb(-p), rounding=ROUND_HALF_UP)
+            if not r:
+                r = abs(r)
+            out.append(str(r))
+            totals[int(c_cur[i])] = totals.get(int(c_cur[i]), 0) + int(r.scaleb(p)) * int(counts[i])
+        text = pa.array(out, type=pa.string())
+    return _Col(inverse.astype(np.int32, copy=False), text), totals
+
+
+def _parse_dates(t: pa.Array, local: str | None):
+    """Distinct date texts -> (timestamps (null when not a date), ISO text (null when not a date),
+    'no such date' mask, 'not a date' mask)."""
+    null_ts = pa.scalar(None, pa.timestamp("s"))
+    blank = _np(pc.equal(t, ""))
+    iso_shape = _np(pc.match_substring_regex(t, _ISO))
+    ts = pc.strptime(pc.if_else(pa.array(iso_shape), t, _NULL_STR), format="%Y-%m-%d", unit="s", error_is_null=True)
+    # arrow's strptime rolls 30 Feb over to 2 Mar: a real date prints back as the same text
+    day_text = pc.utf8_slice_codeunits(pc.if_else(pa.array(iso_shape), t, "2000-01-01"), 8, 10)
+    real = _np(pc.equal(pc.day(ts), pc.cast(day_text, pa.int64())))
+    ts = pc.if_else(pa.array(real), ts, null_ts)
+    text = pc.if_else(pa.array(real), t, _NULL_STR)
+    todo = ~real & ~blank & ~iso_shape
+    if local and todo.any():
+        lts = pc.strptime(pc.if_else(pa.array(todo), t, _NULL_STR), format=local, unit="s", error_is_null=True)
+        lreal = _np(pc.equal(pc.strftime(lts, format=local), t)) & todo
+        odd = todo & ~lreal & _np(pc.is_valid(lts))  # e.g. 1/5/2026 (no zero padding): check in Python
+        if odd.any():
+            from datetime import datetime
+
+            vals = t.to_pylist()
+            for i in np.flatnonzero(odd):
+                try:
+                    datetime.strptime(str(vals[i]), local)
+                    lreal[i] = True
+                except ValueError:
+                    pass
+        lts = pc.if_else(pa.array(lreal), lts, null_ts)
+        ts = pc.if_else(pa.array(lreal), lts, ts)
+        text = pc.if_else(pa.array(lreal), pc.strftime(lts, format="%Y-%m-%d"), text)
+    bad = _np(pc.is_null(ts)) & ~blank
+    no_such = not_date = np.zeros(len(t), dtype=bool)
+    if bad.any():
+        shaped = _np(pc.or_(pc.match_substring_regex(t, _ISO_SHAPE), pc.match_substring_regex(t, _LOCAL_SHAPE)))
+        no_such, not_date = bad & shaped, bad & ~shaped
+    return ts, text, no_such, not_date
+
+
+def _days(ts: pa.Array) -> np.ndarray:
+    """Timestamps (s) -> float days since the epoch, NaN when null."""
+    return pc.cast(ts, pa.int64()).to_numpy(zero_copy_only=False).astype(float) / 86400.0
+
+
+def _ym(ts: pa.Array) -> np.ndarray:
+    y = pc.year(ts).to_numpy(zero_copy_only=False)
+    m = pc.month(ts).to_numpy(zero_copy_only=False)
+    return np.asarray(y, dtype=float) * 12 + np.asarray(m, dtype=float) - 1
+
+
+def _codes(col: _Col, key_values: pa.Array) -> tuple[np.ndarray, int]:
+    """Per-line codes of a key column whose distinct values are ``key_values`` (equal text = equal
+    code, even when two raw values canonicalise to the same text)."""
+    enc = pc.dictionary_encode(key_values)
+    return col.rows(enc.indices.to_numpy().astype(np.int64)), len(enc.dictionary)
 
 
 def parse_file(
@@ -383,241 +642,216 @@ def parse_file(
         return result
 
     col_name = dict(result.columns)
-    blank_col = pa.chunked_array([pa.array([""] * n, type=pa.string())])
-    cache: dict[str, pa.ChunkedArray] = {}
+    cache: dict[str, _Col] = {}
 
-    def raw(f: str) -> pa.ChunkedArray:
+    def raw(f: str) -> _Col:
+        """The field's cells, trimmed, as distinct values + per-line codes."""
         if f not in cache:
             if f in src:
-                col = cells.column(src[f])
-                # trim only when needed: an untouched column is not copied
-                trimmed = pc.utf8_trim_whitespace(col)
-                cache[f] = trimmed if trimmed.nbytes != col.nbytes else col
+                c = _Col.encode(cells.column(src[f]))
+                cache[f] = c.with_dic(pc.utf8_trim_whitespace(c.dic))
             elif f in mapping.constants:
-                cache[f] = pa.chunked_array([pa.array([mapping.constants[f]] * n, type=pa.string())])
+                cache[f] = _Col.constant(mapping.constants[f], n)
             elif f in mapping.derive:
                 col_name.setdefault(f, col_name.get(mapping.derive[f], f))
                 cache[f] = raw(mapping.derive[f])
             else:
-                cache[f] = blank_col
+                cache[f] = _Col.constant("", n)
         return cache[f]
 
-    def is_blank(a) -> np.ndarray:
+    def is_blank(a: pa.Array) -> np.ndarray:
         return _np(pc.equal(a, ""))
 
-    bad_rows: list[tuple[np.ndarray, str, str, object]] = []  # (mask, field, reason, values)
+    bad_rows: list[tuple[np.ndarray, str, str, _Col | None]] = []  # (line mask, field, reason, values)
 
-    def flag(mask: np.ndarray, f: str, reason: str, values=None) -> None:
+    def flag(col: _Col, per_value: np.ndarray, f: str, reason: str, values: _Col | None = None) -> None:
+        """Every line whose value is flagged in ``per_value`` has a problem."""
+        if per_value.any():
+            bad_rows.append((col.rows(per_value), f, reason, values))
+
+    def flag_rows(mask: np.ndarray, f: str, reason: str, values: _Col | None = None) -> None:
         if mask.any():
             bad_rows.append((mask, f, reason, values))
 
-    out: dict[str, pa.ChunkedArray] = {}
+    def nullify_blank(c: _Col) -> _Col:
+        return c.with_dic(pc.if_else(pc.equal(c.dic, ""), _NULL_STR, c.dic))
+
+    out: dict[str, _Col] = {}
     for f in _TEXT_FIELDS:
         out[f] = raw(f)
     for f in REQUIRED_COLUMNS:
         if f in _TEXT_FIELDS:
-            flag(is_blank(out[f]), f, "required value is empty")
+            flag(out[f], is_blank(out[f].dic), f, "required value is empty")
 
-    # ---- enumerations
-    def enum(f: str, allowed: tuple[str, ...], default) -> tuple[pa.ChunkedArray, np.ndarray]:
-        t = raw(f)
+    # ---- enumerations (blank -> None here: the caller picks the default)
+    def enum(f: str, allowed: tuple[str, ...]) -> tuple[_Col, pa.Array, np.ndarray]:
+        c = raw(f)
         vm = {**SYNONYMS.get(f, {}), **{k.lower(): v for k, v in mapping.value_maps.get(f, {}).items()}}
         vm.update({a: a for a in allowed})
         keys = list(vm)
-        idx = pc.index_in(pc.utf8_lower(t), value_set=pa.array(keys, type=pa.string()))
+        idx = pc.index_in(pc.utf8_lower(c.dic), value_set=pa.array(keys, type=pa.string()))
         mapped = pc.take(pa.array([vm[k] for k in keys], type=pa.string()), idx)
-        blank = is_blank(t)
+        blank = is_blank(c.dic)
         unknown = _np(pc.is_null(mapped)) & ~blank
-        flag(unknown, f, f"unknown {f.replace('_', ' ')} (expected {', '.join(allowed)})", t)
-        res = pc.if_else(pa.array(blank), default, mapped)
-        res = pc.if_else(pa.array(unknown), t, res)
-        return res, unknown
+        flag(c, unknown, f, f"unknown {f.replace('_', ' ')} (expected {', '.join(allowed)})", c)
+        res = pc.if_else(pa.array(unknown), c.dic, mapped)  # unknown values kept as written
+        return c, res, blank
 
-    charge, _ = enum("charge_type", CHARGE_TYPES, pa.scalar("recurring"))
+    c, res, blank = enum("charge_type", CHARGE_TYPES)
+    charge = c.with_dic(pc.if_else(pa.array(blank), "recurring", res))
     out["charge_type"] = charge
-    out["billing_frequency"], _ = enum("billing_frequency", ("monthly", "annual"), pa.scalar("monthly"))
-    usage_like = _np(pc.is_in(charge, value_set=pa.array(["usage", "one_time"])))
-    term_default = pc.if_else(pa.array(usage_like), "none", "monthly")
-    out["term"], _ = enum("term", ("monthly", "annual", "triennial", "none"), term_default)
-    credit = _np(pc.equal(charge, "credit"))
-    arrears = _np(pc.is_in(charge, value_set=pa.array(["usage", "credit"])))
+    c, res, blank = enum("billing_frequency", ("monthly", "annual"))
+    out["billing_frequency"] = c.with_dic(pc.if_else(pa.array(blank), "monthly", res))
+    c, res, blank = enum("term", ("monthly", "annual", "triennial", "none"))
+    usage_like = charge.rows(_np(pc.is_in(charge.dic, value_set=pa.array(["usage", "one_time"]))))
+    if blank.any():  # default by charge type: two extra values after the file's own
+        k = len(res)
+        term_idx = np.where(c.rows(blank), np.where(usage_like, k, k + 1), c.idx).astype(np.int32)
+        out["term"] = _Col(term_idx, pa.concat_arrays([res, pa.array(["none", "monthly"], type=pa.string())]))
+    else:
+        out["term"] = c.with_dic(res)
+    credit = charge.rows(_np(pc.equal(charge.dic, "credit")))
+    arrears = charge.rows(_np(pc.is_in(charge.dic, value_set=pa.array(["usage", "credit"]))))
 
     # ---- currency
     craw = raw("currency")
-    cur = pc.utf8_upper(craw)
+    cur = pc.utf8_upper(craw.dic)
     cur = pc.if_else(pc.equal(cur, ""), "USD", cur)
-    flag(~_np(pc.match_substring_regex(cur, r"^[A-Z]{3}$")), "currency", "not an ISO 4217 currency code", craw)
-    out["currency"] = cur
-    currencies = [c for c in pc.unique(cur).to_pylist() if c]
-    places = {c: MINOR_UNITS.get(c, 2) for c in currencies}
+    flag(craw, ~_np(pc.match_substring_regex(cur, r"^[A-Z]{3}$")), "currency", "not an ISO 4217 currency code", craw)
+    cur_enc = pc.dictionary_encode(cur)  # equal codes for usd / USD / blank
+    currency = _Col(craw.rows(cur_enc.indices.to_numpy()).astype(np.int32, copy=False), cur_enc.dictionary)
+    out["currency"] = craw.with_dic(cur)
+    currencies = [c for c in currency.dic.to_pylist() if c]
+    cur_places = np.array([MINOR_UNITS.get(c, 2) for c in currency.dic.to_pylist()], dtype=np.int64)
 
     # ---- numbers
     qraw = raw("quantity")
-    q, qbad, qlong = _number(qraw, mapping.decimal_comma, money=False)
-    qempty = is_blank(qraw)
-    flag(qempty, "quantity", "required value is empty")
+    q, qbad, qlong = _number(qraw.dic, mapping.decimal_comma, money=False)
+    qempty = is_blank(qraw.dic)
+    flag(qraw, qempty, "quantity", "required value is empty")
     qbad &= ~qempty
-    flag(qbad, "quantity", "not a number", qraw)
-    flag(qlong, "quantity", f"too many digits (at most {_Q_WHOLE} before and {_Q_SCALE} after the decimal point)", qraw)
+    flag(qraw, qbad, "quantity", "not a number", qraw)
+    flag(qraw, qlong, "quantity", f"too many digits (at most {_Q_WHOLE} before and {_Q_SCALE} after the decimal point)", qraw)
     qneg = _np(pc.starts_with(q, "-")) & ~qbad & ~qempty
-    flag(qneg & ~credit, "quantity", "negative quantity (only credit lines may be negative)", qraw)
-    out["quantity"] = q
+    flag_rows(qraw.rows(qneg) & ~credit, "quantity", "negative quantity (only credit lines may be negative)", qraw)
+    out["quantity"] = nullify_blank(qraw.with_dic(q))
     qok = ~qbad & ~qempty & ~qlong
-    qdec = _decimal(q, qok, _Q_TYPE)
-    amount_ok: dict[str, np.ndarray] = {}
-    amount_dec: dict[str, pa.ChunkedArray] = {}
+    amount: dict[str, tuple[_Col, pa.Array, np.ndarray]] = {}
     for f in _MONEY_FIELDS:
         r = raw(f)
-        m, mbad, mlong = _number(r, mapping.decimal_comma, money=True)
-        mempty = is_blank(r)
+        m, mbad, mlong = _number(r.dic, mapping.decimal_comma, money=True)
+        mempty = is_blank(r.dic)
         if f in REQUIRED_COLUMNS:
-            flag(mempty, f, "required value is empty")
+            flag(r, mempty, f, "required value is empty")
         mbad &= ~mempty
-        flag(mbad, f, "not an amount", r)
-        flag(mlong, f, f"too many digits (at most {_M_WHOLE} before and {_M_SCALE} after the decimal point)", r)
+        flag(r, mbad, f, "not an amount", r)
+        flag(r, mlong, f, f"too many digits (at most {_M_WHOLE} before and {_M_SCALE} after the decimal point)", r)
         mneg = _np(pc.starts_with(m, "-")) & ~mbad & ~mempty
-        flag(mneg & ~credit, f, "negative amount (only credit lines may be negative)", r)
-        out[f] = m
-        amount_ok[f] = ~mbad & ~mempty & ~mlong
-        amount_dec[f] = _decimal(m, amount_ok[f], _M_TYPE)
+        flag_rows(r.rows(mneg) & ~credit, f, "negative amount (only credit lines may be negative)", r)
+        out[f] = nullify_blank(r.with_dic(m))
+        amount[f] = (r, m, ~mbad & ~mempty & ~mlong)
 
     # ---- dates
-    dates: dict[str, pa.ChunkedArray] = {}
-    date_raw: dict[str, pa.ChunkedArray] = {}
-    period_text: dict[str, pa.ChunkedArray] = {}
+    date_col: dict[str, _Col] = {}  # the date text as read (time of day stripped)
+    ts_of: dict[str, pa.Array] = {}
     if PERIOD_RANGE in src:
-        pr = pc.utf8_trim_whitespace(cells.column(src[PERIOD_RANGE]))
+        prc = _Col.encode(cells.column(src[PERIOD_RANGE]))
+        pr = pc.utf8_trim_whitespace(prc.dic)
         parts = pc.split_pattern_regex(pr, r"\s+-\s+|\s*[–—]\s*|\s+to\s+", max_splits=1)
-        period_text["period_start"] = pc.utf8_trim_whitespace(pc.fill_null(pc.list_element(parts, 0), ""))
-        period_text["period_end"] = pc.utf8_trim_whitespace(pc.fill_null(pc.list_element(pc.if_else(pc.greater(pc.list_value_length(parts), 1), parts, pa.scalar(["", ""], pa.list_(pa.string()))), 1), ""))
-        nosplit = ~is_blank(pr) & is_blank(period_text["period_end"])
-        flag(nosplit, "period_start", "billing period must be 'start - end'", pr)
+        start_t = pc.utf8_trim_whitespace(pc.fill_null(pc.list_element(parts, 0), ""))
+        end_t = pc.utf8_trim_whitespace(pc.fill_null(pc.list_element(pc.if_else(pc.greater(pc.list_value_length(parts), 1), parts, pa.scalar(["", ""], pa.list_(pa.string()))), 1), ""))
+        flag(prc, ~is_blank(pr) & is_blank(end_t), "period_start", "billing period must be 'start - end'", prc.with_dic(pr))
+        cache["period_start"], cache["period_end"] = prc.with_dic(start_t), prc.with_dic(end_t)
         col_name["period_start"] = col_name["period_end"] = header[src[PERIOD_RANGE]]
     local = mapping.date_format
     expect = "YYYY-MM-DD" + (f" or {local.replace('%m', 'MM').replace('%d', 'DD').replace('%Y', 'YYYY').replace('%y', 'YY')}" if local else "")
-    null_ts = pa.scalar(None, pa.timestamp("s"))
     for f in _DATE_FIELDS:
-        t = period_text.get(f, raw(f))
+        c = raw(f)
+        t = c.dic
         if pc.any(pc.match_substring(t, ":")).as_py():
             t = pc.replace_substring_regex(t, r"[T ]00:00(?::00(?:\.0+)?)?Z?$", "")
-        date_raw[f] = t
-        blank = is_blank(t)
-        if blank.all():
-            dates[f] = pa.chunked_array([pa.nulls(n, pa.timestamp("s"))])
-            out[f] = pa.chunked_array([pa.nulls(n, pa.string())])
-            continue
-        iso_shape = _np(pc.match_substring_regex(t, _ISO))
-        ts = pc.strptime(pc.if_else(pa.array(iso_shape), t, pa.scalar(None, pa.string())), format="%Y-%m-%d", unit="s", error_is_null=True)
-        # arrow's strptime rolls 30 Feb over to 2 Mar: a real date prints back as the same text
-        day_text = pc.utf8_slice_codeunits(pc.if_else(pa.array(iso_shape), t, "2000-01-01"), 8, 10)
-        real = _np(pc.equal(pc.day(ts), pc.cast(day_text, pa.int64())))
-        ts = pc.if_else(pa.array(real), ts, null_ts)
-        text = pc.if_else(pa.array(real), t, pa.scalar(None, pa.string()))
-        todo = ~real & ~blank & ~iso_shape
-        if local and todo.any():
-            lts = pc.strptime(pc.if_else(pa.array(todo), t, pa.scalar(None, pa.string())), format=local, unit="s", error_is_null=True)
-            lreal = _np(pc.equal(pc.strftime(lts, format=local), t)) & todo
-            odd = todo & ~lreal & _np(pc.is_valid(lts))  # e.g. 1/5/2026 (no zero padding): check in Python
-            if odd.any():
-                from datetime import datetime
+        c = c.with_dic(t)
+        date_col[f] = c
+        ts, text, no_such, not_date = _parse_dates(t, local)
+        flag(c, no_such, f, "no such date", c)
+        flag(c, not_date, f, f"not a date (expected {expect})", c)
+        ts_of[f] = ts
+        out[f] = c.with_dic(text)
+    ps, pe = date_col["period_start"], date_col["period_end"]
+    ends_before = ps.rows(_days(ts_of["period_start"])) > pe.rows(_days(ts_of["period_end"]))
+    flag_rows(ends_before, "period_end", "period ends before it starts", pe)
 
-                vals = t.to_numpy(zero_copy_only=False)
-                for i in np.flatnonzero(odd):
-                    try:
-                        datetime.strptime(str(vals[i]), local)
-                        lreal[i] = True
-                    except ValueError:
-                        pass
-            lts = pc.if_else(pa.array(lreal), lts, null_ts)
-            ts = pc.if_else(pa.array(lreal), lts, ts)
-            text = pc.if_else(pa.array(lreal), pc.strftime(lts, format="%Y-%m-%d"), text)
-        bad = _np(pc.is_null(ts)) & ~blank
-        if bad.any():
-            shaped = _np(pc.or_(pc.match_substring_regex(t, _ISO_SHAPE), pc.match_substring_regex(t, _LOCAL_SHAPE)))
-            flag(bad & shaped, f, "no such date", t)
-            flag(bad & ~shaped, f, f"not a date (expected {expect})", t)
-        dates[f] = ts
-        out[f] = text
-    ps, pe = dates["period_start"], dates["period_end"]
-    flag(_np(pc.less(pe, ps)), "period_end", "period ends before it starts", date_raw["period_end"])
-
-    # ---- extended amounts: exact decimals, rounded once per line to the currency's minor unit
+    # ---- extended amounts: exact, rounded once per line to the currency's minor unit
     for f, ext in (("unit_cost", "extended_cost"), ("unit_price", "extended_price")):
-        prod = pc.multiply(qdec, amount_dec[f])
-        if credit.any():
-            prod = pc.if_else(pa.array(credit), pc.negate(pc.abs(prod)), prod)
-        texts, total = None, Decimal(0)
-        for c, p in places.items() or {"USD": 2}.items():
-            rounded = pc.cast(pc.round(prod, ndigits=p, round_mode="half_towards_infinity"), pa.decimal128(38, p))
-            sel = pc.equal(cur, c)
-            part = pc.sum(pc.if_else(sel, rounded, pa.scalar(None, rounded.type))).as_py()
-            total += part or Decimal(0)
-            as_text = pc.cast(rounded, pa.string())
-            texts = as_text if texts is None else pc.if_else(sel, as_text, texts)
-        out[ext] = texts if texts is not None else pa.chunked_array([pa.nulls(n, pa.string())])
-        total = total.quantize(Decimal("0.01")) if all(p <= 2 for p in places.values()) else total
+        u, u_text, u_ok = amount[f]
+        out[ext], totals = _extended(qraw, q, qok, u, u_text, u_ok, credit, currency, cur_places)
+        total = Decimal(0)
+        for ci, minor in totals.items():
+            total += Decimal(minor).scaleb(-int(cur_places[ci]))
+        total = total.quantize(Decimal("0.01")) if all(MINOR_UNITS.get(c, 2) <= 2 for c in currencies) else total
         if f == "unit_cost":
             result.total_cost = total
         else:
             result.total_price = total
 
-    # ---- the lines table (text; null when empty)
-    arrays = {"line_no": pa.array(numbers, type=pa.int64())}
-    for c in LINE_COLUMNS:
-        a = out.get(c)
-        if a is None:
-            arrays[c] = pa.nulls(n, pa.string())
-            continue
-        if c in _TEXT_FIELDS or c in ("quantity", "unit_cost", "unit_price", "currency"):
-            a = pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)
-        arrays[c] = a
+    # ---- text fields: empty = missing
+    for f in _TEXT_FIELDS:
+        out[f] = nullify_blank(out[f])
 
     # ---- duplicates (fast path: all keys distinct)
-    key_parts = []
-    for c in DUPLICATE_KEY:
-        a = arrays[c]
-        if c in ("period_start", "period_end"):  # an unreadable date still tells lines apart
-            a = pc.if_else(pc.is_null(a), date_raw[c], a)
-        key_parts.append(pc.fill_null(a, ""))
-    key = pc.binary_join_element_wise(*key_parts, "\x1f")
-    if len(pc.unique(key)) < n:
-        ks = pd.Series(key.to_numpy(zero_copy_only=False))
-        dup = ks.duplicated(keep="first").to_numpy()
-        first_idx = ks.groupby(ks, sort=False).transform(lambda s: s.index[0]).to_numpy() if dup.any() else None
-        for i in np.flatnonzero(dup):
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for f in DUPLICATE_KEY:
+        c = out[f]
+        values = c.dic
+        if f in ("period_start", "period_end"):  # an unreadable date still tells lines apart
+            values = pc.if_else(pc.is_null(values), date_col[f].dic, values)
+        codes, card = _codes(c, pc.fill_null(values, ""))
+        if span * card > _I64 // 4:
+            dense = pc.dictionary_encode(pa.array(key))
+            key, span = dense.indices.to_numpy().astype(np.int64), len(dense.dictionary)
+        key = key * card + codes
+        span *= card
+    if pc.count_distinct(pa.array(key)).as_py() < n:
+        codes, uniq = pd.factorize(key)
+        first = np.full(len(uniq), n, dtype=np.int64)
+        np.minimum.at(first, codes, np.arange(n))
+        first_row = first[codes]
+        for i in np.flatnonzero(first_row != np.arange(n)):
             result.problems.append(Problem(int(numbers[i]), None,
-                                           f"duplicate of row {int(numbers[int(first_idx[i])])} (same customer, subscription, SKU, charge type and period)"))
+                                           f"duplicate of row {int(numbers[int(first_row[i])])} (same customer, subscription, SKU, charge type and period)"))
 
     # ---- landing month and out-of-month lines
-    def ym(ts) -> np.ndarray:
-        y = pc.year(ts).to_numpy(zero_copy_only=False)
-        m = pc.month(ts).to_numpy(zero_copy_only=False)
-        return np.asarray(y, dtype=float) * 12 + np.asarray(m, dtype=float) - 1
-
-    start_ym = ym(ps)
-    end1_ym = ym(pc.add(pe, pa.scalar(86400, pa.duration("s"))))
+    start_ym = ps.rows(_ym(ts_of["period_start"]))
+    pe_ts = ts_of["period_end"]
+    end1_ym = pe.rows(_ym(pc.add(pe_ts, pa.scalar(86400, pa.duration("s")))))
     landing = np.where(arrears, end1_ym, start_ym)
-    landing = np.where(np.isnan(landing), np.where(arrears, start_ym + 1, ym(pe)), landing)
-    landing = np.where(np.isnan(landing), ym(dates["effective_date"]), landing)
+    landing = np.where(np.isnan(landing), np.where(arrears, start_ym + 1, pe.rows(_ym(pe_ts))), landing)
+    landing = np.where(np.isnan(landing), date_col["effective_date"].rows(_ym(ts_of["effective_date"])), landing)
     target = by * 12 + bm - 1
     has = ~np.isnan(landing)
     li = np.where(has, landing, target).astype(np.int64)
     uniq, inverse = np.unique(li, return_inverse=True)  # a handful of months: label each once
-    labels = pa.array([f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq.tolist()], type=pa.string())
-    months = pc.take(labels, pa.array(inverse.astype(np.int32)))
-    arrays["landing_month"] = pc.if_else(pa.array(has), months, pa.scalar(None, pa.string()))
-    arrays["out_of_month"] = pa.array(has & (np.where(has, landing, target) != target))
+    labels = [f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq.tolist()]
+    if not has.all():
+        inverse = np.where(has, inverse, len(labels))
+        labels.append(None)
+    landing_month = _Col(inverse.astype(np.int32), pa.array(labels, type=pa.string()))
+    out_of_month = has & (li != target)
 
     # ---- problems, in file order
     for mask, f, reason, values in bad_rows:
         col = col_name.get(f, mapping.column_for(f))
         idx = np.flatnonzero(mask)
-        vals = pc.take(values, pa.array(idx)).to_pylist() if values is not None else [None] * len(idx)
+        vals = values.values_at(idx) if values is not None else [None] * len(idx)
         for i, v in zip(idx, vals):
             result.problems.append(Problem(int(numbers[i]), col, reason, v))
     result.problems.sort(key=lambda p: (p.row or 0))
-    table = pa.table({k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for k, v in arrays.items()})
-    result.lines = table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+    arrays = {"line_no": pa.array(numbers, type=pa.int64())}
+    arrays.update({c: out[c].arrow() for c in LINE_COLUMNS})
+    arrays["landing_month"] = landing_month.arrow()
+    arrays["out_of_month"] = pa.array(out_of_month)
+    result.table = pa.table(arrays)
     if len(currencies) > 1:
         result.warnings.append(f"the file mixes currencies ({', '.join(sorted(currencies))}); totals add them up as numbers")
     return result
