@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from billbridge import sources
@@ -27,7 +28,9 @@ def store(tmp_path):
 
 
 def counts(store):
-    return (store.db["imports"].count, store.db["import_lines"].count)
+    """(imports, stored lines)."""
+    lines = store.conn.execute("SELECT COALESCE(SUM(line_count), 0) FROM import_blobs").fetchone()[0]
+    return (store.db["imports"].count, lines)
 
 
 def test_open_creates_the_folder_turns_on_wal_and_migrates_idempotently(tmp_path):
@@ -64,10 +67,10 @@ def test_invalid_file_stores_nothing(store):
 def test_a_failure_while_writing_lines_leaves_no_import_row(store, monkeypatch):
     import billbridge.store as st
 
-    def broken(import_id, lines):
+    def broken(table):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(st, "_lines_to_rows", broken)
+    monkeypatch.setattr(st, "_lines_blob", broken)
     with pytest.raises(RuntimeError):
         load_month(store, M, f("C1,Acme,S1,SKU,3,18.00,2026-11-04,2026-12-03"), "a.csv", vendor="acme")
     assert counts(store) == (0, 0)
@@ -157,3 +160,74 @@ def test_demo_and_every_sample_load(store):
 def test_unknown_format_name_is_an_error(store):
     with pytest.raises(ValueError):
         sources.load_month(store, M, b"x", "x.csv", "nope", vendor="v")
+
+
+def test_a_database_from_before_line_blobs_keeps_its_imports(tmp_path, monkeypatch):
+    """m005_import_blobs moves the one-row-per-line ``import_lines`` of an older database into
+    blobs (one transaction) and drops the table; every read gives what it gave before."""
+    import billbridge.store as st
+
+    path = tmp_path / "old.db"
+    before = [fn for fn in MIGRATIONS if fn.__name__ != "m005_import_blobs"]
+    monkeypatch.setattr(st, "MIGRATIONS", before)
+    old = Store.open(path)
+    cols = ", ".join(st.LINE_COLUMNS)
+    lines = {
+        1: [(2, "C1", "Acme", None, "S1", "SKU", None, "recurring", "monthly", "monthly", "3", "18.00", None,
+             "2026-11-04", "2026-12-03", None, "USD", "54.00", None),
+            (3, "C2", "Blue", None, "S2", "SKU", None, "usage", "monthly", "none", "0.5", "0.125", "0.20",
+             "2026-10-04", "2026-11-03", None, "USD", "0.06", "0.10")],
+        2: [(2, "C1", "Acme", None, "S1", "SKU", None, "recurring", "monthly", "monthly", "4", "18.00", None,
+             "2026-11-04", "2026-12-03", None, "USD", "72.00", None)],
+        3: [],
+    }
+    with old.atomic():
+        for i, rows in lines.items():
+            old.conn.execute(
+                "INSERT INTO imports (id, vendor, billing_month, version, file_name, sha256, format, line_count, "
+                "customer_count, total_cost, total_price, loaded_at) VALUES (?, 'acme', ?, ?, 'a.csv', ?, 'generic', ?, 1, '0', '0', 'now')",
+                (i, M, i, str(i) * 64, len(rows)))
+            old.conn.executemany(f"INSERT INTO import_lines (import_id, line_no, {cols}) VALUES ({', '.join('?' * 20)})",
+                                 [(i, *r) for r in rows])
+    # what the one-row-per-line reads returned (the same queries)
+    raw_before = {i: pd.read_sql_query(f"SELECT line_no, {cols} FROM import_lines WHERE import_id = ? ORDER BY line_no",
+                                       old.conn, params=(i,), dtype=object) for i in lines}
+    subset_before = pd.DataFrame(old.conn.execute(f"SELECT line_no, {cols} FROM import_lines WHERE import_id = 1 AND line_no IN (3, 9)").fetchall(),
+                                 columns=["line_no", *st.LINE_COLUMNS])
+    old.close()
+    monkeypatch.setattr(st, "MIGRATIONS", before + [st.m005_import_blobs])
+    s = Store.open(path)
+    assert s.schema_version() == len(before) + 1
+    assert "import_lines" not in s.db.table_names() and counts(s) == (3, 3)
+    for i in lines:
+        pd.testing.assert_frame_equal(s.import_lines(i, raw=True), raw_before[i])
+    typed = s.import_lines(1)
+    assert typed["line_no"].tolist() == [2, 3] and typed.loc[1, "extended_price"] == Decimal("0.10")
+    assert pd.isna(typed.loc[0, "unit_price"]) and str(typed.loc[1, "period_start"]) == "2026-10-04"
+    pd.testing.assert_frame_equal(st.import_lines_subset(s, 1, [3, 9]), subset_before)
+    diff = s.diff_imports(1, 2)
+    assert diff["removed"]["subscription_id"].tolist() == ["S2"] and diff["added"].empty
+    assert diff["quantity_changed"][["quantity_old", "quantity_new"]].values.tolist() == [[Decimal(3), Decimal(4)]]
+    # and it keeps working: a new version on top of the migrated ones
+    res = load_month(s, M, f("C1,Acme,S1,SKU,5,18.00,2026-11-04,2026-12-03"), "b.csv", vendor="acme")
+    assert res.version == 4 and res.diff["added"]["subscription_id"].tolist() == ["S1"]  # version 3 had no lines
+    s.close()
+
+
+def test_lines_read_back_exactly_as_loaded_from_frame_or_file(store):
+    """A frame given to record_import and a parsed file store the same text; subsets keep file order."""
+    import billbridge.store as st
+
+    data = f("C1,Acme,S1,SKU,3,18.00,2026-11-04,2026-12-03", " C2 ,Blue,,EXCH,1.5,$4.50,2026-11-04,2026-12-03",
+             "C3,=Cee,S3,SKU,2,0.125,2026-11-04,")
+    res = load_month(store, M, data, "a.csv", vendor="acme")
+    raw = store.import_lines(res.import_id, raw=True)
+    assert raw["vendor_customer_id"].tolist() == ["C1", "C2", "C3"]
+    assert raw["subscription_id"].fillna("-").tolist() == ["S1", "-", "S3"]
+    assert raw["unit_cost"].tolist() == ["18.00", "4.50", "0.125"] and raw["extended_cost"].tolist() == ["54.00", "6.75", "0.25"]
+    assert raw["vendor_customer_name"].tolist()[2] == "=Cee" and pd.isna(raw["period_end"].tolist()[2])
+    again = store.record_import(vendor="frame", billing_month=M, file_name="a.csv", sha256="x" * 64, format="generic",
+                                lines=res.parse.lines, total_cost="60.25", total_price="0.00")
+    pd.testing.assert_frame_equal(store.import_lines(again["id"], raw=True), raw)
+    sub = st.import_lines_subset(store, res.import_id, [4, 2, 99])
+    assert sub["line_no"].tolist() == [2, 4] and sub.loc[1, "vendor_customer_name"] == "=Cee"

@@ -8,8 +8,9 @@
   that has shipped.
 * Money is stored as TEXT decimal strings (``"1234.50"``) and read back as :class:`~decimal.Decimal`.
 
-Month imports (issue 3): ``imports`` (one row per loaded file version), ``import_lines`` (its
-canonical vendor lines), ``formats`` (saved column mappings per vendor).
+Month imports (issue 3): ``imports`` (one row per loaded file version), ``import_blobs`` (its
+canonical vendor lines as one compressed Arrow IPC blob per import; ``import_lines``, one row per
+line, until migration ``m005_import_blobs``), ``formats`` (saved column mappings per vendor).
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from itertools import repeat
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as pa_ipc
 import sqlite_utils
 
 __all__ = [
@@ -223,33 +226,86 @@ def _bind(fn: Callable[..., Any], store: Store) -> Callable[..., Any]:
     return bound
 
 
-def _column_objects(col: pd.Series) -> np.ndarray:
-    """A column as a numpy object array of Python values (None for missing). Arrow-backed string
-    columns go through dictionary encoding, so each distinct string becomes one Python object
-    however often it repeats (SKUs, dates, charge types...)."""
-    pa_arr = getattr(col.array, "_pa_array", None)
-    if pa_arr is not None:
-        import pyarrow as pa
-
-        enc = (pa_arr.combine_chunks() if isinstance(pa_arr, pa.ChunkedArray) else pa_arr).dictionary_encode()
-        values = np.empty(len(enc.dictionary) + 1, dtype=object)
-        values[:-1] = enc.dictionary.to_pylist()
-        values[-1] = None
-        return values[enc.indices.fill_null(len(enc.dictionary)).to_numpy()]
-    return col.to_numpy(dtype=object, na_value=None)
+# ---- an import's lines: one Arrow IPC blob per import ------------------------------------------
+#: how ``import_blobs.data`` is written: an Arrow IPC stream, LZ4-compressed buffers
+BLOB_CODEC = "arrow-ipc/lz4"
+_BLOB_COMPRESSION = "lz4"
 
 
-def _lines_to_rows(import_id: int, lines: pd.DataFrame, chunk: int = 25_000) -> Iterator[tuple]:
-    """Rows for ``import_lines`` from a frame of canonical TEXT columns, produced in chunks so that
-    only ``chunk`` rows exist as tuples at a time (column-wise conversion, no per-row pandas
-    work). Missing values become NULL."""
-    n = len(lines)
-    line_no = lines["line_no"].to_numpy() if "line_no" in lines else np.arange(1, n + 1)
-    cols = [_column_objects(lines[c]) if c in lines else None for c in LINE_COLUMNS]
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        parts = [c[start:stop].tolist() if c is not None else [None] * (stop - start) for c in cols]
-        yield from zip(repeat(import_id), line_no[start:stop].tolist(), *parts)
+def _text_array(col: pd.Series) -> pa.Array:
+    """A frame column of text (str, pandas string or object; missing = null) as an Arrow string array."""
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return pc.cast(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr, pa.string())
+    values = col.to_numpy(dtype=object, na_value=None)
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers in a text column: stored as their text, as SQLite did
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _lines_table(lines: pd.DataFrame | pa.Table) -> pa.Table:
+    """``line_no`` (int64) + :data:`LINE_COLUMNS` (text, null when missing) from a frame or an Arrow
+    table of canonical lines (extra columns dropped; dictionary-encoded text kept as it is, except
+    where nearly every value is distinct)."""
+    n = len(lines) if isinstance(lines, pd.DataFrame) else lines.num_rows
+    names = lines.columns if isinstance(lines, pd.DataFrame) else lines.column_names
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    if "line_no" in names:
+        ln = lines["line_no"]
+        cols["line_no"] = pc.cast(ln, pa.int64()) if not isinstance(lines, pd.DataFrame) else pa.array(ln.to_numpy(dtype=np.int64))
+    else:
+        cols["line_no"] = pa.array(np.arange(1, n + 1, dtype=np.int64))
+    for c in LINE_COLUMNS:
+        if c not in names:
+            cols[c] = pa.nulls(n, pa.string())
+        elif isinstance(lines, pd.DataFrame):
+            cols[c] = _text_array(lines[c])
+        else:
+            a = lines[c]
+            if pa.types.is_dictionary(a.type):
+                if sum(len(ch.dictionary) for ch in a.chunks) > n // 2:
+                    a = pc.cast(a, pa.string())
+            else:
+                a = pc.cast(a, pa.string())
+            cols[c] = a
+    return pa.table(cols)
+
+
+def _lines_blob(table: pa.Table) -> bytes:
+    """An import's lines table -> the bytes stored in ``import_blobs.data``."""
+    sink = pa.BufferOutputStream()
+    with pa_ipc.new_stream(sink, table.schema, options=pa_ipc.IpcWriteOptions(compression=_BLOB_COMPRESSION)) as w:
+        w.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _blob_table(store: Store, import_id: int) -> pa.Table:
+    """The lines of one import as stored (``line_no`` order); an empty table when it has none."""
+    row = store.conn.execute("SELECT data FROM import_blobs WHERE import_id = ?", (import_id,)).fetchone()
+    if row is None:
+        return pa.table({"line_no": pa.array([], pa.int64()), **{c: pa.array([], pa.string()) for c in LINE_COLUMNS}})
+    return pa_ipc.open_stream(row[0]).read_all()
+
+
+def _objects(col: pa.ChunkedArray, convert: Callable[[str], Any] | None = None) -> np.ndarray:
+    """A text column as a numpy object array of Python values (None when missing), each distinct
+    value converted once (``convert``: e.g. ``Decimal``)."""
+    enc = col if pa.types.is_dictionary(col.type) else col.dictionary_encode()
+    enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+    values = np.empty(len(enc.dictionary) + 1, dtype=object)
+    values[:-1] = enc.dictionary.to_pylist()
+    if convert is not None:
+        values[:-1] = [None if v is None or v == "" else convert(v) for v in values[:-1]]
+    values[-1] = None
+    return values[enc.indices.fill_null(len(enc.dictionary)).to_numpy()]
+
+
+def _iso_date(v: str) -> date | None:
+    try:
+        return date.fromisoformat(v)
+    except ValueError:
+        return None
 
 
 def record_import(
@@ -269,11 +325,13 @@ def record_import(
     """Store one import and all its lines in one transaction; returns the ``imports`` row.
 
     ``lines`` holds the canonical columns (:data:`LINE_COLUMNS`) as text (dates ISO, money as
-    decimal strings, empty = NULL) and optionally ``line_no`` (the row in the file).
-    The version is the next one for ``(vendor, billing_month)``.
+    decimal strings, empty = NULL) and optionally ``line_no`` (the row in the file): a DataFrame,
+    or the Arrow table of :attr:`billbridge.sources.ParseResult.table`. They are written as one
+    compressed Arrow blob (``import_blobs``). The version is the next one for ``(vendor, billing_month)``.
     """
+    table = _lines_table(lines)
     if customer_count is None:
-        customer_count = int(lines["vendor_customer_id"].nunique()) if len(lines) else 0
+        customer_count = int(pc.count_distinct(pc.cast(table["vendor_customer_id"], pa.string())).as_py()) if table.num_rows else 0
     with store.atomic():
         row = store.conn.execute(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM imports WHERE vendor = ? AND billing_month = ?",
@@ -282,7 +340,7 @@ def record_import(
         version = int(row[0])
         record = {
             "vendor": vendor, "billing_month": billing_month, "version": version,
-            "file_name": file_name, "sha256": sha256, "format": format, "line_count": int(len(lines)),
+            "file_name": file_name, "sha256": sha256, "format": format, "line_count": int(table.num_rows),
             "customer_count": int(customer_count), "total_cost": str(total_cost),
             "total_price": str(total_price), "loaded_at": _utcnow(), "loaded_by": loaded_by,
         }
@@ -291,12 +349,43 @@ def record_import(
             tuple(record.values()),
         )
         import_id = int(cur.lastrowid)
-        placeholders = ", ".join("?" * (len(LINE_COLUMNS) + 2))
-        store.conn.executemany(
-            f"INSERT INTO import_lines (import_id, line_no, {', '.join(LINE_COLUMNS)}) VALUES ({placeholders})",
-            _lines_to_rows(import_id, lines),
+        store.conn.execute(
+            "INSERT INTO import_blobs (import_id, line_count, codec, data) VALUES (?, ?, ?, ?)",
+            (import_id, int(table.num_rows), BLOB_CODEC, _lines_blob(table)),
         )
     return {"id": import_id, **record}
+
+
+def m005_import_blobs(db: sqlite_utils.Database) -> None:
+    """An import's lines as one compressed Arrow blob (``import_blobs``) instead of one SQLite row
+    per line: existing ``import_lines`` rows are moved into blobs and the table is dropped (the
+    migration runs in one transaction)."""
+    db.execute(
+        """CREATE TABLE import_blobs (
+            import_id INTEGER PRIMARY KEY REFERENCES imports(id),
+            line_count INTEGER NOT NULL,
+            codec TEXT NOT NULL,
+            data BLOB NOT NULL
+        )"""
+    )
+    if "import_lines" not in db.table_names():
+        return
+    names = ["line_no", *LINE_COLUMNS]
+    for (import_id,) in db.execute("SELECT id FROM imports ORDER BY id").fetchall():
+        rows = db.execute(
+            f"SELECT {', '.join(names)} FROM import_lines WHERE import_id = ? ORDER BY line_no", [import_id]
+        ).fetchall()
+        columns = list(zip(*rows)) if rows else [()] * len(names)
+        table = pa.table({
+            "line_no": pa.array(columns[0], type=pa.int64()),
+            **{c: pa.array([None if v is None else str(v) for v in vals], type=pa.string())
+               for c, vals in zip(LINE_COLUMNS, columns[1:])},
+        })
+        db.execute(
+            "INSERT INTO import_blobs (import_id, line_count, codec, data) VALUES (?, ?, ?, ?)",
+            [import_id, table.num_rows, BLOB_CODEC, _lines_blob(table)],
+        )
+    db.execute("DROP TABLE import_lines")
 
 
 def list_imports(store: Store, billing_month: str | None = None, vendor: str | None = None) -> list[dict[str, Any]]:
@@ -347,19 +436,26 @@ def import_lines(store: Store, import_id: int, *, raw: bool = False) -> pd.DataF
     """The lines of one import: ``line_no`` + :data:`LINE_COLUMNS`.
 
     Money and quantities come back as Decimal, dates as ``datetime.date`` (``raw=True``: the
-    stored text, which is faster for large imports).
+    stored text, which is faster for large imports). Each distinct value is converted once.
     """
-    df = pd.read_sql_query(
-        f"SELECT line_no, {', '.join(LINE_COLUMNS)} FROM import_lines WHERE import_id = ? ORDER BY line_no",
-        store.conn, params=(import_id,), dtype=object,
-    )
-    if raw:
-        return df
-    for c in MONEY_COLUMNS:
-        df[c] = _to_decimal(df[c])
-    for c in DATE_COLUMNS:
-        df[c] = _to_date(df[c])
-    df["line_no"] = df["line_no"].astype("int64")
+    table = _blob_table(store, import_id)
+    line_no = table["line_no"].to_numpy()
+    order = None if len(line_no) < 2 or bool(np.all(line_no[1:] > line_no[:-1])) else np.argsort(line_no, kind="stable")
+    cols: dict[str, np.ndarray] = {"line_no": line_no.astype(object)}
+    for c in LINE_COLUMNS:
+        convert = None if raw else Decimal if c in MONEY_COLUMNS else _iso_date if c in DATE_COLUMNS else None
+        values = _objects(table[c], convert)
+        if raw or c not in DATE_COLUMNS:
+            # as the row-per-line reads gave: NaN for a missing value in a column that has values
+            missing = pd.isna(values)
+            if missing.any() and not missing.all():
+                values[missing] = np.nan
+        cols[c] = values
+    if order is not None:
+        cols = {k: v[order] for k, v in cols.items()}
+    df = pd.DataFrame(cols, dtype=object)
+    if not raw:
+        df["line_no"] = df["line_no"].astype("int64")
     return df
 
 
@@ -1504,12 +1600,15 @@ def plan_facets(store: Store, plan_id: int) -> dict[str, list[str]]:
 
 def import_lines_subset(store: Store, import_id: int, line_nos: list[int]) -> pd.DataFrame:
     """Only the given lines of an import (as :func:`import_lines`, text values): the vendor lines
-    behind one plan row without reading the whole month."""
+    behind one plan row without converting the whole month."""
     cols = ["line_no", *LINE_COLUMNS]
-    rows: list[tuple] = []
-    for start in range(0, len(line_nos), 500):
-        part = [int(x) for x in line_nos[start:start + 500]]
-        rows += store.conn.execute(
-            f"SELECT {', '.join(cols)} FROM import_lines WHERE import_id = ? AND line_no IN ({', '.join('?' * len(part))}) "
-            "ORDER BY line_no", (import_id, *part)).fetchall()
-    return pd.DataFrame(rows, columns=cols)
+    table = _blob_table(store, import_id)
+    wanted = pa.array(sorted({int(x) for x in line_nos}), type=pa.int64())
+    part = table.filter(pc.is_in(table["line_no"], value_set=wanted))
+    part = part.take(pc.sort_indices(part["line_no"])) if part.num_rows > 1 else part
+    values = [pc.cast(part[c], pa.string()).to_pylist() if c != "line_no" else part[c].to_pylist() for c in cols]
+    return pd.DataFrame(list(zip(*values)), columns=cols)
+
+
+# Appended last on purpose: a migration's version is its position in the list.
+MIGRATIONS.append(m005_import_blobs)

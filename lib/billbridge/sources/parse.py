@@ -247,16 +247,18 @@ def _names(n: int) -> list[str]:
 
 
 def _read_csv_fast(body, ncols: int, delimiter: str) -> pa.Table | None:
-    """All cells as strings via pyarrow's multi-threaded C reader (``body``: bytes or an Arrow
-    buffer, read without a copy); None when it refuses (ragged rows, invalid UTF-8)."""
+    """All cells as dictionary-encoded strings via pyarrow's multi-threaded C reader (``body``:
+    bytes or an Arrow buffer, read without a copy): each column arrives as its distinct values
+    plus codes, never as one string per cell. None when it refuses (ragged rows, invalid UTF-8)."""
     names = _names(ncols)
+    text = pa.dictionary(pa.int32(), pa.string())
     try:
         return pacsv.read_csv(
             pa.BufferReader(body),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                column_types={n: text for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
@@ -387,7 +389,10 @@ class _Col:
 
     @classmethod
     def encode(cls, col: pa.ChunkedArray) -> "_Col":
-        enc = col.dictionary_encode()  # one dictionary shared by every chunk
+        if pa.types.is_dictionary(col.type):  # as the CSV reader gives it: one dictionary per block
+            enc = col.unify_dictionaries() if col.num_chunks > 1 else col
+        else:
+            enc = col.dictionary_encode()  # one dictionary shared by every chunk
         chunks = [c for c in enc.chunks if len(c)]
         idx = chunks[0].indices.to_numpy() if len(chunks) == 1 else np.concatenate([c.indices.to_numpy() for c in chunks])
         return cls(idx, chunks[-1].dictionary)
