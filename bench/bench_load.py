@@ -122,7 +122,8 @@ def child(job: str, path: str, repeat: int) -> dict:
         store = Store.open(tmp / f"p{r}.db")
         t = time.perf_counter()
         record_import(store, vendor="bench", billing_month=MONTH, file_name=data_path.name, sha256=parsed.sha256,
-                      format="generic", lines=parsed.lines, total_cost=parsed.total_cost, total_price=parsed.total_price)
+                      format="generic", lines=parsed.table, total_cost=parsed.total_cost, total_price=parsed.total_price,
+                      customer_count=parsed.customer_count)  # what load_month hands over
         best_s = min(best_s, time.perf_counter() - t)
         store.close()
     out["parse_validate"] = best_p

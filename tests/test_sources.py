@@ -309,3 +309,34 @@ def test_numbers_too_long_to_keep_exactly_are_problems_not_crashes():
                                GOOD.replace("18.00", "1234567890123").replace("SKU1", "S3")), "x.csv", "generic", M)
     assert [(p.row, p.column) for p in res.problems] == [(2, "quantity"), (3, "unit_cost"), (4, "unit_cost")]
     assert all(p.reason.startswith("too many digits") for p in res.problems)
+
+
+def test_duplicates_are_found_after_trimming_and_across_spellings():
+    """Two lines that differ only in surrounding spaces, the charge type's case or a local date
+    spelling of the same day are the same line."""
+    fmt = ColumnMapping(name="us", generic=True, date_format="%m/%d/%Y")
+    rows = [GOOD, " C1 ,Acme, SKU1 ,3,18.00,2026-11-04,2026-12-03,Recurring",
+            "C1,Acme,SKU1,3,18.00,11/04/2026,12/03/2026,recurring", GOOD.replace("C1", "C2")]
+    res = parse_file(csv_bytes(HEADER, *rows), "x.csv", fmt, M)
+    assert [(p.row, p.reason[:16]) for p in res.problems] == [(3, "duplicate of row"), (4, "duplicate of row")]
+    assert all("row 2" in p.reason for p in res.problems)
+
+
+def test_large_file_keeps_every_problem_and_exact_totals():
+    """The vectorised path on many lines: every problem on its row, totals exact to the cent."""
+    header = "vendor_customer_id,vendor_customer_name,subscription_id,sku,quantity,unit_cost,period_start,period_end,charge_type"
+    good = [f"C{i % 7},Acme {i % 7},S{i},SKU{i % 5},{i % 9 + 1},{(i % 13) * 1.25:.2f},2026-11-04,2026-12-03,recurring"
+            for i in range(3000)]
+    expected = sum(Decimal(g.split(",")[4]) * Decimal(g.split(",")[5]) for g in good)
+    res = parse_file(csv_bytes(header, *good), "x.csv", "generic", M)
+    assert res.ok and res.line_count == 3000 and res.total_cost == expected
+    bad = list(good)
+    bad[10] = bad[10].replace(",recurring", ",weekly")
+    bad[2000] = bad[2000].replace("2026-11-04", "2026-02-30")
+    bad.append(good[5])
+    res = parse_file(csv_bytes(header, *bad), "x.csv", "generic", M)
+    assert problems_of(res) == [
+        (12, "charge_type", "unknown charge type (expected recurring, usage, one_time, credit)"),
+        (2002, "period_start", "no such date"),
+        (3002, None, "duplicate of row 7 (same customer, subscription, SKU, charge type and period)"),
+    ]

@@ -227,9 +227,10 @@ def _bind(fn: Callable[..., Any], store: Store) -> Callable[..., Any]:
 
 
 # ---- an import's lines: one Arrow IPC blob per import ------------------------------------------
-#: how ``import_blobs.data`` is written: an Arrow IPC stream, LZ4-compressed buffers
-BLOB_CODEC = "arrow-ipc/lz4"
-_BLOB_COMPRESSION = "lz4"
+#: how ``import_blobs.data`` is written: an Arrow IPC stream, zstd-compressed buffers (half the
+#: size of LZ4 here, and the smaller SQLite write makes it the faster one to store)
+BLOB_CODEC = "arrow-ipc/zstd"
+_BLOB_COMPRESSION = "zstd"
 
 
 def _text_array(col: pd.Series) -> pa.Array:

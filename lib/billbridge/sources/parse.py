@@ -29,6 +29,8 @@ import csv
 import hashlib
 import io
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
@@ -116,6 +118,7 @@ class ParseResult:
     total_price: Decimal = Decimal("0.00")
     columns: dict[str, str] = field(default_factory=dict)  # canonical field -> file column
     table: pa.Table | None = field(default=None, repr=False)
+    _customers: int | None = field(default=None, repr=False)  # counted while checking duplicates
 
     @property
     def ok(self) -> bool:
@@ -129,11 +132,13 @@ class ParseResult:
     def line_count(self) -> int:
         return int(self.table.num_rows) if self.table is not None else 0
 
-    @cached_property
+    @property
     def customer_count(self) -> int:
         if not self.line_count:
             return 0
-        return int(pc.count_distinct(pc.cast(self.table["vendor_customer_id"], pa.string())).as_py())
+        if self._customers is None:
+            self._customers = int(pc.count_distinct(pc.cast(self.table["vendor_customer_id"], pa.string())).as_py())
+        return self._customers
 
     @property
     def out_of_month(self) -> pd.DataFrame:
@@ -382,10 +387,11 @@ class _Col:
     values, a small Arrow string array). Rules run on ``dic``; :meth:`rows` maps a per-value result
     back onto the lines."""
 
-    __slots__ = ("idx", "dic")
+    __slots__ = ("idx", "dic", "distinct")
 
-    def __init__(self, idx: np.ndarray, dic: pa.Array):
+    def __init__(self, idx: np.ndarray, dic: pa.Array, distinct: bool = False):
         self.idx, self.dic = idx, dic
+        self.distinct = distinct  # no two values in ``dic`` are equal
 
     @classmethod
     def encode(cls, col: pa.ChunkedArray) -> "_Col":
@@ -395,7 +401,7 @@ class _Col:
             enc = col.dictionary_encode()  # one dictionary shared by every chunk
         chunks = [c for c in enc.chunks if len(c)]
         idx = chunks[0].indices.to_numpy() if len(chunks) == 1 else np.concatenate([c.indices.to_numpy() for c in chunks])
-        return cls(idx, chunks[-1].dictionary)
+        return cls(idx, chunks[-1].dictionary, distinct=True)
 
     @classmethod
     def constant(cls, value: str, n: int) -> "_Col":
@@ -412,6 +418,11 @@ class _Col:
 
     def arrow(self) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(self.idx, self.dic, safe=False)
+
+
+def _text_length(a: pa.Array) -> int:
+    """Total characters' bytes of a string array (what trimming would shorten)."""
+    return int(pc.sum(pc.binary_length(a)).as_py() or 0)
 
 
 def _np(a) -> np.ndarray:
@@ -592,6 +603,8 @@ def _ym(ts: pa.Array) -> np.ndarray:
 def _codes(col: _Col, key_values: pa.Array) -> tuple[np.ndarray, int]:
     """Per-line codes of a key column whose distinct values are ``key_values`` (equal text = equal
     code, even when two raw values canonicalise to the same text)."""
+    if col.distinct and key_values is col.dic:  # already one code per value: the reader's own
+        return col.idx, len(col.dic)
     enc = pc.dictionary_encode(key_values)
     return col.rows(enc.indices.to_numpy().astype(np.int64)), len(enc.dictionary)
 
@@ -609,13 +622,39 @@ def parse_file(
     """
     by, bm = parse_billing_month(billing_month)
     mapping = resolve_format(fmt)
-    result = ParseResult(file_name=file_name, format=mapping.name, billing_month=billing_month,
-                         sha256=hashlib.sha256(data).hexdigest())
+    digest = _sha256(data)
+    result = ParseResult(file_name=file_name, format=mapping.name, billing_month=billing_month, sha256="")
+    try:
+        _parse_into(result, data, file_name, mapping, by, bm)
+    finally:
+        result.sha256 = digest()
+    return result
+
+
+def _sha256(data: bytes) -> Callable[[], str]:
+    """The file's SHA-256, hashed on another thread while the file is read and checked (hashlib
+    lets go of the GIL); call the result for the hex digest."""
+    if len(data) < 1 << 20:
+        value = hashlib.sha256(data).hexdigest()
+        return lambda: value
+    box: list[str] = []
+    worker = threading.Thread(target=lambda: box.append(hashlib.sha256(data).hexdigest()), name="sha256", daemon=True)
+    worker.start()
+
+    def result() -> str:
+        worker.join()
+        return box[0] if box else hashlib.sha256(data).hexdigest()
+
+    return result
+
+
+def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: ColumnMapping, by: int, bm: int) -> None:
+    """The body of :func:`parse_file`: fills ``result`` (all but the SHA-256)."""
     header, cells, numbers, result.encoding, result.delimiter, problems = _read(data, file_name, mapping)
     result.problems.extend(problems)
     if not header or all(not h for h in header):
         result.problems.append(Problem(None, None, "the file is empty"))
-        return result
+        return
 
     # ---- columns
     src: dict[str, int] = {}  # canonical field -> column index
@@ -640,11 +679,11 @@ def parse_file(
         col = mapping.column_for(f)
         result.problems.append(Problem(1, col, f"missing required column {col!r}" + (f" ({f})" if col != f else "")))
     if missing:
-        return result
+        return
     n = cells.num_rows
     if not n:
         result.problems.append(Problem(None, None, "the file has a header but no lines"))
-        return result
+        return
 
     col_name = dict(result.columns)
     cache: dict[str, _Col] = {}
@@ -654,7 +693,9 @@ def parse_file(
         if f not in cache:
             if f in src:
                 c = _Col.encode(cells.column(src[f]))
-                cache[f] = c.with_dic(pc.utf8_trim_whitespace(c.dic))
+                trimmed = pc.utf8_trim_whitespace(c.dic)
+                # values stay distinct unless trimming changed one
+                cache[f] = _Col(c.idx, trimmed, distinct=_text_length(trimmed) == _text_length(c.dic))
             elif f in mapping.constants:
                 cache[f] = _Col.constant(mapping.constants[f], n)
             elif f in mapping.derive:
@@ -807,18 +848,25 @@ def parse_file(
     key = np.zeros(n, dtype=np.int64)
     span = 1
     for f in DUPLICATE_KEY:
-        c = out[f]
-        values = c.dic
-        if f in ("period_start", "period_end"):  # an unreadable date still tells lines apart
-            values = pc.if_else(pc.is_null(values), date_col[f].dic, values)
-        codes, card = _codes(c, pc.fill_null(values, ""))
+        if f in _TEXT_FIELDS:  # the trimmed text: blank and missing are the same key
+            c = raw(f)
+            values = c.dic
+        else:
+            c = out[f]
+            values = c.dic
+            if f in ("period_start", "period_end"):  # an unreadable date still tells lines apart
+                values = pc.if_else(pc.is_null(values), date_col[f].dic, values)
+            values = pc.fill_null(values, "")
+        codes, card = _codes(c, values)
+        if f == "vendor_customer_id":  # distinct customers: distinct trimmed ids, blank not one
+            result._customers = card - int(bool(pc.any(pc.equal(values, "")).as_py()))
         if span * card > _I64 // 4:
             dense = pc.dictionary_encode(pa.array(key))
             key, span = dense.indices.to_numpy().astype(np.int64), len(dense.dictionary)
         key = key * card + codes
         span *= card
-    if pc.count_distinct(pa.array(key)).as_py() < n:
-        codes, uniq = pd.factorize(key)
+    codes, uniq = pd.factorize(key)  # pandas' int64 hash table: a few ms for 100,000 lines
+    if len(uniq) < n:
         first = np.full(len(uniq), n, dtype=np.int64)
         np.minimum.at(first, codes, np.arange(n))
         first_row = first[codes]
@@ -859,4 +907,3 @@ def parse_file(
     result.table = pa.table(arrays)
     if len(currencies) > 1:
         result.warnings.append(f"the file mixes currencies ({', '.join(sorted(currencies))}); totals add them up as numbers")
-    return result
