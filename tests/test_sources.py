@@ -340,3 +340,26 @@ def test_large_file_keeps_every_problem_and_exact_totals():
         (2002, "period_start", "no such date"),
         (3002, None, "duplicate of row 7 (same customer, subscription, SKU, charge type and period)"),
     ]
+
+
+def test_a_file_read_in_many_blocks_gives_the_same_lines_and_problems(monkeypatch):
+    """Large files arrive in blocks, each with its own dictionary of values: duplicates across
+    blocks, trimmed values and every problem are found exactly as in one block."""
+    import billbridge.sources.parse as parse_mod
+
+    header = "vendor_customer_id,vendor_customer_name,subscription_id,sku,quantity,unit_cost,period_start,period_end,charge_type"
+    rows = [f"C{i % 7},Acme {i % 7},S{i},SKU{i % 5},{i % 9 + 1},{(i % 13) * 1.25:.2f},2026-11-04,2026-12-03,recurring"
+            for i in range(2000)]
+    rows[1500] = rows[1500].replace(",recurring", ",weekly")
+    rows += [rows[3].replace("C3,", " C3 ,"), rows[1999].replace("2026-11-04", "2026-02-30")]
+    data = csv_bytes(header, *rows)
+    whole = parse_file(data, "x.csv", "generic", M)
+    monkeypatch.setattr(parse_mod, "_BLOCK_SIZE", 4096)
+    blocks = parse_file(data, "x.csv", "generic", M)
+    assert problems_of(blocks) == problems_of(whole) == [
+        (1502, "charge_type", "unknown charge type (expected recurring, usage, one_time, credit)"),
+        (2002, None, "duplicate of row 5 (same customer, subscription, SKU, charge type and period)"),
+        (2003, "period_start", "no such date"),
+    ]
+    pd.testing.assert_frame_equal(blocks.lines, whole.lines)
+    assert (blocks.total_cost, blocks.customer_count) == (whole.total_cost, whole.customer_count) == (whole.total_cost, 7)

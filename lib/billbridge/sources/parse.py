@@ -260,7 +260,7 @@ def _read_csv_fast(body, ncols: int, delimiter: str) -> pa.Table | None:
     try:
         return pacsv.read_csv(
             pa.BufferReader(body),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK_SIZE),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: text for n in names}, strings_can_be_null=False,
@@ -294,6 +294,7 @@ def _read_csv_slow(text: str, ncols: int, delimiter: str) -> tuple[pa.Table, lis
 
 
 _HEAD = 1 << 20  # the header and the delimiter come from the first MiB
+_BLOCK_SIZE = 1 << 24  # bytes per block the CSV reader parses (blocks are read in parallel)
 
 
 def _read(data: bytes, file_name: str, fmt: ColumnMapping):
@@ -396,7 +397,14 @@ class _Col:
     @classmethod
     def encode(cls, col: pa.ChunkedArray) -> "_Col":
         if pa.types.is_dictionary(col.type):  # as the CSV reader gives it: one dictionary per block
-            enc = col.unify_dictionaries() if col.num_chunks > 1 else col
+            chunks = [c for c in col.chunks if len(c)]
+            if len(chunks) > 1:
+                # the blocks' dictionaries one after the other (a value may repeat across blocks),
+                # codes shifted to match: far cheaper than unifying them; the duplicate key re-hashes
+                starts = np.cumsum([0] + [len(c.dictionary) for c in chunks[:-1]])
+                idx = np.concatenate([c.indices.to_numpy() + np.int32(o) for c, o in zip(chunks, starts)])
+                return cls(idx, pa.concat_arrays([c.dictionary for c in chunks]))
+            enc = col
         else:
             enc = col.dictionary_encode()  # one dictionary shared by every chunk
         chunks = [c for c in enc.chunks if len(c)]
@@ -503,7 +511,7 @@ def _extended(q: _Col, q_text: pa.Array, q_ok: np.ndarray, u: _Col, u_text: pa.A
     scale = qs + us
     bound = int(np.abs(qv).max(initial=0)) * int(np.abs(uv).max(initial=0)) * 10 ** max(0, int(places.max(initial=0)) - scale)
     totals: dict[int, int] = {}
-    if qfit and ufit and bound <= _I64:
+    if qfit and ufit and bound <= _I64 // 2:  # room for the half added when rounding
         prod = qv[c_q] * uv[c_u]
         prod = np.where(c_credit, -np.abs(prod), prod)
         minor = np.zeros(len(combos), dtype=np.int64)
@@ -695,7 +703,7 @@ def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: Colum
                 c = _Col.encode(cells.column(src[f]))
                 trimmed = pc.utf8_trim_whitespace(c.dic)
                 # values stay distinct unless trimming changed one
-                cache[f] = _Col(c.idx, trimmed, distinct=_text_length(trimmed) == _text_length(c.dic))
+                cache[f] = _Col(c.idx, trimmed, distinct=c.distinct and _text_length(trimmed) == _text_length(c.dic))
             elif f in mapping.constants:
                 cache[f] = _Col.constant(mapping.constants[f], n)
             elif f in mapping.derive:
