@@ -1029,14 +1029,19 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
 
     # keyed matches (agreement, key)
     keyed = A[A["ours"]]
-    key_counts = keyed.groupby(["agreement_id", "key"]).size().rename("_n_key").reset_index()
-    keyed1 = keyed.drop_duplicates(["agreement_id", "key"])[["agreement_id", "key", "addition_id"]]
     workable = (G["cause"] == "").to_numpy()
-    gk = G[["agreement_id", "line_key"]].rename(columns={"line_key": "key"}).astype(object)
-    mk = gk.merge(keyed1.astype(object), on=["agreement_id", "key"], how="left").merge(
-        key_counts.astype(object), on=["agreement_id", "key"], how="left")
-    match_id = mk["addition_id"].to_numpy(dtype=object)
-    dup_key = (pd.to_numeric(mk["_n_key"], errors="coerce").fillna(0).to_numpy() > 1)
+    gcode, acode = _pair_codes(G["agreement_id"].to_numpy(dtype=object), G["line_key"].to_numpy(dtype=object),
+                               keyed["agreement_id"].to_numpy(dtype=object), keyed["key"].to_numpy(dtype=object))
+    # first addition per (agreement, key) in snapshot order, and how many carry it (a left merge, by codes)
+    uniq, first, counts = np.unique(acode, return_index=True, return_counts=True)
+    at = np.minimum(np.searchsorted(uniq, gcode), max(len(uniq) - 1, 0))
+    hit = (uniq[at] == gcode) if len(uniq) else np.zeros(n, dtype=bool)
+    match_id = np.full(n, np.nan, dtype=object)
+    if hit.any():
+        match_id[hit] = keyed["addition_id"].to_numpy(dtype=object)[first[at[hit]]]
+    dup_key = np.zeros(n, dtype=bool)
+    if hit.any():
+        dup_key[hit] = counts[at[hit]] > 1
     match_id = np.where(workable, match_id, None)
     matched = pd.Series(match_id, dtype=object).notna().to_numpy()
 
@@ -1172,6 +1177,16 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
     return Plan(rows=rows, summary=summary)
 
 
+def _pair_codes(a1: np.ndarray, b1: np.ndarray, a2: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of the pairs (a1, b1) and (a2, b2) in one code space: equal pairs, equal codes.
+    A pair with a missing part gets a code no pair without one can have."""
+    ca, _ = pd.factorize(np.concatenate([a1, a2]).astype(object), use_na_sentinel=True)
+    cb, ub = pd.factorize(np.concatenate([b1, b2]).astype(object), use_na_sentinel=True)
+    code = ca.astype(np.int64) * (len(ub) + 1) + cb.astype(np.int64)
+    code[(ca < 0) | (cb < 0)] = -1
+    return code[:len(a1)], code[len(a1):]
+
+
 def _cancel_rows(A: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, m: Mappings, ctx: Context, M: str,
                  m_start: date, m_end: date, prev_end: date) -> pd.DataFrame:
     """Additions billbridge manages that no vendor line of the month asks for any more."""
@@ -1181,8 +1196,9 @@ def _cancel_rows(A: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, m: Mapping
     # a key still produced by the vendor on the same agreement, or held by a line that cannot be written
     g_agr = G["agreement_id"].astype(object)
     g_key = G["line_key"].astype(object)
-    same = pd.MultiIndex.from_arrays([A["agreement_id"].astype(object), akeys]).isin(
-        pd.MultiIndex.from_arrays([g_agr, g_key]))
+    gcode, acode = _pair_codes(g_agr.to_numpy(dtype=object), g_key.to_numpy(dtype=object),
+                               A["agreement_id"].to_numpy(dtype=object), akeys.to_numpy(dtype=object))
+    same = np.isin(acode, gcode[gcode >= 0])
     elsewhere_ok = akeys.isin(g_key[(g_agr.notna() & G["cause"].isna()).to_numpy()]).to_numpy()
     held = akeys.isin(g_key).to_numpy()
     keep = ~same & (~held | elsewhere_ok)
@@ -1547,6 +1563,17 @@ def _text(values: np.ndarray) -> np.ndarray:
     return conv[codes]
 
 
+def _coalesce(*arrays: np.ndarray) -> np.ndarray:
+    """First non-missing value per position across object arrays (pandas ``where(notna, ...)`` chain)."""
+    out = arrays[0].copy()
+    for other in arrays[1:]:
+        missing = pd.isna(out)
+        if not missing.any():
+            break
+        out[missing] = other[missing]
+    return out
+
+
 def _reasons(G: pd.DataFrame, ctx: Context) -> list[str]:
     """Plain-words reason per row; in-sync rows (the bulk) are built column-wise."""
     n = len(G)
@@ -1555,24 +1582,24 @@ def _reasons(G: pd.DataFrame, ctx: Context) -> list[str]:
     out = np.empty(n, dtype=object)
     action = G["action"].to_numpy(dtype=object)
     ct = G["charge_type"].to_numpy(dtype=object)
-    cust = G["vendor_customer_name"].astype(object).where(G["vendor_customer_name"].notna(), G["vendor_customer_id"])
-    prod = G["product_description"].astype(object)
-    prod = prod.where(prod.notna(), G["product_name"].astype(object))
-    prod = prod.where(prod.notna(), G["sku"].astype(object)).fillna("?").astype(str)
-    agr_id = G["agreement_id"].astype(object)
-    agr = G["agreement_name"].astype(object)
-    agr = agr.where(agr.notna(), "agreement #" + agr_id.astype(str)).astype(str)
+    cust = _coalesce(G["vendor_customer_name"].to_numpy(dtype=object), G["vendor_customer_id"].to_numpy(dtype=object))
+    prod = _coalesce(G["product_description"].to_numpy(dtype=object), G["product_name"].to_numpy(dtype=object),
+                     G["sku"].to_numpy(dtype=object), np.full(n, "?", dtype=object))
+    agr = G["agreement_name"].to_numpy(dtype=object).copy()
+    no_name = pd.isna(agr)
+    if no_name.any():
+        agr[no_name] = ["agreement #" + str(x) for x in G["agreement_id"].to_numpy(dtype=object)[no_name]]
     vq = _text(G["vendor_quantity"].to_numpy(dtype=object))
     plain = (action == "in_sync") & (ct != "credit")
     if plain.any():
-        txt = (cust.astype(str) + ": " + prod + " on " + agr + " is " + pd.Series(vq, index=G.index) +
-               " in ConnectWise, as the vendor bills.")
-        out[plain] = txt.to_numpy(dtype=object)[plain]
+        out[plain] = [f"{c}: {p} on {g} is {q} in ConnectWise, as the vendor bills."
+                      for c, p, g, q in zip(cust[plain].tolist(), prod[plain].tolist(), agr[plain].tolist(),
+                                            vq[plain].tolist())]
     view = _Rows(G)
     for i in np.flatnonzero(~plain):
         r = view[i]
         a = action[i]
-        c, p, g = str(cust.iat[i]), prod.iat[i], agr.iat[i]
+        c, p, g = str(cust[i]), str(prod[i]), str(agr[i])
         if a == "blocked":
             out[i] = _blocked_reason(r, ctx)
             continue
@@ -1710,17 +1737,22 @@ def _cancel_frame(C: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, ctx: Cont
     return out
 
 
-def _summarise(rows: pd.DataFrame, ctx: Context, total_lines: int, total_dollars: Decimal, V: pd.DataFrame) -> Summary:
-    def dsum(s: Iterable) -> Decimal:
-        return sum((x for x in s if x is not None), ZERO)
+def _dsum(values: np.ndarray) -> Decimal:
+    """Exact sum of the Decimals in an object array (``None`` skipped; plain ``0`` adds nothing)."""
+    return sum((x for x in values.tolist() if x is not None and x is not ZERO), ZERO)
 
-    lines = rows["vendor_line_count"].fillna(0).astype(int) if len(rows) else pd.Series(dtype=int)
-    bucket = rows["bucket"] if len(rows) else pd.Series(dtype=object)
-    amounts = rows["vendor_amount"] if len(rows) else pd.Series(dtype=object)
+
+def _summarise(rows: pd.DataFrame, ctx: Context, total_lines: int, total_dollars: Decimal, V: pd.DataFrame) -> Summary:
+    n = len(rows)
+    lines = rows["vendor_line_count"].fillna(0).astype("int64").to_numpy() if n else np.array([], dtype="int64")
+    bucket = rows["bucket"].to_numpy(dtype=object) if n else np.array([], dtype=object)
+    amounts = rows["vendor_amount"].to_numpy(dtype=object) if n else np.array([], dtype=object)
+    pis = rows["price_impact"].to_numpy(dtype=object) if n else np.array([], dtype=object)
+    mis = rows["margin_impact"].to_numpy(dtype=object) if n else np.array([], dtype=object)
     per = {}
     for b in ("reconciled", "blocked", "excluded"):
-        mask = (bucket == b).to_numpy() if len(rows) else np.array([], dtype=bool)
-        per[b] = (int(lines[mask].sum()) if len(rows) else 0, dsum(amounts[mask]) if len(rows) else ZERO)
+        mask = bucket == b
+        per[b] = (int(lines[mask].sum()), _dsum(amounts[mask]))
     got_lines = sum(v[0] for v in per.values())
     got_dollars = sum((v[1] for v in per.values()), ZERO)
     if got_lines != total_lines or got_dollars != total_dollars:
@@ -1730,15 +1762,18 @@ def _summarise(rows: pd.DataFrame, ctx: Context, total_lines: int, total_dollars
 
     def agg(col: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        if not len(rows):
+        if not n:
             return out
-        for name, grp in rows.groupby(rows[col].fillna(""), sort=True):
+        names = rows[col].astype(object).fillna("").to_numpy(dtype=object)
+        codes, uniques = pd.factorize(names, sort=True)
+        for k, name in enumerate(uniques):
             if name == "":
                 continue
+            mask = codes == k
             out[str(name)] = {
-                "rows": int(len(grp)), "lines": int(grp["vendor_line_count"].fillna(0).sum()),
-                "dollars": dsum(grp["vendor_amount"]), "price_impact": dsum(grp["price_impact"]),
-                "margin_impact": dsum(grp["margin_impact"]),
+                "rows": int(mask.sum()), "lines": int(lines[mask].sum()),
+                "dollars": _dsum(amounts[mask]), "price_impact": _dsum(pis[mask]),
+                "margin_impact": _dsum(mis[mask]),
             }
         return out
 
@@ -1763,8 +1798,8 @@ def _summarise(rows: pd.DataFrame, ctx: Context, total_lines: int, total_dollars
         lines_excluded=per["excluded"][0], dollars_excluded=per["excluded"][1],
         rows=int(len(rows)), customers=int(V["vendor_customer_id"].nunique()) if len(V) else 0,
         by_action=by_action, by_cause=by_cause,
-        price_impact=dsum(rows["price_impact"]) if len(rows) else ZERO,
-        margin_impact=dsum(rows["margin_impact"]) if len(rows) else ZERO,
+        price_impact=_dsum(pis),
+        margin_impact=_dsum(mis),
         requests=int(rows["request"].notna().sum()) if len(rows) else 0,
         coverage=coverage,
     )
