@@ -128,3 +128,12 @@ def parse_money(text: str | int | Decimal, decimal_comma: bool = False) -> Decim
     except InvalidOperation as exc:  # pragma: no cover - guarded by the regex
         raise ValueError(f"not an amount: {text!r}") from exc
     return -value if negative else value
+
+
+def format_money(amount: Decimal | int | str, currency: str = "USD") -> str:
+    """``$1,234.50`` / ``-$12.00`` for USD, ``1,234.50 EUR`` for other currencies (display only)."""
+    d = Decimal(str(amount))
+    sign = "-" if d < 0 else ""
+    places = minor_unit(currency) if is_currency_code(currency) else 2
+    body = f"{abs(d):,.{places}f}"
+    return f"{sign}${body}" if currency == "USD" else f"{sign}{body} {currency}"

@@ -110,10 +110,8 @@ def show_flash() -> None:
 
 def money(value: Any) -> str:
     """``$1,234.50`` / ``-$12.00`` for Decimals, ints or floats (display only)."""
-    from decimal import Decimal
+    from billbridge.money import format_money
 
     if value is None or value == "":
         return ""
-    d = Decimal(str(value))
-    sign = "-" if d < 0 else ""
-    return f"{sign}${abs(d):,.2f}"
+    return format_money(value)

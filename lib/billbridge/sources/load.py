@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from billbridge.money import format_money
 from billbridge.sources.formats import PRESETS, ColumnMapping
 from billbridge.sources.parse import ParseResult, Problem, parse_file, resolve_format
 from billbridge.store import Store, diff_imports, latest_import, record_import
@@ -129,7 +130,8 @@ def load_month(
     )
     diff = diff_imports(store, previous["id"], rec["id"]) if previous is not None else None
     what = f"version {rec['version']}" if previous is not None else "version 1"
-    msg = f"Loaded {rec['line_count']} lines for {rec['customer_count']} customers ({what}); vendor cost {total_cost}."
+    msg = (f"Loaded {rec['line_count']} lines for {rec['customer_count']} customers ({what}); "
+           f"vendor cost {format_money(total_cost)}.")
     if excluded:
         msg += f" {len(excluded)} out-of-month lines left out."
     return LoadResult("loaded", msg, import_id=rec["id"], version=rec["version"],
