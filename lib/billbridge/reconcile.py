@@ -605,8 +605,12 @@ def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
     _put(V, "charge_type", V["charge_type"].astype(object).where(V["charge_type"].notna(), "recurring"))
     _put(V, "currency", V["currency"].astype(object).where(V["currency"].notna(), "USD"))
     for col in ("vendor_customer_id", "sku", "subscription_id"):
-        V[col] = V[col].astype(object).where(V[col].notna(), None)
-        V.loc[V[col].notna(), col] = V.loc[V[col].notna(), col].map(str)
+        vals = V[col].to_numpy(dtype=object).copy()
+        na = pd.isna(vals)
+        vals[na] = None
+        if not all(type(x) is str for x in vals[~na].tolist()):
+            vals[~na] = [str(x) for x in vals[~na].tolist()]
+        V[col] = pd.Series(vals, index=V.index, dtype=object)
     V.loc[V["subscription_id"] == "", "subscription_id"] = None
     _put(V, "vendor_customer_name", V["vendor_customer_name"].astype(object).where(
         V["vendor_customer_name"].notna(), V["vendor_customer_id"]))
@@ -788,20 +792,24 @@ def _landing(V: pd.DataFrame, month: str) -> np.ndarray:
 
 def _keys(V: pd.DataFrame, vendor: str, month: str) -> None:
     """Set V['line_key'] (the addition key) and V['key'] (the plan row key), vectorised."""
-    clean = lambda s: s.str.replace("|", "/", regex=False).str.replace("~", "-", regex=False)  # noqa: E731
-    cust = clean(V["vendor_customer_id"].astype(str))
-    sub = V["subscription_id"]
-    line = clean(sub.where(sub.notna(), V["sku"]).astype(str))
     ct = V["charge_type"].to_numpy(dtype=object)
     monthly = (V["sync_mode"].to_numpy(dtype=object) == "monthly") | (ct == "one_time") | (ct == "credit")
     vend = str(vendor).replace("|", "/").replace("~", "-")
-    base = (vend + "|") + cust + "|" + line
-    full = base + pd.Series(np.where(monthly, "|" + month, ""), index=V.index)
-    full = full + pd.Series(np.where(ct == "credit", "|" + KIND_CREDIT, ""), index=V.index)
-    out = full + pd.Series(np.where(~V["in_period"].to_numpy(), "|" + KIND_OUT_OF_PERIOD, ""), index=V.index)
-    for name, series, is_out in (("line_key", full, False), ("key", out, True)):
-        values = series.to_numpy(dtype=object)
-        long = np.flatnonzero(series.str.len().to_numpy() > MAX_KEY_LEN)
+    cust_v = V["vendor_customer_id"].to_numpy(dtype=object)
+    line_v = _coalesce(V["subscription_id"].to_numpy(dtype=object), V["sku"].to_numpy(dtype=object))
+    if pd.isna(cust_v).any() or pd.isna(line_v).any():  # rare: keep pandas' missing-value semantics
+        clean = lambda s: s.str.replace("|", "/", regex=False).str.replace("~", "-", regex=False)  # noqa: E731
+        sub = V["subscription_id"]
+        base = ((vend + "|") + clean(V["vendor_customer_id"].astype(str)) + "|"
+                + clean(sub.where(sub.notna(), V["sku"]).astype(str))).to_numpy(dtype=object)
+    else:  # one pass in plain Python strings (pandas 3 Arrow-string ops are slower here)
+        base = np.array([f"{vend}|{str(c).replace('|', '/').replace('~', '-')}|{str(x).replace('|', '/').replace('~', '-')}"
+                         for c, x in zip(cust_v.tolist(), line_v.tolist())], dtype=object)
+    suffix = np.where(monthly, "|" + month, "").astype(object) + np.where(ct == "credit", "|" + KIND_CREDIT, "").astype(object)
+    full = base + suffix
+    out = full + np.where(~V["in_period"].to_numpy(), "|" + KIND_OUT_OF_PERIOD, "").astype(object)
+    for name, values, is_out in (("line_key", full, False), ("key", out, True)):
+        long = np.flatnonzero(np.array([len(v) if isinstance(v, str) else 0 for v in values.tolist()]) > MAX_KEY_LEN)
         for i in long:
             r = V.iloc[i]
             kinds = [k for k in ((KIND_CREDIT if r["charge_type"] == "credit" else None),
@@ -913,10 +921,18 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
     agreements = S.agreements.drop_duplicates("agreement_id").set_index("agreement_id")
     catalog = S.catalog.drop_duplicates("catalog_item_id").set_index("catalog_item_id")
 
+    indexers: dict[tuple[int, str], np.ndarray] = {}
+
     def lookup(frame: pd.DataFrame | None, keys: pd.Series, col: str) -> np.ndarray:
         if frame is None or not len(frame) or col not in frame.columns:
             return np.full(len(keys), None, dtype=object)
-        return frame[col].reindex(keys.to_numpy()).to_numpy(dtype=object)
+        if not frame.index.is_unique:
+            return frame[col].reindex(keys.to_numpy()).to_numpy(dtype=object)
+        ix = indexers.get((id(frame), keys.name))
+        if ix is None:
+            ix = indexers[(id(frame), keys.name)] = frame.index.get_indexer(keys.to_numpy())
+        # reindex semantics: missing keys give NaN (ints/bools upcast like pandas does)
+        return pd.api.extensions.take(frame[col].to_numpy(), ix, allow_fill=True).astype(object)
 
     _put(G, "agreement_name", lookup(agreements, G["agreement_id"], "name"))
     _put(G, "_agr_found", pd.Series(lookup(agreements, G["agreement_id"], "name"), dtype=object).notna().to_numpy() | (
@@ -1165,7 +1181,7 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
     _put(G, "_cat_cost", cat_cost_d)
 
     # ---- cancels -------------------------------------------------------------------------------
-    C = _cancel_rows(A[A["ours"]], G, S, mappings, ctx, M, m_start, m_end, prev_end)
+    C = _cancel_rows(keyed, G, S, mappings, ctx, M, m_start, m_end, prev_end, codes=(gcode, acode))
     rules = mappings.rules
     if len(C) and len(rules) and "rule" in rules.columns:
         whole = rules["sku"].isna() if "sku" in rules.columns else pd.Series(True, index=rules.index)
@@ -1188,7 +1204,8 @@ def _pair_codes(a1: np.ndarray, b1: np.ndarray, a2: np.ndarray, b2: np.ndarray) 
 
 
 def _cancel_rows(A: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, m: Mappings, ctx: Context, M: str,
-                 m_start: date, m_end: date, prev_end: date) -> pd.DataFrame:
+                 m_start: date, m_end: date, prev_end: date,
+                 codes: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Additions billbridge manages that no vendor line of the month asks for any more."""
     if not len(A):
         return pd.DataFrame()
@@ -1196,8 +1213,9 @@ def _cancel_rows(A: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, m: Mapping
     # a key still produced by the vendor on the same agreement, or held by a line that cannot be written
     g_agr = G["agreement_id"].astype(object)
     g_key = G["line_key"].astype(object)
-    gcode, acode = _pair_codes(g_agr.to_numpy(dtype=object), g_key.to_numpy(dtype=object),
-                               A["agreement_id"].to_numpy(dtype=object), akeys.to_numpy(dtype=object))
+    gcode, acode = codes if codes is not None else _pair_codes(
+        g_agr.to_numpy(dtype=object), g_key.to_numpy(dtype=object),
+        A["agreement_id"].to_numpy(dtype=object), akeys.to_numpy(dtype=object))
     same = np.isin(acode, gcode[gcode >= 0])
     elsewhere_ok = akeys.isin(g_key[(g_agr.notna() & G["cause"].isna()).to_numpy()]).to_numpy()
     held = akeys.isin(g_key).to_numpy()
