@@ -66,13 +66,8 @@ def ensure_sandbox(data_dir: Path, *, reuse: bool = True) -> tuple[dict, Any]:
         except (ValueError, KeyError, OSError):
             pass
     sb = start_sandbox(SandboxConfig(host="127.0.0.1", port=0, data_path=data_dir / "sandbox.db"))
-    info = {
-        "base_url": sb.base_url,
-        "company_id": sb.company_id,
-        "public_key": sb.public_key,
-        "pid": os.getpid(),
-    }
-    # The private key of the sandbox is a published constant (see README); it is not written here.
+    # Only the address: the sandbox's keys are published constants (README), never written here.
+    info = {"base_url": sb.base_url, "company_id": sb.company_id, "pid": os.getpid()}
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(json.dumps(info))
     tmp.replace(marker)
