@@ -460,7 +460,7 @@ def _to_dec(x: Any) -> Decimal | None:
 def _dec_array(series: pd.Series) -> np.ndarray:
     """Series -> object array of Decimal|None, converting each distinct value once."""
     values = series.to_numpy(dtype=object)
-    if len(values) and all(type(v) is Decimal for v in values):
+    if len(values) and set(map(type, values.tolist())) == {Decimal}:
         return values.copy()
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     conv = np.empty(len(uniques) + 1, dtype=object)
@@ -608,7 +608,7 @@ def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
         vals = V[col].to_numpy(dtype=object).copy()
         na = pd.isna(vals)
         vals[na] = None
-        if not all(type(x) is str for x in vals[~na].tolist()):
+        if set(map(type, vals[~na].tolist())) - {str}:
             vals[~na] = [str(x) for x in vals[~na].tolist()]
         V[col] = pd.Series(vals, index=V.index, dtype=object)
     V.loc[V["subscription_id"] == "", "subscription_id"] = None
@@ -629,8 +629,14 @@ def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
     currencies = V["currency"].unique()
     if len(currencies) == 1:
         q = _quantum(currencies[0])
-        _put(V, "amount", (pd.Series(qty, dtype=object) * pd.Series(cost, dtype=object)).map(
-            lambda d: d.quantize(q, rounding=ROUND_HALF_UP)))
+        ql, cl = qty.tolist(), cost.tolist()
+        if None in ql or None in cl:  # pandas' masked object arithmetic (NaN) and its error, as before
+            _put(V, "amount", (pd.Series(qty, dtype=object) * pd.Series(cost, dtype=object)).map(
+                lambda d: d.quantize(q, rounding=ROUND_HALF_UP)))
+        else:
+            amount = np.empty(n, dtype=object)
+            amount[:] = [(a * b).quantize(q, rounding=ROUND_HALF_UP) for a, b in zip(ql, cl)]
+            _put(V, "amount", amount)
     else:
         _put(V, "amount", [_ext(a, b, c) for a, b, c in zip(qty, cost, V["currency"])])
     for col in ("period_start", "period_end", "effective_date", "customer_created"):
@@ -646,8 +652,8 @@ def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
 def _ext_array(qty: np.ndarray, unit: np.ndarray, currency: str) -> np.ndarray:
     q = _quantum(currency)
     out = np.empty(len(qty), dtype=object)
-    for i, (a, b) in enumerate(zip(qty, unit)):
-        out[i] = None if (a is None or b is None) else (a * b).quantize(q, rounding=ROUND_HALF_UP)
+    out[:] = [None if (a is None or b is None) else (a * b).quantize(q, rounding=ROUND_HALF_UP)
+              for a, b in zip(qty.tolist(), unit.tolist())]
     return out
 
 
@@ -742,8 +748,12 @@ def _map_lines(V: pd.DataFrame, m: Mappings) -> pd.DataFrame:
     for col in pcols:
         _put(V, col, np.where(h1, p1[col].to_numpy(dtype=object),
                           np.where(h2, p2[col].to_numpy(dtype=object), p3[col].to_numpy(dtype=object))))
-    _put(V, "own_cost", V["own_cost"].map(lambda v: True if _isnull(v) else bool(v)))
-    _put(V, "own_price", V["own_price"].map(lambda v: True if _isnull(v) else bool(v)))
+    for col in ("own_cost", "own_price"):
+        if len(V):
+            _put(V, col, np.array([True if _isnull(v) else bool(v) for v in V[col].to_numpy(dtype=object).tolist()],
+                                  dtype=bool))
+        else:
+            _put(V, col, V[col].map(lambda v: True if _isnull(v) else bool(v)))
 
     rules = m.rules.copy()
     if "sku" not in rules.columns:
