@@ -95,3 +95,23 @@ def test_a_mapping_change_rebuilds_the_plan_on_the_next_visit(mapped):
 def test_month_without_vendor_lines_says_to_load_it_first(app_env):
     at = page(billing_month="2026-05")
     assert any("No vendor month is loaded" in i.value for i in at.info)
+
+
+def test_after_a_push_the_page_reads_connectwise_again_and_shows_nothing_left_to_write(mapped):
+    from billbridge import push
+
+    page()  # builds the plan from a snapshot taken before the push
+    cfg = load_config(None)
+    conn = connect(cfg)
+    with Store.open(cfg.db_path) as store:
+        plan = mo.latest_plan(store, MONTH)
+        ready = plan.rows[plan.rows["action"].isin(["update", "create", "cancel"])]
+        run = push.push(store, conn.client, ready, month=MONTH)
+        assert run.counts["ok"] == len(ready) > 0
+        assert mo.written_since_snapshot(store, MONTH)
+    at = page()
+    assert any("billbridge wrote to it" in t.proto.body for t in at.toast)
+    m = {x.label.split(" ", 1)[1]: x.value for x in at.metric if x.label.startswith(":material/")}
+    assert (m["update"], m["create"], m["cancel"]) == ("0", "0", "0")
+    with Store.open(cfg.db_path) as store:
+        assert not mo.written_since_snapshot(store, MONTH)

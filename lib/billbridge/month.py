@@ -119,6 +119,14 @@ def snapshot_is_stale(store: st.Store, month: str) -> list[int]:
     return sorted(set(mapped_agreement_ids(store)) - set(meta["agreement_ids"]))
 
 
+def written_since_snapshot(store: st.Store, month: str) -> bool:
+    """True when billbridge wrote to ConnectWise (a push, retry or undo that sent a write) after the
+    month's snapshot was taken: the snapshot no longer shows what ConnectWise holds."""
+    meta = st.latest_snapshot(store, month)
+    last = st.last_write_at(store) if meta is not None else None
+    return bool(last and last > meta["taken_at"])
+
+
 # ------------------------------------------------------------------------------------ plans
 def _journal(store: st.Store) -> pd.DataFrame | None:
     """billbridge's write journal (key, addition_id, written_at) when the push has created one."""

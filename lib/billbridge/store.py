@@ -1441,6 +1441,14 @@ def get_push_run(store: Store, run_id: int) -> dict[str, Any] | None:
     return _push_decode(rows[0]) if rows else None
 
 
+def last_write_at(store: Store) -> str | None:
+    """When billbridge last finished a run that wrote to ConnectWise (push, retry or undo; dry runs
+    and runs with no write don't count), as a UTC ISO timestamp; None when it never has."""
+    rows = list(store.db.query(
+        "SELECT MAX(COALESCE(finished_at, started_at)) AS t FROM push_runs WHERE writes > 0 AND dry_run = 0"))
+    return rows[0]["t"] if rows else None
+
+
 def list_push_runs(store: Store, month: str | None = None, limit: int | None = None) -> pd.DataFrame:
     """Push runs, newest first (optionally of one month)."""
     sql, params = "SELECT * FROM push_runs", []
