@@ -113,5 +113,3 @@ def test_after_a_push_the_page_reads_connectwise_again_and_shows_nothing_left_to
     assert any("billbridge wrote to it" in t.proto.body for t in at.toast)
     m = {x.label.split(" ", 1)[1]: x.value for x in at.metric if x.label.startswith(":material/")}
     assert (m["update"], m["create"], m["cancel"]) == ("0", "0", "0")
-    with Store.open(cfg.db_path) as store:
-        assert not mo.written_since_snapshot(store, MONTH)

@@ -124,7 +124,9 @@ def written_since_snapshot(store: st.Store, month: str) -> bool:
     month's snapshot was taken: the snapshot no longer shows what ConnectWise holds."""
     meta = st.latest_snapshot(store, month)
     last = st.last_write_at(store) if meta is not None else None
-    return bool(last and last > meta["taken_at"])
+    # timestamps have whole seconds: a write in the snapshot's own second counts as after it (the
+    # cost is at most one extra read within that second)
+    return bool(last and last >= meta["taken_at"])
 
 
 # ------------------------------------------------------------------------------------ plans
