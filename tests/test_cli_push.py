@@ -55,3 +55,12 @@ def test_push_all_ready_writes_then_a_second_push_writes_nothing_and_status_and_
     assert rows and all(r["request"]["method"] == "PATCH" for r in rows if r["request"])
     undone = run("undo", str(out["run_id"]), "--json")
     assert undone.exit_code == 0 and json.loads(undone.output)["kind"] == "undo"
+
+
+def test_reconcile_after_a_push_reads_connectwise_again_and_finds_nothing_left_to_write(planned):
+    assert run("push", MONTH, "--all-ready").exit_code == 0
+    again = run("reconcile", MONTH, "--json")
+    assert again.exit_code == 0
+    assert "billbridge wrote to it since the last read" in again.output
+    plan = json.loads(again.output[again.output.index("{"):])
+    assert not [r for r in plan["rows"] if r["action"] in ("update", "create", "cancel")]

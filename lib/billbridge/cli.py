@@ -298,18 +298,19 @@ def _month_arg(month: str) -> str:
 
 
 def _month_snapshot(store, month: str, refresh: bool = False):
-    """The month's stored snapshot; read ConnectWise first when asked, when there is none, or when
-    agreements were mapped since it was taken. Exit 3 when ConnectWise fails."""
+    """The month's stored snapshot; read ConnectWise first when asked or when the snapshot is out
+    of date (:func:`billbridge.month.refresh_reason`). Exit 3 when ConnectWise fails."""
     from billbridge import month as mo
     from billbridge.connectwise import ConnectWiseError
 
-    if refresh or mo.snapshot_for(store, month) is None or mo.snapshot_is_stale(store, month):
+    why = "as asked" if refresh else mo.refresh_reason(store, month)
+    if why:
         conn = open_connection()
         try:
             res = mo.refresh_snapshot(store, conn.client, month)
         except ConnectWiseError as exc:
             fail_cw(exc)
-        click.echo(f"Read ConnectWise for {month}: {res.request_count} requests.", err=True)
+        click.echo(f"Read ConnectWise for {month} ({why}): {res.request_count} requests.", err=True)
     return mo.snapshot_for(store, month)
 
 

@@ -129,6 +129,23 @@ def written_since_snapshot(store: st.Store, month: str) -> bool:
     return bool(last and last >= meta["taken_at"])
 
 
+def refresh_reason(store: st.Store, month: str) -> str | None:
+    """Why the month's snapshot must be read again before planning, in plain words, or None.
+
+    No snapshot yet; agreements mapped since it was taken (their lines were never read, and a plan
+    without them would propose creating lines ConnectWise already has); or billbridge wrote to
+    ConnectWise since (the plan would still show the changes it already made).
+    """
+    if st.latest_snapshot(store, month) is None:
+        return "for the first time this month"
+    missing = snapshot_is_stale(store, month)
+    if missing:
+        return f"{len(missing)} newly mapped agreement(s)"
+    if written_since_snapshot(store, month):
+        return "billbridge wrote to it since the last read"
+    return None
+
+
 # ------------------------------------------------------------------------------------ plans
 def _journal(store: st.Store) -> pd.DataFrame | None:
     """billbridge's write journal (key, addition_id, written_at) when the push has created one."""

@@ -90,17 +90,10 @@ def ensure_plan(store: bst.Store, month: str, client_factory) -> tuple[int | Non
     agreements were mapped since it was taken, or billbridge pushed since; rebuild when imports,
     mappings, creation requests or the snapshot changed. Returns (plan id, note for the operator)."""
     note = None
-    missing = mo.snapshot_is_stale(store, month)
-    written = mo.written_since_snapshot(store, month)
-    if bst.latest_snapshot(store, month) is None or missing or written:
-        # no snapshot, agreements mapped since it was taken (their lines were never read, and a
-        # plan without them would propose creating lines ConnectWise already has), or billbridge
-        # pushed since (the plan would still show the changes it already made)
+    why = mo.refresh_reason(store, month)
+    if why:
         res = mo.refresh_snapshot(store, client_factory(), month)
-        why = (f": {len(missing)} newly mapped agreement(s)." if missing
-               else ": billbridge wrote to it since the last read." if written
-               else " for the first time this month.")
-        note = f"Read ConnectWise ({res.request_count} requests){why}"
+        note = f"Read ConnectWise ({res.request_count} requests): {why}."
     if mo.plan_is_stale(store, month):
         _plan, plan_id = mo.build_plan(store, month)
         return plan_id, note
