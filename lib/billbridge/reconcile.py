@@ -321,8 +321,7 @@ def _objectify(df: pd.DataFrame) -> pd.DataFrame:
     for col in df.columns:
         dt = df[col].dtype
         if dt != object and pd.api.types.is_string_dtype(dt):
-            s = df[col].astype(object)
-            df[col] = s.where(s.notna(), None)
+            df[col] = pd.Series(df[col].to_numpy(dtype=object, na_value=None), index=df.index, dtype=object)
     return df
 
 
@@ -698,11 +697,57 @@ def _first_per(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return df.drop_duplicates(subset=by, keep="first")
 
 
+def _left_merge(left: pd.DataFrame, right: pd.DataFrame, on: list[str],
+                cache: dict) -> tuple[pd.DataFrame, np.ndarray]:
+    """``left.merge(right, on=on, how="left")`` for a ``right`` unique on ``on``, computed over the distinct
+    keys of ``left`` only: returns that small merge and the row of it each ``left`` row takes
+    (``cache`` keeps each key column's codes for the next call on the same rows)."""
+    if not len(left):
+        return left.merge(right, on=on, how="left"), np.arange(0)
+    if not len(right):  # nothing matches: every row takes the same all-missing result
+        return left.iloc[:1].reset_index(drop=True).merge(right, on=on, how="left"), np.zeros(len(left), dtype=np.intp)
+    key = tuple(on)
+    if key not in cache:
+        parts = []
+        for c in on:
+            if (c,) not in cache:
+                seen: dict = {}  # Python equality classes (a NaN is its own class: fine, just not shared)
+                codes1 = np.fromiter((seen.setdefault(x, len(seen)) for x in left[c].tolist()), dtype=np.int64,
+                                     count=len(left))
+                cache[(c,)] = (codes1, len(seen), None)
+            parts.append(cache[(c,)])
+        if len(on) == 1:
+            codes, k = parts[0][0], parts[0][1]
+        else:
+            codes = np.zeros(len(left), dtype=np.int64)
+            for c1, k1, _ in parts:
+                codes = codes * (k1 + 1) + c1
+            codes, uniq = pd.factorize(codes)
+            k = len(uniq)
+        cache[key] = (codes, k, None)
+    codes, k, first = cache[key]
+    if first is None:
+        _, first = np.unique(codes, return_index=True)
+        cache[key] = (codes, k, first)
+    small = left.iloc[first].reset_index(drop=True)
+    res = small.merge(right, on=on, how="left")
+    if len(res) != len(small):  # not unique after all: the plain merge
+        return left.merge(right, on=on, how="left"), np.arange(len(left))
+    return res, codes
+
+
 def _map_lines(V: pd.DataFrame, m: Mappings) -> pd.DataFrame:
     """Attach company, agreement (+ mode, period rule), product mapping and rules to each line."""
+    cache: dict = {}
     comp = m.companies
     comp = _first_per(comp[comp["company_id"].notna()], ["vendor_customer_id"])[["vendor_customer_id", "company_id"]]
-    V = V.merge(comp.astype({"vendor_customer_id": object}), on="vendor_customer_id", how="left")
+    if "company_id" in V.columns or not len(V):
+        V = V.merge(comp.astype({"vendor_customer_id": object}), on="vendor_customer_id", how="left")
+    else:
+        c0, codes = _left_merge(V[["vendor_customer_id"]], comp.astype({"vendor_customer_id": object}),
+                                ["vendor_customer_id"], cache)
+        V = V.copy(deep=False)
+        V["company_id"] = c0["company_id"].iloc[codes].set_axis(V.index)
 
     agr = m.agreements.copy()
     for col, default in (("subscription_id", None), ("sync_mode", "standing"), ("period_rule", "advance")):
@@ -714,16 +759,16 @@ def _map_lines(V: pd.DataFrame, m: Mappings) -> pd.DataFrame:
     cols = ["agreement_id", "sync_mode", "period_rule"]
     sub_level = _first_per(agr[agr["subscription_id"].notna()], ["vendor_customer_id", "subscription_id"])
     cust_level = _first_per(agr[agr["subscription_id"].isna()], ["vendor_customer_id"])
-    a1 = V[["vendor_customer_id", "subscription_id"]].merge(
-        sub_level[["vendor_customer_id", "subscription_id", *cols]].astype(
-            {"vendor_customer_id": object, "subscription_id": object}),
-        on=["vendor_customer_id", "subscription_id"], how="left")
-    a2 = V[["vendor_customer_id"]].merge(
-        cust_level[["vendor_customer_id", *cols]].astype({"vendor_customer_id": object}),
-        on="vendor_customer_id", how="left")
-    use_sub = a1["agreement_id"].notna().to_numpy()
+    a1, k1 = _left_merge(V[["vendor_customer_id", "subscription_id"]],
+                         sub_level[["vendor_customer_id", "subscription_id", *cols]].astype(
+                             {"vendor_customer_id": object, "subscription_id": object}),
+                         ["vendor_customer_id", "subscription_id"], cache)
+    a2, k2 = _left_merge(V[["vendor_customer_id"]],
+                         cust_level[["vendor_customer_id", *cols]].astype({"vendor_customer_id": object}),
+                         ["vendor_customer_id"], cache)
+    use_sub = a1["agreement_id"].notna().to_numpy()[k1]
     for col in cols:
-        _put(V, col, np.where(use_sub, a1[col].to_numpy(dtype=object), a2[col].to_numpy(dtype=object)))
+        _put(V, col, np.where(use_sub, a1[col].to_numpy(dtype=object)[k1], a2[col].to_numpy(dtype=object)[k2]))
 
     prod = m.products.copy()
     for col, default in (("term", None), ("billing_frequency", None), ("own_cost", True), ("own_price", True),
@@ -736,18 +781,18 @@ def _map_lines(V: pd.DataFrame, m: Mappings) -> pd.DataFrame:
                        ["sku", "term", "billing_frequency"])
     by_term = _first_per(prod[prod["term"].notna() & prod["billing_frequency"].isna()], ["sku", "term"])
     any_ = _first_per(prod[prod["term"].isna()], ["sku"])
-    p1 = V[["sku", "term", "billing_frequency"]].astype(object).merge(
-        exact[["sku", "term", "billing_frequency", *pcols]].astype(
-            {"sku": object, "term": object, "billing_frequency": object}),
-        on=["sku", "term", "billing_frequency"], how="left")
-    p2 = V[["sku", "term"]].astype(object).merge(
-        by_term[["sku", "term", *pcols]].astype({"sku": object, "term": object}), on=["sku", "term"], how="left")
-    p3 = V[["sku"]].astype(object).merge(any_[["sku", *pcols]].astype({"sku": object}), on="sku", how="left")
-    h1 = p1["catalog_item_id"].notna().to_numpy()
-    h2 = p2["catalog_item_id"].notna().to_numpy()
+    p1, k1 = _left_merge(V[["sku", "term", "billing_frequency"]].astype(object),
+                         exact[["sku", "term", "billing_frequency", *pcols]].astype(
+                             {"sku": object, "term": object, "billing_frequency": object}),
+                         ["sku", "term", "billing_frequency"], cache)
+    p2, k2 = _left_merge(V[["sku", "term"]].astype(object),
+                         by_term[["sku", "term", *pcols]].astype({"sku": object, "term": object}), ["sku", "term"], cache)
+    p3, k3 = _left_merge(V[["sku"]].astype(object), any_[["sku", *pcols]].astype({"sku": object}), ["sku"], cache)
+    h1 = p1["catalog_item_id"].notna().to_numpy()[k1]
+    h2 = p2["catalog_item_id"].notna().to_numpy()[k2]
     for col in pcols:
-        _put(V, col, np.where(h1, p1[col].to_numpy(dtype=object),
-                          np.where(h2, p2[col].to_numpy(dtype=object), p3[col].to_numpy(dtype=object))))
+        _put(V, col, np.where(h1, p1[col].to_numpy(dtype=object)[k1],
+                          np.where(h2, p2[col].to_numpy(dtype=object)[k2], p3[col].to_numpy(dtype=object)[k3])))
     for col in ("own_cost", "own_price"):
         if len(V):
             _put(V, col, np.array([True if _isnull(v) else bool(v) for v in V[col].to_numpy(dtype=object).tolist()],
@@ -771,9 +816,10 @@ def _map_lines(V: pd.DataFrame, m: Mappings) -> pd.DataFrame:
             vals = r.assign(_v=True if rule == "do_not_sync" else r["value"].map(_to_dec))
             cust = _first_per(vals[vals["sku"].isna()], ["vendor_customer_id"])[["vendor_customer_id", "_v"]]
             per = _first_per(vals[vals["sku"].notna()], ["vendor_customer_id", "sku"])[["vendor_customer_id", "sku", "_v"]]
-            c1 = V[["vendor_customer_id", "sku"]].merge(per.astype(object), on=["vendor_customer_id", "sku"], how="left")
-            c2 = V[["vendor_customer_id"]].merge(cust.astype(object), on="vendor_customer_id", how="left")
-            got = np.where(c1["_v"].notna().to_numpy(), c1["_v"].to_numpy(dtype=object), c2["_v"].to_numpy(dtype=object))
+            c1, k1 = _left_merge(V[["vendor_customer_id", "sku"]], per.astype(object), ["vendor_customer_id", "sku"], cache)
+            c2, k2 = _left_merge(V[["vendor_customer_id"]], cust.astype(object), ["vendor_customer_id"], cache)
+            got = np.where(c1["_v"].notna().to_numpy()[k1], c1["_v"].to_numpy(dtype=object)[k1],
+                           c2["_v"].to_numpy(dtype=object)[k2])
             if rule == "do_not_sync":
                 V[col] = pd.Series(got, dtype=object).notna().to_numpy() & (got != False)  # noqa: E712
             else:
