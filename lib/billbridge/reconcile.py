@@ -887,7 +887,7 @@ def _group(V: pd.DataFrame) -> pd.DataFrame:
     """One row per plan key: sum quantities and dollars; only duplicated keys pay for Python."""
     dup = V["key"].duplicated(keep=False).to_numpy()
     single = V.loc[~dup]
-    G1 = single[_GROUP_FIRST].copy()
+    G1 = single[_GROUP_FIRST]  # copy-on-write: a new frame, V is never written through it
     _put(G1, "vendor_lines", [[x] for x in single["line_no"].astype("int64").tolist()])
     for src, dst in (("quantity", "quantity"), ("unit_cost", "unit_cost"), ("unit_price", "unit_price"),
                      ("amount", "amount"), ("price_amount", "price_amount"), ("vendor_prorated", "vendor_prorated"),
@@ -1059,7 +1059,7 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
     can = A["cancelled_date"]
     active = (eff.isna() | (eff.astype(object).fillna("").astype(str) <= m_end.isoformat())) & (
         can.isna() | (can.astype(object).fillna("9999").astype(str) >= m_start.isoformat()))
-    A = A[active.to_numpy()].copy()
+    A = A[active.to_numpy()]  # boolean selection: already a frame of its own (copy-on-write)
     vprefix = str(ctx.vendor).replace("|", "/").replace("~", "-") + "|"
     journal = ctx.journal if ctx.journal is not None else _empty(["key", "addition_id", "written_at"])
     jlast_by_id: pd.Series | None = None
@@ -1365,7 +1365,7 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
     _put(G, "vendor_line_count", [len(x) for x in G["vendor_lines"]] if n else [])
     _put(G, "vendor_amount", G["amount"])
     _put(G, "bucket", np.where(G["action"] != "blocked", "reconciled",
-                           np.where(G["cause"].isin(list(EXCLUDED_CAUSES)), "excluded", "blocked")))
+                           np.where(G["cause"].isin(list(EXCLUDED_CAUSES)), "excluded", "blocked")).astype(object))
     action = G["action"].to_numpy(dtype=object)
     currency = G["currency"].to_numpy(dtype=object)
     one_cur = len(set(currency)) <= 1
@@ -1408,9 +1408,16 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
     _put(G, "vendor_proration", v_pr)
     base = f"/finance/agreements"
     cf_field = {"id": ctx.line_key_field_id, "caption": ctx.line_key_field}
-    view = _Rows(G)
-    for i in np.flatnonzero(changes):
-        r = view[i]
+    chg = np.flatnonzero(changes)
+    # the changed rows' values, column by column as plain lists (the same objects ``to_numpy(object)`` gives)
+    cols = {c: G[c].to_numpy(dtype=object)[chg].tolist() for c in (
+        "agreement_id", "catalog_item_id", "new_quantity", "_write_price", "vendor_unit_price", "_write_cost",
+        "vendor_unit_cost", "_target_eff", "_target_can", "line_key", "_d_product", "_cw_product", "_d_qty",
+        "cw_quantity", "vendor_quantity", "_d_price", "cw_unit_price", "_d_cost", "cw_unit_cost", "_d_dates",
+        "cw_effective_date", "cw_cancelled_date", "_d_key", "cw_addition_id")}
+    names = list(cols)
+    for i, vals in zip(chg.tolist(), zip(*cols.values())):
+        r = dict(zip(names, vals))
         agr = r["agreement_id"]
         if action[i] == "create":
             body: dict[str, Any] = {"product": {"id": _jsonid(r["catalog_item_id"])}, "billCustomer": ctx.bill_customer,
@@ -1477,7 +1484,12 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
                 out[col] = s.where(s.notna(), None)
         elif col in ("cause", "subscription_id", "company_name", "agreement_name", "product_identifier",
                      "product_description", "credit_for", "quantity_basis"):
-            out[col] = out[col].where(out[col].notna(), None)
+            vals = out[col].to_numpy(dtype=object)
+            na = pd.isna(vals)
+            if na.any():  # else nothing to clean: the column stays as it is
+                vals = vals.copy()
+                vals[na] = None
+                out[col] = pd.Series(vals, index=out.index, dtype=object)
     return out
 
 
@@ -1816,6 +1828,15 @@ def _dsum(values: np.ndarray) -> Decimal:
     return sum((x for x in values.tolist() if x is not None and x is not ZERO), ZERO)
 
 
+def _n_distinct(ids: np.ndarray) -> int:
+    """``nunique()`` of the customer ids (``None`` for missing after :func:`_normalise_lines`)."""
+    seen = set(ids.tolist())
+    seen.discard(None)
+    if any(isinstance(x, float) and x != x for x in seen):  # a NaN slipped through: pandas' count
+        return int(pd.Series(ids, dtype=object).nunique())
+    return len(seen)
+
+
 def _summarise(rows: pd.DataFrame, ctx: Context, total_lines: int, total_dollars: Decimal, V: pd.DataFrame) -> Summary:
     n = len(rows)
     lines = rows["vendor_line_count"].fillna(0).astype("int64").to_numpy() if n else np.array([], dtype="int64")
@@ -1870,7 +1891,7 @@ def _summarise(rows: pd.DataFrame, ctx: Context, total_lines: int, total_dollars
         lines_reconciled=per["reconciled"][0], dollars_reconciled=per["reconciled"][1],
         lines_blocked=per["blocked"][0], dollars_blocked=per["blocked"][1],
         lines_excluded=per["excluded"][0], dollars_excluded=per["excluded"][1],
-        rows=int(len(rows)), customers=int(V["vendor_customer_id"].nunique()) if len(V) else 0,
+        rows=int(len(rows)), customers=_n_distinct(V["vendor_customer_id"].to_numpy(dtype=object)) if len(V) else 0,
         by_action=by_action, by_cause=by_cause,
         price_impact=_dsum(pis),
         margin_impact=_dsum(mis),
