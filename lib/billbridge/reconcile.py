@@ -325,6 +325,21 @@ def _objectify(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _str_filled(series: pd.Series, fill: str, via_object: bool = False) -> np.ndarray:
+    """``series[.astype(object)].fillna(fill).astype(str).to_numpy()`` (object array of text) without the
+    round trip through Arrow strings when the column already holds text."""
+    vals = series.to_numpy(dtype=object)
+    na = pd.isna(vals)
+    if na.any():
+        vals = vals.copy()
+        vals[na] = fill
+    if len(vals) and set(map(type, vals.tolist())) == {str}:
+        return vals
+    if via_object:
+        series = series.astype(object)
+    return series.fillna(fill).astype(str).to_numpy()
+
+
 def _ts_array(series: pd.Series) -> np.ndarray:
     """:func:`_ts` over a column, each distinct value once."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -629,7 +644,7 @@ def _normalise_lines(vendor_lines: pd.DataFrame) -> pd.DataFrame:
     if len(currencies) == 1:
         q = _quantum(currencies[0])
         ql, cl = qty.tolist(), cost.tolist()
-        if None in ql or None in cl:  # pandas' masked object arithmetic (NaN) and its error, as before
+        if pd.isna(qty).any() or pd.isna(cost).any():  # pandas' masked object arithmetic (NaN) and its error, as before
             _put(V, "amount", (pd.Series(qty, dtype=object) * pd.Series(cost, dtype=object)).map(
                 lambda d: d.quantize(q, rounding=ROUND_HALF_UP)))
         else:
@@ -859,8 +874,17 @@ def _keys(V: pd.DataFrame, vendor: str, month: str) -> None:
         base = ((vend + "|") + clean(V["vendor_customer_id"].astype(str)) + "|"
                 + clean(sub.where(sub.notna(), V["sku"]).astype(str))).to_numpy(dtype=object)
     else:  # one pass in plain Python strings (pandas 3 Arrow-string ops are slower here)
-        base = np.array([f"{vend}|{str(c).replace('|', '/').replace('~', '-')}|{str(x).replace('|', '/').replace('~', '-')}"
-                         for c, x in zip(cust_v.tolist(), line_v.tolist())], dtype=object)
+        cl, ll = cust_v.tolist(), line_v.tolist()
+        try:  # all text and nothing to escape (the usual case): no per-part replace
+            joined = "\x00".join(cl) + "\x00" + "\x00".join(ll)
+            escape = "|" in joined or "~" in joined
+        except TypeError:
+            escape = True
+        if escape:
+            base = np.array([f"{vend}|{str(c).replace('|', '/').replace('~', '-')}|{str(x).replace('|', '/').replace('~', '-')}"
+                             for c, x in zip(cl, ll)], dtype=object)
+        else:
+            base = np.array([f"{vend}|{c}|{x}" for c, x in zip(cl, ll)], dtype=object)
     suffix = np.where(monthly, "|" + month, "").astype(object) + np.where(ct == "credit", "|" + KIND_CREDIT, "").astype(object)
     full = base + suffix
     out = full + np.where(~V["in_period"].to_numpy(), "|" + KIND_OUT_OF_PERIOD, "").astype(object)
@@ -1013,7 +1037,7 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
     status = pd.Series(agr_status, dtype=object).fillna("").to_numpy()
     cancelled = (status == "Cancelled") | pd.Series(agr_cancelled, dtype=object).fillna(False).astype(bool).to_numpy()
     endd = pd.Series(agr_end, dtype=object)
-    expired = (status == "Expired") | (endd.notna().to_numpy() & (endd.fillna("9999").astype(str).to_numpy() < m_start.isoformat())
+    expired = (status == "Expired") | (endd.notna().to_numpy() & (_str_filled(endd, "9999") < m_start.isoformat())
                                        & ~pd.Series(agr_noend, dtype=object).fillna(False).astype(bool).to_numpy())
     inactive = status == "Inactive"
 
@@ -1057,9 +1081,9 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
     A = A[A["agreement_id"].isin(mapped_agr)]
     eff = A["effective_date"]
     can = A["cancelled_date"]
-    active = (eff.isna() | (eff.astype(object).fillna("").astype(str) <= m_end.isoformat())) & (
-        can.isna() | (can.astype(object).fillna("9999").astype(str) >= m_start.isoformat()))
-    A = A[active.to_numpy()]  # boolean selection: already a frame of its own (copy-on-write)
+    active = (eff.isna().to_numpy() | (_str_filled(eff, "", via_object=True) <= m_end.isoformat())) & (
+        can.isna().to_numpy() | (_str_filled(can, "9999", via_object=True) >= m_start.isoformat()))
+    A = A[active]  # boolean selection: already a frame of its own (copy-on-write)
     vprefix = str(ctx.vendor).replace("|", "/").replace("~", "-") + "|"
     journal = ctx.journal if ctx.journal is not None else _empty(["key", "addition_id", "written_at"])
     jlast_by_id: pd.Series | None = None
@@ -1090,10 +1114,10 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
         last_write = lw.where(lw.notna(), pd.Series(by_key, dtype=object)).to_numpy(dtype=object)
     lw = pd.Series(last_write, dtype=object)
     date_entered = _ts_array(A["date_entered"]) if len(A) else np.array([], dtype=object)
-    baseline = lw.where(lw.notna(), pd.Series(date_entered, dtype=object)).fillna("").astype(str).to_numpy()
-    last_upd = pd.Series(_ts_array(A["last_updated"]), dtype=object).fillna("").astype(str).to_numpy() \
+    baseline = _str_filled(lw.where(lw.notna(), pd.Series(date_entered, dtype=object)), "")
+    last_upd = _str_filled(pd.Series(_ts_array(A["last_updated"]), dtype=object), "") \
         if len(A) else np.array([], dtype=object)
-    by_person = A["updated_by"].fillna("").astype(str).to_numpy() != str(ctx.api_member)
+    by_person = _str_filled(A["updated_by"], "") != str(ctx.api_member)
     A["manual"] = (A["ours"].to_numpy() | pd.Series(last_write, dtype=object).notna().to_numpy()) & by_person & (last_upd > baseline)
     A["quantity_d"] = _dec_array(A["quantity"]) if len(A) else np.array([], dtype=object)
     A["unit_price_d"] = _dec_array(A["unit_price"]) if len(A) else np.array([], dtype=object)
@@ -1285,7 +1309,7 @@ def _cancel_rows(A: pd.DataFrame, G: pd.DataFrame, S: SnapshotFrames, m: Mapping
     invoiced = set(S.invoices.loc[S.invoices["date"].fillna("").astype(str).str[:7] == M, "agreement_id"].dropna())
     _put(C, "invoiced", C["agreement_id"].isin(invoiced).to_numpy())
     target = np.where(C["invoiced"].to_numpy(), m_end.isoformat(), prev_end.isoformat())
-    effd = C["effective_date"].fillna("").astype(str).to_numpy()
+    effd = _str_filled(C["effective_date"], "")
     _put(C, "never_invoiced", effd > target)
     _put(C, "cancelled_target", np.where(C["never_invoiced"], effd, target))
     return C
@@ -1581,7 +1605,7 @@ def _flag_rows(G: pd.DataFrame, flags: list, cw_pr: np.ndarray, v_pr: np.ndarray
         for i in idx:
             if vq[i] is not None and vq[i] < cwq[i]:
                 annual_dec[i] = True
-    eff = pd.Series(G["_target_eff"], dtype=object).fillna("").astype(str).to_numpy()
+    eff = _str_filled(pd.Series(G["_target_eff"], dtype=object), "")
     mid_month = (eff > m_start.isoformat()) & (action == "create")
     prorate = G["_prorate"].to_numpy()
     mask = (late | annual_dec | mid_month | G["_cat_inactive"].to_numpy() | G["_parent"].notna().to_numpy()
@@ -1682,8 +1706,18 @@ def _reasons(G: pd.DataFrame, ctx: Context) -> list[str]:
                       for c, p, g, q in zip(cust[plain].tolist(), prod[plain].tolist(), agr[plain].tolist(),
                                             vq[plain].tolist())]
     view = _Rows(G)
-    for i in np.flatnonzero(~plain):
-        r = view[i]
+    rest = np.flatnonzero(~plain)
+    # rows that are not blocked read plain per-column lists (the same objects ``to_numpy(object)`` gives)
+    nb = rest[action[rest] != "blocked"]
+    cols = {c: G[c].to_numpy(dtype=object)[nb].tolist() for c in (
+        "vendor_quantity", "vendor_amount", "_credit_for", "new_unit_price", "_target_eff", "sync_mode", "_d_qty",
+        "cw_quantity", "_d_price", "cw_unit_price", "vendor_unit_price", "_d_cost", "cw_unit_cost",
+        "vendor_unit_cost", "_d_dates", "_target_can", "_d_product", "_d_key", "flags", "_override_used",
+        "_updated_by")}
+    names = list(cols)
+    plain_rows = dict(zip(nb.tolist(), (dict(zip(names, vals)) for vals in zip(*cols.values()))))
+    for i in rest.tolist():
+        r = plain_rows.get(i) or view[i]
         a = action[i]
         c, p, g = str(cust[i]), str(prod[i]), str(agr[i])
         if a == "blocked":
