@@ -1348,7 +1348,9 @@ def _blocked_reason(r: Mapping[str, Any], ctx: Context) -> str:
     if cause == "no_agreement":
         if not _isnull(r.get("agreement_id")):
             return f"{cust} is mapped to agreement #{r['agreement_id']}, which ConnectWise no longer has: map an existing agreement."
-        return (f"{cust} ({r.get('company_name') or 'company'}) has no {ctx.vendor_name or ctx.vendor} agreement mapped: "
+        company = r.get("company_name")
+        who = cust if not company or company == cust else f"{cust} (ConnectWise company {company})"
+        return (f"{who} has no {ctx.vendor_name or ctx.vendor} agreement mapped: "
                 f"map or create one to bill {prod} ({vq}).")
     if cause == "agreement_cancelled":
         return f"{agr} for {cust} is cancelled in ConnectWise: {prod} ({vq}) cannot be billed there."
