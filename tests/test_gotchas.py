@@ -20,34 +20,13 @@ from billbridge.connectwise import (
     conditions as C,
 )
 from billbridge.sandbox import SandboxConfig, start_sandbox
-
-FAST = dict(timeout=(2, 10), max_retries=3, backoff_factor=0.01, backoff_max=0.05)
-
+from client_support import FAST, client, faults, make_client  # noqa: F401  (fixtures)
 
 @pytest.fixture(scope="module")
 def sb():
     sandbox = start_sandbox(SandboxConfig(port=0, seed=42, extra_agreements=150, retry_after_s=1))
     yield sandbox
     sandbox.stop()
-
-
-def make_client(sb, **kw) -> CWClient:
-    keys = dict(public_key=kw.pop("public_key", sb.public_key), private_key=kw.pop("private_key", sb.private_key))
-    s = CWSettings(site=sb.base_url, company_id=sb.company_id, client_id="billbridge-tests", **keys)
-    return CWClient(s, **{**FAST, **kw})
-
-
-@pytest.fixture
-def client(sb):
-    c = make_client(sb)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def faults(sb):
-    yield sb.set_faults
-    sb.set_faults(error_rate=0.0, throttle_rate=0.0, drop_rate=0.0, latency_ms=0, retry_after_s=1)
 
 
 def an_agreement_id(client) -> int:
