@@ -14,9 +14,7 @@ st.title("Mappings")
 ui.show_flash()
 month = ui.billing_month()
 store = ui.store()
-if not bst.list_imports(store, billing_month=month):
-    st.info(f"No vendor month is loaded for **{month}**. Load one first (Month › Load month), or pick another month in the sidebar.")
-    st.stop()
+pv.require_vendor_month(store, month)
 
 snapshot = mo.snapshot_for(store, month)
 if snapshot is None or st.button("Refresh from ConnectWise", key="map_refresh", icon=":material/refresh:"):

@@ -12,9 +12,7 @@ st.title("Reconcile")
 ui.show_flash()
 month = ui.billing_month()
 store = ui.store()
-if not bst.list_imports(store, billing_month=month):
-    st.info(f"No vendor month is loaded for **{month}**. Load one first (Month › Load month), or pick another month in the sidebar.")
-    st.stop()
+pv.require_vendor_month(store, month)
 
 top1, top2, top3 = st.columns([1.3, 1.2, 3])
 if top1.button("Refresh from ConnectWise", key="refresh_cw", icon=":material/refresh:"):

@@ -28,6 +28,14 @@ def by_method(result: mo.SnapshotResult) -> str:
     return ", ".join(f"{n} {m}" for m, n in result.requests.items())
 
 
+def require_vendor_month(store, month: str) -> None:
+    """Stop the page with a pointer to Load month when nothing is loaded for ``month``."""
+    if not bst.list_imports(store, billing_month=month):
+        st.info(f"No vendor month is loaded for **{month}**. Load one first (Month › Load month), "
+                "or pick another month in the sidebar.")
+        st.stop()
+
+
 def refresh_snapshot(store, month: str) -> None:
     """Read ConnectWise again for ``month`` (Mappings and Reconcile pages): confirm with the number
     of requests it took and rerun; on a ConnectWise failure explain it and stop the page."""
