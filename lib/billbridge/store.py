@@ -698,10 +698,7 @@ def set_mappings(store: Store, kind: str, vendor: str, rows: list[dict[str, Any]
     with store.atomic():
         for row in rows:
             rec = _mapping_record(kind, vendor, row)
-            where = " AND ".join(f"{k} = ?" for k in ("vendor", *keys))
-            params = [rec[k] for k in ("vendor", *keys)]
-            old = store.conn.execute(f"SELECT {', '.join(values)} FROM {table} WHERE {where}", params).fetchone()
-            old_d = dict(zip(values, old)) if old else None
+            old_d = _current_mapping(store, kind, rec)
             new_d = {v: rec.get(v, old_d.get(v) if old_d else _DEFAULTS.get(v)) for v in values}
             for v, default in _DEFAULTS.items():
                 if v in new_d and new_d[v] is None:
@@ -719,6 +716,15 @@ def set_mappings(store: Store, kind: str, vendor: str, rows: list[dict[str, Any]
     return changed
 
 
+def _current_mapping(store: Store, kind: str, rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored values of the mapping ``rec`` keys (vendor + key columns), or None."""
+    table, keys, values = MAPPING_KINDS[kind]
+    cols = ("vendor", *keys)
+    where = " AND ".join(f"{k} = ?" for k in cols)
+    old = store.conn.execute(f"SELECT {', '.join(values)} FROM {table} WHERE {where}", [rec[k] for k in cols]).fetchone()
+    return dict(zip(values, old)) if old else None
+
+
 def delete_mappings(store: Store, kind: str, vendor: str, keys_rows: list[dict[str, Any]], *,
                     by: str | None = None, source: str = "page") -> int:
     """Delete mappings (by their key columns) in one transaction, each deletion recorded in history."""
@@ -729,15 +735,13 @@ def delete_mappings(store: Store, kind: str, vendor: str, keys_rows: list[dict[s
     with store.atomic():
         for row in keys_rows:
             rec = _mapping_record(kind, vendor, row)
-            where = " AND ".join(f"{k} = ?" for k in ("vendor", *keys))
-            params = [rec[k] for k in ("vendor", *keys)]
-            old = store.conn.execute(f"SELECT {', '.join(values)} FROM {table} WHERE {where}", params).fetchone()
-            if not old:
+            old_d = _current_mapping(store, kind, rec)
+            if old_d is None:
                 continue
-            store.conn.execute(f"DELETE FROM {table} WHERE {where}", params)
+            store.db[table].delete(tuple(rec[k] for k in ("vendor", *keys)))
             store.db["mapping_history"].insert({
                 "kind": kind, "vendor": vendor, "key": json.dumps([rec[k] for k in keys]), "change": "delete",
-                "old": json.dumps(dict(zip(values, old))), "new": None, "changed_at": now, "changed_by": by,
+                "old": json.dumps(old_d), "new": None, "changed_at": now, "changed_by": by,
                 "source": source,
             })
             n += 1
