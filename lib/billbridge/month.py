@@ -147,16 +147,6 @@ def refresh_reason(store: st.Store, month: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------ plans
-def _journal(store: st.Store) -> pd.DataFrame | None:
-    """billbridge's write journal (key, addition_id, written_at) when the push has created one."""
-    for table in store.db.table_names():
-        cols = {c.name for c in store.db[table].columns}
-        if "journal" in table and {"key", "written_at"} <= cols:
-            pick = [c for c in ("key", "addition_id", "written_at") if c in cols]
-            return pd.read_sql_query(f"SELECT {', '.join(pick)} FROM {table} WHERE written_at IS NOT NULL", store.conn)
-    return None
-
-
 def _line_key_of(row: dict[str, Any]) -> str:
     body = (row.get("request") or {}).get("body") or {}
     for cf in body.get("customFields") or [] if isinstance(body, dict) else []:
@@ -261,7 +251,7 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | None = No
     for vendor, (_imp, lines) in sorted(imports.items()):
         maps = Mappings(**st.mapping_frames(store, vendor))
         ctx = Context(month=month, vendor=vendor, api_member=member, today=today or date.today(),
-                      journal=_journal(store), overrides=overrides, vendor_name=vendor_name(vendor),
+                      journal=st.written_lines(store), overrides=overrides, vendor_name=vendor_name(vendor),
                       line_key_field=demo_world.LINE_KEY_FIELD, line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
         p = reconcile(lines, snapshot, maps, ctx)
         frames.append(p.rows)

@@ -1486,6 +1486,13 @@ def push_row_results(store: Store, *, run_id: int | None = None, month: str | No
     return pd.DataFrame(rows, columns=cols)
 
 
+def written_lines(store: Store) -> pd.DataFrame:
+    """What billbridge has written: one row per journal entry that reached ConnectWise (``key``,
+    ``addition_id``, ``written_at``), for reconcile's manual-edit check."""
+    return pd.read_sql_query(
+        "SELECT key, addition_id, written_at FROM push_journal WHERE written_at IS NOT NULL", store.conn)
+
+
 def journal_entries(store: Store, *, run_id: int | None = None, key: str | None = None,
                     month: str | None = None) -> list[dict[str, Any]]:
     """Journal entries (oldest first), JSON columns decoded."""
