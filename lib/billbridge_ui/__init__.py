@@ -112,6 +112,6 @@ def money(value: Any) -> str:
     """``$1,234.50`` / ``-$12.00`` for Decimals, ints or floats (display only)."""
     from billbridge.money import format_money
 
-    if value is None or value == "":
+    if value is None or value == "" or (isinstance(value, float) and value != value):
         return ""
     return format_money(value)

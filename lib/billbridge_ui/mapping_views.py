@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+import billbridge_ui as ui
+
 from billbridge import mappings as mp
 from billbridge import store as bst
 
@@ -30,11 +32,6 @@ def label_id(label: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _money(v: Any) -> str:
-    if v is None or (isinstance(v, float) and v != v):
-        return ""
-    d = Decimal(str(v))
-    return f"-${-d:,.2f}" if d < 0 else f"${d:,.2f}"
 
 
 def _labels(choices: pd.DataFrame, id_col: str) -> dict[int, str]:
@@ -83,7 +80,7 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
     q["score"] = q["score"].fillna(0).astype(int)
     q["_dollars"] = q["dollars"].map(lambda d: Decimal(str(d)) if d is not None and d == d else Decimal(0))
     q = q.sort_values(["_dollars", "score"], ascending=[False, False], kind="stable")
-    q["at_stake"] = q["_dollars"].map(_money)
+    q["at_stake"] = q["_dollars"].map(ui.money)
     q.insert(0, "pick", False)
     return q.drop(columns=["dollars"]).set_index("_key")
 
@@ -147,7 +144,7 @@ def company_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
                      for i in df["company_id"]]
     df["state"] = [(", ".join(flags.get(int(i), ("missing",))) or "active") if i == i and i is not None else "unmapped"
                    for i in df["company_id"]]
-    df["at_stake"] = df["dollars"].map(_money)
+    df["at_stake"] = df["dollars"].map(ui.money)
     df.index = df["vendor"] + SEP + df["vendor_customer_id"]
     return df[["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "company", "state", "updated_by", "updated_at"]]
 
@@ -183,7 +180,7 @@ def product_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
     df["own_cost"] = df["own_cost"].map(lambda v: True if v is None or v != v else bool(v))
     df["own_price"] = df["own_price"].map(lambda v: True if v is None or v != v else bool(v))
     df["quantity_basis"] = df["quantity_basis"].where(df["quantity_basis"].notna(), mp.QUANTITY_BASES[0])
-    df["at_stake"] = df["dollars"].map(_money)
+    df["at_stake"] = df["dollars"].map(ui.money)
     df.index = df["vendor"] + SEP + df["sku"] + SEP + df["term"].fillna("") + SEP + df["billing_frequency"].fillna("")
     return df[["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", "catalog_item", "own_cost", "own_price",
                "quantity_basis", "updated_by", "updated_at"]]

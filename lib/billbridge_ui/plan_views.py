@@ -51,11 +51,7 @@ def refresh_snapshot(store, month: str) -> None:
     st.rerun()
 
 
-def money(v: Any) -> str:
-    if v is None or v == "" or (isinstance(v, float) and v != v):
-        return ""
-    d = Decimal(str(v))
-    return f"-${-d:,.2f}" if d < 0 else f"${d:,.2f}"
+money = ui.money
 
 
 def qty(v: Any) -> str:
