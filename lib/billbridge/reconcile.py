@@ -124,7 +124,6 @@ Decisions (documented here, tested in tests/test_reconcile.py)
 
 from __future__ import annotations
 
-import calendar
 import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -136,11 +135,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-try:  # the BDOM engine owns the proration convention; fall back to the same formula if absent
-    from billbridge import bdom as _bdom
-except ImportError:  # pragma: no cover - bdom ships with billbridge
-    _bdom = None  # type: ignore[assignment]
+from billbridge import bdom as _bdom
 from billbridge.linekey import KIND_CREDIT, KIND_OUT_OF_PERIOD, MAX_KEY_LEN, line_key, parse_line_key
+from billbridge.money import format_money, quantum, round_fraction
 
 __all__ = [
     "ACTIONS", "CAUSES", "EXCLUDED_CAUSES", "ROW_COLUMNS", "VENDOR_LINE_COLUMNS",
@@ -188,9 +185,6 @@ ROW_COLUMNS = (
 )
 
 ZERO = Decimal(0)
-_MINOR = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3}
-
-
 class ConservationError(AssertionError):
     """Vendor total != reconciled + blocked + excluded: a line was lost or counted twice."""
 
@@ -440,9 +434,6 @@ def snapshot_frames(snapshot: Mapping[str, Any] | SnapshotFrames, *, line_key_fi
 # --------------------------------------------------------------------------------------------
 
 
-def _month_bounds(month: str) -> tuple[date, date]:
-    y, m = int(month[:4]), int(month[5:7])
-    return date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
 
 
 def _prev_month(month: str) -> str:
@@ -495,18 +486,12 @@ def _iso_array(series: pd.Series) -> np.ndarray:
 
 
 def _quantum(currency: str | None) -> Decimal:
-    return Decimal(1).scaleb(-_MINOR.get((currency or "USD").upper(), 2))
+    return quantum(currency or "USD")
 
 
 def _round_fraction(fr: Fraction, currency: str | None = "USD") -> Decimal:
-    q = _quantum(currency)
-    scale = Fraction(1) / Fraction(q)
-    scaled = fr * scale
-    n, r = divmod(abs(scaled.numerator), scaled.denominator)
-    if 2 * r >= scaled.denominator:
-        n += 1
-    n = n if scaled >= 0 else -n
-    return (Decimal(n) * q).quantize(q)
+    """money.round_fraction, in the plain ``0.00`` form the plan's values use."""
+    return round_fraction(fr, currency or "USD").quantize(_quantum(currency))
 
 
 def _ext(qty: Decimal | None, unit: Decimal | None, currency: str | None = "USD") -> Decimal:
@@ -524,23 +509,15 @@ def _cw_proration(unit_price: Decimal, quantity: Decimal, effective: date, curre
     """What ConnectWise bills for a line effective mid-month on a prorated agreement (exact, rounded once).
 
     unit price x quantity x inclusive days from ``effective`` to the month end / days in the month;
-    delegates to ``billbridge.bdom.expected_cw_proration`` when that module is importable (one
-    place for the convention), else computes the same formula here.
+    the convention lives in one place, ``billbridge.bdom.expected_cw_proration``.
     """
-    if _bdom is not None:
-        return _bdom.expected_cw_proration(unit_price, quantity, effective, None, currency).prorated
-    dim = calendar.monthrange(effective.year, effective.month)[1]
-    days = dim - effective.day + 1
-    return _round_fraction(Fraction(unit_price) * Fraction(quantity) * Fraction(days, dim), currency)
+    return _bdom.expected_cw_proration(unit_price, quantity, effective, None, currency).prorated
 
 
 def _late_month(iso: str | None) -> bool:
     if not iso:
         return False
-    d = date.fromisoformat(str(iso)[:10])
-    if _bdom is not None:
-        return bool(_bdom.late_month_risk(d))
-    return d.day > calendar.monthrange(d.year, d.month)[1] - 6
+    return bool(_bdom.late_month_risk(date.fromisoformat(str(iso)[:10])))
 
 
 def _vendor_proration(unit: Decimal, quantity: Decimal, effective: date, start: date, end: date,
@@ -595,7 +572,7 @@ class Summary:
     requests: int
     coverage: Decimal  # share of vendor dollars reconciled (0..1, 4 places)
     conserved: bool = True
-    proration_source: str = "billbridge.bdom.expected_cw_proration" if _bdom is not None else "billbridge.reconcile"
+    proration_source: str = "billbridge.bdom.expected_cw_proration"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -671,10 +648,6 @@ def _ext_array(qty: np.ndarray, unit: np.ndarray, currency: str) -> np.ndarray:
     return out
 
 
-def _billing_day(anchor: int, year: int, month: int) -> date:
-    return date(year, month, min(anchor, calendar.monthrange(year, month)[1]))
-
-
 def _unprorate(V: pd.DataFrame) -> None:
     """Recurring lines covering only part of a BDOM period (a mid-period start the vendor prorated
     into the unit price) get the full-period unit back, rounded to cents, for the standing line;
@@ -692,12 +665,12 @@ def _unprorate(V: pd.DataFrame) -> None:
         anchor = int(created.iat[i][8:10])
         start = date.fromisoformat(ps.iat[i])
         nxt = date.fromisoformat(pe.iat[i]).toordinal() + 1
-        bd = _billing_day(anchor, start.year, start.month)
+        bd = _bdom.billing_date(anchor, start.year, start.month)
         if bd > start:  # the period began in the previous month
             y, m = (start.year - 1, 12) if start.month == 1 else (start.year, start.month - 1)
-            bd = _billing_day(anchor, y, m)
+            bd = _bdom.billing_date(anchor, y, m)
         y, m = (bd.year + 1, 1) if bd.month == 12 else (bd.year, bd.month + 1)
-        next_bd = _billing_day(anchor, y, m)
+        next_bd = _bdom.billing_date(anchor, y, m)
         if nxt != next_bd.toordinal() or start <= bd:
             continue
         full, part = (next_bd - bd).days, nxt - start.toordinal()
@@ -974,7 +947,7 @@ def _reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | Snapsho
                context: Context) -> Plan:
     ctx = context
     M = ctx.month
-    m_start, m_end = _month_bounds(M)
+    m_start, m_end = _bdom.addition_dates(M)
     prev_end = m_start.fromordinal(m_start.toordinal() - 1)
     S = snapshot_frames(snapshot, line_key_field=ctx.line_key_field, line_key_field_id=ctx.line_key_field_id)
 
@@ -1331,10 +1304,7 @@ def _fmt(d: Any) -> str:
 
 
 def _money(d: Any) -> str:
-    if _isnull(d):
-        return "-"
-    d = Decimal(d)
-    return f"-${-d:,.2f}" if d < 0 else f"${d:,.2f}"
+    return "-" if _isnull(d) else format_money(Decimal(d))
 
 
 def _blocked_reason(r: Mapping[str, Any], ctx: Context) -> str:
@@ -1432,7 +1402,7 @@ def _assemble(G: pd.DataFrame, C: pd.DataFrame, ctx: Context, M: str, m_start: d
     _flag_rows(G, flags, cw_pr, v_pr, M, m_start, m_end)
     _put(G, "cw_proration", cw_pr)
     _put(G, "vendor_proration", v_pr)
-    base = f"/finance/agreements"
+    base = "/finance/agreements"
     cf_field = {"id": ctx.line_key_field_id, "caption": ctx.line_key_field}
     chg = np.flatnonzero(changes)
     # the changed rows' values, column by column as plain lists (the same objects ``to_numpy(object)`` gives)
