@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from billbridge import review as rv
+from billbridge.bdom import add_months
 
 __all__ = ["previous_month", "load_review", "workbook_bytes", "write_xlsx", "csv_bytes", "write_csv", "SHEETS"]
 
@@ -28,9 +29,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def previous_month(month: str, back: int = 1) -> str:
-    y, m = map(int, month.split("-"))
-    n = y * 12 + m - 1 - back
-    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+    """The month ``back`` months before ``month`` (``YYYY-MM``)."""
+    return add_months(month, -back)
 
 
 def _month_lines(store, month: str) -> tuple[pd.DataFrame, str] | None:

@@ -27,6 +27,7 @@ from billbridge.bdom import (
     addition_dates,
     billing_date,
     cw_invoice_date,
+    days_in_month,
     default_timing,
     is_split,
     late_month_risk,
@@ -216,7 +217,7 @@ def bdom_histogram(lines: pd.DataFrame, billing_month: str | None = None, title:
         cal = account_calendar(lines, billing_month)
         days = [d.day for d in cal["bdom"].dropna()]
         y, m = parse_billing_month(billing_month)
-        risky = {d for d in range(1, 32) if d <= 31 and _late(y, m, d)}
+        risky = {d for d in range(1, days_in_month(y, m) + 1) if late_month_risk(date(y, m, d))}
     else:
         cal = account_calendar(lines, "2000-01")
         days = [int(a) for a in cal["anchor"].dropna()]
@@ -233,10 +234,3 @@ def bdom_histogram(lines: pd.DataFrame, billing_month: str | None = None, title:
         bargap=0.15, height=320, margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return fig
-
-
-def _late(y: int, m: int, d: int) -> bool:
-    import calendar
-
-    last = calendar.monthrange(y, m)[1]
-    return d <= last and late_month_risk(date(y, m, d))

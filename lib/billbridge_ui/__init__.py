@@ -47,8 +47,6 @@ def config() -> AppConfig:
 
 @st.cache_resource(show_spinner="Connecting to ConnectWise…")
 def _connection(cw_key: tuple | None, data_dir: str):
-    from pathlib import Path
-
     from billbridge.runtime import connect
 
     cfg = config()
@@ -83,11 +81,9 @@ def billing_month() -> str:
 
 def month_options(around: str, known: list[str] | None = None, back: int = 12, ahead: int = 2) -> list[str]:
     """Months offered in the picker: recent months around ``around`` plus any with data."""
-    y, m = map(int, around.split("-"))
-    out = set(known or [])
-    for delta in range(-back, ahead + 1):
-        mm = (y * 12 + m - 1) + delta
-        out.add(f"{mm // 12:04d}-{mm % 12 + 1:02d}")
+    from billbridge.bdom import add_months
+
+    out = set(known or []) | {add_months(around, delta) for delta in range(-back, ahead + 1)}
     return sorted(out, reverse=True)
 
 
