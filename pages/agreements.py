@@ -1,6 +1,5 @@
 """Agreements: import agreements and additions from ConnectWise (one way) as contracts."""
 
-import pandas as pd
 import streamlit as st
 
 import billbridge_ui as ui

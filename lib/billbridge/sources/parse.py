@@ -44,7 +44,6 @@ import pyarrow.csv as pacsv
 from billbridge.bdom import parse_billing_month
 from billbridge.money import MINOR_UNITS
 from billbridge.sources.formats import (
-    CANONICAL_COLUMNS,
     CHARGE_TYPES,
     PERIOD_RANGE,
     PRESETS,
@@ -515,7 +514,6 @@ def _extended(q: _Col, q_text: pa.Array, q_ok: np.ndarray, u: _Col, u_text: pa.A
         prod = qv[c_q] * uv[c_u]
         prod = np.where(c_credit, -np.abs(prod), prod)
         minor = np.zeros(len(combos), dtype=np.int64)
-        texts = np.empty(len(combos), dtype=object)
         parts = []
         for p in np.unique(places).tolist():
             sel = places == p
