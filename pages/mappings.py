@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import billbridge_ui as ui
+from billbridge.config import operator_name
 from billbridge import mappings as mp
 from billbridge import month as mo
 from billbridge import store as bst
@@ -20,7 +21,7 @@ snapshot = mo.snapshot_for(store, month)
 if snapshot is None or st.button("Refresh from ConnectWise", key="map_refresh", icon=":material/refresh:"):
     pv.refresh_snapshot(store, month)
 meta = snapshot["meta"]
-st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{bst.operator_name()}**.")
+st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{operator_name()}**.")
 
 sug = mp.suggestions(store, month, snapshot)
 q = mv.queue(sug)

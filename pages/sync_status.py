@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import billbridge_ui as ui
+from billbridge.config import operator_name
 from billbridge import journal as jo
 from billbridge import push as pu
 from billbridge import store as bst
@@ -54,7 +55,7 @@ if len(failures):
                                 key="ss_retry_keys")
     if st.button(f"Retry {len(retry_keys)} selected", key="ss_retry", disabled=not retry_keys):
         try:
-            run = pu.retry(store, ui.connection().client, run_id, retry_keys, operator=bst.operator_name())
+            run = pu.retry(store, ui.connection().client, run_id, retry_keys, operator=operator_name())
         except ConnectWiseError as exc:
             ui.show_cw_error(exc, what="Retry")
         else:
@@ -86,7 +87,7 @@ else:
             st.warning(f"{len(conflicts)} rows changed in ConnectWise after the push and will not be undone.")
         ok = st.checkbox(f"I confirm: undo run #{undo_id} with {len(writes)} writes", key="ss_undo_ok")
         if st.button(f"Undo {len(writes)} rows", key="ss_undo_go", disabled=not (ok and writes), type="primary"):
-            run = pu.undo(store, ui.connection().client, undo_id, rows=rows, operator=bst.operator_name(),
+            run = pu.undo(store, ui.connection().client, undo_id, rows=rows, operator=operator_name(),
                           token=f"undo-{undo_id}-{len(writes)}-{st.session_state.get('ss_undo_nonce', 0)}")
             st.session_state.pop("ss_undo_rows", None)
             st.session_state["ss_undo_nonce"] = st.session_state.get("ss_undo_nonce", 0) + 1

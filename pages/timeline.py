@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import billbridge_ui as ui
+from billbridge import store as bst
 from billbridge import timeline
 
 month = ui.billing_month()
@@ -14,7 +15,7 @@ st.caption(
     "late-month risks (red)."
 )
 store = ui.store()
-imports = [i for i in store.list_imports(billing_month=month)]
+imports = [i for i in bst.list_imports(store, billing_month=month)]
 latest: dict[str, dict] = {}
 for imp in imports:
     if imp["vendor"] not in latest or imp["version"] > latest[imp["vendor"]]["version"]:
@@ -26,7 +27,7 @@ if not latest:
 
 c1, c2, c3 = st.columns([1, 2, 1])
 vendors = c1.multiselect("Vendor", sorted(latest), default=sorted(latest), key="tl_vendors")
-frames = [store.import_lines(latest[v]["id"]) for v in vendors]
+frames = [bst.import_lines(store, latest[v]["id"]) for v in vendors]
 lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 calendar = timeline.account_calendar(lines, month)
 names = sorted(calendar["label"]) if len(calendar) else []

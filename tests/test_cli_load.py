@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from billbridge import store as st
 from billbridge import sources
 from billbridge.cli import main
 from billbridge.store import Store
@@ -22,7 +23,7 @@ def test_cli_loads_each_preset_sample_file(app_env, tmp_path, fmt):
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["status"] == "loaded" and out["line_count"] > 0 and out["problem_count"] == 0
-    assert Store.open(app_env).latest_import(fmt, MONTH) is not None
+    assert st.latest_import(Store.open(app_env), fmt, MONTH) is not None
 
 
 def test_cli_demo_load_is_a_no_op_the_second_time(app_env):
@@ -30,7 +31,7 @@ def test_cli_demo_load_is_a_no_op_the_second_time(app_env):
     second = CliRunner().invoke(main, ["load", MONTH, "--demo"])
     assert first.exit_code == 0 and "Loaded" in first.output
     assert second.exit_code == 0 and "identical" in second.output
-    assert len(Store.open(app_env).list_imports(billing_month=MONTH)) == 1
+    assert len(st.list_imports(Store.open(app_env), billing_month=MONTH)) == 1
 
 
 def test_cli_invalid_file_exits_2_lists_every_problem_and_stores_nothing(app_env, tmp_path):
@@ -44,7 +45,7 @@ def test_cli_invalid_file_exits_2_lists_every_problem_and_stores_nothing(app_env
     assert "nothing was stored" in result.output
     assert "and 10 more" in result.output
     assert problems.read_text().count("\n") == 61  # header + 60 problems
-    assert Store.open(app_env).list_imports() == []
+    assert st.list_imports(Store.open(app_env)) == []
 
 
 def test_cli_load_needs_exactly_one_source(app_env):

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from apptest_util import open_page
+from billbridge import store as st
 from billbridge import sources
 from billbridge.store import Store
 
@@ -32,7 +33,7 @@ def test_each_preset_sample_previews_clean_and_stores_on_commit(app_env, fmt):
     assert any("valid" in s.value for s in at.success)
     at.button(key="load_commit").click().run()
     assert not at.exception
-    imports = _store(app_env).list_imports(billing_month=MONTH)
+    imports = st.list_imports(_store(app_env), billing_month=MONTH)
     assert len(imports) == 1 and imports[0]["vendor"] == fmt
     assert any("Loaded" in s.value for s in at.success)
 
@@ -51,17 +52,17 @@ def test_failed_upload_names_row_column_reason_and_stores_nothing(app_env):
     assert set(problems["row"]) == {3, 4}
     assert "quantity" in set(problems["column"]) and "unit_cost" in set(problems["column"])
     assert at.button(key="load_commit").disabled
-    assert _store(app_env).list_imports(billing_month=MONTH) == []
+    assert st.list_imports(_store(app_env), billing_month=MONTH) == []
 
 
 def test_demo_button_loads_the_demo_month_and_a_second_click_changes_nothing(app_env):
     at = open_page("load_month.py", state={"billing_month": MONTH})
     at.button(key="load_demo").click().run()
     assert not at.exception
-    assert len(_store(app_env).list_imports(billing_month=MONTH)) == 1
+    assert len(st.list_imports(_store(app_env), billing_month=MONTH)) == 1
     at.button(key="load_demo").click().run()
     assert any("identical" in i.value for i in at.info)
-    assert len(_store(app_env).list_imports(billing_month=MONTH)) == 1
+    assert len(st.list_imports(_store(app_env), billing_month=MONTH)) == 1
 
 
 def test_history_shows_what_changed_between_two_versions(app_env):
@@ -113,7 +114,7 @@ def test_custom_layout_is_mapped_on_the_page_loaded_and_saved_as_a_named_format(
     at.text_input(key="custom_name").input("acme export")  # inside a form: sent with the submit
     next(b for b in at.button if b.label == "Save format").click().run()
     assert not at.exception
-    saved = Store.open(app_env).get_format("acme-distri", "acme export")
+    saved = st.get_format(Store.open(app_env), "acme-distri", "acme export")
     assert saved is not None and saved["decimal_comma"] is True
     result = sources.load_month(Store.open(app_env), MONTH, data, "acme.csv", "acme export", vendor="acme-distri")
     assert result.status == "loaded" and result.parse.total_cost == Decimal("75.00")

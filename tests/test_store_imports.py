@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from billbridge import store as st
 from billbridge import sources
 from billbridge.sources import ColumnMapping, load_demo, load_month, sample_bytes
 from billbridge.store import MIGRATIONS, Store, default_db_path
@@ -65,7 +66,7 @@ def test_invalid_file_stores_nothing(store):
 
 
 def test_a_failure_while_writing_lines_leaves_no_import_row(store, monkeypatch):
-    import billbridge.store as st
+    import billbridge.store.imports as st
 
     def broken(table):
         raise RuntimeError("disk full")
@@ -80,11 +81,11 @@ def test_load_records_file_identity_totals_and_lines(store):
     res = load_month(store, M, f("C1,Acme,S1,SKU,3,18.00,2026-11-04,2026-12-03", "C2,Blue,S2,SKU,2,0.125,2026-11-04,2026-12-03"),
                      "a.csv", "generic", vendor="acme", loaded_by="jsmith")
     assert res.status == "loaded" and res.version == 1
-    imp = store.get_import(res.import_id)
+    imp = st.get_import(store, res.import_id)
     assert (imp["vendor"], imp["billing_month"], imp["file_name"], imp["line_count"], imp["customer_count"]) == ("acme", M, "a.csv", 2, 2)
     assert imp["total_cost"] == Decimal("54.25")  # 54.00 + round(0.25) per line
     assert len(imp["sha256"]) == 64 and imp["loaded_at"].endswith("Z") and imp["loaded_by"] == "jsmith"
-    lines = store.import_lines(res.import_id)
+    lines = st.import_lines(store, res.import_id)
     assert lines["line_no"].tolist() == [2, 3]
     assert lines.loc[1, "unit_cost"] == Decimal("0.125") and lines.loc[1, "extended_cost"] == Decimal("0.25")
     assert str(lines.loc[0, "period_start"]) == "2026-11-04"
@@ -105,9 +106,9 @@ def test_changed_file_is_a_new_version_keeping_the_old_one_with_a_diff(store):
     v2 = load_month(store, M, f("C1,Acme,S1,SKU,4,18.00,2026-11-04,2026-12-03", "C2,Blue,S9,SKU,1,18.00,2026-11-04,2026-12-03"),
                     "a.csv", vendor="acme")
     assert (v2.status, v2.version, v2.previous_id) == ("loaded", 2, v1.import_id)
-    assert [i["version"] for i in store.list_imports(billing_month=M, vendor="acme")] == [2, 1]
-    assert store.latest_import("acme", M)["id"] == v2.import_id
-    assert len(store.import_lines(v1.import_id)) == 2  # old version kept
+    assert [i["version"] for i in st.list_imports(store, billing_month=M, vendor="acme")] == [2, 1]
+    assert st.latest_import(store, "acme", M)["id"] == v2.import_id
+    assert len(st.import_lines(store, v1.import_id)) == 2  # old version kept
     d = v2.diff
     assert d["added"]["subscription_id"].tolist() == ["S9"]
     assert d["removed"]["subscription_id"].tolist() == ["S2"]
@@ -118,11 +119,11 @@ def test_changed_file_is_a_new_version_keeping_the_old_one_with_a_diff(store):
 def test_out_of_month_lines_are_kept_unless_the_operator_excludes_them(store):
     data = f("C1,Acme,S1,SKU,3,18.00,2026-11-04,2026-12-03", "C1,Acme,S2,SKU,3,18.00,2026-12-04,2027-01-03")
     kept = load_month(store, M, data, "a.csv", vendor="keep")
-    assert kept.status == "loaded" and store.get_import(kept.import_id)["line_count"] == 2
+    assert kept.status == "loaded" and st.get_import(store, kept.import_id)["line_count"] == 2
     assert kept.summary()["out_of_month_rows"] == [3]
     dropped = load_month(store, M, data, "a.csv", vendor="drop", exclude_out_of_month=True)
     assert dropped.excluded == [3]
-    imp = store.get_import(dropped.import_id)
+    imp = st.get_import(store, dropped.import_id)
     assert imp["line_count"] == 1 and imp["total_cost"] == Decimal("54.00")
 
 
@@ -131,20 +132,20 @@ def test_vendors_and_months_version_independently(store):
     a = load_month(store, M, data, "a.csv", vendor="a")
     b = load_month(store, M, data, "a.csv", vendor="b")
     assert (a.version, b.version, b.status) == (1, 1, "loaded")
-    assert {i["vendor"] for i in store.list_imports(billing_month=M)} == {"a", "b"}
+    assert {i["vendor"] for i in st.list_imports(store, billing_month=M)} == {"a", "b"}
 
 
 def test_saved_format_is_found_by_name_for_its_vendor(store):
     mapping = ColumnMapping(name="acme-export", columns={
         "Client No": "vendor_customer_id", "Client": "vendor_customer_name", "Code": "sku",
         "Seats": "quantity", "Cost": "unit_cost"}, delimiter=";", decimal_comma=True)
-    store.save_format("acme", "acme-export", mapping)
-    assert store.get_format("acme", "acme-export")["columns"]["Seats"] == "quantity"
-    assert [r["name"] for r in store.list_formats("acme")] == ["acme-export"]
+    st.save_format(store, "acme", "acme-export", mapping)
+    assert st.get_format(store, "acme", "acme-export")["columns"]["Seats"] == "quantity"
+    assert [r["name"] for r in st.list_formats(store, "acme")] == ["acme-export"]
     data = "Client No;Client;Code;Seats;Cost\nA1;Acme;X;2;1.234,50\n".encode()
     res = load_month(store, M, data, "acme.csv", "acme-export", vendor="acme")
-    assert res.status == "loaded" and store.get_import(res.import_id)["total_cost"] == Decimal("2469.00")
-    assert store.delete_format("acme", "acme-export") and store.get_format("acme", "acme-export") is None
+    assert res.status == "loaded" and st.get_import(store, res.import_id)["total_cost"] == Decimal("2469.00")
+    assert st.delete_format(store, "acme", "acme-export") and st.get_format(store, "acme", "acme-export") is None
 
 
 def test_demo_and_every_sample_load(store):
@@ -154,7 +155,7 @@ def test_demo_and_every_sample_load(store):
         res = load_month(store, M, sample_bytes(fmt), f"{fmt}.csv", fmt)
         assert res.status == "loaded", res.problems
         assert res.vendor == fmt
-    assert store.latest_import("demo", M)["line_count"] == 41
+    assert st.latest_import(store, "demo", M)["line_count"] == 41
 
 
 def test_unknown_format_name_is_an_error(store):
@@ -166,10 +167,11 @@ def test_a_database_from_before_line_blobs_keeps_its_imports(tmp_path, monkeypat
     """m005_import_blobs moves the one-row-per-line ``import_lines`` of an older database into
     blobs (one transaction) and drops the table; every read gives what it gave before."""
     import billbridge.store as st
+    import billbridge.store.migrations as migrations
 
     path = tmp_path / "old.db"
     before = [fn for fn in MIGRATIONS if fn.__name__ != "m005_import_blobs"]
-    monkeypatch.setattr(st, "MIGRATIONS", before)
+    monkeypatch.setattr(migrations, "MIGRATIONS", before)
     old = Store.open(path)
     cols = ", ".join(st.LINE_COLUMNS)
     lines = {
@@ -195,17 +197,17 @@ def test_a_database_from_before_line_blobs_keeps_its_imports(tmp_path, monkeypat
     subset_before = pd.DataFrame(old.conn.execute(f"SELECT line_no, {cols} FROM import_lines WHERE import_id = 1 AND line_no IN (3, 9)").fetchall(),
                                  columns=["line_no", *st.LINE_COLUMNS])
     old.close()
-    monkeypatch.setattr(st, "MIGRATIONS", before + [st.m005_import_blobs])
+    monkeypatch.setattr(migrations, "MIGRATIONS", before + [migrations.m005_import_blobs])
     s = Store.open(path)
     assert s.schema_version() == len(before) + 1
     assert "import_lines" not in s.db.table_names() and counts(s) == (3, 3)
     for i in lines:
-        pd.testing.assert_frame_equal(s.import_lines(i, raw=True), raw_before[i])
-    typed = s.import_lines(1)
+        pd.testing.assert_frame_equal(st.import_lines(s, i, raw=True), raw_before[i])
+    typed = st.import_lines(s, 1)
     assert typed["line_no"].tolist() == [2, 3] and typed.loc[1, "extended_price"] == Decimal("0.10")
     assert pd.isna(typed.loc[0, "unit_price"]) and str(typed.loc[1, "period_start"]) == "2026-10-04"
     pd.testing.assert_frame_equal(st.import_lines_subset(s, 1, [3, 9]), subset_before)
-    diff = s.diff_imports(1, 2)
+    diff = st.diff_imports(s, 1, 2)
     assert diff["removed"]["subscription_id"].tolist() == ["S2"] and diff["added"].empty
     assert diff["quantity_changed"][["quantity_old", "quantity_new"]].values.tolist() == [[Decimal(3), Decimal(4)]]
     # and it keeps working: a new version on top of the migrated ones
@@ -221,13 +223,13 @@ def test_lines_read_back_exactly_as_loaded_from_frame_or_file(store):
     data = f("C1,Acme,S1,SKU,3,18.00,2026-11-04,2026-12-03", " C2 ,Blue,,EXCH,1.5,$4.50,2026-11-04,2026-12-03",
              "C3,=Cee,S3,SKU,2,0.125,2026-11-04,")
     res = load_month(store, M, data, "a.csv", vendor="acme")
-    raw = store.import_lines(res.import_id, raw=True)
+    raw = st.import_lines(store, res.import_id, raw=True)
     assert raw["vendor_customer_id"].tolist() == ["C1", "C2", "C3"]
     assert raw["subscription_id"].fillna("-").tolist() == ["S1", "-", "S3"]
     assert raw["unit_cost"].tolist() == ["18.00", "4.50", "0.125"] and raw["extended_cost"].tolist() == ["54.00", "6.75", "0.25"]
     assert raw["vendor_customer_name"].tolist()[2] == "=Cee" and pd.isna(raw["period_end"].tolist()[2])
-    again = store.record_import(vendor="frame", billing_month=M, file_name="a.csv", sha256="x" * 64, format="generic",
+    again = st.record_import(store, vendor="frame", billing_month=M, file_name="a.csv", sha256="x" * 64, format="generic",
                                 lines=res.parse.lines, total_cost="60.25", total_price="0.00")
-    pd.testing.assert_frame_equal(store.import_lines(again["id"], raw=True), raw)
+    pd.testing.assert_frame_equal(st.import_lines(store, again["id"], raw=True), raw)
     sub = st.import_lines_subset(store, res.import_id, [4, 2, 99])
     assert sub["line_no"].tolist() == [2, 4] and sub.loc[1, "vendor_customer_name"] == "=Cee"

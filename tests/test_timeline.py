@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import plotly.graph_objects as go
 
+from billbridge import store as st
 from billbridge.sources import demo_lines, parse_file, sample_bytes
 from billbridge.store import Store
 from billbridge.sources import load_demo
@@ -103,7 +104,7 @@ def test_bdom_histogram_without_a_month_counts_anchor_days():
 def test_figures_accept_stored_import_lines_and_text_lines():
     store = Store.memory()
     imp = load_demo(store, M).import_id
-    stored = store.import_lines(imp)
+    stored = st.import_lines(store, imp)
     a = period_frame(stored, M)
     b = period_frame(demo_lines(M), M)
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))

@@ -64,6 +64,7 @@ from typing import Any
 import pandas as pd
 
 from billbridge import demo_world
+from billbridge.config import operator_name
 from billbridge import store as st
 from billbridge.connectwise.client import to_wire
 from billbridge.connectwise.errors import (
@@ -718,7 +719,7 @@ def push_events(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapp
     the finished :class:`PushRun` in ``.run``. Must be iterated in the thread that owns ``store``.
     Closing the generator early stops new writes, lets in-flight ones finish and be journaled, and
     marks the run ``interrupted``."""
-    operator = operator or st.operator_name()
+    operator = operator or operator_name()
     if token:
         prior = st.push_run_by_token(store, token)
         if prior is not None:

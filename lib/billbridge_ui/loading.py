@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import billbridge_ui as ui
+from billbridge import store as bst
 from billbridge import demo_world, sources
 from billbridge.config import operator_name
 
@@ -21,7 +22,7 @@ def operator() -> str:
 
 def format_choices(store) -> list[str]:
     """Built-in formats, then formats saved for any vendor, then the custom mapping option."""
-    saved = [f"{SAVED_PREFIX}{f['vendor']} / {f['name']}" for f in store.list_formats()]
+    saved = [f"{SAVED_PREFIX}{f['vendor']} / {f['name']}" for f in bst.list_formats(store)]
     return [*sources.format_names(), *saved, CUSTOM]
 
 
@@ -91,7 +92,7 @@ def _custom_mapping(store, vendor: str, data: bytes, file_name: str):
         name = st.text_input("Save this mapping as a format named", key="custom_name")
         if st.form_submit_button("Save format") and name.strip() and vendor:
             mapping.name = name.strip()
-            store.save_format(vendor, mapping.name, mapping, saved_by=operator())
+            bst.save_format(store, vendor, mapping.name, mapping, saved_by=operator())
             ui.flash(f"Saved format {mapping.name!r} for vendor {vendor}; pick it next time from the list.")
             st.rerun()
     return mapping
@@ -142,7 +143,7 @@ def _preview(df: pd.DataFrame) -> pd.DataFrame:
 
 def render_history(store, month: str) -> None:
     """Every import of the month (all versions), a totals card per import, and a version diff."""
-    imports = store.list_imports(billing_month=month)
+    imports = bst.list_imports(store, billing_month=month)
     if not imports:
         st.info(f"Nothing loaded for {month} yet.")
         return
@@ -167,7 +168,7 @@ def render_history(store, month: str) -> None:
         c1, c2 = st.columns(2)
         new = c1.selectbox("Newer", names, index=0, key=f"diff_new_{vendor}")
         old = c2.selectbox("Older", names, index=1, key=f"diff_old_{vendor}")
-        diff = store.diff_imports(labels[old], labels[new])
+        diff = bst.diff_imports(store, labels[old], labels[new])
         d1, d2, d3 = st.columns(3)
         d1.metric("Lines added", len(diff["added"]))
         d2.metric("Lines removed", len(diff["removed"]))

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 import billbridge_ui as ui
+from billbridge.config import operator_name
 from billbridge import journal as jo
 from billbridge import push as pu
 from billbridge import store as bst
@@ -119,7 +120,7 @@ def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys:
         conn = ui.connection()
         store = ui.store()
         events = pu.push_events(store, conn.client, rows, month=ui.billing_month(), plan_id=plan_id, force=force,
-                                token=token, operator=bst.operator_name())
+                                token=token, operator=operator_name())
         run = run_with_progress(events, len(rows))
         if run is not None:
             _forget_token(plan_id, keys_now)

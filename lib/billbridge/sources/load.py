@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from billbridge import store as st
 from billbridge.money import format_money
 from billbridge.sources.formats import PRESETS, ColumnMapping
 from billbridge.sources.parse import ParseResult, Problem, parse_file, resolve_format
@@ -70,7 +71,7 @@ def format_for(store: Store | None, fmt: str | ColumnMapping | dict, vendor: str
     if isinstance(fmt, (ColumnMapping, dict)):
         return resolve_format(fmt)
     if store is not None and vendor:
-        saved = store.get_format(vendor, fmt)
+        saved = st.get_format(store, vendor, fmt)
         if saved is not None:
             return resolve_format(fmt, saved)
     if fmt in PRESETS:

@@ -1,0 +1,113 @@
+"""The billbridge database: :class:`Store` (a :class:`sqlite_utils.Database` with WAL on) and its
+schema version.
+
+``Store.open(path)`` creates the parent folder and runs every migration of
+:data:`billbridge.store.migrations.MIGRATIONS` not yet applied. ``with store.atomic():`` is one
+transaction (nested blocks are savepoints): every multi-row write goes through it, so a failed load
+or push leaves nothing behind. Every read and write is a function of a concern module
+(``imports``, ``mappings``, ``snapshots``, ``plans``, ``contracts``, ``journal``) taking the store as
+its first argument; ``billbridge.store`` re-exports them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from billbridge.config import db_path_from_env
+
+__all__ = ["Store", "default_db_path", "utcnow"]
+
+
+def default_db_path(env: dict[str, str] | None = None) -> Path:
+    """``$BILLBRIDGE_DB`` or ``data/billbridge.db`` (decided in :mod:`billbridge.config`)."""
+    return db_path_from_env(env)
+
+
+def utcnow() -> str:
+    """Now, UTC, to the second: ``YYYY-MM-DDTHH:MM:SSZ`` (every stored timestamp has this form)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Store:
+    """The billbridge database. ``Store.open(path)`` for a ready (migrated) store."""
+
+    def __init__(self, path: str | Path | None = None, *, memory: bool = False):
+        self.path = None if memory else Path(path or default_db_path())
+        if memory:
+            self.db = sqlite_utils.Database(memory=True)
+        else:
+            self.db = sqlite_utils.Database(self.path)
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA busy_timeout = 5000")
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> "Store":
+        """Open (creating the parent folder) and migrate the database at ``path`` (default
+        :func:`default_db_path`)."""
+        p = Path(path or default_db_path())
+        p.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(p)
+        store.migrate()
+        return store
+
+    @classmethod
+    def memory(cls) -> "Store":
+        """A migrated in-memory store (tests, notebooks)."""
+        store = cls(memory=True)
+        store.migrate()
+        return store
+
+    @property
+    def conn(self):
+        return self.db.conn
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite_utils.Database]:
+        """One transaction (savepoint when nested); rolled back on any exception."""
+        with self.db.atomic() as db:
+            yield db
+
+    def schema_version(self) -> int:
+        if "schema_version" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return row[0] or 0
+
+    def migrate(self) -> int:
+        """Run every migration not yet applied, each in its own transaction; returns the version."""
+        from billbridge.store.migrations import MIGRATIONS
+
+        if "schema_version" not in self.db.table_names():
+            with self.atomic():
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                    "applied_at TEXT NOT NULL)"
+                )
+        current = self.schema_version()
+        for version, fn in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            with self.atomic():
+                fn(self.db)
+                self.db.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, fn.__name__, utcnow()),
+                )
+        return self.schema_version()

@@ -1,0 +1,197 @@
+"""Mappings: four kinds (company, agreement, product, rule), one table each, keyed per vendor (a
+vendor customer id only means something for its vendor), with an append-only ``mapping_history``.
+
+Optional key parts (subscription, term, frequency, rule SKU) are stored as '' so the primary key
+stays unique, and read back as None. Every change (set or delete) appends a row to
+``mapping_history`` with who and when, in the same transaction; nothing is overwritten there.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from billbridge.config import operator_name
+from billbridge.store.db import Store, utcnow
+
+
+
+#: kind -> (table, key columns after ``vendor``, value columns)
+MAPPING_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "company": ("map_companies", ("vendor_customer_id",), ("vendor_customer_name", "company_id")),
+    "agreement": ("map_agreements", ("vendor_customer_id", "subscription_id"), ("agreement_id", "sync_mode", "period_rule")),
+    "product": ("map_products", ("sku", "term", "billing_frequency"),
+                ("product_name", "catalog_item_id", "own_cost", "own_price", "quantity_basis")),
+    "rule": ("map_rules", ("vendor_customer_id", "sku", "rule"), ("value",)),
+}
+_OPTIONAL_KEYS = {"subscription_id", "term", "billing_frequency", "sku"}
+_INT_VALUES = {"company_id", "agreement_id", "catalog_item_id"}
+_BOOL_VALUES = {"own_cost", "own_price"}
+_DEFAULTS = {"sync_mode": "standing", "period_rule": "advance", "own_cost": 1, "own_price": 1}
+
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or v is pd.NA or (isinstance(v, str) and not v.strip())
+
+
+def _store_value(col: str, v: Any) -> Any:
+    if _blank(v):
+        return None
+    if col in _INT_VALUES:
+        return int(v)
+    if col in _BOOL_VALUES:
+        return 1 if bool(v) else 0
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    return str(v).strip() if isinstance(v, str) else (str(v) if not isinstance(v, (int, float)) else str(v))
+
+
+def _mapping_record(kind: str, vendor: str, row: dict[str, Any]) -> dict[str, Any]:
+    _, keys, values = MAPPING_KINDS[kind]
+    rec: dict[str, Any] = {"vendor": vendor}
+    for k in keys:
+        v = row.get(k)
+        rec[k] = "" if _blank(v) else str(v).strip()
+    for v in values:
+        if v in row:
+            rec[v] = _store_value(v, row.get(v))
+    return rec
+
+
+def set_mappings(store: Store, kind: str, vendor: str, rows: list[dict[str, Any]] | pd.DataFrame, *,
+                 by: str | None = None, source: str = "page") -> int:
+    """Upsert mappings of one kind for ``vendor`` in one transaction; every real change is appended
+    to ``mapping_history``. Returns how many rows changed (unchanged rows are not recorded)."""
+    table, keys, values = MAPPING_KINDS[kind]
+    if isinstance(rows, pd.DataFrame):
+        rows = rows.to_dict("records")
+    by = by or operator_name()
+    now = utcnow()
+    changed = 0
+    with store.atomic():
+        for row in rows:
+            rec = _mapping_record(kind, vendor, row)
+            old_d = _current_mapping(store, kind, rec)
+            new_d = {v: rec.get(v, old_d.get(v) if old_d else _DEFAULTS.get(v)) for v in values}
+            for v, default in _DEFAULTS.items():
+                if v in new_d and new_d[v] is None:
+                    new_d[v] = default
+            if old_d == new_d:
+                continue
+            full = {**rec, **new_d, "updated_at": now, "updated_by": by}
+            store.db[table].upsert(full, pk=("vendor", *keys))
+            store.db["mapping_history"].insert({
+                "kind": kind, "vendor": vendor, "key": json.dumps([rec[k] for k in keys]),
+                "change": "set", "old": json.dumps(old_d) if old_d else None, "new": json.dumps(new_d),
+                "changed_at": now, "changed_by": by, "source": source,
+            })
+            changed += 1
+    return changed
+
+
+def _current_mapping(store: Store, kind: str, rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored values of the mapping ``rec`` keys (vendor + key columns), or None."""
+    table, keys, values = MAPPING_KINDS[kind]
+    cols = ("vendor", *keys)
+    where = " AND ".join(f"{k} = ?" for k in cols)
+    old = store.conn.execute(f"SELECT {', '.join(values)} FROM {table} WHERE {where}", [rec[k] for k in cols]).fetchone()
+    return dict(zip(values, old)) if old else None
+
+
+def delete_mappings(store: Store, kind: str, vendor: str, keys_rows: list[dict[str, Any]], *,
+                    by: str | None = None, source: str = "page") -> int:
+    """Delete mappings (by their key columns) in one transaction, each deletion recorded in history."""
+    table, keys, values = MAPPING_KINDS[kind]
+    by = by or operator_name()
+    now = utcnow()
+    n = 0
+    with store.atomic():
+        for row in keys_rows:
+            rec = _mapping_record(kind, vendor, row)
+            old_d = _current_mapping(store, kind, rec)
+            if old_d is None:
+                continue
+            store.db[table].delete(tuple(rec[k] for k in ("vendor", *keys)))
+            store.db["mapping_history"].insert({
+                "kind": kind, "vendor": vendor, "key": json.dumps([rec[k] for k in keys]), "change": "delete",
+                "old": json.dumps(old_d), "new": None, "changed_at": now, "changed_by": by,
+                "source": source,
+            })
+            n += 1
+    return n
+
+
+def get_mappings(store: Store, kind: str, vendor: str | None = None) -> pd.DataFrame:
+    """Mappings of one kind (columns: vendor, key columns, value columns, updated_at, updated_by).
+
+    Blank optional key parts come back as None, ids as int, ``own_*`` as bool, rule values as
+    Decimal: the shape :class:`billbridge.reconcile.Mappings` expects (plus vendor and who/when).
+    """
+    table, keys, values = MAPPING_KINDS[kind]
+    cols = ["vendor", *keys, *values, "updated_at", "updated_by"]
+    sql = f"SELECT {', '.join(cols)} FROM {table}"
+    params: list[Any] = []
+    if vendor is not None:
+        sql += " WHERE vendor = ?"
+        params.append(vendor)
+    sql += f" ORDER BY vendor, {', '.join(keys)}"
+    raw = store.conn.execute(sql, params).fetchall()
+    data: dict[str, list[Any]] = {c: [r[i] for r in raw] for i, c in enumerate(cols)}
+    for k in keys:
+        if k in _OPTIONAL_KEYS:
+            data[k] = [None if v in ("", None) else v for v in data[k]]
+    for v in values:
+        if v in _INT_VALUES:
+            data[v] = [None if x is None else int(x) for x in data[v]]
+        elif v in _BOOL_VALUES:
+            data[v] = [True if x is None else bool(x) for x in data[v]]
+        elif v == "value":
+            data[v] = [None if x in (None, "") else Decimal(x) for x in data[v]]
+    # object columns: None stays None (pandas would turn it into NaN when inferring types)
+    df = pd.DataFrame({c: pd.Series(data[c], dtype=object) for c in cols}, columns=cols)
+    return df
+
+
+def mapping_frames(store: Store, vendor: str) -> dict[str, pd.DataFrame]:
+    """``{"companies", "agreements", "products", "rules"}`` for one vendor, shaped for
+    :class:`billbridge.reconcile.Mappings`."""
+    names = {"company": "companies", "agreement": "agreements", "product": "products", "rule": "rules"}
+    return {names[k]: get_mappings(store, k, vendor).drop(columns=["vendor", "updated_at", "updated_by"])
+            for k in MAPPING_KINDS}
+
+
+def mapping_history(store: Store, kind: str | None = None, vendor: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """Every recorded change, newest first (``old``/``new`` as dicts, ``key`` as a list)."""
+    where, params = [], []
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if vendor:
+        where.append("vendor = ?")
+        params.append(vendor)
+    sql = "SELECT * FROM mapping_history" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    df = pd.DataFrame(list(store.db.query(sql, params)),
+                      columns=["id", "kind", "vendor", "key", "change", "old", "new", "changed_at", "changed_by", "source"])
+    for c in ("key", "old", "new"):
+        df[c] = pd.Series([json.loads(x) if isinstance(x, str) and x else None for x in df[c]], dtype=object, index=df.index)
+    return df
+
+
+def mappings_changed_at(store: Store) -> str | None:
+    """When any mapping last changed (drives "the plan is out of date")."""
+    row = store.conn.execute("SELECT MAX(changed_at) FROM mapping_history").fetchone()
+    return row[0] if row else None
+
+
+def mappings_version(store: Store) -> int:
+    """A number that grows with every mapping change (the newest history id; 0 when none): what
+    "the plan is out of date" compares, since two changes can share one second."""
+    row = store.conn.execute("SELECT MAX(id) FROM mapping_history").fetchone()
+    return int(row[0] or 0)
+
