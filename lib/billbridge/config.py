@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from billbridge.errors import ConfigError  # the one error tree; re-exported here
+
 DEFAULT_DB = Path("data") / "billbridge.db"
 DEFAULT_API_VERSION = "2025.1"
 
@@ -39,10 +41,6 @@ _FIELDS = {
     "api_version": "CW_API_VERSION",
 }
 _REQUIRED = ("company_id", "public_key", "private_key", "client_id")
-
-
-class ConfigError(ValueError):
-    """The ConnectWise configuration is incomplete; the message names what is missing and where to set it."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from billbridge import demo_world, matching
+from billbridge.errors import InputError
 from billbridge import store as st
 
 __all__ = [
@@ -377,7 +378,7 @@ def catalog_choices(snapshot: dict[str, Any]) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------ creation
-class CreationError(ValueError):
+class CreationError(InputError):
     """The record cannot be requested (yet); the message says why and what to do first."""
 
 

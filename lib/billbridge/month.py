@@ -26,7 +26,9 @@ import pandas as pd
 
 from billbridge import demo_world
 from billbridge import store as st
-from billbridge.reconcile import ROW_COLUMNS, Context, Mappings, Plan, Summary, plan_to_json, reconcile
+from billbridge.errors import NotFoundError
+from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS
+from billbridge.reconcile import Context, Mappings, Plan, Summary, plan_to_json, reconcile
 
 __all__ = [
     "NoSnapshotError", "SnapshotResult", "StoredPlan", "PLAN_EXTRA_COLUMNS", "MONEY_FIELDS", "VENDOR_NAMES",
@@ -38,17 +40,9 @@ __all__ = [
 #: display names of the vendors billbridge knows (others: the vendor key, title-cased)
 VENDOR_NAMES = {"demo": demo_world.VENDOR_NAME, "intermedia": "Intermedia", "interworks": "interworks.cloud",
                 "phin": "Phin", "generic": "Generic"}
-#: columns build_plan adds to reconcile's rows
-PLAN_EXTRA_COLUMNS = ("target", "lookup", "depends_on", "maps")
-#: plan row columns holding money or quantities (Decimal in frames, strings in JSON)
-MONEY_FIELDS = (
-    "vendor_amount", "vendor_quantity_raw", "vendor_quantity", "vendor_unit_cost", "vendor_unit_price",
-    "cw_quantity", "cw_unit_price", "cw_unit_cost", "new_quantity", "new_unit_price", "new_unit_cost",
-    "price_impact", "margin_impact", "cw_proration", "vendor_proration",
-)
 
 
-class NoSnapshotError(LookupError):
+class NoSnapshotError(NotFoundError):
     """No ConnectWise snapshot is stored for the month: refresh from ConnectWise first."""
 
 

@@ -136,6 +136,8 @@ import numpy as np
 import pandas as pd
 
 from billbridge import bdom as _bdom
+from billbridge.errors import ConservationError
+from billbridge.model import ACTIONS, CAUSES, EXCLUDED_CAUSES, ROW_COLUMNS, VENDOR_LINE_COLUMNS
 from billbridge.linekey import KIND_CREDIT, KIND_OUT_OF_PERIOD, MAX_KEY_LEN, line_key, parse_line_key
 from billbridge.money import format_money, quantum, round_fraction
 
@@ -145,48 +147,7 @@ __all__ = [
     "snapshot_frames", "reconcile", "plan_to_json", "cw_date",
 ]
 
-ACTIONS = ("in_sync", "update", "create", "cancel", "blocked")
-
-#: cause -> what it means (plain words; the reason column adds names and numbers)
-CAUSES: dict[str, str] = {
-    "unmapped_customer": "the vendor customer is not mapped to a ConnectWise company",
-    "no_agreement": "the customer has no (existing) agreement mapped for this vendor",
-    "agreement_cancelled": "the mapped agreement is cancelled in ConnectWise",
-    "agreement_expired": "the mapped agreement is past its end date",
-    "agreement_inactive": "the mapped agreement is inactive in ConnectWise",
-    "company_deleted": "the mapped company is deleted in ConnectWise",
-    "unmapped_product": "the vendor SKU is not mapped to a ConnectWise catalog item",
-    "ambiguous": "more than one active addition could be this line",
-    "manually_edited": "a person changed the addition after billbridge last wrote it",
-    "excluded_by_rule": "a per-customer rule says do not sync",
-    "out_of_period": "the vendor line belongs to another billing month",
-}
-EXCLUDED_CAUSES = frozenset({"excluded_by_rule", "out_of_period"})
-
-VENDOR_LINE_COLUMNS = (
-    "line_no", "vendor_customer_id", "vendor_customer_name", "customer_created", "subscription_id", "sku",
-    "product_name", "charge_type", "billing_frequency", "term", "quantity", "unit_cost", "unit_price",
-    "period_start", "period_end", "effective_date", "currency",
-)
-
-#: the plan row columns, in display order
-ROW_COLUMNS = (
-    "key", "action", "cause", "reason", "bucket", "flags",
-    "vendor", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku", "product_name",
-    "charge_type", "term", "billing_frequency", "sync_mode", "quantity_basis",
-    "company_id", "company_name", "agreement_id", "agreement_name",
-    "catalog_item_id", "product_identifier", "product_description",
-    "vendor_lines", "vendor_line_count", "vendor_amount", "vendor_quantity_raw",
-    "vendor_quantity", "vendor_unit_cost", "vendor_unit_price",
-    "cw_addition_id", "cw_quantity", "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date",
-    "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
-    "writes", "request", "price_impact", "margin_impact",
-    "cw_proration", "vendor_proration", "credit_for", "currency",
-)
-
 ZERO = Decimal(0)
-class ConservationError(AssertionError):
-    """Vendor total != reconciled + blocked + excluded: a line was lost or counted twice."""
 
 
 # --------------------------------------------------------------------------------------------

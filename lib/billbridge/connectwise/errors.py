@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from billbridge.errors import EXIT_CW, BillbridgeError
+
 from .redact import redact
 
 __all__ = [
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-class ConnectWiseError(Exception):
+class ConnectWiseError(BillbridgeError):
     """Base of every ConnectWise failure.
 
     Attributes: ``status`` (HTTP status or None), ``code`` (ConnectWise ``code`` such as
@@ -41,6 +43,7 @@ class ConnectWiseError(Exception):
     """
 
     retriable = False  # whether trying again later can help (singer-style "what next")
+    exit_code = EXIT_CW
 
     def __init__(
         self,

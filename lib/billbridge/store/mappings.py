@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from billbridge.config import operator_name
+from billbridge.model import MAPPING_DEFAULTS
 from billbridge.store.db import Store, utcnow
 
 
@@ -30,7 +31,7 @@ MAPPING_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 _OPTIONAL_KEYS = {"subscription_id", "term", "billing_frequency", "sku"}
 _INT_VALUES = {"company_id", "agreement_id", "catalog_item_id"}
 _BOOL_VALUES = {"own_cost", "own_price"}
-_DEFAULTS = {"sync_mode": "standing", "period_rule": "advance", "own_cost": 1, "own_price": 1}
+_DEFAULTS = {k: (int(v) if isinstance(v, bool) else v) for k, v in MAPPING_DEFAULTS.items()}  # booleans stored 0/1
 
 
 
