@@ -75,7 +75,7 @@ def test_intermedia_example_created_4_aug_first_bill_4_sep_covers_4_aug_to_4_sep
     arr = bdom.period_for_billing_month(4, "2026-09", Timing.ARREARS)
     assert adv == VendorPeriod(date(2026, 9, 4), date(2026, 10, 4))
     assert arr == VendorPeriod(date(2026, 8, 4), date(2026, 9, 4))
-    assert bdom.landing_month(adv, "advance") == bdom.landing_month(arr, "arrears") == "2026-09"
+    assert bdom.period_landing_month(adv, "advance") == bdom.period_landing_month(arr, "arrears") == "2026-09"
 
 
 def test_addition_dates_are_first_and_last_day_and_cw_invoices_on_the_first_of_next_month():
@@ -99,8 +99,8 @@ def test_rule_1_6_split_flag_when_a_vendor_period_spans_two_cw_months():
 
 def test_rule_1_6_anchor_1_arrears_lands_in_the_month_of_the_vendor_invoice():
     p = VendorPeriod(date(2026, 10, 1), date(2026, 11, 1))
-    assert bdom.landing_month(p, Timing.ADVANCE) == "2026-10"
-    assert bdom.landing_month(p, Timing.ARREARS) == "2026-11"
+    assert bdom.period_landing_month(p, Timing.ADVANCE) == "2026-10"
+    assert bdom.period_landing_month(p, Timing.ARREARS) == "2026-11"
 
 
 def test_default_timing_recurring_advance_usage_arrears():
@@ -258,3 +258,54 @@ def test_property_proration_share_is_between_zero_and_one(anchor, on, eff, conv)
     assert 0 <= f <= 1
     if start >= p.next_start:
         assert f == 0
+
+
+# ---- Rule 1.6 as one function (billing-rules section 9, billing month 2026-10) -----------------
+SECTION_9 = [
+    # charge type, period rule, period start, period end (inclusive), lands in
+    ("usage", None, date(2026, 10, 1), date(2026, 10, 31), "2026-11"),
+    ("usage", None, date(2026, 9, 4), date(2026, 10, 3), "2026-10"),
+    ("usage", None, date(2026, 10, 4), date(2026, 11, 3), "2026-11"),
+    ("recurring", "advance", date(2026, 10, 4), date(2026, 11, 3), "2026-10"),
+    ("recurring", "advance", date(2026, 11, 1), date(2026, 11, 30), "2026-11"),
+    ("recurring", "advance", date(2026, 10, 1), date(2026, 10, 31), "2026-10"),
+    ("recurring", "arrears", date(2026, 9, 1), date(2026, 9, 30), "2026-09"),
+    ("recurring", "arrears", date(2026, 9, 4), date(2026, 10, 3), "2026-10"),
+]
+
+
+@pytest.mark.parametrize("charge_type, rule, start, end, lands", SECTION_9)
+def test_section_9_landing_month_of_each_dated_case(charge_type, rule, start, end, lands):
+    assert bdom.landing_month(charge_type, start, end, None, rule) == lands
+    assert bdom.lands_in("2026-10", charge_type, lands) is (lands == "2026-10")
+
+
+def test_usage_landing_ignores_the_period_rule_it_is_always_the_bill_date():
+    assert bdom.landing_month("usage", date(2026, 10, 1), date(2026, 10, 31), None, "advance") == "2026-11"
+    assert bdom.landing_month("usage", date(2026, 10, 1), date(2026, 10, 31), None, "arrears") == "2026-11"
+
+
+def test_one_time_follows_the_period_rule_like_recurring():
+    assert bdom.landing_month("one_time", date(2026, 9, 4), date(2026, 10, 3), None, "advance") == "2026-09"
+    assert bdom.landing_month("one_time", date(2026, 9, 4), date(2026, 10, 3), None, "arrears") == "2026-10"
+
+
+def test_a_credit_lands_with_its_period_end_and_still_counts_in_a_later_month():
+    assert bdom.landing_month("credit", date(2026, 9, 1), date(2026, 9, 30)) == "2026-09"
+    assert bdom.lands_in("2026-10", "credit", "2026-09")
+    assert not bdom.lands_in("2026-10", "credit", "2026-11")
+
+
+def test_missing_dates_fall_back_to_the_other_date_then_the_effective_date_then_the_loaded_month():
+    assert bdom.landing_month("recurring", None, date(2026, 10, 31)) == "2026-10"
+    assert bdom.landing_month("recurring", None, None, date(2026, 10, 15)) == "2026-10"
+    assert bdom.landing_month("usage", date(2026, 10, 1), None) == "2026-10"
+    assert bdom.landing_month("recurring", None, None, None) is None
+    assert bdom.lands_in("2026-10", "recurring", None)
+
+
+def test_a_malformed_month_is_an_input_error_naming_the_form():
+    from billbridge.errors import InputError
+
+    with pytest.raises(InputError, match="YYYY-MM"):
+        bdom.parse_billing_month("Nov 2026")

@@ -185,6 +185,18 @@ def test_lines_outside_the_billing_month_are_listed_not_errors():
     assert res.lines["landing_month"].tolist() == ["2026-11", "2026-12", "2026-11", "2026-12"]
 
 
+def test_the_loader_lands_lines_by_the_one_rule_of_section_9():
+    """Billing month 2026-10: anchor-1 usage for October is billed 1 Nov (another month); anchor-4
+    usage for 4 Sep - 3 Oct is billed 4 Oct (this month); the loader and bdom.landing_month agree."""
+    rows = ["C1,Acme,MIN,10,0.01,2026-10-01,2026-10-31,usage", "C1,Acme,MIN,10,0.01,2026-09-04,2026-10-03,usage",
+            "C1,Acme,MIN,10,0.01,2026-10-04,2026-11-03,usage", "C1,Acme,SEAT,1,5.00,2026-10-04,2026-11-03,recurring",
+            "C1,Acme,SEAT,1,5.00,2026-11-01,2026-11-30,recurring"]
+    res = parse_file(csv_bytes(HEADER, *rows), "x.csv", "generic", "2026-10")
+    assert res.ok
+    assert res.lines["landing_month"].tolist() == ["2026-11", "2026-10", "2026-11", "2026-10", "2026-11"]
+    assert res.out_of_month["line_no"].tolist() == [2, 4, 6]
+
+
 def test_defaults_charge_type_recurring_currency_usd_term_by_charge_type():
     res = parse_file(csv_bytes("vendor_customer_id,vendor_customer_name,sku,quantity,unit_cost,charge_type",
                                "C1,A,S,1,2.00,", "C1,A,U,1,2.00,usage"), "x.csv", "generic", M)

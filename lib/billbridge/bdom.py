@@ -35,6 +35,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from billbridge.errors import InputError
 from billbridge.money import quantize, round_fraction, to_fraction
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "Timing",
     "default_timing",
     "landing_month",
+    "lands_in",
+    "period_landing_month",
     "period_for_billing_month",
     "vendor_invoice_date",
     "is_split",
@@ -76,10 +79,12 @@ LATE_MONTH_DAYS = 6
 
 # --------------------------------------------------------------------------------------- months
 def parse_billing_month(billing_month: str) -> tuple[int, int]:
-    """``"2026-11"`` -> ``(2026, 11)``; raises :class:`ValueError` for anything else."""
+    """``"2026-11"`` -> ``(2026, 11)``; raises :class:`~billbridge.errors.InputError` for anything
+    else. The one validation of a month string: the CLI, the pages and the library all call it."""
     m = _MONTH_RE.match(str(billing_month).strip())
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"billing month must be YYYY-MM, got {billing_month!r}")
+        raise InputError(f"a billing month is written YYYY-MM (for example 2026-11), not {str(billing_month)!r}",
+                         reason="not a YYYY-MM month")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -209,9 +214,56 @@ def default_timing(charge_type: str) -> Timing:
         raise ValueError(f"unknown charge type {charge_type!r}") from None
 
 
-def landing_month(period: VendorPeriod, timing: Timing | str) -> str:
-    """The billing month ``YYYY-MM`` a vendor period lands in under ``timing`` (see :class:`Timing`)."""
-    return month_key(period.start if Timing(timing) is Timing.ADVANCE else period.next_start)
+def landing_month(charge_type: str | None, period_start: date | None, period_end: date | None,
+                  effective_date: date | None = None, period_rule: Timing | str | None = None) -> str | None:
+    """The billing month ``YYYY-MM`` a vendor line lands in (Rule 1.6 as sharpened in billing-rules
+    section 9). This is the one function that decides it: the loader's "bills in another month"
+    note, the reconciliation's ``out_of_period``, the timeline and the review all call it.
+
+    * **usage** (billed in arrears) lands in the month of the vendor's bill date, the day after
+      the period's last day: usage is only known once billed (anchor 1, 1-31 Oct -> billed 1 Nov ->
+      2026-11; anchor 4, 4 Sep-3 Oct -> billed 4 Oct -> 2026-10).
+    * **recurring and one-time** lines follow the agreement's ``period_rule``: ``advance`` (the
+      default) -> the month the period starts; ``arrears`` -> the month of the period's last day.
+    * **credits** land in the month of the period's last day (a refund follows the period it
+      refunds); :func:`lands_in` also accepts them in any later billing month (refunds arrive late).
+
+    ``period_end`` is the inclusive last day (Rule 1.5 display end). A line missing the date its
+    rule needs falls back to the other period date, then to ``effective_date``; with none of them it
+    has no landing month of its own (``None``: it belongs to the month it was loaded for).
+    """
+    ct = charge_type or "recurring"
+    if ct == "usage":
+        if period_end is not None:
+            return month_key(period_end + ONE_DAY)
+        order = (period_start, effective_date)
+    elif ct == "credit" or Timing(period_rule or Timing.ADVANCE) is Timing.ARREARS:
+        order = (period_end, period_start, effective_date)
+    else:
+        order = (period_start, period_end, effective_date)
+    for d in order:
+        if d is not None:
+            return month_key(d)
+    return None
+
+
+def lands_in(billing_month: str, charge_type: str | None, landing: str | None) -> bool:
+    """Whether a line whose :func:`landing_month` is ``landing`` belongs to ``billing_month``: the
+    same month; for a credit also any earlier one (refunds arrive late, Rule 6.5); a line without a
+    landing month belongs to the month it was loaded for."""
+    if landing is None:
+        return True
+    if charge_type == "credit":
+        return landing <= billing_month
+    return landing == billing_month
+
+
+def period_landing_month(period: VendorPeriod, timing: Timing | str) -> str:
+    """The billing month a vendor period lands in: ``advance`` as a recurring line billed in advance,
+    ``arrears`` as usage billed on the period's ``next_start`` (both through :func:`landing_month`)."""
+    if Timing(timing) is Timing.ADVANCE:
+        return landing_month("recurring", period.start, period.end)  # type: ignore[return-value]
+    return landing_month("usage", period.start, period.end)  # type: ignore[return-value]
 
 
 def vendor_invoice_date(period: VendorPeriod, timing: Timing | str) -> date:
@@ -223,7 +275,7 @@ def period_for_billing_month(anchor_day: int, billing_month: str, timing: Timing
     """The vendor period billed on the account's BDOM in ``billing_month``.
 
     In advance that BDOM starts the period; in arrears it ends it. Either way
-    :func:`landing_month` of the result is ``billing_month``.
+    :func:`period_landing_month` of the result is ``billing_month``.
     """
     y, m = parse_billing_month(billing_month)
     bd = billing_date(anchor_day, y, m)

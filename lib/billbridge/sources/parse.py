@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from billbridge.bdom import parse_billing_month
+from billbridge.bdom import landing_month, lands_in, parse_billing_month
 from billbridge.money import MINOR_UNITS
 from billbridge.sources.formats import (
     CHARGE_TYPES,
@@ -763,7 +763,6 @@ def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: Colum
     else:
         out["term"] = c.with_dic(res)
     credit = charge.rows(_np(pc.equal(charge.dic, "credit")))
-    arrears = charge.rows(_np(pc.is_in(charge.dic, value_set=pa.array(["usage", "credit"]))))
 
     # ---- currency
     craw = raw("currency")
@@ -880,23 +879,31 @@ def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: Colum
             result.problems.append(Problem(int(numbers[i]), None,
                                            f"duplicate of row {int(numbers[int(first_row[i])])} (same customer, subscription, SKU, charge type and period)"))
 
-    # ---- landing month and out-of-month lines
-    start_ym = ps.rows(_ym(ts_of["period_start"]))
-    pe_ts = ts_of["period_end"]
-    end1_ym = pe.rows(_ym(pc.add(pe_ts, pa.scalar(86400, pa.duration("s")))))
-    landing = np.where(arrears, end1_ym, start_ym)
-    landing = np.where(np.isnan(landing), np.where(arrears, start_ym + 1, pe.rows(_ym(pe_ts))), landing)
-    landing = np.where(np.isnan(landing), date_col["effective_date"].rows(_ym(ts_of["effective_date"])), landing)
-    target = by * 12 + bm - 1
-    has = ~np.isnan(landing)
-    li = np.where(has, landing, target).astype(np.int64)
-    uniq, inverse = np.unique(li, return_inverse=True)  # a handful of months: label each once
-    labels = [f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq.tolist()]
-    if not has.all():
-        inverse = np.where(has, inverse, len(labels))
+    # ---- landing month and out-of-month lines: bdom.landing_month (the one rule) per distinct
+    # combination of charge type and dates, mapped back onto the lines
+    def day_values(f: str) -> list:
+        return [None if v is None else v.date() for v in pc.cast(ts_of[f], pa.timestamp("s")).to_pylist()]
+
+    dates = {f: (date_col[f].idx, day_values(f)) for f in ("period_start", "period_end", "effective_date")}
+    charge_values = charge.dic.to_pylist()
+    combo = charge.idx.astype(np.int64)
+    for f in ("period_start", "period_end", "effective_date"):
+        combo = combo * (len(dates[f][1]) + 1) + dates[f][0]
+    uniq, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
+    month_of = [landing_month(charge_values[charge.idx[i]], *(dates[f][1][dates[f][0][i]] for f in
+                                                              ("period_start", "period_end", "effective_date")))
+                for i in first.tolist()]
+    labels = sorted({m for m in month_of if m is not None})
+    pos = {m: k for k, m in enumerate(labels)}
+    per_combo = np.array([pos[m] if m is not None else len(labels) for m in month_of], dtype=np.int32)
+    line_month = per_combo[inverse]
+    if any(m is None for m in month_of):
         labels.append(None)
-    landing_month = _Col(inverse.astype(np.int32), pa.array(labels, type=pa.string()))
-    out_of_month = has & (li != target)
+    landing_month_col = _Col(line_month, pa.array(labels, type=pa.string()))
+    month = f"{by:04d}-{bm:02d}"
+    ok_per_combo = np.array([lands_in(month, charge_values[charge.idx[i]], m)
+                             for i, m in zip(first.tolist(), month_of)], dtype=bool)
+    out_of_month = ~ok_per_combo[inverse]
 
     # ---- problems, in file order
     for mask, f, reason, values in bad_rows:
@@ -908,7 +915,7 @@ def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: Colum
     result.problems.sort(key=lambda p: (p.row or 0))
     arrays = {"line_no": pa.array(numbers, type=pa.int64())}
     arrays.update({c: out[c].arrow() for c in LINE_COLUMNS})
-    arrays["landing_month"] = landing_month.arrow()
+    arrays["landing_month"] = landing_month_col.arrow()
     arrays["out_of_month"] = pa.array(out_of_month)
     result.table = pa.table(arrays)
     if len(currencies) > 1:
