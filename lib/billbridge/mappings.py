@@ -28,6 +28,7 @@ import pandas as pd
 
 from billbridge import demo_world, matching
 from billbridge.errors import InputError
+from billbridge.money import extended
 from billbridge import store as st
 
 __all__ = [
@@ -50,9 +51,11 @@ CSV_COLUMNS = (
 
 # ------------------------------------------------------------------------------------ the month
 def _amount(lines: pd.DataFrame) -> pd.Series:
-    cents = Decimal("0.01")
-    return pd.Series([(q * c).quantize(cents) if q is not None and c is not None else Decimal(0)
-                      for q, c in zip(lines["quantity"], lines["unit_cost"])], index=lines.index, dtype=object)
+    """Each line's vendor cost (:func:`billbridge.money.extended`: a credit reduces it)."""
+    cur = lines["currency"] if "currency" in lines else pd.Series("USD", index=lines.index)
+    return pd.Series([extended(q, c, k or "USD", credit=t == "credit") or Decimal(0)
+                      for q, c, k, t in zip(lines["quantity"], lines["unit_cost"], cur, lines["charge_type"])],
+                     index=lines.index, dtype=object)
 
 
 def vendor_customers(store: st.Store, month: str) -> pd.DataFrame:

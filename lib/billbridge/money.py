@@ -25,6 +25,7 @@ __all__ = [
     "MINOR_UNITS",
     "minor_unit",
     "quantum",
+    "extended",
     "quantize",
     "round_fraction",
     "to_fraction",
@@ -63,6 +64,23 @@ def quantum(currency: str = "USD") -> Decimal:
 def quantize(amount: Decimal | int | str, currency: str = "USD") -> Decimal:
     """Round ``amount`` to the currency's minor unit, ``ROUND_HALF_UP`` (use once per line)."""
     return Decimal(amount).quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def extended(quantity: Decimal | int | str | None, unit: Decimal | int | str | None, currency: str = "USD", *,
+             credit: bool = False) -> Decimal | None:
+    """The extended amount of one line, quantity x unit, rounded once to the currency's minor unit
+    (half away from zero). This is the one place an extended amount is computed: the loader, the
+    reconciliation, the review and the Mappings page's "$ at stake" all call it.
+
+    A credit (``credit=True``, Rule 6.5) always reduces a total, whatever signs the vendor file used:
+    ``-|quantity| x |unit|``. ``None`` when the quantity or the unit is missing.
+    """
+    if quantity is None or unit is None:
+        return None
+    q, u = Decimal(quantity), Decimal(unit)
+    if credit:
+        q, u = -abs(q), abs(u)
+    return (q * u).quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
 def to_fraction(value: Decimal | int | str | Fraction) -> Fraction:
