@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from billbridge import demo_world
+from billbridge import clock, demo_world
 from billbridge import store as st
 from billbridge.errors import NotFoundError
 from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS
@@ -244,7 +244,7 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | None = No
     frames, summaries = [], []
     for vendor, (_imp, lines) in sorted(imports.items()):
         maps = Mappings(**st.mapping_frames(store, vendor))
-        ctx = Context(month=month, vendor=vendor, api_member=member, today=today or date.today(),
+        ctx = Context(month=month, vendor=vendor, api_member=member, today=today or clock.today(),
                       journal=st.written_lines(store), overrides=overrides, vendor_name=vendor_name(vendor),
                       line_key_field=demo_world.LINE_KEY_FIELD, line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
         p = reconcile(lines, snapshot, maps, ctx)

@@ -1,0 +1,1 @@
+"""The plan: inputs -> rules pipeline -> plan rows, and the one plan lifecycle."""
