@@ -1,0 +1,359 @@
+"""Pax8 by API (``sources.pull(store, "pax8", month)``): the month's invoices and their items.
+
+Protocol (Pax8's partner-endpoints and authentication OpenAPI documents, mirrored in
+``api-evangelist/pax8``):
+
+* token: ``POST {api}/token`` with JSON ``{client_id, client_secret, audience:
+  "https://api.pax8.com", grant_type: "client_credentials"}``; fetched once per pull and renewed
+  when a call answers 401;
+* final bill: ``GET /invoices?invoiceDateRangeStart=<1st>&invoiceDateRangeEnd=<last>`` (every page,
+  ``size=200``), then ``GET /invoices/{id}/items`` for each (every page; the pages after the first
+  are fetched concurrently, at most ``concurrency`` at a time). Invoices marked ``Void`` or
+  ``Credited`` are left out (a corrected invoice replaces a credited one), with a warning;
+* draft: ``GET /invoices/draftItems?monthOffset=0|1`` (this month or next, from today), to
+  reconcile before the invoice exists; Pax8 leaves usage billed in arrears out of drafts.
+
+429 and 5xx are retried (honouring ``Retry-After``) by :mod:`billbridge.sources.http`. A paged
+answer whose pages do not add up to its ``totalElements`` (the data changed while paging) stops
+the pull: nothing is stored.
+
+Field mapping (one canonical line per item):
+
+================== ============================ ===========================================================
+Pax8 item field    billbridge field             notes
+================== ============================ ===========================================================
+companyId          vendor_customer_id
+companyName        vendor_customer_name
+externalId         vendor_customer_external_id  extra column (the partner's own reference)
+subscriptionId     subscription_id
+sku                sku
+productName        product_name                 ``description`` when productName is empty
+type               charge_type                  table below; unknown -> problem
+term               term                         table below; unknown or ``2 Year`` -> problem
+quantity           quantity
+cost               unit_cost                    the partner's unit cost
+price              unit_price                   the customer unit price set in Pax8
+startPeriod        period_start, effective_date
+endPeriod          period_end                   inclusive (**guess**, see below)
+currencyCode       currency
+costTotal          extended_cost                the vendor's own extended cost: the month's vendor cost
+                                                equals the items' costTotal sum to the cent (Rule 7.7)
+salesTax           tax                          extra column: shown, never re-billed
+id                 vendor_line_id               extra column; invoice id -> vendor_invoice_id
+================== ============================ ===========================================================
+
+``type`` -> charge type: ``subscription`` -> recurring (``usage`` when its term is ``Arrears``,
+**guess**); ``prorate`` -> recurring, marked ``vendor_prorated``; ``one-time`` -> one_time;
+``service-charge`` -> one_time (**guess**); ``rebate``, ``service-credit``, ``invoice-credit``,
+``payment-credit`` -> credit (the last three **guesses**). Any item with a negative ``costTotal``
+is a credit (a refund of removed seats comes as a negative ``prorate``, **guess**); a credit type
+with a positive costTotal is a problem. (The issue's "credits" is not a Pax8 type: the published
+enum is the list above.)
+
+``term`` -> term: Monthly -> monthly, Annual -> annual, 3 Year -> triennial, Trial -> monthly
+(**guess**), Activation / One-Time / One-time / Arrears / Rebate -> none. ``2 Year`` has no
+billbridge term (monthly, annual, triennial, none): such an item is a problem, never a silent default.
+
+``endPeriod``: the spec's two examples disagree (an invoice item ``2019-04-01``..``2019-05-01``,
+a draft item ``2025-02-01``..``2025-02-28``). **Guess**: an end exactly one month or one year
+after the start, on the same day of the month, is the next period's first day (exclusive) and
+becomes the day before; any other end is the last day covered. The billing frequency is
+``annual`` when the (inclusive) period spans a year or more, else ``monthly`` (**guess**: items
+carry no billing frequency). A costTotal that differs from quantity x cost by more than a cent is
+a warning (the vendor's amount is kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from billbridge import clock
+from billbridge.bdom import add_months, days_in_month, month_key, parse_billing_month
+from billbridge.errors import InputError, NotFoundError
+from billbridge.sources.http import VendorAPIError, VendorClient
+from billbridge.sources.registry import Source, SourceLines, decimal_text, link_credits, register
+
+__all__ = ["SOURCE", "TYPES", "TERMS", "GUESSES", "PAGE_SIZE", "fetch", "canonical_items", "client_for"]
+
+PAGE_SIZE = 200
+DEFAULT_CONCURRENCY = 4
+TYPES: dict[str, str] = {
+    "subscription": "recurring", "prorate": "recurring", "one-time": "one_time", "service-charge": "one_time",
+    "rebate": "credit", "service-credit": "credit", "invoice-credit": "credit", "payment-credit": "credit",
+}
+GUESSES = frozenset({"service-charge", "service-credit", "invoice-credit", "payment-credit"})
+TERMS: dict[str, str] = {
+    "monthly": "monthly", "annual": "annual", "3 year": "triennial", "trial": "monthly", "activation": "none",
+    "one-time": "none", "arrears": "none", "rebate": "none",
+}
+SKIPPED_STATUSES = ("Void", "Credited")
+_COLUMNS = {
+    "vendor_customer_id": "companyId", "vendor_customer_name": "companyName", "subscription_id": "subscriptionId",
+    "sku": "sku", "product_name": "productName", "charge_type": "type", "term": "term", "quantity": "quantity",
+    "unit_cost": "cost", "unit_price": "price", "period_start": "startPeriod", "period_end": "endPeriod",
+    "effective_date": "startPeriod", "currency": "currencyCode", "billing_frequency": "endPeriod",
+    "extended_cost": "costTotal",
+}
+Progress = Callable[[int, int | None, str], None]
+
+
+def client_for(settings, **options: Any) -> VendorClient:
+    """A :class:`VendorClient` for Pax8 with its OAuth2 client-credentials token."""
+
+    def token(client: VendorClient) -> str:
+        answer = client.post(settings.token_endpoint, json={
+            "client_id": settings.client_id, "client_secret": settings.client_secret,
+            "audience": settings.audience or "https://api.pax8.com", "grant_type": "client_credentials"})
+        tok = answer.get("access_token") if isinstance(answer, dict) else None
+        if not tok:
+            raise VendorAPIError("the token answer has no access_token", vendor="Pax8", method="POST",
+                                 path="/token")
+        return str(tok)
+
+    options.setdefault("pool_size", max(8, options.pop("concurrency", DEFAULT_CONCURRENCY) * 2))
+    return VendorClient("Pax8", settings.api_url, fetch_token=token, secrets=(settings.client_secret,), **options)
+
+
+class _Pager:
+    """Every page of several paged Pax8 resources: first pages together, then the rest, at most
+    ``concurrency`` requests in flight; each resource's pages checked against its totals."""
+
+    def __init__(self, client: VendorClient, pool: ThreadPoolExecutor, progress: Progress | None, what: str):
+        self.client, self.pool, self.progress, self.what = client, pool, progress, what
+        self.done = 0
+
+    def _get(self, path: str, params: dict, page: int) -> dict:
+        ans = self.client.get(path, {**params, "page": page, "size": PAGE_SIZE})
+        if not isinstance(ans, dict) or not isinstance(ans.get("content"), list) or not isinstance(ans.get("page"), dict):
+            raise VendorAPIError("a paged answer without content and page", vendor="Pax8", method="GET", path=path)
+        return ans
+
+    def all(self, targets: list[tuple[str, dict]]) -> list[list[dict]]:
+        firsts = list(self.pool.map(lambda t: self._get(t[0], t[1], 0), targets))
+        self.done += len(targets)
+        more = []
+        for k, ans in enumerate(firsts):
+            pages = _int(ans["page"].get("totalPages"))
+            more += [(k, p) for p in range(1, pages)]
+        total = self.done + len(more)
+        self._tell(total)
+        pages: dict[tuple[int, int], list[dict]] = {(k, 0): a["content"] for k, a in enumerate(firsts)}
+        futures = {self.pool.submit(self._get, targets[k][0], targets[k][1], p): (k, p) for k, p in more}
+        try:
+            for f in as_completed(futures):
+                k, p = futures[f]
+                ans = f.result()
+                if _int(ans["page"].get("number"), p) != p:
+                    raise VendorAPIError(f"asked for page {p}, got page {ans['page'].get('number')}", vendor="Pax8",
+                                         method="GET", path=targets[k][0])
+                pages[(k, p)] = ans["content"]
+                self.done += 1
+                self._tell(total)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        out = []
+        for k, first in enumerate(firsts):
+            n = _int(first["page"].get("totalPages"))
+            records = [r for p in range(max(n, 1)) for r in pages.get((k, p), [])]
+            expected = _int(first["page"].get("totalElements"), len(records))
+            if len(records) != expected:
+                raise VendorAPIError(f"the pages hold {len(records)} records but Pax8 announced {expected} "
+                                     "(the data changed while paging); nothing was stored, pull again",
+                                     vendor="Pax8", method="GET", path=targets[k][0])
+            out.append(records)
+        return out
+
+    def _tell(self, total: int) -> None:
+        if self.progress:
+            self.progress(self.done, total, f"Fetched {self.done:,} of {total:,} pages of Pax8 {self.what}")
+
+
+def _int(v: Any, default: int = 0) -> int:
+    try:
+        return int(str(v))
+    except (TypeError, ValueError):
+        return default
+
+
+def fetch(settings, billing_month: str, *, draft: bool = False, progress: Progress | None = None,
+          concurrency: int = DEFAULT_CONCURRENCY, stats: dict | None = None, **client_options: Any) -> SourceLines:
+    """Pull the month from Pax8 as canonical lines (see the module docstring). ``stats``, when
+    given, receives the request counts (``token``, ``invoice_pages``, ``item_pages``, ``requests``)."""
+    y, m = parse_billing_month(billing_month)
+    first, last = date(y, m, 1), date(y, m, days_in_month(y, m))
+    warnings: list[str] = []
+    client = client_for(settings, concurrency=concurrency, **client_options)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="pax8") as pool:
+            if draft:
+                offset = (y * 12 + m) - (clock.today().year * 12 + clock.today().month)
+                if offset not in (0, 1):
+                    raise InputError(f"Pax8 keeps draft items only for this month ({month_key(clock.today())}) and "
+                                     f"next ({add_months(month_key(clock.today()), 1)}), not {billing_month}")
+                client.token()
+                pager = _Pager(client, pool, progress, "draft items")
+                (items,) = pager.all([("invoices/draftItems", {"monthOffset": offset})])
+                invoices = [{"id": "", "invoiceDate": "", "status": "Draft"}]
+                per_invoice = [items]
+                file_name = f"Pax8 draft items for {billing_month} (pulled {clock.today().isoformat()})"
+                invoice_pages, item_pages = 0, pager.done
+                warnings.append("draft items: Pax8 leaves usage billed in arrears out, and the invoice may still change")
+            else:
+                client.token()
+                pager = _Pager(client, pool, progress, "invoices")
+                (invoices,) = pager.all([("invoices", {"invoiceDateRangeStart": first.isoformat(),
+                                                       "invoiceDateRangeEnd": last.isoformat(),
+                                                       "sort": "invoiceDate,asc"})])
+                invoice_pages = pager.done
+                skipped = [i for i in invoices if str(i.get("status") or "") in SKIPPED_STATUSES]
+                invoices = [i for i in invoices if str(i.get("status") or "") not in SKIPPED_STATUSES]
+                for i in skipped:
+                    warnings.append(f"Pax8 invoice {i.get('id')} of {i.get('invoiceDate')} is {i.get('status')} "
+                                    "and was left out")
+                if not invoices:
+                    raise NotFoundError(
+                        f"Pax8 has no invoice dated in {billing_month} yet (invoices are generated on the 4th); "
+                        "pull the draft items to reconcile before the invoice exists")
+                pager = _Pager(client, pool, progress, "invoice items")
+                per_invoice = pager.all([(f"invoices/{i['id']}/items", {}) for i in invoices])
+                item_pages = pager.done
+                dates = ", ".join(sorted({str(i.get("invoiceDate")) for i in invoices}))
+                file_name = f"Pax8 invoice{'s' if len(invoices) > 1 else ''} {dates}"
+        if stats is not None:
+            stats.update({"token": 1, "invoice_pages": invoice_pages, "item_pages": item_pages,
+                          "requests": int(client.stats["requests"]), "retries": dict(client.retries)})
+    finally:
+        client.close()
+    return canonical_items(invoices, per_invoice, file_name, warnings)
+
+
+def _period_end(start: date | None, end: date | None) -> date | None:
+    """The inclusive last day (see the module docstring's guess on ``endPeriod``)."""
+    if start is None or end is None:
+        return end
+    for months in (1, 12):
+        ym = add_months(month_key(start), months)
+        yy, mm = parse_billing_month(ym)
+        if end == date(yy, mm, min(start.day, days_in_month(yy, mm))) and start.day == end.day:
+            return end - timedelta(days=1)
+    return end
+
+
+def _date(v: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(v)[:10]) if v else None
+    except ValueError:
+        return None
+
+
+def canonical_items(invoices: list[dict], per_invoice: list[list[dict]], file_name: str,
+                    warnings: list[str] | None = None) -> SourceLines:
+    """Pax8 items (as the API answered, numbers as text) -> canonical lines; every unmappable value a problem."""
+    from billbridge.sources.parse import Problem
+
+    warnings = list(warnings or [])
+    problems: list[Problem] = []
+    recs: list[dict[str, str]] = []
+    ids: list[str] = []
+    names: list[str] = []
+    digest = hashlib.sha256()
+    known_types = ", ".join(TYPES)
+    off_by = 0
+    row = 0
+    for inv, items in zip(invoices, per_invoice):
+        for it in items:
+            row += 1
+            digest.update(json.dumps(it, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+            item_id = str(it.get("id") or "")
+            kind = str(it.get("type") or "").strip()
+            term_raw = str(it.get("term") or "").strip()
+            cost_total = decimal_text(it.get("costTotal"), min_places=2)
+            total_sign = Decimal(cost_total) if cost_total is not None else Decimal(0)
+            base = TYPES.get(kind.lower())
+            if not kind:
+                problems.append(Problem(row, "type", "required value is empty"))
+            elif base is None:
+                problems.append(Problem(row, "type", f"unknown Pax8 item type {kind!r} (billbridge knows {known_types})",
+                                        kind))
+            charge = base or "recurring"
+            if total_sign < 0:
+                charge = "credit"
+            elif base == "credit" and total_sign > 0:
+                problems.append(Problem(row, "costTotal", f"a {kind} item (a credit) with a positive costTotal",
+                                        cost_total))
+            if charge == "recurring" and kind.lower() == "subscription" and term_raw.lower() == "arrears":
+                charge = "usage"
+            term = TERMS.get(term_raw.lower(), None) if term_raw else ""
+            if term is None:
+                why = "has no billbridge term (monthly, annual, triennial, none)" if term_raw.lower() == "2 year" \
+                    else "is not a Pax8 term billbridge knows"
+                problems.append(Problem(row, "term", f"term {term_raw!r} {why}", term_raw))
+                term = ""
+            start, end_raw = _date(it.get("startPeriod")), _date(it.get("endPeriod"))
+            end = _period_end(start, end_raw)
+            freq = "annual" if start and end and (end - start).days >= 364 else "monthly"
+            qty = decimal_text(it.get("quantity"))
+            cost = decimal_text(it.get("cost"), min_places=2)
+            for field, value in (("quantity", qty), ("cost", cost), ("costTotal", cost_total)):
+                if value is None and it.get(field) not in (None, ""):
+                    problems.append(Problem(row, field, "not a number", str(it.get(field))))
+                elif value is None:
+                    problems.append(Problem(row, field, "required value is empty"))
+            if qty is not None and cost is not None and cost_total is not None:
+                if abs(Decimal(qty) * Decimal(cost) - Decimal(cost_total)) > Decimal("0.01"):
+                    off_by += 1
+            recs.append({
+                "vendor_customer_id": str(it.get("companyId") or ""),
+                "vendor_customer_name": str(it.get("companyName") or ""),
+                "subscription_id": str(it.get("subscriptionId") or ""),
+                "sku": str(it.get("sku") or ""),
+                "product_name": str(it.get("productName") or it.get("description") or ""),
+                "charge_type": charge,
+                "billing_frequency": freq,
+                "term": term,
+                "quantity": qty if qty is not None else str(it.get("quantity") or ""),
+                "unit_cost": cost if cost is not None else str(it.get("cost") or ""),
+                "unit_price": decimal_text(it.get("price"), min_places=2) or "",
+                "period_start": start.isoformat() if start else str(it.get("startPeriod") or ""),
+                "period_end": end.isoformat() if end else str(it.get("endPeriod") or ""),
+                "effective_date": start.isoformat() if start else "",
+                "currency": str(it.get("currencyCode") or inv.get("currencyCode") or ""),
+                "extended_cost": cost_total or "",
+                "tax": decimal_text(it.get("salesTax"), min_places=2) or "",
+                "vendor_line_id": item_id,
+                "vendor_invoice_id": str(inv.get("id") or ""),
+                "vendor_charge_type": kind,
+                "vendor_customer_external_id": str(it.get("externalId") or ""),
+                "vendor_prorated": "true" if kind.lower() == "prorate" and charge != "credit" else "",
+            })
+            ids.append(item_id)
+            names.append(f"Pax8 item {item_id}" if item_id else f"Pax8 item {row}")
+    lines = pd.DataFrame(recs)
+    rows = list(range(1, len(recs) + 1))
+    if len(lines):
+        credit_for, unmatched = link_credits(lines, rows)
+        lines["credit_for_line"] = credit_for
+        if unmatched:
+            warnings.append(f"{unmatched} credit item{'s' if unmatched != 1 else ''} refund{'s' if unmatched == 1 else ''} "
+                            "a charge that is not in this pull (billed in an earlier month)")
+    if off_by:
+        warnings.append(f"{off_by} item{'s' if off_by != 1 else ''} whose costTotal differs from quantity × cost by "
+                        "more than a cent; Pax8's costTotal is kept")
+    return SourceLines("pax8", file_name, digest.hexdigest(), lines, rows, columns=dict(_COLUMNS),
+                       line_ids=ids, problems=problems, warnings=warnings, row_names=names)
+
+
+SOURCE = register(Source(
+    name="pax8", kind="api", label="Pax8", charge_types=TYPES, guesses=GUESSES, fetch=fetch,
+    description="Pax8 partner API: the month's invoices and their items, or the draft items before the invoice.",
+))
