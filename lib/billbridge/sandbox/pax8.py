@@ -35,6 +35,7 @@ import math
 import re
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -178,6 +179,12 @@ class Pax8Emulator:
         if draft:
             index = len(world.MONTHS) - 1  # today's quantities, projected onto the month
             charges = month_charges(month, index, usage=False)
+            if month != month_key(self.today()):  # next month: this month's changes are behind it
+                first, last = month_span(month)
+                charges = [replace(c, kind="subscription", start=first, end=last,
+                                   unit_cost=world.PRODUCTS_BY_SKU[c.sku].unit_cost,
+                                   unit_price=world.PRODUCTS_BY_SKU[c.sku].unit_price)
+                           for c in charges if c.kind in ("subscription", "prorate")]
         else:
             index = world_index(month, self.today())
             charges = month_charges(month, index) if index is not None else []
@@ -188,8 +195,15 @@ class Pax8Emulator:
         return out
 
     def invoice(self, month: str) -> dict:
-        items = self.items(month)
-        total = sum((Decimal(str(i["costTotal"])) + Decimal(str(i["salesTax"])) for i in items), Decimal("0.00"))
+        key = ("invoice", month, self.filler_items, self.today())
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            items = self.items(month)
+            cached = sum((Decimal(str(i["costTotal"])) + Decimal(str(i["salesTax"])) for i in items), Decimal("0.00"))
+            with self._lock:
+                self._cache[key] = cached
+        total = cached
         inv_date = date.fromisoformat(f"{month}-{INVOICE_DAY:02d}")
         due = inv_date + timedelta(days=15)
         paid = due < self.today()

@@ -9,8 +9,8 @@ a read): a ``urllib3.util.Retry`` mounted on the adapter retries
 * refused connections, connect and read timeouts and dropped connections;
 
 with exponential backoff and jitter (``backoff_factor * 2**(n-1)``, capped at ``backoff_max``).
-Every attempt is counted in :attr:`VendorClient.stats` (``requests``) and every retry by reason in
-:attr:`VendorClient.retries`.
+Every attempt is counted in :attr:`VendorClient.stats` (``requests``; ``tokens`` = token requests)
+and every retry by reason in :attr:`VendorClient.retries`.
 
 Secrets (client secret, subscription key, tokens) are registered with
 :mod:`billbridge.connectwise.redact`, so no log line, exception message or repr carries them.
@@ -33,7 +33,8 @@ from urllib3.util.retry import Retry
 from billbridge.connectwise.redact import install_redaction, redact, register_secret
 from billbridge.errors import EXIT_CW, BillbridgeError
 
-__all__ = ["VendorAPIError", "VendorAuthError", "VendorConnectionError", "VendorClient", "RETRY_STATUSES"]
+__all__ = ["VendorAPIError", "VendorAuthError", "VendorConnectionError", "VendorClient", "RETRY_STATUSES",
+           "forget_tokens", "token_cache_key"]
 
 log = logging.getLogger("billbridge.sources.http")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -83,18 +84,40 @@ class _CountingRetry(Retry):
         return new
 
 
-TokenFetcher = Callable[["VendorClient"], str]
+TokenFetcher = Callable[["VendorClient"], "str | tuple[str, float | None]"]
+
+#: bearer tokens kept in memory between pulls of one process, per (token URL, client id, secret
+#: fingerprint): (token, monotonic expiry). Never written anywhere; see :func:`forget_tokens`.
+_TOKENS: dict[tuple[str, str, str], tuple[str, float]] = {}
+_TOKENS_LOCK = threading.Lock()
+_TOKEN_MARGIN_S = 300  # renew this long before the vendor's stated expiry
+
+
+def forget_tokens() -> None:
+    """Drop every cached bearer token (the next call asks the vendor for a new one)."""
+    with _TOKENS_LOCK:
+        _TOKENS.clear()
+
+
+def token_cache_key(token_url: str, client_id: str, secret: str | None) -> tuple[str, str, str]:
+    import hashlib
+
+    return (token_url, client_id, hashlib.sha256((secret or "").encode("utf-8")).hexdigest())
 
 
 class VendorClient:
     """A vendor API client: ``get(path, params)`` -> JSON (numbers as their exact text).
 
-    ``fetch_token(client)`` returns a bearer token (it may use :meth:`post` without auth); it is
-    called once, and again when a call answers 401 (once per call). ``headers`` go on every
-    request (e.g. Sherweb's ``Ocp-Apim-Subscription-Key``). Thread-safe: one shared session.
+    ``fetch_token(client)`` returns a bearer token, or ``(token, expires_in seconds)`` (it may
+    use :meth:`post` without auth); it is called once, and again when a call answers 401 (once per
+    call). With a ``token_key`` (:func:`token_cache_key`) the token is kept in memory for the
+    process and reused by the next client with the same credentials until shortly before it
+    expires (vendors limit token requests; Pax8's live 24 h). ``headers`` go on every request
+    (e.g. Sherweb's ``Ocp-Apim-Subscription-Key``). Thread-safe: one shared session.
     """
 
     def __init__(self, vendor: str, base_url: str, *, fetch_token: TokenFetcher,
+                 token_key: tuple[str, str, str] | None = None,
                  headers: Mapping[str, str] | None = None, timeout: float | tuple[float, float] = (5, 60),
                  max_retries: int = 5, backoff_factor: float = 0.5, backoff_max: float = 30,
                  retry_after_max: int = 120, pool_size: int = 8, secrets: tuple[str | None, ...] = ()):
@@ -107,6 +130,7 @@ class VendorClient:
         self._token_lock = threading.Lock()
         self._token: str | None = None
         self._fetch_token = fetch_token
+        self._token_key = token_key
         for s in secrets:
             register_secret(s)
         install_redaction()
@@ -167,19 +191,36 @@ class VendorClient:
 
     def token(self) -> str:
         with self._token_lock:
+            if self._token is None and self._token_key is not None:
+                with _TOKENS_LOCK:
+                    cached = _TOKENS.get(self._token_key)
+                if cached is not None and cached[1] > time.monotonic():
+                    self._token = cached[0]
             if self._token is None:
-                self._token = self._fetch_token(self)
-                register_secret(self._token)
+                with self._lock:
+                    self.stats["tokens"] += 1
+                got = self._fetch_token(self)
+                token, expires_in = got if isinstance(got, tuple) else (got, None)
+                register_secret(token)
+                self._token = token
+                if self._token_key is not None and expires_in:
+                    with _TOKENS_LOCK:
+                        _TOKENS[self._token_key] = (token, time.monotonic() + max(0.0, float(expires_in) - _TOKEN_MARGIN_S))
             return self._token
 
     def _renew(self, stale: str) -> None:
         with self._token_lock:
             if self._token == stale:  # another thread may have renewed it already
                 self._token = None
+            if self._token_key is not None:
+                with _TOKENS_LOCK:
+                    if _TOKENS.get(self._token_key, ("",))[0] == stale:
+                        del _TOKENS[self._token_key]
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, with_body: bool = False) -> Any:
         """GET ``path`` (relative to ``base_url``) with the bearer token; a 401 renews the token
-        once. -> the JSON answer with every number as its exact text."""
+        once. -> the JSON answer with every number as its exact text (``with_body``: and the raw
+        bytes, e.g. to fingerprint the answer)."""
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
         for attempt in (1, 2):
             tok = self.token()
@@ -191,7 +232,8 @@ class VendorClient:
                 continue
             if not resp.ok:
                 raise self._error(resp, "GET", url)
-            return _json(resp, self.vendor, "GET", url)
+            data = _json(resp, self.vendor, "GET", url)
+            return (data, resp.content) if with_body else data
         raise AssertionError("unreachable")
 
     def _error(self, resp: requests.Response, method: str, url: str, auth: bool = False) -> VendorAPIError:

@@ -165,10 +165,13 @@ def _decode(data: bytes) -> tuple[bytes, str]:
 
 def _csv_table(body: bytes) -> tuple[list[str], pa.Table, np.ndarray, list[Problem]]:
     """All cells as strings; row numbers as the file shows them (header = row 1)."""
-    first = body.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    end = body.find(b"\n")
+    first = (body if end < 0 else body[:end]).decode("utf-8", errors="replace")
     header = [h.replace("\ufeff", "").strip() for h in next(csv.reader([first]), [])]
     names = [f"c{i}" for i in range(len(header))]
-    blank_lines = re.search(rb"\n[ \t\r]*\n[ \t\r]*\S", body) is not None
+    # a blank line inside the data shifts the C reader's row numbers: the careful reader keeps them
+    maybe_blank = b"\n\n" in body or b"\n\r\n" in body or b"\n " in body or b"\n\t" in body
+    blank_lines = maybe_blank and re.search(rb"\n[ \t\r]*\n[ \t\r]*\S", body) is not None
     if header and not blank_lines:
         try:
             t = pacsv.read_csv(
@@ -444,53 +447,59 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
     out["charge_type"] = charge
     usage = charge == "usage"
 
-    # ---- amounts: Microsoft's ROUNDDOWN rule, once per distinct combination
+    # ---- amounts: Microsoft's ROUNDDOWN rule; each step once per distinct value or combination
     one = Decimal(1)
-    nr = len(r_vals) + 1
-    key = ((q_codes * (len(u_vals) + 1) + u_codes) * nr + r_codes) * (len(s_vals) + 1) + s_codes
-    key = key * 2 + usage.astype(np.int64)
-    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    unit_txt, qty_txt, expect_txt = [], [], []
-    mismatch = np.zeros(len(uniq), dtype=bool)
-    rounded_q = 0
-    for j, i in enumerate(first.tolist()):
-        q, u, s = q_vals[q_codes[i]], u_vals[u_codes[i]], s_vals[s_codes[i]]
-        rate = r_vals[r_codes[i]] if r_vals[r_codes[i]] is not None else one
-        if q is None or u is None:
-            unit_txt.append("" if u is None else _text(u))
-            qty_txt.append("" if q is None else _text(q))
-            expect_txt.append("")
-            continue
-        if usage[i]:
-            expected = ((u * q).quantize(_CENT, rounding=ROUND_DOWN) * rate).quantize(_CENT, rounding=ROUND_DOWN)
+    u_places = Decimal(1).scaleb(-_U_PLACES)
+    ukey = (u_codes * (len(r_vals) + 1) + r_codes) * 2 + usage.astype(np.int64)
+    _, ufirst, uinv = np.unique(ukey, return_index=True, return_inverse=True)
+    unit_of: list[Decimal | None] = []
+    eup_rate: list[tuple[Decimal | None, Decimal, bool]] = []
+    for i in ufirst.tolist():
+        u, r = u_vals[u_codes[i]], r_vals[r_codes[i]]
+        rate = one if r is None else r
+        eup_rate.append((u, rate, bool(usage[i])))
+        if u is None:
+            unit_of.append(None)
+        elif usage[i]:
             unit = u * rate
-            if -unit.as_tuple().exponent > _U_PLACES:
-                unit = unit.quantize(Decimal(1).scaleb(-_U_PLACES), rounding=ROUND_HALF_UP)
-            rule = "usage-based line: ROUNDDOWN(ROUNDDOWN(EffectiveUnitPrice × BillableQuantity, 2) × PCToBCExchangeRate, 2)"
+            unit_of.append(unit.quantize(u_places, rounding=ROUND_HALF_UP) if -unit.as_tuple().exponent > _U_PLACES
+                           else unit)
         else:
-            unit = (u * rate).quantize(_CENT, rounding=ROUND_DOWN)
-            expected = unit * q
-            rule = "seat-based line: ROUNDDOWN(EffectiveUnitPrice × PCToBCExchangeRate, 2) × BillableQuantity"
-        qq = q
-        if -q.as_tuple().exponent > _Q_PLACES:
-            qq = q.quantize(Decimal(1).scaleb(-_Q_PLACES), rounding=ROUND_HALF_UP)
-            rounded_q += int(np.count_nonzero(inverse == j))
-        unit_txt.append(_text(unit, 2))
-        qty_txt.append(_text(qq))
-        if s is not None and s != expected:
-            mismatch[j] = True
-            expect_txt.append(f"Subtotal {s_text[s_codes[i]]} does not follow Microsoft's rule for a {rule} = "
-                              f"{_text(expected, 2)}")
-        else:
-            expect_txt.append("")
-    line_mismatch = mismatch[inverse]
-    for i in np.flatnonzero(line_mismatch):
-        problems.append(Problem(int(rows[i]), "Subtotal", expect_txt[inverse[i]], s_text[s_codes[i]]))
+            unit_of.append((u * rate).quantize(_CENT, rounding=ROUND_DOWN))
+    out["unit_cost"] = np.array(["" if v is None else _text(v, 2) for v in unit_of], dtype=object)[uinv]
+    q_round = np.array([v is not None and -v.as_tuple().exponent > _Q_PLACES for v in q_vals], dtype=bool)
+    q_txt = np.array(["" if v is None else _text(v.quantize(Decimal(1).scaleb(-_Q_PLACES), rounding=ROUND_HALF_UP)
+                                                  if r else v) for v, r in zip(q_vals, q_round)], dtype=object)
+    out["quantity"] = q_txt[q_codes]
+    rounded_q = int(np.bincount(q_codes, minlength=len(q_vals))[q_round].sum()) if len(q_vals) else 0
     if rounded_q:
         warnings.append(f"{rounded_q} BillableQuantity value{'s' if rounded_q != 1 else ''} with more than "
                         f"{_Q_PLACES} decimals rounded to {_Q_PLACES}")
-    out["quantity"] = np.array(qty_txt, dtype=object)[inverse]
-    out["unit_cost"] = np.array(unit_txt, dtype=object)[inverse]
+    pair, _ = pd.factorize(uinv.astype(np.int64) * (len(q_vals) + 1) + q_codes)
+    trio, tfirst, tinverse = np.unique(pair.astype(np.int64) * (len(s_vals) + 1) + s_codes, return_index=True,
+                                       return_inverse=True)
+    expect_txt: list[str] = []
+    mismatch = np.zeros(len(trio), dtype=bool)
+    seat_rule = "seat-based line: ROUNDDOWN(EffectiveUnitPrice × PCToBCExchangeRate, 2) × BillableQuantity"
+    usage_rule = "usage-based line: ROUNDDOWN(ROUNDDOWN(EffectiveUnitPrice × BillableQuantity, 2) × PCToBCExchangeRate, 2)"
+    for j, i in enumerate(tfirst.tolist()):
+        q, sub = q_vals[q_codes[i]], s_vals[s_codes[i]]
+        eup, rate, is_usage = eup_rate[uinv[i]]
+        if q is None or eup is None or sub is None:
+            expect_txt.append("")
+            continue
+        if is_usage:
+            expected = ((eup * q).quantize(_CENT, rounding=ROUND_DOWN) * rate).quantize(_CENT, rounding=ROUND_DOWN)
+        else:
+            expected = unit_of[uinv[i]] * q
+        if sub != expected:
+            mismatch[j] = True
+            expect_txt.append(f"Subtotal {s_text[s_codes[i]]} does not follow Microsoft's rule for a "
+                              f"{usage_rule if is_usage else seat_rule} = {_text(expected, 2)}")
+        else:
+            expect_txt.append("")
+    for i in np.flatnonzero(mismatch[tinverse]):
+        problems.append(Problem(int(rows[i]), "Subtotal", expect_txt[tinverse[i]], s_text[s_codes[i]]))
     out["extended_cost"] = np.array([("" if v is None else _text(v, 2)) for v in s_vals], dtype=object)[s_codes]
 
     # Total = Subtotal + TaxTotal
@@ -541,8 +550,9 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
     out["customer_created"] = blank
     out["unit_price"] = blank
 
-    lines = pd.DataFrame({k: (v.to_numpy(zero_copy_only=False) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v)
-                          for k, v in out.items()})
+    table = pa.table({k: (v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, type=pa.string()))
+                      for k, v in out.items()})
+    lines = table.to_pandas(types_mapper=pd.ArrowDtype)  # Arrow-backed: the texts are not copied
     credit_for, unmatched = link_credits(lines, rows)
     lines["credit_for_line"] = credit_for
     if unmatched:
@@ -550,7 +560,8 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
                         "a charge that is not in this file (billed in an earlier month)")
     ids = None
     if "orderid" in index:
-        ids = (lines["vendor_line_id"].astype(str) + "|" + lines["vendor_charge_type"].astype(str).str.lower()).tolist()
+        ids = pc.binary_join_element_wise(table["vendor_line_id"], pc.utf8_lower(table["vendor_charge_type"]),
+                                          "|").to_pylist()
     columns = dict(_FIELD_COLUMN)
     columns["extended_cost"] = "Subtotal"
     return SourceLines("microsoft", file_name, sha, lines, rows, columns=columns, line_ids=ids, problems=problems,

@@ -4,8 +4,8 @@ Protocol (Pax8's partner-endpoints and authentication OpenAPI documents, mirrore
 ``api-evangelist/pax8``):
 
 * token: ``POST {api}/token`` with JSON ``{client_id, client_secret, audience:
-  "https://api.pax8.com", grant_type: "client_credentials"}``; fetched once per pull and renewed
-  when a call answers 401;
+  "https://api.pax8.com", grant_type: "client_credentials"}``; fetched once, kept in memory for
+  its 24-hour life (reused by the next pull in the same process) and renewed when a call answers 401;
 * final bill: ``GET /invoices?invoiceDateRangeStart=<1st>&invoiceDateRangeEnd=<last>`` (every page,
   ``size=200``), then ``GET /invoices/{id}/items`` for each (every page; the pages after the first
   are fetched concurrently, at most ``concurrency`` at a time). Invoices marked ``Void`` or
@@ -78,7 +78,7 @@ import pandas as pd
 from billbridge import clock
 from billbridge.bdom import add_months, days_in_month, month_key, parse_billing_month
 from billbridge.errors import InputError, NotFoundError
-from billbridge.sources.http import VendorAPIError, VendorClient
+from billbridge.sources.http import VendorAPIError, VendorClient, token_cache_key
 from billbridge.sources.registry import Source, SourceLines, decimal_text, link_credits, register
 
 __all__ = ["SOURCE", "TYPES", "TERMS", "GUESSES", "PAGE_SIZE", "fetch", "canonical_items", "client_for"]
@@ -116,33 +116,51 @@ def client_for(settings, **options: Any) -> VendorClient:
         if not tok:
             raise VendorAPIError("the token answer has no access_token", vendor="Pax8", method="POST",
                                  path="/token")
-        return str(tok)
+        return str(tok), _seconds(answer.get("expires_in"))
 
     options.setdefault("pool_size", max(8, options.pop("concurrency", DEFAULT_CONCURRENCY) * 2))
-    return VendorClient("Pax8", settings.api_url, fetch_token=token, secrets=(settings.client_secret,), **options)
+    key = token_cache_key(settings.token_endpoint, settings.client_id, settings.client_secret)
+    return VendorClient("Pax8", settings.api_url, fetch_token=token, token_key=key,
+                        secrets=(settings.client_secret,), **options)
+
+
+def _seconds(v: Any) -> float | None:
+    try:
+        return float(str(v))
+    except (TypeError, ValueError):
+        return None
 
 
 class _Pager:
     """Every page of several paged Pax8 resources: first pages together, then the rest, at most
-    ``concurrency`` requests in flight; each resource's pages checked against its totals."""
+    ``concurrency`` requests in flight; each resource's pages checked against its totals.
+    ``on_page(k, page, content)`` runs in the calling thread as each page arrives (so mapping
+    overlaps the network wait); ``bodies`` keeps each page's raw bytes (the pull's fingerprint)."""
 
     def __init__(self, client: VendorClient, pool: ThreadPoolExecutor, progress: Progress | None, what: str):
         self.client, self.pool, self.progress, self.what = client, pool, progress, what
         self.done = 0
+        self.bodies: dict[tuple[int, int], bytes] = {}
 
-    def _get(self, path: str, params: dict, page: int) -> dict:
-        ans = self.client.get(path, {**params, "page": page, "size": PAGE_SIZE})
+    def _get(self, path: str, params: dict, page: int) -> tuple[dict, bytes]:
+        ans, body = self.client.get(path, {**params, "page": page, "size": PAGE_SIZE}, with_body=True)
         if not isinstance(ans, dict) or not isinstance(ans.get("content"), list) or not isinstance(ans.get("page"), dict):
             raise VendorAPIError("a paged answer without content and page", vendor="Pax8", method="GET", path=path)
-        return ans
+        if _int(ans["page"].get("number"), page) != page:
+            raise VendorAPIError(f"asked for page {page}, got page {ans['page'].get('number')}", vendor="Pax8",
+                                 method="GET", path=path)
+        return ans, body
 
-    def all(self, targets: list[tuple[str, dict]]) -> list[list[dict]]:
-        firsts = list(self.pool.map(lambda t: self._get(t[0], t[1], 0), targets))
+    def all(self, targets: list[tuple[str, dict]],
+            on_page: Callable[[int, int, list[dict]], None] | None = None) -> list[list[dict]]:
+        firsts = []
+        for k, (ans, body) in enumerate(self.pool.map(lambda t: self._get(t[0], t[1], 0), targets)):
+            firsts.append(ans)
+            self.bodies[(k, 0)] = body
+            if on_page:
+                on_page(k, 0, ans["content"])
         self.done += len(targets)
-        more = []
-        for k, ans in enumerate(firsts):
-            pages = _int(ans["page"].get("totalPages"))
-            more += [(k, p) for p in range(1, pages)]
+        more = [(k, p) for k, ans in enumerate(firsts) for p in range(1, _int(ans["page"].get("totalPages")))]
         total = self.done + len(more)
         self._tell(total)
         pages: dict[tuple[int, int], list[dict]] = {(k, 0): a["content"] for k, a in enumerate(firsts)}
@@ -150,11 +168,11 @@ class _Pager:
         try:
             for f in as_completed(futures):
                 k, p = futures[f]
-                ans = f.result()
-                if _int(ans["page"].get("number"), p) != p:
-                    raise VendorAPIError(f"asked for page {p}, got page {ans['page'].get('number')}", vendor="Pax8",
-                                         method="GET", path=targets[k][0])
+                ans, body = f.result()
                 pages[(k, p)] = ans["content"]
+                self.bodies[(k, p)] = body
+                if on_page:
+                    on_page(k, p, ans["content"])
                 self.done += 1
                 self._tell(total)
         except BaseException:
@@ -172,6 +190,12 @@ class _Pager:
                                      vendor="Pax8", method="GET", path=targets[k][0])
             out.append(records)
         return out
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for key in sorted(self.bodies):
+            h.update(self.bodies[key])
+        return h.hexdigest()
 
     def _tell(self, total: int) -> None:
         if self.progress:
@@ -192,29 +216,32 @@ def fetch(settings, billing_month: str, *, draft: bool = False, progress: Progre
     y, m = parse_billing_month(billing_month)
     first, last = date(y, m, 1), date(y, m, days_in_month(y, m))
     warnings: list[str] = []
+    mapper = _Mapper()
+    mapped: dict[tuple[int, int], list[_Mapped]] = {}
     client = client_for(settings, concurrency=concurrency, **client_options)
     try:
         with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="pax8") as pool:
             if draft:
-                offset = (y * 12 + m) - (clock.today().year * 12 + clock.today().month)
+                today = clock.today()
+                offset = (y * 12 + m) - (today.year * 12 + today.month)
                 if offset not in (0, 1):
-                    raise InputError(f"Pax8 keeps draft items only for this month ({month_key(clock.today())}) and "
-                                     f"next ({add_months(month_key(clock.today()), 1)}), not {billing_month}")
+                    raise InputError(f"Pax8 keeps draft items only for this month ({month_key(today)}) and "
+                                     f"next ({add_months(month_key(today), 1)}), not {billing_month}")
                 client.token()
-                pager = _Pager(client, pool, progress, "draft items")
-                (items,) = pager.all([("invoices/draftItems", {"monthOffset": offset})])
                 invoices = [{"id": "", "invoiceDate": "", "status": "Draft"}]
-                per_invoice = [items]
-                file_name = f"Pax8 draft items for {billing_month} (pulled {clock.today().isoformat()})"
+                pager = _Pager(client, pool, progress, "draft items")
+                pager.all([("invoices/draftItems", {"monthOffset": offset})],
+                          lambda k, p, content: mapped.__setitem__((k, p), [mapper.map(invoices[k], it) for it in content]))
+                file_name = f"Pax8 draft items for {billing_month} (pulled {today.isoformat()})"
                 invoice_pages, item_pages = 0, pager.done
                 warnings.append("draft items: Pax8 leaves usage billed in arrears out, and the invoice may still change")
             else:
                 client.token()
-                pager = _Pager(client, pool, progress, "invoices")
-                (invoices,) = pager.all([("invoices", {"invoiceDateRangeStart": first.isoformat(),
-                                                       "invoiceDateRangeEnd": last.isoformat(),
-                                                       "sort": "invoiceDate,asc"})])
-                invoice_pages = pager.done
+                inv_pager = _Pager(client, pool, progress, "invoices")
+                (invoices,) = inv_pager.all([("invoices", {"invoiceDateRangeStart": first.isoformat(),
+                                                           "invoiceDateRangeEnd": last.isoformat(),
+                                                           "sort": "invoiceDate,asc"})])
+                invoice_pages = inv_pager.done
                 skipped = [i for i in invoices if str(i.get("status") or "") in SKIPPED_STATUSES]
                 invoices = [i for i in invoices if str(i.get("status") or "") not in SKIPPED_STATUSES]
                 for i in skipped:
@@ -225,28 +252,18 @@ def fetch(settings, billing_month: str, *, draft: bool = False, progress: Progre
                         f"Pax8 has no invoice dated in {billing_month} yet (invoices are generated on the 4th); "
                         "pull the draft items to reconcile before the invoice exists")
                 pager = _Pager(client, pool, progress, "invoice items")
-                per_invoice = pager.all([(f"invoices/{i['id']}/items", {}) for i in invoices])
+                pager.all([(f"invoices/{i['id']}/items", {}) for i in invoices],
+                          lambda k, p, content: mapped.__setitem__((k, p), [mapper.map(invoices[k], it) for it in content]))
                 item_pages = pager.done
                 dates = ", ".join(sorted({str(i.get("invoiceDate")) for i in invoices}))
                 file_name = f"Pax8 invoice{'s' if len(invoices) > 1 else ''} {dates}"
         if stats is not None:
-            stats.update({"token": 1, "invoice_pages": invoice_pages, "item_pages": item_pages,
+            stats.update({"token": int(client.stats["tokens"]), "invoice_pages": invoice_pages, "item_pages": item_pages,
                           "requests": int(client.stats["requests"]), "retries": dict(client.retries)})
     finally:
         client.close()
-    return canonical_items(invoices, per_invoice, file_name, warnings)
-
-
-def _period_end(start: date | None, end: date | None) -> date | None:
-    """The inclusive last day (see the module docstring's guess on ``endPeriod``)."""
-    if start is None or end is None:
-        return end
-    for months in (1, 12):
-        ym = add_months(month_key(start), months)
-        yy, mm = parse_billing_month(ym)
-        if end == date(yy, mm, min(start.day, days_in_month(yy, mm))) and start.day == end.day:
-            return end - timedelta(days=1)
-    return end
+    ordered = [x for key in sorted(mapped) for x in mapped[key]]
+    return _assemble(ordered, file_name, pager.fingerprint(), warnings)
 
 
 def _date(v: Any) -> date | None:
@@ -256,101 +273,145 @@ def _date(v: Any) -> date | None:
         return None
 
 
+class _Mapped(tuple):
+    """(canonical record, [(column, reason, value)], costTotal off by more than a cent, item id)"""
+
+
+class _Mapper:
+    """One Pax8 item -> one canonical record (per-distinct work memoised)."""
+
+    def __init__(self) -> None:
+        self._periods: dict[tuple[Any, Any], tuple[str, str, str, str]] = {}
+        self._off: dict[tuple[str, str, str], bool] = {}
+
+    def period(self, start_raw: Any, end_raw: Any) -> tuple[str, str, str, str]:
+        """-> (period_start, period_end (inclusive), effective_date, billing_frequency)."""
+        key = (start_raw, end_raw)
+        got = self._periods.get(key)
+        if got is None:
+            start, end = _date(start_raw), _period_end(_date(start_raw), _date(end_raw))
+            freq = "annual" if start and end and (end - start).days >= 364 else "monthly"
+            got = (start.isoformat() if start else str(start_raw or ""), end.isoformat() if end else str(end_raw or ""),
+                   start.isoformat() if start else "", freq)
+            self._periods[key] = got
+        return got
+
+    def off_by_more_than_a_cent(self, qty: str | None, cost: str | None, total: str | None) -> bool:
+        if qty is None or cost is None or total is None:
+            return False
+        key = (qty, cost, total)
+        got = self._off.get(key)
+        if got is None:
+            got = self._off[key] = abs(Decimal(qty) * Decimal(cost) - Decimal(total)) > _CENT
+        return got
+
+    def map(self, inv: dict, it: dict) -> _Mapped:
+        probs: list[tuple[str, str, str | None]] = []
+        item_id = str(it.get("id") or "")
+        kind = str(it.get("type") or "").strip()
+        term_raw = str(it.get("term") or "").strip()
+        cost_total = decimal_text(it.get("costTotal"), min_places=2)
+        sign = 0 if cost_total is None else (-1 if cost_total.startswith("-") else 0 if not cost_total.strip("0.") else 1)
+        base = TYPES.get(kind.lower())
+        if not kind:
+            probs.append(("type", "required value is empty", None))
+        elif base is None:
+            probs.append(("type", f"unknown Pax8 item type {kind!r} (billbridge knows {', '.join(TYPES)})", kind))
+        charge = base or "recurring"
+        if sign < 0:
+            charge = "credit"
+        elif base == "credit" and sign > 0:
+            probs.append(("costTotal", f"a {kind} item (a credit) with a positive costTotal", cost_total))
+        if charge == "recurring" and kind.lower() == "subscription" and term_raw.lower() == "arrears":
+            charge = "usage"
+        term = TERMS.get(term_raw.lower()) if term_raw else ""
+        if term is None:
+            why = "has no billbridge term (monthly, annual, triennial, none)" if term_raw.lower() == "2 year" \
+                else "is not a Pax8 term billbridge knows"
+            probs.append(("term", f"term {term_raw!r} {why}", term_raw))
+            term = ""
+        ps, pe, eff, freq = self.period(it.get("startPeriod"), it.get("endPeriod"))
+        qty = decimal_text(it.get("quantity"))
+        cost = decimal_text(it.get("cost"), min_places=2)
+        for field, value in (("quantity", qty), ("cost", cost), ("costTotal", cost_total)):
+            if value is None:
+                raw = it.get(field)
+                probs.append((field, "required value is empty" if raw in (None, "") else "not a number",
+                              None if raw in (None, "") else str(raw)))
+        off = self.off_by_more_than_a_cent(qty, cost, cost_total)
+        rec = {
+            "vendor_customer_id": str(it.get("companyId") or ""),
+            "vendor_customer_name": str(it.get("companyName") or ""),
+            "subscription_id": str(it.get("subscriptionId") or ""),
+            "sku": str(it.get("sku") or ""),
+            "product_name": str(it.get("productName") or it.get("description") or ""),
+            "charge_type": charge, "billing_frequency": freq, "term": term,
+            "quantity": qty if qty is not None else str(it.get("quantity") or ""),
+            "unit_cost": cost if cost is not None else str(it.get("cost") or ""),
+            "unit_price": decimal_text(it.get("price"), min_places=2) or "",
+            "period_start": ps, "period_end": pe, "effective_date": eff,
+            "currency": str(it.get("currencyCode") or inv.get("currencyCode") or ""),
+            "extended_cost": cost_total or "",
+            "tax": decimal_text(it.get("salesTax"), min_places=2) or "",
+            "vendor_line_id": item_id,
+            "vendor_invoice_id": str(inv.get("id") or ""),
+            "vendor_charge_type": kind,
+            "vendor_customer_external_id": str(it.get("externalId") or ""),
+            "vendor_prorated": "true" if kind.lower() == "prorate" and charge != "credit" else "",
+        }
+        return _Mapped((rec, probs, off, item_id))
+
+
+_CENT = Decimal("0.01")
+
+
+def _period_end(start: date | None, end: date | None) -> date | None:
+    """The inclusive last day (see the module docstring's guess on ``endPeriod``)."""
+    if start is None or end is None:
+        return end
+    for months in (1, 12):
+        yy, mm = parse_billing_month(add_months(month_key(start), months))
+        if start.day == end.day and end == date(yy, mm, min(start.day, days_in_month(yy, mm))):
+            return end - timedelta(days=1)
+    return end
+
+
 def canonical_items(invoices: list[dict], per_invoice: list[list[dict]], file_name: str,
                     warnings: list[str] | None = None) -> SourceLines:
-    """Pax8 items (as the API answered, numbers as text) -> canonical lines; every unmappable value a problem."""
+    """Pax8 items (as the API answered, numbers as text) -> canonical lines; every unmappable
+    value a problem naming the item's position and the Pax8 field."""
+    mapper = _Mapper()
+    digest = hashlib.sha256()
+    ordered = []
+    for inv, items in zip(invoices, per_invoice):
+        for it in items:
+            digest.update(json.dumps(it, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+            ordered.append(mapper.map(inv, it))
+    return _assemble(ordered, file_name, digest.hexdigest(), warnings)
+
+
+def _assemble(ordered: list[_Mapped], file_name: str, sha256: str, warnings: list[str] | None) -> SourceLines:
     from billbridge.sources.parse import Problem
 
     warnings = list(warnings or [])
-    problems: list[Problem] = []
-    recs: list[dict[str, str]] = []
-    ids: list[str] = []
-    names: list[str] = []
-    digest = hashlib.sha256()
-    known_types = ", ".join(TYPES)
-    off_by = 0
-    row = 0
-    for inv, items in zip(invoices, per_invoice):
-        for it in items:
-            row += 1
-            digest.update(json.dumps(it, sort_keys=True, separators=(",", ":")).encode("utf-8"))
-            item_id = str(it.get("id") or "")
-            kind = str(it.get("type") or "").strip()
-            term_raw = str(it.get("term") or "").strip()
-            cost_total = decimal_text(it.get("costTotal"), min_places=2)
-            total_sign = Decimal(cost_total) if cost_total is not None else Decimal(0)
-            base = TYPES.get(kind.lower())
-            if not kind:
-                problems.append(Problem(row, "type", "required value is empty"))
-            elif base is None:
-                problems.append(Problem(row, "type", f"unknown Pax8 item type {kind!r} (billbridge knows {known_types})",
-                                        kind))
-            charge = base or "recurring"
-            if total_sign < 0:
-                charge = "credit"
-            elif base == "credit" and total_sign > 0:
-                problems.append(Problem(row, "costTotal", f"a {kind} item (a credit) with a positive costTotal",
-                                        cost_total))
-            if charge == "recurring" and kind.lower() == "subscription" and term_raw.lower() == "arrears":
-                charge = "usage"
-            term = TERMS.get(term_raw.lower(), None) if term_raw else ""
-            if term is None:
-                why = "has no billbridge term (monthly, annual, triennial, none)" if term_raw.lower() == "2 year" \
-                    else "is not a Pax8 term billbridge knows"
-                problems.append(Problem(row, "term", f"term {term_raw!r} {why}", term_raw))
-                term = ""
-            start, end_raw = _date(it.get("startPeriod")), _date(it.get("endPeriod"))
-            end = _period_end(start, end_raw)
-            freq = "annual" if start and end and (end - start).days >= 364 else "monthly"
-            qty = decimal_text(it.get("quantity"))
-            cost = decimal_text(it.get("cost"), min_places=2)
-            for field, value in (("quantity", qty), ("cost", cost), ("costTotal", cost_total)):
-                if value is None and it.get(field) not in (None, ""):
-                    problems.append(Problem(row, field, "not a number", str(it.get(field))))
-                elif value is None:
-                    problems.append(Problem(row, field, "required value is empty"))
-            if qty is not None and cost is not None and cost_total is not None:
-                if abs(Decimal(qty) * Decimal(cost) - Decimal(cost_total)) > Decimal("0.01"):
-                    off_by += 1
-            recs.append({
-                "vendor_customer_id": str(it.get("companyId") or ""),
-                "vendor_customer_name": str(it.get("companyName") or ""),
-                "subscription_id": str(it.get("subscriptionId") or ""),
-                "sku": str(it.get("sku") or ""),
-                "product_name": str(it.get("productName") or it.get("description") or ""),
-                "charge_type": charge,
-                "billing_frequency": freq,
-                "term": term,
-                "quantity": qty if qty is not None else str(it.get("quantity") or ""),
-                "unit_cost": cost if cost is not None else str(it.get("cost") or ""),
-                "unit_price": decimal_text(it.get("price"), min_places=2) or "",
-                "period_start": start.isoformat() if start else str(it.get("startPeriod") or ""),
-                "period_end": end.isoformat() if end else str(it.get("endPeriod") or ""),
-                "effective_date": start.isoformat() if start else "",
-                "currency": str(it.get("currencyCode") or inv.get("currencyCode") or ""),
-                "extended_cost": cost_total or "",
-                "tax": decimal_text(it.get("salesTax"), min_places=2) or "",
-                "vendor_line_id": item_id,
-                "vendor_invoice_id": str(inv.get("id") or ""),
-                "vendor_charge_type": kind,
-                "vendor_customer_external_id": str(it.get("externalId") or ""),
-                "vendor_prorated": "true" if kind.lower() == "prorate" and charge != "credit" else "",
-            })
-            ids.append(item_id)
-            names.append(f"Pax8 item {item_id}" if item_id else f"Pax8 item {row}")
-    lines = pd.DataFrame(recs)
-    rows = list(range(1, len(recs) + 1))
+    problems = [Problem(row, col, reason, value) for row, (_, probs, _, _) in enumerate(ordered, start=1)
+                for col, reason, value in probs]
+    lines = pd.DataFrame([m[0] for m in ordered])
+    rows = list(range(1, len(ordered) + 1))
+    ids = [m[3] for m in ordered]
+    names = [f"Pax8 item {i}" if i else f"Pax8 item {r}" for r, i in zip(rows, ids)]
     if len(lines):
         credit_for, unmatched = link_credits(lines, rows)
         lines["credit_for_line"] = credit_for
         if unmatched:
             warnings.append(f"{unmatched} credit item{'s' if unmatched != 1 else ''} refund{'s' if unmatched == 1 else ''} "
                             "a charge that is not in this pull (billed in an earlier month)")
+    off_by = sum(1 for m in ordered if m[2])
     if off_by:
         warnings.append(f"{off_by} item{'s' if off_by != 1 else ''} whose costTotal differs from quantity × cost by "
                         "more than a cent; Pax8's costTotal is kept")
-    return SourceLines("pax8", file_name, digest.hexdigest(), lines, rows, columns=dict(_COLUMNS),
-                       line_ids=ids, problems=problems, warnings=warnings, row_names=names)
+    return SourceLines("pax8", file_name, sha256, lines, rows, columns=dict(_COLUMNS), line_ids=ids,
+                       problems=problems, warnings=warnings, row_names=names)
 
 
 SOURCE = register(Source(

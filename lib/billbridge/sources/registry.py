@@ -32,6 +32,7 @@ registered through a thin adapter over :data:`~billbridge.sources.formats.PRESET
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from billbridge.bdom import parse_billing_month
@@ -166,13 +168,17 @@ def decimal_text(value: Any, *, places: int | None = None, min_places: int = 0) 
 
     ``value``: a str (JSON numbers are read as their text), int or Decimal; exponent forms are
     expanded. ``places`` rounds half away from zero to that many decimals (used only where a
-    source says so); ``min_places`` pads (money gets at least two decimals).
+    source says so); ``min_places`` pads (money gets at least two decimals). Each distinct value
+    is converted once (a bill repeats a few dozen amounts).
     """
-    if value is None:
+    if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, bool):
-        return None
-    text = str(value).strip()
+    return _decimal_text(str(value), places, min_places)
+
+
+@functools.lru_cache(maxsize=65536)
+def _decimal_text(value: str, places: int | None, min_places: int) -> str | None:
+    text = value.strip()
     if not text or not _PLAIN_NUMBER.match(text):
         return None
     try:
@@ -226,23 +232,43 @@ class SourceLines:
         return _decimal_sum(self.lines["extended_cost"]) if "extended_cost" in self.lines else Decimal("0.00")
 
 
-def _decimal_sum(values: pd.Series) -> Decimal:
-    counts = pd.Series(values, dtype=object).replace("", None).dropna().value_counts()
-    total = sum((Decimal(v) * int(k) for v, k in counts.items()), Decimal("0.00"))
-    return total
+def _arrow_text(col: Any) -> pa.Array:
+    """A text column (a pandas Series of any string or object dtype, an Arrow array, a numpy array
+    or a list) as one Arrow string array; missing values are ``""``. Arrow-backed columns are
+    not copied."""
+    if isinstance(col, pd.Series):
+        backing = getattr(col.array, "_pa_array", None)
+        col = backing if backing is not None else col.to_numpy(dtype=object, na_value=None)
+    if isinstance(col, (pa.Array, pa.ChunkedArray)):
+        a = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
+    else:
+        values = np.asarray(col, dtype=object)
+        try:
+            a = pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            a = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks()
+    return pc.fill_null(a, "")
+
+
+def _nullable(a: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)
+
+
+def _decimal_sum(values: Any) -> Decimal:
+    counts = pc.value_counts(_arrow_text(values))
+    return sum((Decimal(v) * int(k) for v, k in zip(counts.field("values").to_pylist(),
+                                                    counts.field("counts").to_pylist()) if v),
+               Decimal("0.00"))
 
 
 def _canonical_csv(lines: pd.DataFrame) -> bytes:
     n = len(lines)
-    cols = {}
-    for c in CANONICAL_COLUMNS:
-        if c in lines:
-            values = pd.Series(lines[c], dtype=object).fillna("").to_numpy(dtype=object)
-            cols[c] = pa.array(values, type=pa.string())
-        else:
-            cols[c] = pa.array([""] * n, type=pa.string())
+    blank = pa.array([""] * n, type=pa.string())
+    cols = {c: (_arrow_text(lines[c]) if c in lines else blank) for c in CANONICAL_COLUMNS}
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(pa.table(cols), sink, write_options=pacsv.WriteOptions(quoting_style="all_valid"))
+    pacsv.write_csv(pa.table(cols), sink, write_options=pacsv.WriteOptions(quoting_style="needed"))
     return sink.getvalue().to_pybytes()
 
 
@@ -305,13 +331,12 @@ def validate(lines: SourceLines, billing_month: str) -> ParseResult:
         t = parsed.table.set_column(parsed.table.schema.get_field_index("line_no"), "line_no",
                                     pa.array(rows, type=pa.int64()))
         if "extended_cost" in df:
-            ext = pd.Series(df["extended_cost"], dtype=object).replace("", None).to_numpy(dtype=object)
-            t = t.set_column(t.schema.get_field_index("extended_cost"), "extended_cost", pa.array(ext, type=pa.string()))
+            t = t.set_column(t.schema.get_field_index("extended_cost"), "extended_cost",
+                             _nullable(_arrow_text(df["extended_cost"])))
             parsed.total_cost = lines.vendor_total
         for c in EXTRA_COLUMNS:
             if c in df:
-                values = pd.Series(df[c], dtype=object).replace("", None).to_numpy(dtype=object)
-                t = t.append_column(c, pa.array(values, type=pa.string()))
+                t = t.append_column(c, _nullable(_arrow_text(df[c])))
         parsed.table = t
         parsed.__dict__.pop("lines", None)
         parsed.__dict__.pop("rows", None)
@@ -325,24 +350,30 @@ def link_credits(lines: pd.DataFrame, rows: Sequence[int]) -> tuple[pd.Series, i
     this load: their charge was billed in an earlier month, or they name no subscription)."""
     n = len(lines)
     out = np.full(n, "", dtype=object)
-    ct = np.asarray(lines["charge_type"], dtype=object)
-    credits = np.flatnonzero(ct == "credit")
+    is_credit = np.asarray(pc.equal(_arrow_text(lines["charge_type"]), "credit").to_numpy(zero_copy_only=False),
+                           dtype=bool)
+    credits = np.flatnonzero(is_credit)
     if not len(credits):
         return pd.Series(out, index=lines.index), 0
+    blank = pa.array([""] * n, type=pa.string())
+    cols = {c: (_arrow_text(lines[c]) if c in lines else blank)
+            for c in ("vendor_customer_id", "subscription_id", "sku", "period_start", "period_end")}
+    sub = cols["subscription_id"]
+    wanted = sorted({v for v in sub.take(pa.array(credits)).to_pylist() if v})
+    in_wanted = np.asarray(pc.is_in(sub, value_set=pa.array(wanted, type=pa.string())).to_numpy(zero_copy_only=False),
+                           dtype=bool)
+    candidates = np.flatnonzero(in_wanted & ~is_credit)
 
-    def col(c: str) -> np.ndarray:
-        return pd.Series(lines[c], dtype=object).fillna("").to_numpy(dtype=object) if c in lines else np.full(n, "", dtype=object)
+    def at(idx: np.ndarray) -> list[tuple]:
+        take = pa.array(idx, type=pa.int64())
+        return list(zip(*(cols[c].take(take).to_pylist() for c in cols))) if len(idx) else []
 
-    cust, sub, sku, ps, pe = (col(c) for c in ("vendor_customer_id", "subscription_id", "sku", "period_start", "period_end"))
-    wanted = {sub[i] for i in credits if sub[i]}
-    candidates = np.flatnonzero(pd.Series(sub).isin(wanted).to_numpy() & (ct != "credit"))
     charges: dict[tuple, list[tuple[str, str, int]]] = {}
-    for i in candidates:
-        charges.setdefault((cust[i], sub[i], sku[i]), []).append((ps[i], pe[i], int(rows[i])))
+    for i, (cust, s_id, sku, ps, pe) in zip(candidates, at(candidates)):
+        charges.setdefault((cust, s_id, sku), []).append((ps, pe, int(rows[i])))
     missing = 0
-    for i in credits:
-        start = ps[i]
-        cands = charges.get((cust[i], sub[i], sku[i]), []) if sub[i] else []
+    for i, (cust, s_id, sku, start, _end) in zip(credits, at(credits)):
+        cands = charges.get((cust, s_id, sku), []) if s_id else []
         holding = [c for c in cands if c[0] and c[0] <= start and (not c[1] or start <= c[1])]
         before = [c for c in cands if c[0] and c[0] <= start]
         pick = max(holding or before, default=None, key=lambda c: (c[0], c[2]))

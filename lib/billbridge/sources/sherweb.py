@@ -3,7 +3,8 @@
 Protocol (Sherweb's public repository ``sherweb/Public-Apis``):
 
 * token: ``POST {api}/auth/oidc/connect/token``, form-encoded ``client_id, client_secret,
-  scope=distributor, grant_type=client_credentials``; fetched once per pull, renewed on 401;
+  scope=distributor, grant_type=client_credentials``; fetched once, kept in memory for its life
+  (reused by the next pull in the same process), renewed on 401;
 * every call sends ``Ocp-Apim-Subscription-Key``;
 * ``GET {api}/distributor/v1/billing/payable-charges?date=<the month's 1st>`` -> ``{periodFrom,
   periodTo, charges}`` for the billing period holding that date. A period that is not the calendar
@@ -57,7 +58,7 @@ import pandas as pd
 
 from billbridge.bdom import days_in_month, parse_billing_month
 from billbridge.errors import NotFoundError
-from billbridge.sources.http import VendorAPIError, VendorClient
+from billbridge.sources.http import VendorAPIError, VendorClient, token_cache_key
 from billbridge.sources.parse import Problem
 from billbridge.sources.registry import Source, SourceLines, decimal_text, link_credits, register
 
@@ -88,11 +89,20 @@ def client_for(settings, **options: Any) -> VendorClient:
         if not tok:
             raise VendorAPIError("the token answer has no access_token", vendor="Sherweb", method="POST",
                                  path="/auth/oidc/connect/token")
-        return str(tok)
+        return str(tok), _seconds(answer.get("expires_in"))
 
     headers = {"Ocp-Apim-Subscription-Key": settings.subscription_key or ""}
-    return VendorClient("Sherweb", settings.api_url, fetch_token=token, headers=headers,
+    key = token_cache_key(settings.token_endpoint, settings.client_id,
+                          f"{settings.client_secret}|{settings.subscription_key}")
+    return VendorClient("Sherweb", settings.api_url, fetch_token=token, headers=headers, token_key=key,
                         secrets=(settings.client_secret, settings.subscription_key), **options)
+
+
+def _seconds(v: Any) -> float | None:
+    try:
+        return float(str(v))
+    except (TypeError, ValueError):
+        return None
 
 
 def fetch(settings, billing_month: str, *, draft: bool = False, progress: Progress | None = None,
