@@ -296,3 +296,12 @@ def test_jsonl_with_a_bad_line_names_it():
     parsed = sources.parse_file(b"\n".join(body), "m.jsonl", "microsoft", MONTH)
     assert [(p.row, p.reason) for p in parsed.problems] == [(2, "not a JSON object")]
     assert json.loads(body[0])["CustomerName"]
+
+
+def test_leaving_out_lines_of_another_month_keeps_the_vendors_own_amounts(tmp_path):
+    rows = ms.demo_rows(MONTH)
+    rows.append({**rows[0], "SubscriptionId": "next", "ChargeStartDate": "2026-12-01", "ChargeEndDate": "2026-12-31"})
+    store = Store.open(tmp_path / "b.db")
+    result = sources.load_month(store, MONTH, ms.to_csv(rows), "recon.csv", "microsoft", exclude_out_of_month=True)
+    assert result.status == "loaded" and result.excluded == [11]
+    assert st.get_import(store, result.import_id)["total_cost"] == Decimal("2715.68")

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 import requests
+from hypothesis import given, settings as hsettings
+from hypothesis import strategies as hs
 
 from billbridge import clock, demo_world
 from billbridge import store as st
@@ -322,3 +324,17 @@ def test_a_rate_limit_that_never_lifts_ends_as_a_429_error_after_the_retry_budge
         client.close()
     assert err.value.status == 429 and "rate limited" in str(err.value)
     assert client.retries["429"] == 2 and client.stats["requests"] == 1 + 3
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(hs.lists(hs.tuples(hs.integers(-20, 400), hs.decimals("0.01", "900", places=4)), min_size=1, max_size=15))
+def test_property_the_pulled_vendor_cost_is_the_items_cost_total_sum(pairs):
+    items = []
+    for k, (qty, cost) in enumerate(pairs):
+        qty = qty or 1
+        total = (cost * qty).quantize(Decimal("0.01"))
+        items.append(_item(id=f"i-{k}", subscriptionId=f"s-{k}", quantity=str(qty), cost=str(cost),
+                           costTotal=str(total), type="subscription" if qty > 0 else "prorate"))
+    parsed = _canon(*items)
+    assert parsed.ok, parsed.problems
+    assert parsed.total_cost == sum(Decimal(i["costTotal"]) for i in items)

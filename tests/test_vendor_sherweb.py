@@ -165,3 +165,14 @@ def test_a_charge_without_a_customer_id_tag_uses_the_display_name_and_says_so():
     parsed = _canon(_charge(tags=[{"name": "CustomerDisplayName", "value": "Acme"}]))
     assert parsed.ok and parsed.lines["vendor_customer_id"].tolist() == ["Acme"]
     assert any("without a CustomerId tag" in w for w in parsed.warnings)
+
+
+def test_faults_on_the_sherweb_paths_are_retried(sb, cfg, store):
+    sb.set_faults(error_rate=0.4, throttle_rate=0.3, seed=11)
+    stats: dict = {}
+    try:
+        result = pull(store, "sherweb", "2026-10", settings=cfg, stats=stats, backoff_factor=0.01, backoff_max=0.05,
+                      max_retries=8)
+    finally:
+        sb.set_faults(error_rate=0, throttle_rate=0)
+    assert result.status == "loaded" and sum(stats["retries"].values()) >= 1

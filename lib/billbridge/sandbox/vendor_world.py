@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from billbridge import demo_world as world
@@ -189,7 +189,3 @@ class TokenStore:
         """Expire every token issued so far (tests: the next call answers 401)."""
         with self._lock:
             self._tokens.clear()
-
-
-def shift_days(d: date, n: int) -> date:
-    return d + timedelta(days=n)

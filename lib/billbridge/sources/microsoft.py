@@ -98,7 +98,7 @@ import io
 import json
 import re
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 import numpy as np
@@ -241,6 +241,14 @@ def _jsonl_table(body: bytes) -> tuple[list[str], pa.Table, np.ndarray, list[Pro
 
 def read(data: bytes, file_name: str = "") -> tuple[str, list[str], pa.Table, np.ndarray, list[Problem], str]:
     """-> (shape ``"csv"``/``"jsonl"``, header, string cells ``c0..``, rows, problems, encoding)."""
+    gz = data[:2] == b"\x1f\x8b"
+    shape, header, cells, rows, problems, encoding = _read(data)
+    if shape == "jsonl":
+        encoding = f"{'gzip ' if gz else ''}JSON lines"
+    return shape, header, cells, rows, problems, encoding
+
+
+def _read(data: bytes) -> tuple[str, list[str], pa.Table, np.ndarray, list[Problem], str]:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
@@ -341,9 +349,10 @@ def parse(data: bytes, file_name: str, billing_month: str) -> ParseResult:
 
 def canonical(data: bytes, file_name: str) -> SourceLines:
     """The file as canonical lines (before the shared validation): see the module docstring."""
-    shape, header, cells, rows, problems, _encoding = read(data, file_name)
+    shape, header, cells, rows, problems, encoding = read(data, file_name)
     sha = hashlib.sha256(data).hexdigest()
-    empty = SourceLines("microsoft", file_name, sha, pd.DataFrame(), [], problems=problems)
+    how = {"encoding": encoding, "delimiter": "," if shape == "csv" else "\n"}
+    empty = SourceLines("microsoft", file_name, sha, pd.DataFrame(), [], problems=problems, **how)
     if not header:
         if not problems:
             problems.append(Problem(None, None, "the file is empty"))
@@ -357,7 +366,7 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
     for c in missing:
         problems.append(Problem(1, c, f"missing required column {c!r}"))
     if missing:
-        return SourceLines("microsoft", file_name, sha, pd.DataFrame(), [], problems=problems, warnings=warnings)
+        return SourceLines("microsoft", file_name, sha, pd.DataFrame(), [], problems=problems, warnings=warnings, **how)
     n = cells.num_rows
     blank = pa.array([""] * n, type=pa.string())
 
@@ -565,7 +574,7 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
     columns = dict(_FIELD_COLUMN)
     columns["extended_cost"] = "Subtotal"
     return SourceLines("microsoft", file_name, sha, lines, rows, columns=columns, line_ids=ids, problems=problems,
-                       warnings=warnings)
+                       warnings=warnings, **how)
 
 
 def _np(a) -> np.ndarray:

@@ -411,7 +411,8 @@ def _assemble(ordered: list[_Mapped], file_name: str, sha256: str, warnings: lis
         warnings.append(f"{off_by} item{'s' if off_by != 1 else ''} whose costTotal differs from quantity × cost by "
                         "more than a cent; Pax8's costTotal is kept")
     return SourceLines("pax8", file_name, sha256, lines, rows, columns=dict(_COLUMNS), line_ids=ids,
-                       problems=problems, warnings=warnings, row_names=names)
+                       problems=problems, warnings=warnings, row_names=names,
+                       encoding="JSON (Pax8 API)", delimiter="paged answers")
 
 
 SOURCE = register(Source(

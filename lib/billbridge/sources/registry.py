@@ -213,6 +213,7 @@ class SourceLines:
       duplicate.
     * ``problems`` / ``warnings``: what the source found itself (named by vendor row and column).
     * ``row_names``: optional words per line added to its problems (an API item's id).
+    * ``encoding`` / ``delimiter``: how the vendor's bytes were read (shown with the preview).
     * ``vendor_total``: the vendor's own total of ``extended_cost`` (checked against the import).
     """
 
@@ -226,6 +227,8 @@ class SourceLines:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     row_names: Sequence[str] | None = None
+    encoding: str | None = None  # how the vendor's bytes were read (``utf-8-sig``, ``gzip JSON lines``)
+    delimiter: str | None = None  # the vendor file's delimiter, when it has one
 
     @property
     def vendor_total(self) -> Decimal:
@@ -294,7 +297,7 @@ def validate(lines: SourceLines, billing_month: str) -> ParseResult:
     parsed.file_name = lines.file_name
     parsed.format = lines.source
     parsed.sha256 = lines.sha256
-    parsed.delimiter = None
+    parsed.encoding, parsed.delimiter = lines.encoding, lines.delimiter
     colname = {c: lines.columns.get(c, c) for c in CANONICAL_COLUMNS}
     ids = None if lines.line_ids is None else list(lines.line_ids)
 

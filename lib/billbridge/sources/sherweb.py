@@ -244,7 +244,8 @@ def canonical_charges(charges: list[dict], file_name: str, warnings: list[str] |
         warnings.append(f"{off_by} charge{'s' if off_by != 1 else ''} whose subTotal differs from quantity × "
                         "netPriceProrated by more than a cent; Sherweb's subTotal is kept")
     return SourceLines("sherweb", file_name, digest.hexdigest(), lines, rows, columns=dict(_COLUMNS),
-                       line_ids=ids, problems=problems, warnings=warnings, row_names=names)
+                       line_ids=ids, problems=problems, warnings=warnings, row_names=names,
+                       encoding="JSON (Sherweb API)", delimiter="one answer")
 
 
 SOURCE = register(Source(
