@@ -128,6 +128,13 @@ _OPTIONAL_KNOWN = ("ReferenceId",)
 REQUIRED: tuple[str, ...] = ("CustomerId", "CustomerName", "ProductId", "SkuId", "ChargeType", "BillableQuantity",
                              "EffectiveUnitPrice", "Subtotal", "ChargeStartDate", "ChargeEndDate", "Currency")
 
+#: the columns billbridge reads (lower-case); the others are known and skipped
+_READ = frozenset(c.lower() for c in (
+    "CustomerId", "CustomerName", "CustomerDomainName", "SubscriptionId", "Currency", "ProductId", "SkuId", "SkuName",
+    "ProductName", "ChargeType", "BillingFrequency", "TermAndBillingCycle", "MeterDescription", "BillableQuantity",
+    "EffectiveUnitPrice", "Subtotal", "PCToBCExchangeRate", "TaxTotal", "Total", "UnitPrice", "PricingCurrency",
+    "ChargeStartDate", "ChargeEndDate", "InvoiceNumber", "OrderId"))
+
 BY_SIGN = "by sign"
 CHARGE_TYPES: dict[str, str] = {
     "new": "recurring", "renew": "recurring", "cyclecharge": "recurring", "addquantity": "recurring",
@@ -163,27 +170,31 @@ def _decode(data: bytes) -> tuple[bytes, str]:
         return data.decode("cp1252", errors="replace").encode("utf-8"), "cp1252"
 
 
-def _csv_table(body: bytes) -> tuple[list[str], pa.Table, np.ndarray, list[Problem]]:
-    """All cells as strings; row numbers as the file shows them (header = row 1)."""
+def _csv_table(body: bytes, wanted: frozenset[str] | None = None) -> tuple[list[str], pa.Table, np.ndarray, list[Problem]]:
+    """The cells as strings (only the ``wanted`` columns, lower-case names, when given: the file has
+    40 and billbridge reads 25); row numbers as the file shows them (header = row 1)."""
     end = body.find(b"\n")
     first = (body if end < 0 else body[:end]).decode("utf-8", errors="replace")
     header = [h.replace("\ufeff", "").strip() for h in next(csv.reader([first]), [])]
     names = [f"c{i}" for i in range(len(header))]
     # a blank line inside the data shifts the C reader's row numbers: the careful reader keeps them
-    maybe_blank = b"\n\n" in body or b"\n\r\n" in body or b"\n " in body or b"\n\t" in body
-    blank_lines = maybe_blank and re.search(rb"\n[ \t\r]*\n[ \t\r]*\S", body) is not None
+    blank_lines = re.search(rb"\n[ \t\r]*\n[ \t\r]*\S", body) is not None
     if header and not blank_lines:
-        try:
-            t = pacsv.read_csv(
-                pa.BufferReader(body),
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
-            )
-            return header, t, np.arange(2, t.num_rows + 2, dtype=np.int64), []
-        except pa.ArrowInvalid:
-            pass  # ragged rows: the careful reader names them
+        include = [n for n, h in zip(names, header) if wanted is None or h.lower() in wanted]
+        # first without quoted newlines (much faster), then with them
+        for newlines in (False, True):
+            try:
+                t = pacsv.read_csv(
+                    pa.BufferReader(body),
+                    read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 20),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
+                    convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                         include_columns=include, strings_can_be_null=False,
+                                                         quoted_strings_can_be_null=False),
+                )
+                return header, t, np.arange(2, t.num_rows + 2, dtype=np.int64), []
+            except pa.ArrowInvalid:
+                continue  # a quoted newline, or ragged rows: the careful reader names them
     problems: list[Problem] = []
     rows, numbers = [], []
     reader = csv.reader(io.StringIO(body.decode("utf-8", errors="replace"), newline=""))
@@ -264,7 +275,7 @@ def _read(data: bytes) -> tuple[str, list[str], pa.Table, np.ndarray, list[Probl
             except ValueError:
                 return "jsonl", [], pa.table({}), np.array([], dtype=np.int64), [Problem(None, None, "not JSON")], encoding
         return ("jsonl", *_jsonl_table(body), encoding)
-    return ("csv", *_csv_table(body), encoding)
+    return ("csv", *_csv_table(body, _READ), encoding)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -372,7 +383,7 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
 
     def col(name: str) -> pa.ChunkedArray | pa.Array:
         i = index.get(name.lower())
-        return cells.column(i) if i is not None else blank
+        return cells.column(f"c{i}") if i is not None and f"c{i}" in cells.column_names else blank
 
     def trimmed(name: str) -> pa.Array:
         a = pc.utf8_trim_whitespace(pc.fill_null(col(name), ""))
@@ -410,14 +421,15 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
     bad(bf_bad[bf_codes], "BillingFrequency",
         lambda v: f"unknown billing frequency {v!r} (billbridge knows Monthly and Annual)", bf_values, bf_codes)
     freq = np.array([m or "" for m in bf_map], dtype=object)[bf_codes]
+    freq_col = _take([m or "" for m in bf_map], bf_codes)
     tm_codes, tm_values = _enc(col("TermAndBillingCycle"))
     tm_map = [_term(v) for v in tm_values]
     tm_bad = np.array([m is None for m in tm_map])
     bad(tm_bad[tm_codes], "TermAndBillingCycle",
         lambda v: f"cannot tell the term from {v!r} (expected a 1-month, 1-year or 3-year commitment)",
         tm_values, tm_codes)
-    out["term"] = np.array([m or "" for m in tm_map], dtype=object)[tm_codes]
-    out["billing_frequency"] = freq
+    out["term"] = _take([m or "" for m in tm_map], tm_codes)
+    out["billing_frequency"] = freq_col
     meter = _np(pc.not_equal(trimmed("MeterDescription"), ""))
 
     # ---- numbers, per distinct value
@@ -453,8 +465,9 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
     bad(is_credit & (sub_sign > 0), "Subtotal", "a refund line (credit) with a positive Subtotal")
     bad(~is_credit & (base != "") & (sub_sign < 0), "Subtotal",
         lambda v: "a charge with a negative Subtotal (only credit lines may be negative)")
-    out["charge_type"] = charge
     usage = charge == "usage"
+    kinds = ["recurring", "usage", "one_time", "credit"]
+    out["charge_type"] = _take(kinds, np.select([charge == k for k in kinds], range(len(kinds)), 0))
 
     # ---- amounts: Microsoft's ROUNDDOWN rule; each step once per distinct value or combination
     one = Decimal(1)
@@ -475,11 +488,11 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
                            else unit)
         else:
             unit_of.append((u * rate).quantize(_CENT, rounding=ROUND_DOWN))
-    out["unit_cost"] = np.array(["" if v is None else _text(v, 2) for v in unit_of], dtype=object)[uinv]
+    out["unit_cost"] = _take(["" if v is None else _text(v, 2) for v in unit_of], uinv)
     q_round = np.array([v is not None and -v.as_tuple().exponent > _Q_PLACES for v in q_vals], dtype=bool)
     q_txt = np.array(["" if v is None else _text(v.quantize(Decimal(1).scaleb(-_Q_PLACES), rounding=ROUND_HALF_UP)
                                                   if r else v) for v, r in zip(q_vals, q_round)], dtype=object)
-    out["quantity"] = q_txt[q_codes]
+    out["quantity"] = _take(q_txt.tolist(), q_codes)
     rounded_q = int(np.bincount(q_codes, minlength=len(q_vals))[q_round].sum()) if len(q_vals) else 0
     if rounded_q:
         warnings.append(f"{rounded_q} BillableQuantity value{'s' if rounded_q != 1 else ''} with more than "
@@ -509,7 +522,7 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
             expect_txt.append("")
     for i in np.flatnonzero(mismatch[tinverse]):
         problems.append(Problem(int(rows[i]), "Subtotal", expect_txt[tinverse[i]], s_text[s_codes[i]]))
-    out["extended_cost"] = np.array([("" if v is None else _text(v, 2)) for v in s_vals], dtype=object)[s_codes]
+    out["extended_cost"] = _take([("" if v is None else _text(v, 2)) for v in s_vals], s_codes)
 
     # Total = Subtotal + TaxTotal
     tot_key = (s_codes * (len(x_vals) + 1) + x_codes) * (len(t_vals) + 1) + t_codes
@@ -520,9 +533,9 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
         if t is not None and s is not None and t != s + (x or 0):
             tbad[j] = True
     bad(tbad[tinv], "Total", lambda v: "Total is not Subtotal + TaxTotal", t_text, t_codes)
-    out["tax"] = np.array([("" if v is None else _text(v, 2)) for v in x_vals], dtype=object)[x_codes]
-    out["exchange_rate"] = np.array([("" if v is None else _text(v)) for v in r_vals], dtype=object)[r_codes]
-    out["list_unit_cost"] = np.array([("" if v is None else _text(v)) for v in lp_vals], dtype=object)[lp_codes]
+    out["tax"] = _take([("" if v is None else _text(v, 2)) for v in x_vals], x_codes)
+    out["exchange_rate"] = _take([("" if v is None else _text(v)) for v in r_vals], r_codes)
+    out["list_unit_cost"] = _take([("" if v is None else _text(v)) for v in lp_vals], lp_codes)
 
     # ---- dates (per distinct value; unreadable ones are left as written for the shared check)
     iso_of: dict[str, np.ndarray] = {}
@@ -533,7 +546,7 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
         iso = [_iso(v) if v else "" for v in values]
         bad(np.array([bool(v) and i is None for v, i in zip(values, iso)])[codes], c,
             "not a date (expected M/D/YYYY or an ISO date)", values, codes)
-        iso_of[c] = np.array([i or "" for i in iso], dtype=object)[codes]
+        iso_of[c] = _take([i or "" for i in iso], codes)
         dates_of[c] = [date.fromisoformat(i) if i else None for i in iso]
         codes_of[c] = codes
     out["period_start"] = out["effective_date"] = iso_of["ChargeStartDate"]
@@ -548,7 +561,7 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
         s = dates_of["ChargeStartDate"][codes_of["ChargeStartDate"][i]]
         e = dates_of["ChargeEndDate"][codes_of["ChargeEndDate"][i]]
         part[j] = s is not None and e is not None and e >= s and not _full_period(s, e, str(freq[i]) or "monthly")
-    out["vendor_prorated"] = np.where(part[pinv] & (charge == "recurring"), "true", "")
+    out["vendor_prorated"] = _take(["", "true"], (part[pinv] & (charge == "recurring")).astype(np.int64))
 
     # ---- extras
     out["vendor_customer_domain"] = trimmed("CustomerDomainName")
@@ -575,6 +588,11 @@ def canonical(data: bytes, file_name: str) -> SourceLines:
     columns["extended_cost"] = "Subtotal"
     return SourceLines("microsoft", file_name, sha, lines, rows, columns=columns, line_ids=ids, problems=problems,
                        warnings=warnings, **how)
+
+
+def _take(values: list[str], codes: np.ndarray) -> pa.Array:
+    """Per-line texts from the distinct ``values`` and each line's code (no Python object per line)."""
+    return pa.array(values, type=pa.string()).take(pa.array(np.asarray(codes, dtype=np.int64)))
 
 
 def _np(a) -> np.ndarray:
