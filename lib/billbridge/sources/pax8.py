@@ -71,7 +71,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -273,8 +273,14 @@ def _date(v: Any) -> date | None:
         return None
 
 
-class _Mapped(tuple):
-    """(canonical record, [(column, reason, value)], costTotal off by more than a cent, item id)"""
+class _Mapped(NamedTuple):
+    """One item, mapped: its canonical record, its problems ``(field, reason, value)``, whether its
+    costTotal is off quantity x cost by more than a cent, and its id."""
+
+    record: dict[str, str]
+    problems: list[tuple[str, str, str | None]]
+    off: bool
+    item_id: str
 
 
 class _Mapper:
@@ -359,7 +365,7 @@ class _Mapper:
             "vendor_customer_external_id": str(it.get("externalId") or ""),
             "vendor_prorated": "true" if kind.lower() == "prorate" and charge != "credit" else "",
         }
-        return _Mapped((rec, probs, off, item_id))
+        return _Mapped(rec, probs, off, item_id)
 
 
 _CENT = Decimal("0.01")
@@ -394,11 +400,11 @@ def _assemble(ordered: list[_Mapped], file_name: str, sha256: str, warnings: lis
     from billbridge.sources.parse import Problem
 
     warnings = list(warnings or [])
-    problems = [Problem(row, col, reason, value) for row, (_, probs, _, _) in enumerate(ordered, start=1)
-                for col, reason, value in probs]
-    lines = pd.DataFrame([m[0] for m in ordered])
+    problems = [Problem(row, col, reason, value) for row, m in enumerate(ordered, start=1)
+                for col, reason, value in m.problems]
+    lines = pd.DataFrame([m.record for m in ordered])
     rows = list(range(1, len(ordered) + 1))
-    ids = [m[3] for m in ordered]
+    ids = [m.item_id for m in ordered]
     names = [f"Pax8 item {i}" if i else f"Pax8 item {r}" for r, i in zip(rows, ids)]
     if len(lines):
         credit_for, unmatched = link_credits(lines, rows)
@@ -406,7 +412,7 @@ def _assemble(ordered: list[_Mapped], file_name: str, sha256: str, warnings: lis
         if unmatched:
             warnings.append(f"{unmatched} credit item{'s' if unmatched != 1 else ''} refund{'s' if unmatched == 1 else ''} "
                             "a charge that is not in this pull (billed in an earlier month)")
-    off_by = sum(1 for m in ordered if m[2])
+    off_by = sum(1 for m in ordered if m.off)
     if off_by:
         warnings.append(f"{off_by} item{'s' if off_by != 1 else ''} whose costTotal differs from quantity × cost by "
                         "more than a cent; Pax8's costTotal is kept")
