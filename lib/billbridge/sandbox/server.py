@@ -27,9 +27,11 @@ from billbridge import demo_world as dw
 
 from . import resources as rs
 from .conditions import ConditionError
+from .pax8 import Pax8Emulator
 from .query import forward_link, link_header, parse_query, sort_records, trim_fields
 from .resources import RESOURCES, ApiError, Member, WriteContext
 from .seed import build_seed
+from .sherweb import SherwebEmulator
 from .store import Store
 
 __all__ = ["SandboxConfig", "Sandbox", "start_sandbox", "CREDENTIALS", "default_members", "API_VERSION"]
@@ -162,6 +164,8 @@ class Sandbox:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        #: vendor API emulators, by their first path segment (``/pax8/v1/...``, ``/sherweb/...``)
+        self.vendors = {"pax8": Pax8Emulator(self), "sherweb": SherwebEmulator(self)}
 
     # ------------------------------------------------------------------ public API
     @property
@@ -318,6 +322,9 @@ class Sandbox:
     def dispatch(self, method: str, path: str, raw_query: str, headers: Any, body: bytes,
                  host: str) -> tuple[int, Any, dict[str, str]]:
         """Process one API request; returns (status, JSON-able body or None, extra headers)."""
+        vendor = self.vendors.get(path.split("/", 2)[1].lower() if path.count("/") else "")
+        if vendor is not None:
+            return vendor.dispatch(method, path, raw_query, headers, body)
         parts = path.split("/")
         # ['', codebase, 'apis', '3.0', ...]
         if len(parts) < 5 or parts[1].lower() not in ACCEPTED_CODEBASES or parts[2].lower() != "apis" \

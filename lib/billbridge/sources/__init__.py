@@ -12,8 +12,12 @@ them)::
     result.status            # "loaded" | "unchanged" | "invalid"
     sources.problems_csv(result.problems)                                      # download
     sources.load_demo(store, "2026-11")                                        # the demo vendor
+    sources.load_month(store, "2026-11", data, "recon.csv", "microsoft")       # Partner Center file
+    sources.pull(store, "pax8", "2026-11", draft=False, progress=None)         # a vendor API
 
-See :mod:`billbridge.sources.formats` for the canonical columns and every preset's layout.
+Every source (files and APIs) is registered in :mod:`billbridge.sources.registry` (``names()``,
+``get(name)``); see :mod:`billbridge.sources.formats` for the canonical columns and every preset's
+layout, and the vendor modules (:mod:`.microsoft`, :mod:`.pax8`, :mod:`.sherweb`) for theirs.
 """
 
 from __future__ import annotations
@@ -21,24 +25,22 @@ from __future__ import annotations
 from importlib import resources
 
 from billbridge.sources.demo import DEMO_VENDOR, demo_lines, demo_month, load_demo
-from billbridge.sources.formats import (
-    CANONICAL_COLUMNS,
-    PRESETS,
-    REQUIRED_COLUMNS,
-    ColumnMapping,
-    format_names,
-    preset,
-)
-from billbridge.sources.load import LoadResult, format_for, load_month
-from billbridge.sources.parse import (
-    ParseResult,
-    Problem,
-    file_columns,
+from billbridge.sources.formats import CANONICAL_COLUMNS, PRESETS, REQUIRED_COLUMNS, ColumnMapping, preset
+from billbridge.sources.load import LoadResult, format_for
+from billbridge.sources.parse import ParseResult, Problem, file_columns, problems_csv, resolve_format, typed_lines
+from billbridge.sources.registry import (
+    EXTRA_COLUMNS,
+    Source,
+    SourceLines,
+    get,
+    load_month,
+    names,
     parse_file,
-    problems_csv,
-    resolve_format,
-    typed_lines,
+    pull,
+    register,
 )
+from billbridge.sources.registry import file_names as format_names
+from billbridge.sources.http import VendorAPIError
 
 __all__ = [
     "CANONICAL_COLUMNS", "REQUIRED_COLUMNS", "PRESETS", "ColumnMapping", "preset", "format_names",
@@ -46,6 +48,7 @@ __all__ = [
     "LoadResult", "load_month", "format_for",
     "DEMO_VENDOR", "demo_lines", "demo_month", "load_demo",
     "SAMPLES", "sample_bytes", "sample_files",
+    "EXTRA_COLUMNS", "Source", "SourceLines", "register", "get", "names", "pull", "VendorAPIError",
 ]
 
 #: sample file per format (in ``billbridge/sources/samples/``), all for billing month 2026-11
@@ -54,6 +57,8 @@ SAMPLES: dict[str, str] = {
     "intermedia": "intermedia.csv",
     "interworks": "interworks.csv",
     "phin": "phin.csv",
+    "microsoft": "microsoft.csv",  # Partner Center reconciliation CSV (sources.microsoft.demo_csv)
+    "microsoft-graph": "microsoft.jsonl.gz",  # the Graph export, gzip JSON lines (demo_jsonl_gz)
 }
 SAMPLE_MONTH = "2026-11"
 

@@ -102,7 +102,7 @@ def load_month(
     """
     mapping = format_for(store, fmt, vendor)
     vendor = vendor or mapping.name
-    parsed = parse_file(data, file_name, mapping, billing_month)
+    parsed = data if isinstance(data, ParseResult) else parse_file(data, file_name, mapping, billing_month)
     base = dict(parse=parsed, vendor=vendor, billing_month=billing_month)
     if not parsed.ok:
         n = len(parsed.problems)
