@@ -47,10 +47,13 @@ m[3].metric("Customer price change / month", ui.money(s["price_impact"]), delta=
 a = st.columns(5)
 for col, act in zip(a, ("in_sync", "update", "create", "cancel", "blocked")):
     d = s["by_action"].get(act, {"rows": 0, "dollars": "0"})
-    col.metric(f"{pv.ACTION_ICONS[act]} {pv.ACTION_LABELS[act]}", d["rows"],
-               help=f"vendor dollars {ui.money(d['dollars'])}" + (" (blocked or excluded by a rule)" if act == "blocked" else ""))
+    rows = pv.create_count(s) if act == "create" else d["rows"]
+    extra = (f"; {s['creations']} of them ConnectWise records requested from Mappings" if act == "create" and s.get("creations")
+             else " (blocked or excluded by a rule)" if act == "blocked" else "")
+    col.metric(f"{pv.ACTION_ICONS[act]} {pv.ACTION_LABELS[act]}", rows, help=f"vendor dollars {ui.money(d['dollars'])}" + extra)
 if s.get("creations"):
-    st.info(f"{s['creations']} ConnectWise record(s) requested from the Mappings page wait in this plan (rows 'create').")
+    st.info(f"{s['creations']} ConnectWise record(s) requested from the Mappings page wait in this plan (action "
+            f"{pv.ACTION_LABELS['create']}).")
 
 # ---- chart ------------------------------------------------------------------------------------
 with st.expander("Dollar impact by customer", expanded=False):
@@ -66,7 +69,7 @@ f1, f2, f3, f4 = st.columns(4)
 flt = {
     "actions": f1.multiselect("Action", facets["actions"], key="flt_action",
                               format_func=lambda x: pv.ACTION_LABELS.get(x, x)),
-    "causes": f2.multiselect("Cause", facets["causes"], key="flt_cause", format_func=lambda x: x.replace("_", " ")),
+    "causes": f2.multiselect("Cause", facets["causes"], key="flt_cause", format_func=lambda x: pv.label(x, "cause")),
     "customers": f3.multiselect("Customer", facets["customers"], key="flt_customer"),
     "products": f4.multiselect("Product", facets["products"], key="flt_product"),
 }
@@ -80,7 +83,8 @@ rows, total = bst.plan_page(store, plan_id, limit=None if show_all else pv.PAGE_
                             offset=0 if show_all else (page - 1) * pv.PAGE_SIZE, **flt)
 st.caption(f"{total} row(s) match; showing {len(rows)}. Tick rows to select them for the push below.")
 frame = pv.grid_frame(rows)
-event = st.dataframe(frame, key="plan_grid", on_select="rerun", selection_mode="multi-row", hide_index=True,
+selected = pv.selection(store, plan_id)  # for this plan only: a new month or plan starts empty
+event = st.dataframe(frame, key=f"plan_grid_{plan_id}", on_select="rerun", selection_mode="multi-row", hide_index=True,
                      width="stretch", height=min(600, 38 + 35 * max(1, len(frame))),
                      column_config={"reason": st.column_config.TextColumn("reason", width="large")})
 picked = [frame.index[i] for i in (event.selection.rows if event is not None and hasattr(event, "selection") else [])
@@ -92,7 +96,7 @@ elif picked:
     st.session_state["plan_selection"] = picked
 if sel2.button("Clear selection", key="clear_selection"):
     st.session_state["plan_selection"] = []
-selected = [k for k in st.session_state.get("plan_selection", [])]
+selected = pv.selection(store, plan_id)
 st.caption(f"{len(selected)} row(s) selected.")
 
 # ---- detail -----------------------------------------------------------------------------------
@@ -102,9 +106,7 @@ if rows:
     options = list(by_key)
     default = next((k for k in selected if k in by_key), options[0])
     key = st.selectbox("Row", options, index=options.index(default), key="detail_key",
-                       format_func=lambda k: f"{pv.ACTION_LABELS.get(by_key[k]['action'])}: "
-                                             f"{by_key[k].get('vendor_customer_name') or by_key[k].get('company_name') or ''} · "
-                                             f"{by_key[k].get('product_description') or by_key[k].get('product_name') or by_key[k].get('target')}")
+                       format_func=lambda k: pv.row_title(by_key[k]))
     pv.render_detail(store, meta, by_key[key])
 
 # ---- push (billbridge_ui.push_panel, issue 5) ---------------------------------------------------

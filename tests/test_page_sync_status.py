@@ -96,8 +96,8 @@ def test_push_panel_previews_exact_requests_asks_confirmation_then_pushes_once(p
     assert not at.exception and "Select plan rows" in texts(at)
     at.button(key="push_select_ready").click().run()
     preview = at.dataframe[-1].value
-    assert len(preview) and set(preview["method"]) <= {"PATCH", "POST"}
-    assert all(json.loads(b) for b in preview["body"])
+    assert len(preview) and set(preview["Method"]) <= {"PATCH", "POST"}
+    assert all(json.loads(b) for b in preview["Body"])
     confirm = at.checkbox(key="push_confirm")
     assert f"push {len(preview)} rows" in confirm.label and "$" in confirm.label
     assert at.button(key="push_go").disabled
@@ -107,3 +107,5 @@ def test_push_panel_previews_exact_requests_asks_confirmation_then_pushes_once(p
     assert "Push run" in texts(at)
     status = json.loads(cli("status", MONTH, "--json").output)
     assert len(status["runs"]) == 1 and status["runs"][0]["writes"] > 0
+    # the pushed rows are no longer selected (was: "N row(s) selected" survived the push)
+    assert at.session_state["plan_selection"] == [] and "0 row(s) selected." in texts(at)
