@@ -8,8 +8,11 @@ from billbridge.config import operator_name
 from billbridge import mappings as mp
 from billbridge import month as mo
 from billbridge import store as bst
+from billbridge.model import label
 from billbridge_ui import mapping_views as mv
 from billbridge_ui import plan_views as pv
+from billbridge_ui.tables import display_frame
+from billbridge_ui.text import md
 
 st.title("Mappings")
 ui.show_flash()
@@ -21,7 +24,7 @@ snapshot = mo.snapshot_for(store, month)
 if snapshot is None or st.button("Refresh from ConnectWise", key="map_refresh", icon=":material/refresh:"):
     pv.refresh_snapshot(store, month)
 meta = snapshot["meta"]
-st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{operator_name()}**.")
+st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{md(operator_name())}**.")
 
 sug = mp.suggestions(store, month, snapshot)
 q = mv.queue(sug)
@@ -30,10 +33,10 @@ agreements_c = mp.agreement_choices(snapshot)
 catalog_c = mp.catalog_choices(snapshot)
 
 c1, c2, c3 = st.columns(3)
-for col, kind, label in ((c1, "company", "Customers without a company"), (c2, "agreement", "Customers without an agreement"),
+for col, kind, title in ((c1, "company", "Customers without a company"), (c2, "agreement", "Customers without an agreement"),
                          (c3, "product", "SKUs without a catalog item")):
     part = q[q["kind"] == kind] if len(q) else q
-    col.metric(label, len(part), help="Vendor dollars at stake this month: " + ui.money(sum(part["_dollars"])) if len(part) else None)
+    col.metric(title, len(part), help="Vendor dollars at stake this month: " + ui.money(sum(part["_dollars"])) if len(part) else None)
 
 tab_q, tab_c, tab_a, tab_p, tab_r, tab_io, tab_h = st.tabs(
     ["Unmapped queue", "Companies", "Agreements", "Products", "Rules", "Import / export", "History"])
@@ -43,19 +46,28 @@ with tab_q:
         st.success("Everything the vendor bills this month is mapped.")
     else:
         f1, f2, f3 = st.columns([2, 2, 1])
-        kinds = f1.multiselect("Show", ["company", "agreement", "product"], default=["company", "agreement", "product"], key="q_kinds")
+        kinds = f1.multiselect("Show", ["company", "agreement", "product"], default=["company", "agreement", "product"],
+                               key="q_kinds", format_func=lambda k: label(k, "value"))
         min_score = f2.slider("Minimum score", 0, 100, 0, key="q_min")
         only_clean = f3.checkbox("No flags only", key="q_clean")
         view = q[q["kind"].isin(kinds) & (q["score"] >= min_score) & ((q["flags"] == "") | (not only_clean))]
         st.data_editor(
-            view[["pick", "kind", "vendor", "item", "candidate", "score", "method", "flags", "at_stake", "reason"]],
+            view[list(mv.QUEUE_COLUMNS)],
             key="queue_editor", hide_index=True, width="stretch",
-            disabled=["kind", "vendor", "item", "candidate", "score", "method", "flags", "at_stake", "reason"],
+            disabled=[c for c in mv.QUEUE_COLUMNS if c != "pick"],
             column_config={
-                "pick": st.column_config.CheckboxColumn("✓", help="Tick rows to accept or create"),
-                "score": st.column_config.ProgressColumn("score", min_value=0, max_value=100, format="%d"),
-                "at_stake": st.column_config.TextColumn("vendor $ at stake"),
-                "candidate": st.column_config.TextColumn("best ConnectWise candidate"),
+                "pick": st.column_config.CheckboxColumn("Pick", help="Tick rows to accept or create", width="small"),
+                "item": st.column_config.TextColumn("Vendor item", width="medium"),
+                "candidate": st.column_config.TextColumn("Best ConnectWise candidate", width="medium"),
+                "score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d", width="small"),
+                "flags": st.column_config.TextColumn("Check first", width="medium",
+                                                     help="Why this candidate must not be accepted blindly (cancelled, "
+                                                          "prospect, child agreement, recycle bin, tie …)"),
+                "at_stake": st.column_config.TextColumn("Vendor $ at stake", width="small"),
+                "kind_label": st.column_config.TextColumn("Kind", width="small"),
+                "vendor": st.column_config.TextColumn("Vendor", width="small"),
+                "method": st.column_config.TextColumn("Found by", width="small"),
+                "reason": st.column_config.TextColumn("Why", width="large"),
             },
         )
         b1, b2, b3, b4 = st.columns([1.2, 1, 1.2, 1.4])
@@ -72,7 +84,7 @@ with tab_q:
         if b4.button("Create ticked in ConnectWise…", key="create_picked", icon=":material/add_business:"):
             rows, problems = mv.creation_rows(chosen, snapshot, month)
             for p in problems:
-                st.warning(p)
+                st.warning(md(p))
             if rows:
                 mp.request_creation(store, rows)
                 ui.flash(f"Added {len(rows)} record(s) to create to the review: open Reconcile to check and push them.")
@@ -81,7 +93,7 @@ with tab_q:
                    "Creating a record only adds it to the Reconcile review; nothing is written until you push it.")
         pending = bst.creation_requests(store)
         if pending:
-            st.info("Waiting for review and push: " + "; ".join(r["row"]["reason"] for r in pending[:5])
+            st.info("Waiting for review and push: " + "; ".join(md(r["row"]["reason"]) for r in pending[:5])
                     + (" …" if len(pending) > 5 else ""))
 
 
@@ -104,6 +116,12 @@ def grid(tab, kind, frame, editor_key, config, disabled, *, dynamic=False, custo
 
 
 who = ["updated_by", "updated_at"]
+
+
+def ui_label(code):
+    return label(code, "value")
+
+
 LABELS = {"vendor_customer_id": "vendor customer id", "vendor_customer_name": "vendor customer", "updated_by": "by",
           "updated_at": "when", "billing_frequency": "billed", "product_name": "vendor product"}
 grid(tab_c, "company", mv.company_grid(store, month, companies_c), "companies_editor",
@@ -112,10 +130,11 @@ grid(tab_c, "company", mv.company_grid(store, month, companies_c), "companies_ed
      ["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "state", *who])
 grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c), "agreements_editor",
      {"agreement": st.column_config.SelectboxColumn("ConnectWise agreement", options=list(agreements_c["label"]), width="large"),
-      "sync_mode": st.column_config.SelectboxColumn("sync mode", options=list(mp.SYNC_MODES),
-                                                    help="standing: one line kept current; monthly: new lines each month"),
-      "period_rule": st.column_config.SelectboxColumn("period rule", options=list(mp.PERIOD_RULES),
-                                                      help="advance: the month the vendor period starts; arrears: the month it ends")},
+      "sync_mode": st.column_config.SelectboxColumn("sync mode", options=list(mp.SYNC_MODES), format_func=ui_label,
+                                                    help="Standing line: one line kept current; Monthly: new lines each month"),
+      "period_rule": st.column_config.SelectboxColumn("period rule", options=list(mp.PERIOD_RULES), format_func=ui_label,
+                                                      help="In advance: the month the vendor period starts; in arrears: "
+                                                           "the month it ends")},
      ["vendor", "vendor_customer_id", "vendor_customer_name", "state", *who])
 grid(tab_p, "product", mv.product_grid(store, month, catalog_c), "products_editor",
      {"catalog_item": st.column_config.SelectboxColumn("ConnectWise catalog item", options=list(catalog_c["label"]), width="large"),
@@ -129,8 +148,8 @@ customer_ids = {label: key for key, label in cust_labels.items()}
 grid(tab_r, "rule", mv.rule_grid(store, cust_labels), "rules_editor",
      {"customer": st.column_config.SelectboxColumn("vendor customer", options=sorted(customer_ids), required=True, width="large"),
       "sku": st.column_config.TextColumn("SKU (blank = every product)"),
-      "rule": st.column_config.SelectboxColumn("rule", options=list(mp.RULES), required=True),
-      "value": st.column_config.NumberColumn("quantity", min_value=0, help="for fixed_quantity and cap")},
+      "rule": st.column_config.SelectboxColumn("rule", options=list(mp.RULES), required=True, format_func=ui_label),
+      "value": st.column_config.NumberColumn("quantity", min_value=0, help="for Fixed quantity and Cap")},
      ["vendor", *who], dynamic=True, customer_ids=customer_ids)
 
 with tab_io:
@@ -143,9 +162,9 @@ with tab_io:
             ui.flash(f"Imported {res.rows} rows: " + ", ".join(f"{n} {k}" for k, n in res.counts.items()) + " changed.")
             st.rerun()
         st.error(f"Nothing was imported: {len(res.problems)} problem(s).")
-        st.dataframe(pd.DataFrame([vars(p) for p in res.problems]), hide_index=True, width="stretch")
+        st.dataframe(display_frame(pd.DataFrame([vars(p) for p in res.problems], columns=["row", "column", "reason"])),
+                     hide_index=True, width="stretch")
 
 with tab_h:
     hist = bst.mapping_history(store, limit=300)
-    st.dataframe(hist[["changed_at", "changed_by", "kind", "vendor", "key", "change", "old", "new", "source"]].astype(str),
-                 hide_index=True, width="stretch")
+    st.dataframe(mv.history_frame(hist), hide_index=True, width="stretch")
