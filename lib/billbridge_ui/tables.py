@@ -19,7 +19,7 @@ import pandas as pd
 from billbridge import export
 from billbridge.model import column_label
 
-__all__ = ["display_frame", "qty_text", "cell_text"]
+__all__ = ["display_frame", "blank_text", "qty_text", "cell_text"]
 
 #: money columns beyond the review's (export.MONEY)
 MONEY = export.MONEY | {"total_cost", "total_price", "bill_amount", "vendor_amount", "vendor_unit_cost",
@@ -81,4 +81,27 @@ def display_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None, *, 
                         for c in cols}, columns=[names.get(c, column_label(c)) for c in cols])
     if index is not None:
         out.index = list(frame[index])
+    return out
+
+
+#: coded columns of page frames beyond the review's (export.CODED)
+_CODED = {"change": "value", "kind": "value", "sync_mode": "value", "period_rule": "value", "rule": "value"}
+
+
+def blank_text(frame: pd.DataFrame, keep: Iterable[str] = (), money: Iterable[str] = ()) -> pd.DataFrame:
+    """``frame`` with the same columns and index, every cell as a person reads it (for a data
+    editor, whose column names the page's save code reads): labels for codes, money as money,
+    '' for missing values. Columns in ``keep`` are left as they are, except that missing becomes ''."""
+    from billbridge.model import label
+
+    keep, money_cols = set(keep), MONEY | set(money)
+    out = frame.copy().astype(object)
+    for c in out.columns:
+        if c in keep:
+            out[c] = [cell_text(c, v) if v is None or (isinstance(v, float) and v != v) else v for v in frame[c]]
+        elif c in _CODED or c in export.CODED:
+            out[c] = [label(v, _CODED.get(c) or export.CODED[c]) for v in frame[c]]
+        else:
+            out[c] = [export._human(c, v) for v in frame[c]]
+            out[c] = [cell_text(c, v, money_cols) for v in out[c]]
     return out
