@@ -6,6 +6,7 @@ import streamlit as st
 import billbridge_ui as ui
 from billbridge import store as bst
 from billbridge import timeline
+from billbridge_ui.tables import blank_text
 
 month = ui.billing_month()
 st.title(f"Timeline · {month}")
@@ -51,20 +52,22 @@ view = calendar if ids is None else calendar[calendar["vendor_customer_id"].isin
 if risk_only:
     view = view[view["late_risk"]]
 st.dataframe(
-    view[["vendor_customer_name", "vendor_customer_id", "anchor", "bdom", "cw_start", "cw_end", "cw_invoice",
-          "late_risk", "split", "line_count"]],
+    blank_text(view[["vendor_customer_name", "vendor_customer_id", "anchor", "bdom", "cw_start", "cw_end", "cw_invoice",
+                     "late_risk", "split", "line_count"]]),
     hide_index=True,
     width="stretch",
     column_config={
         "vendor_customer_name": "Customer",
         "vendor_customer_id": "Vendor id",
-        "anchor": st.column_config.NumberColumn("BDOM anchor", help="The account's billing day (creation day)."),
-        "bdom": st.column_config.DateColumn("Billed this month"),
-        "cw_start": st.column_config.DateColumn("CW addition from"),
-        "cw_end": st.column_config.DateColumn("CW addition to"),
-        "cw_invoice": st.column_config.DateColumn("CW invoice"),
+        "anchor": st.column_config.TextColumn("BDOM anchor", help="The account's billing day (creation day)."),
+        "bdom": "Billed this month",
+        "cw_start": "CW addition from",
+        "cw_end": "CW addition to",
+        "cw_invoice": "CW invoice",
         "late_risk": st.column_config.CheckboxColumn("Late-month risk"),
         "split": st.column_config.CheckboxColumn("Period split"),
         "line_count": "Lines",
     },
 )
+st.caption(f"Periods longer than the view (annual and three-year terms) are cut at its edges, {timeline.WINDOW_DAYS} "
+           "days either side of the month, and marked ▸ where they go on; hover a bar for its full dates.")

@@ -13,7 +13,7 @@ __all__ = [
     "ACTIONS", "CAUSES", "EXCLUDED_CAUSES", "FLAGS", "BUCKETS", "CHARGE_TYPES", "SYNC_MODES", "PERIOD_RULES",
     "MAPPING_DEFAULTS", "VENDOR_LINE_COLUMNS", "ROW_COLUMNS", "PLAN_EXTRA_COLUMNS", "MONEY_FIELDS",
     "ACTION_LABELS", "CAUSE_LABELS", "FLAG_LABELS", "ALERT_KINDS", "ALERT_LABELS", "CHANGE_KINDS", "CHANGE_LABELS",
-    "MATCH_FLAG_LABELS", "VALUE_LABELS", "COLUMN_LABELS", "label", "labels", "column_label",
+    "MATCH_FLAG_LABELS", "VALUE_LABELS", "COLUMN_LABELS", "label", "labels", "column_label", "chart_text",
 ]
 
 #: what a plan row proposes
@@ -259,3 +259,12 @@ def labels(codes: Any, kind: str | None = None) -> str:
 def column_label(name: Any) -> str:
     """The header a person reads for a column name (``customer_id`` -> ``Vendor customer id``)."""
     return label(name, "column")
+
+
+def chart_text(text: Any) -> str:
+    """Vendor or ConnectWise text for a plotly label, shown literally: plotly reads ``<b>``,
+    ``<a href=...>`` and other tags in labels, so ``& < >`` become entities (plotly shows them as
+    the characters). Missing values read as ''."""
+    if _missing(text):
+        return ""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

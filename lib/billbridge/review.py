@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from billbridge.model import ALERT_KINDS, CHANGE_KINDS, label
+from billbridge.model import ALERT_KINDS, CHANGE_KINDS, chart_text, label
 from billbridge.money import extended, format_money
 
 __all__ = [
@@ -423,7 +423,7 @@ def margin_by_customer_figure(lines: pd.DataFrame, top: int = 20):
     from billbridge.money import format_money
 
     per = by_customer(lines).head(top).iloc[::-1]  # biggest at the top
-    names = list(per["customer"])
+    names = [chart_text(c) for c in per["customer"]]
     fig = go.Figure()
     fig.add_trace(go.Bar(name="Margin", x=[float(v) for v in per["margin"]], y=names, orientation="h",
                          marker_color=["#c0392b" if v < 0 else "#2e86c1" for v in per["margin"]],
