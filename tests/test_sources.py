@@ -252,7 +252,7 @@ def test_every_problem_is_reported_with_row_and_column():
         (4, "period_end", "period ends before it starts"),
     }
     frame = pd.read_csv(io.BytesIO(problems_csv(res.problems)), encoding="utf-8-sig")
-    assert list(frame.columns) == ["row", "column", "reason", "value"] and len(frame) == 5
+    assert list(frame.columns) == ["Row", "Column", "Problem", "Value"] and len(frame) == 5
 
 
 def test_ragged_rows_are_problems_not_crashes():
@@ -398,7 +398,7 @@ def test_demo_rejects_months_without_history():
 
 def test_problems_csv_has_a_header_even_without_problems():
     rows = list(csv.reader(io.StringIO(problems_csv([]).decode("utf-8-sig"))))
-    assert rows == [["row", "column", "reason", "value"]]
+    assert rows == [["Row", "Column", "Problem", "Value"]]
 
 
 def test_numbers_too_long_to_keep_exactly_are_problems_not_crashes():

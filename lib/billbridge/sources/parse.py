@@ -197,7 +197,7 @@ def problems_csv(problems: list[Problem]) -> bytes:
     prefixed with ``'`` so a spreadsheet shows them instead of evaluating them."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["row", "column", "reason", "value"])
+    w.writerow(["Row", "Column", "Problem", "Value"])  # for people fixing the file in a spreadsheet
     for p in problems:
         w.writerow([p.row if p.row is not None else "", _safe(p.column), _safe(p.reason), _safe(p.value)])
     return codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
