@@ -125,11 +125,11 @@ def ui_label(code):
 LABELS = {"vendor_customer_id": "vendor customer id", "vendor_customer_name": "vendor customer", "updated_by": "by",
           "updated_at": "when", "billing_frequency": "billed", "product_name": "vendor product"}
 grid(tab_c, "company", mv.company_grid(store, month, companies_c), "companies_editor",
-     {"company": st.column_config.SelectboxColumn("ConnectWise company", options=list(companies_c["label"]), width="large"),
+     {"company": st.column_config.SelectboxColumn("ConnectWise company", options=[mv.UNMAPPED, *companies_c["label"]], width="large"),
       "at_stake": "vendor $", "state": st.column_config.TextColumn("state", help="deleted, prospect, not_approved… are shown as such")},
      ["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "state", *who])
 grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c), "agreements_editor",
-     {"agreement": st.column_config.SelectboxColumn("ConnectWise agreement", options=list(agreements_c["label"]), width="large"),
+     {"agreement": st.column_config.SelectboxColumn("ConnectWise agreement", options=[mv.UNMAPPED, *agreements_c["label"]], width="large"),
       "sync_mode": st.column_config.SelectboxColumn("sync mode", options=list(mp.SYNC_MODES), format_func=ui_label,
                                                     help="Standing line: one line kept current; Monthly: new lines each month"),
       "period_rule": st.column_config.SelectboxColumn("period rule", options=list(mp.PERIOD_RULES), format_func=ui_label,
@@ -137,7 +137,7 @@ grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c), "agreeme
                                                            "the month it ends")},
      ["vendor", "vendor_customer_id", "vendor_customer_name", "state", *who])
 grid(tab_p, "product", mv.product_grid(store, month, catalog_c), "products_editor",
-     {"catalog_item": st.column_config.SelectboxColumn("ConnectWise catalog item", options=list(catalog_c["label"]), width="large"),
+     {"catalog_item": st.column_config.SelectboxColumn("ConnectWise catalog item", options=[mv.UNMAPPED, *catalog_c["label"]], width="large"),
       "own_cost": st.column_config.CheckboxColumn("owns cost"), "own_price": st.column_config.CheckboxColumn("owns price"),
       "quantity_basis": st.column_config.SelectboxColumn("quantity basis", options=list(mp.QUANTITY_BASES)), "at_stake": "vendor $"},
      ["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", *who])
@@ -149,7 +149,7 @@ grid(tab_r, "rule", mv.rule_grid(store, cust_labels), "rules_editor",
      {"customer": st.column_config.SelectboxColumn("vendor customer", options=sorted(customer_ids), required=True, width="large"),
       "sku": st.column_config.TextColumn("SKU (blank = every product)"),
       "rule": st.column_config.SelectboxColumn("rule", options=list(mp.RULES), required=True, format_func=ui_label),
-      "value": st.column_config.NumberColumn("quantity", min_value=0, help="for Fixed quantity and Cap")},
+      "value": st.column_config.TextColumn("quantity", help="For Fixed quantity and Cap: a number, 0 or more")},
      ["vendor", *who], dynamic=True, customer_ids=customer_ids)
 
 with tab_io:

@@ -21,9 +21,12 @@ from billbridge import mappings as mp
 from billbridge import store as bst
 from billbridge.model import label
 from billbridge.model import labels as label_list
-from billbridge_ui.tables import display_frame
+from billbridge_ui.tables import display_frame, qty_text
 
 SEP = "|"
+#: what a grid's ConnectWise picker shows for an item not mapped yet (choosing it removes a mapping);
+#: an editor shows a grey "None" for an empty pick
+UNMAPPED = "(not mapped)"
 _ID = re.compile(r"\((\d+)\)(?: \[[^\]]*\])?$")
 
 
@@ -165,7 +168,7 @@ def company_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
                   on=["vendor", "vendor_customer_id"], how="left")
     labels = _labels(choices, "company_id")
     flags = dict(zip(choices["company_id"], choices["flags"]))
-    df["company"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if i == i and i is not None else None
+    df["company"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if i == i and i is not None else UNMAPPED
                      for i in df["company_id"]]
     df["state"] = [(label_list(flags.get(int(i), ("missing",)), "match_flag") or "Active") if i == i and i is not None
                    else "Not mapped" for i in df["company_id"]]
@@ -184,7 +187,8 @@ def agreement_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Da
     labels = _labels(choices, "agreement_id")
     flags = dict(zip(choices["agreement_id"], choices["flags"]))
     has = [i is not None and i == i for i in df["agreement_id"]]
-    df["agreement"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else None for i, h in zip(df["agreement_id"], has)]
+    df["agreement"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else UNMAPPED
+                       for i, h in zip(df["agreement_id"], has)]
     df["state"] = [(label_list(flags.get(int(i), ("missing",)), "match_flag") or "Active") if h else "Not mapped"
                    for i, h in zip(df["agreement_id"], has)]
     df["sync_mode"] = df["sync_mode"].where(df["sync_mode"].notna(), "standing")
@@ -203,7 +207,8 @@ def product_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
             {k: object for k in keys}), on=keys, how="left")
     labels = _labels(choices, "catalog_item_id")
     has = [i is not None and i == i for i in df["catalog_item_id"]]
-    df["catalog_item"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else None for i, h in zip(df["catalog_item_id"], has)]
+    df["catalog_item"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else UNMAPPED
+                          for i, h in zip(df["catalog_item_id"], has)]
     df["own_cost"] = df["own_cost"].map(lambda v: True if v is None or v != v else bool(v))
     df["own_price"] = df["own_price"].map(lambda v: True if v is None or v != v else bool(v))
     df["quantity_basis"] = df["quantity_basis"].where(df["quantity_basis"].notna(), mp.QUANTITY_BASES[0])
@@ -219,7 +224,8 @@ def rule_grid(store: bst.Store, customer_labels: dict[tuple[str, str], str]) -> 
     rm = bst.get_mappings(store, "rule")
     df = rm.copy()
     df["customer"] = [customer_labels.get((v, c), c) for v, c in zip(df["vendor"], df["vendor_customer_id"])]
-    df["value"] = df["value"].map(lambda d: float(d) if d is not None else None)
+    # text, so a rule without a quantity (do not sync) shows an empty cell, not a grey "None"
+    df["value"] = df["value"].map(lambda d: qty_text(d) if d is not None and d == d else "").astype(object)
     df["_key"] = df["vendor"] + SEP + df["vendor_customer_id"] + SEP + df["sku"].fillna("") + SEP + df["rule"]
     # a dynamic editor needs a range index (new rows); the database key rides in a hidden column
     return _blank(df[["vendor", "customer", "sku", "rule", "value", "updated_by", "updated_at", "_key"]].reset_index(drop=True),
@@ -301,8 +307,8 @@ def _save_rule(store: bst.Store, row: dict[str, Any], customer_ids: dict[str, tu
     rule = row.get("rule")
     if vendor_cust is None or rule not in mp.RULES:
         raise ValueError("a rule needs a customer and a rule (" + ", ".join(label(r, "value") for r in mp.RULES) + ")")
-    value = row.get("value")
-    if rule != "do_not_sync" and (value is None or value != value or value < 0):
+    value = _quantity(row.get("value"))
+    if rule != "do_not_sync" and (value is None or value < 0):
         raise ValueError(f"{label(rule, 'value')} needs a quantity (0 or more)")
     n = 0
     if old_key is not None:
@@ -310,5 +316,15 @@ def _save_rule(store: bst.Store, row: dict[str, Any], customer_ids: dict[str, tu
                                                               "rule": old_key[3]}])
     sku = (row.get("sku") or "").strip() or None
     n += bst.set_mappings(store, "rule", vendor_cust[0], [{"vendor_customer_id": vendor_cust[1], "sku": sku, "rule": rule,
-                                                           "value": None if rule == "do_not_sync" else Decimal(str(value))}])
+                                                           "value": None if rule == "do_not_sync" else value}])
     return n
+
+
+def _quantity(v: Any) -> Decimal | None:
+    """A quantity typed in the rules grid (text or number), None when blank or not a number."""
+    if v is None or (isinstance(v, float) and v != v) or not str(v).strip():
+        return None
+    try:
+        return Decimal(str(v).strip().replace(",", ""))
+    except ArithmeticError:
+        return None
