@@ -6,6 +6,7 @@ import billbridge_ui as ui
 from billbridge import agreements as ag
 from billbridge import store as st_
 from billbridge.connectwise import ConnectWiseError
+from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import blank_text, display_frame
 
 st.title("Agreements")
@@ -19,9 +20,10 @@ AMOUNT = f"Monthly amount ({month})"
 AMOUNT_HELP = (f"What the agreement's additions bill in {month} (quantity × unit price of each addition in effect "
                "that month), plus the agreement's own fee.")
 
-c1, c2 = st.columns([1, 3])
-full = c2.checkbox("Full pass (also finds additions deleted in ConnectWise)", key="ag_full")
-if c1.button("Check ConnectWise for changes", key="ag_fetch", icon=":material/sync:") or "ag_fetched" not in st.session_state:
+bar = st.container(horizontal=True, wrap=True, vertical_alignment="center")
+check = bar.button("Check ConnectWise for changes", key="ag_fetch", icon=":material/sync:")
+full = bar.checkbox("Full pass (also finds additions deleted in ConnectWise)", key="ag_full")
+if check or "ag_fetched" not in st.session_state:
     try:
         with st.spinner("Reading what changed in ConnectWise…"):
             res = ag.fetch_changes(conn.client, store, full=full)
@@ -36,12 +38,12 @@ if fetched and (fetched["deleted_additions"] or fetched["deleted_agreements"]):
 
 state = st_.contract_sync_state(store)
 last = state["last_import"]
-m1, m2, m3 = st.columns(3)
+row = metric_row()
 pending_a, pending_d = ag.pending(store, month)
-m1.metric("New or changed agreements", len(pending_a))
-m2.metric("New or changed additions", len(pending_d))
-m3.metric("Last imported", last["imported_at"][:16].replace("T", " ") if last else "never",
-          help=f"UTC, {last['source']}" if last else None)
+row.metric("New or changed agreements", len(pending_a), width=METRIC)
+row.metric("New or changed additions", len(pending_d), width=METRIC)
+row.metric("Last imported", last["imported_at"][:16].replace("T", " ") if last else "never",
+           help=f"UTC, {last['source']}" if last else None, width=METRIC)
 st.caption(f"Last checked: {state['additions']['fetched_at'] or 'never'} · bookmark (newest lastUpdated stored): "
            f"{state['additions']['bookmark'] or '—'} · last full pass: {state['additions']['full_pass_at'] or 'never'}")
 
@@ -56,11 +58,13 @@ else:
         ui.flash(f"Imported {len(res.agreement_ids)} agreements and {len(res.addition_ids)} additions.")
         st.rerun()
     st.caption("Or tick single agreements or additions below to import only those.")
-    a_view = blank_text(pending_a.set_index("agreement_id"))
+    a_view = blank_text(pending_a.set_index("agreement_id").rename_axis("Agreement id"))
     a_view.insert(0, "import", False)
     a_edit = st.data_editor(
         a_view, key="ag_pick_agreements", width="stretch", height=300,
         disabled=[c for c in a_view.columns if c != "import"],
+        column_order=["import", "name", "company_name", "bill_amount", "change", "status", "billing_cycle", "type_name",
+                      "pending_additions", "cw_last_updated"],
         column_config={
             "import": st.column_config.CheckboxColumn("Import", help="Import this agreement and all its pending additions"),
             "change": st.column_config.TextColumn("Change", help="New, Changed, or Additions changed (only its additions)"),
@@ -71,11 +75,13 @@ else:
         },
     )
     st.markdown("**Additions**")
-    d_view = blank_text(pending_d.set_index("addition_id"))
+    d_view = blank_text(pending_d.set_index("addition_id").rename_axis("Addition id"))
     d_view.insert(0, "import", False)
     d_edit = st.data_editor(
         d_view, key="ag_pick_additions", width="stretch", height=300,
         disabled=[c for c in d_view.columns if c != "import"],
+        column_order=["import", "agreement_name", "product_identifier", "description", "quantity", "unit_price",
+                      "change", "effective_date", "cancelled_date", "agreement_id", "cw_last_updated"],
         column_config={
             "import": st.column_config.CheckboxColumn("Import"), "agreement_id": "Agreement id",
             "agreement_name": "Agreement", "change": "Change", "product_identifier": "Catalog item",
@@ -99,8 +105,8 @@ contracts = ag.contracts_with_amounts(store, month)
 if contracts.empty:
     st.info("No contracts imported yet.")
 else:
-    view = blank_text(contracts.set_index("agreement_id")[
-        ["notes", "company_name", "name", "status", "billing_cycle", "bill_amount", "start_date", "end_date",
+    view = blank_text(contracts.set_index("agreement_id").rename_axis("Agreement id")[
+        ["company_name", "name", "bill_amount", "notes", "status", "billing_cycle", "start_date", "end_date",
          "type_name", "cw_last_updated", "imported_at", "deleted_at"]], keep=["notes"])
     st.data_editor(
         view, key="ag_contracts", width="stretch", height=320,

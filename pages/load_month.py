@@ -55,9 +55,10 @@ with tab_file:
             + ", ".join(f"**{n}**" for n in sources.format_names())
             + ". Try one with a sample file:"
         )
-        for col, (fmt, fname) in zip(st.columns(len(sources.sample_files())), sources.sample_files().items()):
-            col.download_button(f"{fmt} sample", sources.sample_bytes(fmt), file_name=fname, key=f"sample_{fmt}",
-                                icon=":material/download:")
+        samples = st.container(horizontal=True, wrap=True)
+        for fmt, fname in sources.sample_files().items():
+            samples.download_button(f"{fmt} sample", sources.sample_bytes(fmt), file_name=fname, key=f"sample_{fmt}",
+                                    icon=":material/download:")
 
 with tab_demo:
     st.write(

@@ -11,6 +11,7 @@ from billbridge import store as bst
 from billbridge.model import label
 from billbridge_ui import mapping_views as mv
 from billbridge_ui import plan_views as pv
+from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import display_frame
 from billbridge_ui.text import md
 
@@ -32,11 +33,12 @@ companies_c = mp.company_choices(snapshot)
 agreements_c = mp.agreement_choices(snapshot)
 catalog_c = mp.catalog_choices(snapshot)
 
-c1, c2, c3 = st.columns(3)
-for col, kind, title in ((c1, "company", "Customers without a company"), (c2, "agreement", "Customers without an agreement"),
-                         (c3, "product", "SKUs without a catalog item")):
+row = metric_row()
+for kind, title in (("company", "Customers without a company"), ("agreement", "Customers without an agreement"),
+                    ("product", "SKUs without a catalog item")):
     part = q[q["kind"] == kind] if len(q) else q
-    col.metric(title, len(part), help="Vendor dollars at stake this month: " + ui.money(sum(part["_dollars"])) if len(part) else None)
+    row.metric(title, len(part), width=METRIC,
+               help="Vendor dollars at stake this month: " + ui.money(sum(part["_dollars"])) if len(part) else None)
 
 tab_q, tab_c, tab_a, tab_p, tab_r, tab_io, tab_h = st.tabs(
     ["Unmapped queue", "Companies", "Agreements", "Products", "Rules", "Import / export", "History"])
@@ -45,43 +47,46 @@ with tab_q:
     if not len(q):
         st.success("Everything the vendor bills this month is mapped.")
     else:
-        f1, f2, f3 = st.columns([2, 2, 1])
-        kinds = f1.multiselect("Show", ["company", "agreement", "product"], default=["company", "agreement", "product"],
-                               key="q_kinds", format_func=lambda k: label(k, "value"))
-        min_score = f2.slider("Minimum score", 0, 100, 0, key="q_min")
-        only_clean = f3.checkbox("No flags only", key="q_clean")
+        f = st.container(horizontal=True, wrap=True, vertical_alignment="bottom", gap="medium")
+        kinds = f.pills("Show", ["company", "agreement", "product"], default=["company", "agreement", "product"],
+                        selection_mode="multi", key="q_kinds", format_func=lambda k: label(k, "value")) or []
+        min_score = f.slider("Minimum score", 0, 100, 0, key="q_min", width=200)
+        only_clean = f.checkbox("No flags only", key="q_clean")
         view = q[q["kind"].isin(kinds) & (q["score"] >= min_score) & ((q["flags"] == "") | (not only_clean))]
         st.data_editor(
             view[list(mv.QUEUE_COLUMNS)],
             key="queue_editor", hide_index=True, width="stretch",
             disabled=[c for c in mv.QUEUE_COLUMNS if c != "pick"],
             column_config={
-                "pick": st.column_config.CheckboxColumn("Pick", help="Tick rows to accept or create", width="small"),
-                "item": st.column_config.TextColumn("Vendor item", width="medium"),
-                "candidate": st.column_config.TextColumn("Best ConnectWise candidate", width="medium"),
-                "score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d", width="small"),
-                "flags": st.column_config.TextColumn("Check first", width="medium",
+                # widths in pixels: the decision columns fit a 1024-pixel laptop with the sidebar open
+                "pick": st.column_config.CheckboxColumn("Pick", help="Tick rows to accept or create", width=54),
+                "at_stake": st.column_config.TextColumn("$ at stake", width=82, help="Vendor dollars this month"),
+                "item": st.column_config.TextColumn("Vendor item", width=140),
+                "candidate": st.column_config.TextColumn("Best candidate", width=122,
+                                                         help="The best ConnectWise match found"),
+                "score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d", width=62),
+                "flags": st.column_config.TextColumn("Check first", width=105,
                                                      help="Why this candidate must not be accepted blindly (cancelled, "
                                                           "prospect, child agreement, recycle bin, tie …)"),
-                "at_stake": st.column_config.TextColumn("Vendor $ at stake", width="small"),
                 "kind_label": st.column_config.TextColumn("Kind", width="small"),
                 "vendor": st.column_config.TextColumn("Vendor", width="small"),
                 "method": st.column_config.TextColumn("Found by", width="small"),
                 "reason": st.column_config.TextColumn("Why", width="large"),
             },
         )
-        b1, b2, b3, b4 = st.columns([1.2, 1, 1.2, 1.4])
+        bar = st.container(horizontal=True, wrap=True, vertical_alignment="center")
         chosen = mv.picked(view, "queue_editor")
-        if b1.button("Accept ticked", key="accept_picked", icon=":material/check:", disabled=False):
+        if bar.button("Accept ticked", key="accept_picked", icon=":material/check:", disabled=False):
             n = mv.accept_rows(store, chosen)
             ui.flash(f"Recorded {n} mapping(s) from the ticked suggestions.")
             st.rerun()
-        bulk = b2.number_input("Accept all at or above", 0, 100, 90, key="accept_score", label_visibility="collapsed")
-        if b3.button(f"Accept all ≥ {bulk} (no flags)", key="accept_bulk", icon=":material/done_all:"):
+        bulk = bar.number_input("Accept all at or above", 0, 100, 90, key="accept_score", label_visibility="collapsed",
+                                width=120)
+        if bar.button(f"Accept all ≥ {bulk} (no flags)", key="accept_bulk", icon=":material/done_all:"):
             counts = mp.accept(store, month, snapshot, min_score=int(bulk))
             ui.flash("Accepted " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" mapping(s) scoring {bulk} or more.")
             st.rerun()
-        if b4.button("Create ticked in ConnectWise…", key="create_picked", icon=":material/add_business:"):
+        if bar.button("Create ticked in ConnectWise…", key="create_picked", icon=":material/add_business:"):
             rows, problems = mv.creation_rows(chosen, snapshot, month)
             for p in problems:
                 st.warning(md(p))

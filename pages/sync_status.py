@@ -38,12 +38,15 @@ else:
 
 st.subheader("Row results")
 results = bst.push_row_results(store, month=month)
-run_labels = {int(r.id): f"#{r.id} {r.kind} · {r.started_at[:16]} · {r.status}" for r in runs.itertuples()}
+run_labels = {int(r.id): f"#{r.id} {r.kind} · {r.started_at[:16].replace('T', ' ')} · {label(r.status, 'value')}"
+              for r in runs.itertuples()}
 f1, f2, f3, f4 = st.columns(4)
 run_id = f1.selectbox("Run", list(run_labels), format_func=run_labels.get, key="ss_run")
-status_f = f2.multiselect("Result", list(pu.RESULTS), key="ss_status", format_func=lambda r: label(r, "value"))
-company_f = f3.multiselect("Company", sorted(results["company_name"].dropna().unique()), key="ss_company")
-code_f = f4.multiselect("Error code", sorted(results["error_code"].dropna().unique()), key="ss_code")
+status_f = f2.multiselect("Result", list(pu.RESULTS), key="ss_status", format_func=lambda r: label(r, "value"),
+                          placeholder="All")
+company_f = f3.multiselect("Company", sorted(results["company_name"].dropna().unique()), key="ss_company",
+                           placeholder="All")
+code_f = f4.multiselect("Error code", sorted(results["error_code"].dropna().unique()), key="ss_code", placeholder="All")
 shown = jo.filter_results(results, run_id=run_id, status=status_f or None, company=company_f or None,
                           error_code=code_f or None)
 st.dataframe(display_frame(shown, ["result", "action", "company_name", "reason", "error_code", "http_status", "attempts",

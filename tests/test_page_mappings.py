@@ -132,8 +132,8 @@ def test_queue_shows_each_candidates_warning_beside_its_score_and_the_dollars_in
         mp.accept(s, MONTH, snap)
         q = queue(mp.suggestions(s, MONTH, snap))
     cols = list(QUEUE_COLUMNS)
-    # the decision columns come first: score, its warning and the dollars right after the candidate
-    assert cols[:6] == ["pick", "item", "candidate", "score", "flags", "at_stake"]
+    # the decision columns come first: the dollars, the item, the candidate, its score and its warning beside it
+    assert cols[:6] == ["pick", "at_stake", "item", "candidate", "score", "flags"]
     flagged = q[q["score"] >= 90].set_index("item")
     assert flagged.loc["Harbor View Hotel (DC-10008)", "flags"] == "Cancelled"  # a score-95 bar that must not be trusted
     assert flagged.loc["Kestrel Aviation Services (DC-10011)", "flags"] == "Child agreement"

@@ -44,18 +44,18 @@ def test_headline_shows_lines_dollars_coverage_and_every_action(mapped):
     by_action = {k.split(" ", 1)[1]: v for k, v in m.items() if k.startswith(":material/")}
     assert by_action == {"In sync": "16", "Update": "9", "Create": "3", "End line": "1", "Blocked": "13"}
     grid = at.dataframe[0].value
-    assert len(grid) == 42 and "Acme Dental Group" in set(grid["customer"])
-    assert not any(str(v).isdigit() for v in grid["agreement"])  # names, not raw ids
+    assert len(grid) == 42 and "Acme Dental Group" in set(grid["Customer"])
+    assert not any(str(v).isdigit() for v in grid["Agreement"])  # names, not raw ids
 
 
 def test_filtering_by_action_and_customer_narrows_the_grid(mapped):
     at = page()
     at.multiselect(key="flt_action").select("blocked").run()
     grid = at.dataframe[0].value
-    assert len(grid) == 13 and set(grid["action"]) == {"Blocked"}
+    assert len(grid) == 13 and set(grid["Action"]) == {"Blocked"}
     at.multiselect(key="flt_customer").select("Evergreen Family Practice").run()
     grid = at.dataframe[0].value
-    assert len(grid) == 2 and set(grid["cause"]) == {"Customer not mapped"}
+    assert len(grid) == 2 and set(grid["Cause"]) == {"Customer not mapped"}
 
 
 def test_detail_panel_shows_the_field_diff_the_exact_request_and_the_vendor_lines(mapped):
@@ -124,7 +124,7 @@ def test_create_count_includes_the_connectwise_records_requested_from_mappings(m
     m = {x.label: x.value for x in at.metric}
     assert m[":material/add_circle: Create"] == str(3 + len(rows))  # was 3: the requested company was left out
     grid = at.dataframe[0].value
-    assert (grid["action"] == "Create").sum() == 3 + len(rows)
+    assert (grid["Action"] == "Create").sum() == 3 + len(rows)
 
 
 def test_selection_is_cleared_when_the_month_changes(mapped):

@@ -93,6 +93,9 @@ def _frame_problems(element) -> list[str]:
     shown = [c for c in order if c in df.columns and (config.get(c) or {}).get("hidden") is not True]
     headers = {c: (config.get(c) or {}).get("label") or c for c in shown}
     bad = [f"header {h!r}" for h in headers.values() if "_" in str(h) or MISSING.search(str(h))]
+    index = config.get("_index") or {}
+    if df.index.name and not index.get("hidden") and "_" in str(index.get("label") or df.index.name):
+        bad.append(f"index header {df.index.name!r}")  # an index a page shows is a column too
     for c in shown:
         options = ((config.get(c) or {}).get("type_config") or {}).get("options") or []
         shown_as = {o["value"]: o.get("label", o["value"]) for o in options if isinstance(o, dict)}

@@ -99,7 +99,7 @@ def test_figures_build_for_the_review():
                              previous_month="2026-10")
     assert len(review.margin_by_customer_figure(rv.lines).data[0].y) == 2
     assert list(review.trend_figure(rv.trend).data[0].x) == ["2026-10", "2026-11"]
-    assert {t.name for t in review.actions_figure(rv.lines).data} == {"in sync", "not pushed"}
+    assert {t.name for t in review.actions_figure(rv.lines).data} == {"In sync", "Not pushed"}
 
 
 def test_billed_and_margin_are_compared_only_with_a_month_that_had_a_plan():

@@ -414,29 +414,33 @@ _BIG = dict(font=dict(size=18), margin=dict(l=10, r=10, t=50, b=10))
 
 
 def margin_by_customer_figure(lines: pd.DataFrame, top: int = 20):
-    """Horizontal bars per customer (the ``top`` biggest by billed price and cost not re-billed):
-    the margin on what ConnectWise bills (red below zero) and, beside it, the vendor cost that is
-    not re-billed (grey), by the same rule as the headline (:func:`by_customer` adds up to
+    """Per customer (the ``top`` biggest by billed price and cost not re-billed), two panels on one
+    customer axis: the margin on what ConnectWise bills (red below zero) and the vendor cost that
+    is not re-billed (grey), by the same rule as the headline (:func:`by_customer` adds up to
     :func:`totals`)."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     from billbridge.money import format_money
 
     per = by_customer(lines).head(top).iloc[::-1]  # biggest at the top
     names = [chart_text(c) for c in per["customer"]]
-    fig = go.Figure()
+    unbilled = any(per["not_rebilled"])
+    fig = make_subplots(rows=1, cols=2 if unbilled else 1, shared_yaxes=True, horizontal_spacing=0.04,
+                        column_widths=[0.6, 0.4] if unbilled else [1.0],
+                        subplot_titles=("Margin on what ConnectWise bills", "Vendor cost not re-billed")
+                        if unbilled else ("Margin on what ConnectWise bills",))
     fig.add_trace(go.Bar(name="Margin", x=[float(v) for v in per["margin"]], y=names, orientation="h",
                          marker_color=["#c0392b" if v < 0 else "#2e86c1" for v in per["margin"]],
-                         text=[format_money(v) for v in per["margin"]], textposition="auto",
-                         hovertemplate="%{y}: margin %{text}<extra></extra>"))
-    if any(per["not_rebilled"]):
-        fig.add_trace(go.Bar(name="Not re-billed (vendor cost ConnectWise does not bill)",
-                             x=[float(v) for v in per["not_rebilled"]], y=names, orientation="h", marker_color="#95a5a6",
+                         text=[format_money(v) for v in per["margin"]], textposition="auto", textfont_size=13,
+                         hovertemplate="%{y}: margin %{text}<extra></extra>"), row=1, col=1)
+    if unbilled:
+        fig.add_trace(go.Bar(name="Not re-billed", x=[float(v) for v in per["not_rebilled"]], y=names,
+                             orientation="h", marker_color="#95a5a6",
                              text=[format_money(v) if v else "" for v in per["not_rebilled"]], textposition="auto",
-                             hovertemplate="%{y}: %{text} not re-billed<extra></extra>"))
-    fig.update_layout(title="Margin by customer", xaxis_title="$ per month", barmode="group",
-                      height=max(300, (56 if len(fig.data) > 1 else 32) * len(per) + 120),
-                      legend=dict(orientation="h", y=-0.12), **_BIG)
+                             textfont_size=13, hovertemplate="%{y}: %{text} of vendor cost not re-billed<extra></extra>"), row=1, col=2)
+    fig.update_layout(title="Margin by customer", showlegend=False, height=max(300, 30 * len(per) + 130), **_BIG)
+    fig.update_xaxes(title_text="$ per month")
     return fig
 
 
@@ -445,10 +449,11 @@ def trend_figure(trend: pd.DataFrame):
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for col, name in (("vendor_cost", "vendor cost"), ("billed_price", "billed price"), ("margin", "margin")):
+    for col, name in (("vendor_cost", "Vendor cost"), ("billed_price", "ConnectWise bills"), ("margin", "Margin")):
         fig.add_trace(go.Scatter(x=list(trend["month"]), y=[float(v) for v in trend[col]], name=name,
                                  mode="lines+markers"))
-    fig.update_layout(title="Month over month", yaxis_title="$ per month", height=380, **_BIG)
+    fig.update_layout(title="Month over month", yaxis_title="$ per month", xaxis={"type": "category"}, height=380,
+                      **_BIG)
     return fig
 
 
@@ -456,17 +461,17 @@ def actions_figure(lines: pd.DataFrame, push_results: pd.DataFrame | None = None
     """Rows per action, split by push status (pushed / failed / not pushed)."""
     import plotly.graph_objects as go
 
-    status = pd.Series("not pushed", index=lines.index)
+    status = pd.Series("Not pushed", index=lines.index)
     if push_results is not None and len(push_results):
         last = push_results.drop_duplicates("key", keep="first").set_index("key")["result"]
         got = lines["key"].map(last)
-        status = got.map(lambda r: "pushed" if r == "ok" else ("failed" if r == "failed" else "not pushed")).fillna("not pushed")
-    status = status.where(~lines["action"].isin(["in_sync"]), "in sync")
+        status = got.map(lambda r: "Pushed" if r == "ok" else ("Failed" if r == "failed" else "Not pushed")).fillna("Not pushed")
+    status = status.where(~lines["action"].isin(["in_sync"]), "In sync")
     from billbridge.model import label
 
     df = pd.DataFrame({"action": lines["action"].map(lambda a: label(a, "action") or "No action"), "status": status})
     fig = go.Figure()
-    colors = {"in sync": "#7f8c8d", "pushed": "#27ae60", "failed": "#c0392b", "not pushed": "#f39c12"}
+    colors = {"In sync": "#7f8c8d", "Pushed": "#27ae60", "Failed": "#c0392b", "Not pushed": "#f39c12"}
     for s, color in colors.items():
         counts = df[df["status"] == s].groupby("action").size()
         if len(counts):

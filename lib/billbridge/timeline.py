@@ -177,7 +177,8 @@ def timeline_figure(
     cal = _filter(account_calendar(lines, billing_month), customers, risk_only)
     periods = period_frame(lines, billing_month)
     periods = periods[periods["vendor_customer_id"].isin(cal["vendor_customer_id"])]
-    labels = [chart_text(x) for x in cal["label"]]
+    axis = _axis_labels(cal)
+    labels = [axis[x] for x in cal["label"]]
     lo, hi = view_window(billing_month)
     fig = go.Figure()
     clipped: list[tuple[str, date, str]] = []  # (label, window edge, "left"|"right")
@@ -187,19 +188,19 @@ def timeline_figure(
         ends = [min(d, hi) for d in p["next_start"]]
         for lab, s0, e0, s1, e1 in zip(p["label"], p["start"], p["next_start"], starts, ends):
             if s0 < lo and e1 > lo:
-                clipped.append((chart_text(lab), lo, "left"))
+                clipped.append((axis[lab], lo, "left"))
             if e0 > hi and s1 < hi:
-                clipped.append((chart_text(lab), hi, "right"))
+                clipped.append((axis[lab], hi, "right"))
         colors = [COLORS["risk"] if r else COLORS[timing] for r in p["late_risk"]]
         fig.add_trace(go.Bar(
-            name=f"Vendor period ({timing})", orientation="h", y=[chart_text(x) for x in p["label"]],
+            name=f"Vendor period ({timing})", orientation="h", y=[axis[x] for x in p["label"]],
             base=[d.isoformat() for d in starts],
             x=[max(0, (e - b).days) * _MS_PER_DAY for b, e in zip(starts, ends)],
             marker={"color": colors, "line": {"color": [COLORS["risk"] if r else "rgba(0,0,0,0)" for r in p["late_risk"]], "width": 2}},
             opacity=0.85, offsetgroup=timing,
-            customdata=[[s.isoformat(), e.isoformat(), int(n), "split across two CW months" if sp else ""]
-                        for s, e, n, sp in zip(p["start"], p["end"], p["days"], p["split"])],
-            hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]} (%{customdata[2]} days)<br>%{customdata[3]}<extra>" + timing + "</extra>",
+            customdata=[[s.isoformat(), e.isoformat(), int(n), "split across two CW months" if sp else "", chart_text(lab)]
+                        for s, e, n, sp, lab in zip(p["start"], p["end"], p["days"], p["split"], p["label"])],
+            hovertemplate="%{customdata[4]}<br>%{customdata[0]} → %{customdata[1]} (%{customdata[2]} days)<br>%{customdata[3]}<extra>" + timing + "</extra>",
         ))
     first, last = addition_dates(billing_month)
     fig.add_trace(go.Bar(
@@ -210,7 +211,7 @@ def timeline_figure(
     ))
     has_bdom = cal[cal["bdom"].notna()]
     fig.add_trace(go.Scatter(
-        name="Vendor invoice", mode="markers", y=[chart_text(x) for x in has_bdom["label"]],
+        name="Vendor invoice", mode="markers", y=[axis[x] for x in has_bdom["label"]],
         x=[d.isoformat() for d in has_bdom["bdom"]],
         marker={"symbol": "diamond", "size": 11, "color": [COLORS["risk"] if r else COLORS["vendor_invoice"] for r in has_bdom["late_risk"]]},
         hovertemplate="%{y}<br>vendor invoice %{x}<extra></extra>",
@@ -230,14 +231,29 @@ def timeline_figure(
             hovertemplate="%{y}<br>the vendor period continues beyond %{x}<extra></extra>",
         ))
     fig.add_vrect(x0=first.isoformat(), x1=(last + timedelta(days=1)).isoformat(), fillcolor=COLORS["cw"], opacity=0.08, line_width=0)
+    height = max(320, 28 * len(labels) + 160)
     fig.update_layout(
         title=title or f"Billing month {billing_month}: vendor periods and ConnectWise dates",
         barmode="overlay", xaxis={"type": "date", "range": [lo.isoformat(), hi.isoformat()]},
         yaxis={"categoryorder": "array", "categoryarray": labels[::-1], "title": None},
-        legend={"orientation": "h", "y": -0.15}, height=max(320, 28 * len(labels) + 160),
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -34 / (height - 140), "x": 0}, height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 90},  # the legend sits just under the dates, whatever the height
     )
     return fig
+
+
+#: characters of a customer name kept on the chart's axis (the hover shows it whole)
+AXIS_NAME = 26
+
+
+def _axis_labels(cal: pd.DataFrame) -> dict[str, str]:
+    """Account label -> the text on the y axis: the name cut to :data:`AXIS_NAME` characters and the
+    vendor id, as text (never markup), so the bars keep most of a laptop's width."""
+    out = {}
+    for lab, name, cid in zip(cal["label"], cal["vendor_customer_name"], cal["vendor_customer_id"]):
+        short = name if len(str(name)) <= AXIS_NAME else str(name)[:AXIS_NAME - 1].rstrip() + "…"
+        out[lab] = chart_text(f"{short} ({cid})")
+    return out
 
 
 def bdom_histogram(lines: pd.DataFrame, billing_month: str | None = None, title: str | None = None) -> go.Figure:

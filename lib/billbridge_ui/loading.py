@@ -10,6 +10,7 @@ from billbridge import store as bst
 from billbridge import demo_world, sources
 from billbridge.config import operator_name
 from billbridge.model import column_label
+from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import display_frame
 from billbridge_ui.text import md
 
@@ -111,11 +112,11 @@ def _custom_mapping(store, vendor: str, data: bytes, file_name: str):
 
 def render_parse(parsed) -> None:
     """Totals, problems (first 50 + CSV of all), warnings, out-of-month lines and a typed preview."""
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Lines", f"{parsed.line_count:,}")
-    c2.metric("Customers", f"{parsed.customer_count:,}")
-    c3.metric("Vendor cost", ui.money(parsed.total_cost))
-    c4.metric("Price to customers", ui.money(parsed.total_price))
+    row = metric_row()
+    row.metric("Lines", f"{parsed.line_count:,}", width=METRIC)
+    row.metric("Customers", f"{parsed.customer_count:,}", width=METRIC)
+    row.metric("Vendor cost", ui.money(parsed.total_cost), width=METRIC)
+    row.metric("Price to customers", ui.money(parsed.total_price), width=METRIC)
     for warning in parsed.warnings:
         st.warning(md(warning))
     if parsed.problems:
@@ -184,10 +185,10 @@ def render_history(store, month: str) -> None:
         new = c1.selectbox("Newer", names, index=0, key=f"diff_new_{vendor}")
         old = c2.selectbox("Older", names, index=1, key=f"diff_old_{vendor}")
         diff = bst.diff_imports(store, labels[old], labels[new])
-        d1, d2, d3 = st.columns(3)
-        d1.metric("Lines added", len(diff["added"]))
-        d2.metric("Lines removed", len(diff["removed"]))
-        d3.metric("Quantities changed", len(diff["quantity_changed"]))
+        row = metric_row()
+        row.metric("Lines added", len(diff["added"]), width=METRIC)
+        row.metric("Lines removed", len(diff["removed"]), width=METRIC)
+        row.metric("Quantities changed", len(diff["quantity_changed"]), width=METRIC)
         for name, frame in diff.items():
             if len(frame):
                 with st.expander(f"{name.replace('_', ' ').capitalize()} ({len(frame)})"):

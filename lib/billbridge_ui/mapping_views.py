@@ -93,9 +93,9 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return q.drop(columns=["dollars"]).set_index("_key")
 
 
-#: the queue as the page shows it: what, the candidate, its score with its warning right beside it,
-#: the dollars at stake, then the details (narrow screens scroll the details, not the decision)
-QUEUE_COLUMNS = ("pick", "item", "candidate", "score", "flags", "at_stake", "kind_label", "vendor", "method", "reason")
+#: the queue as the page shows it: the dollars at stake, what, the candidate, its score with its warning
+#: right beside it, then the details (narrow screens scroll the details, not the decision)
+QUEUE_COLUMNS = ("pick", "at_stake", "item", "candidate", "score", "flags", "kind_label", "vendor", "method", "reason")
 
 
 def history_frame(hist: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import billbridge_ui as ui
 from billbridge import month as mo
 from billbridge import store as bst
 from billbridge.model import ACTION_LABELS, CAUSES, column_label, label, labels
+from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import display_frame, qty_text
 from billbridge_ui.text import md, md_join
 
@@ -96,20 +97,20 @@ def row_title(row: dict[str, Any]) -> str:
 def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """What the meeting reads: customer, product, agreement, action, quantities, money, reason."""
     out = pd.DataFrame({
-        "action": [label(r["action"], "action") for r in rows],
-        "cause": [label(r.get("cause"), "cause") for r in rows],
-        "customer": [r.get("vendor_customer_name") or r.get("company_name") or "" for r in rows],
-        "product": [r.get("product_description") or r.get("product_name") or r.get("sku") or
+        "Action": [label(r["action"], "action") for r in rows],
+        "Cause": [label(r.get("cause"), "cause") for r in rows],
+        "Customer": [r.get("vendor_customer_name") or r.get("company_name") or "" for r in rows],
+        "Product": [r.get("product_description") or r.get("product_name") or r.get("sku") or
                     label(r.get("target"), "value") for r in rows],
-        "agreement": [r.get("agreement_name") or "" for r in rows],
-        "vendor qty": [qty(r.get("vendor_quantity")) for r in rows],
+        "Agreement": [r.get("agreement_name") or "" for r in rows],
+        "Vendor qty": [qty(r.get("vendor_quantity")) for r in rows],
         "CW qty": [qty(r.get("cw_quantity")) for r in rows],
-        "new qty": [qty(r.get("new_quantity")) if r["action"] in ("create", "update") else "" for r in rows],
-        "vendor price": [money(r.get("vendor_unit_price")) for r in rows],
+        "New qty": [qty(r.get("new_quantity")) if r["action"] in ("create", "update") else "" for r in rows],
+        "Vendor price": [money(r.get("vendor_unit_price")) for r in rows],
         "CW price": [money(r.get("cw_unit_price")) for r in rows],
-        "price impact": [money(r.get("price_impact")) for r in rows],
-        "margin impact": [money(r.get("margin_impact")) for r in rows],
-        "reason": [r.get("reason") or "" for r in rows],
+        "Price impact": [money(r.get("price_impact")) for r in rows],
+        "Margin impact": [money(r.get("margin_impact")) for r in rows],
+        "Reason": [r.get("reason") or "" for r in rows],
     }, index=[r["key"] for r in rows])
     return out
 
@@ -164,11 +165,11 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
     (st.warning if row["action"] == "blocked" else st.info)(md(row.get("reason")) or "No reason given.")
     if row.get("cause"):
         st.caption(f"Cause: {label(row['cause'], 'cause')}: {CAUSES.get(row['cause'], '')}")
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Vendor quantity", qty(row.get("vendor_quantity")) or "-")
-    c2.metric("ConnectWise quantity", qty(row.get("cw_quantity")) or "-")
-    c3.metric("Customer price impact", money(row.get("price_impact")) or "$0.00")
-    c4.metric("Margin impact", money(row.get("margin_impact")) or "$0.00")
+    m = metric_row()
+    m.metric("Vendor quantity", qty(row.get("vendor_quantity")) or "-", width=METRIC)
+    m.metric("ConnectWise quantity", qty(row.get("cw_quantity")) or "-", width=METRIC)
+    m.metric("Customer price impact", money(row.get("price_impact")) or "$0.00", width=METRIC)
+    m.metric("Margin impact", money(row.get("margin_impact")) or "$0.00", width=METRIC)
     flags = row.get("flags") or []
     if flags:
         st.caption("Flags: " + md(labels(flags)))

@@ -87,14 +87,14 @@ def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys:
         ready = bst.plan_keys(ui.store(), plan_id, actions=list(READY_ACTIONS))
     else:
         ready = ready_keys(rows_df)
-    c1, c2, c3 = st.columns([1, 2, 2])
-    if c1.button(f"Select all ready ({len(ready)})", key="push_select_ready"):
+    top = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
+    if top.button(f"Select all ready ({len(ready)})", key="push_select_ready"):
         st.session_state[SELECTION_KEY] = list(ready)
         st.rerun()
-    actions = c2.multiselect("Only actions", list(READY_ACTIONS), default=list(READY_ACTIONS), key="push_f_action",
-                             format_func=lambda a: label(a, "action"))
+    actions = top.multiselect("Only actions", list(READY_ACTIONS), default=list(READY_ACTIONS), key="push_f_action",
+                             format_func=lambda a: label(a, "action"), width=320)
     companies = sorted({str(c) for c in rows_df.get("company_name", pd.Series(dtype=object)).dropna()})
-    only = c3.multiselect("Only companies", companies, key="push_f_company")
+    only = top.multiselect("Only companies", companies, key="push_f_company", placeholder="All", width=280)
     keys = list(selected_keys if selected_keys is not None else st.session_state.get(SELECTION_KEY, []))
     sel = rows_df[rows_df["key"].isin(keys) & rows_df["action"].isin(actions)]
     if only:
