@@ -141,7 +141,7 @@ ALERT_KINDS: dict[str, str] = {
     "customer_change": "customer billing changed more than the threshold",
     "annual_term_decrease": "annual-term quantity decrease (often not refundable by the vendor)",
     "late_month_bdom": "account bills late in the month (BDOM in the last days)",
-    "blocked": "line still blocked or unmapped: vendor cost not re-billed",
+    "blocked": "line still blocked or unmapped: billbridge cannot sync it (its vendor cost is shown; ConnectWise may still bill some of these at its own price)",
     "already_invoiced": "ConnectWise already invoiced the agreement for this month",
     "push_failed": "the last push of this row failed",
 }
