@@ -57,22 +57,7 @@ with tab_q:
             view[list(mv.QUEUE_COLUMNS)],
             key="queue_editor", hide_index=True, width="stretch",
             disabled=[c for c in mv.QUEUE_COLUMNS if c != "pick"],
-            column_config={
-                # widths in pixels: the decision columns fit a 1024-pixel laptop with the sidebar open
-                "pick": st.column_config.CheckboxColumn("Pick", help="Tick rows to accept or create", width=54),
-                "at_stake": st.column_config.TextColumn("$ at stake", width=82, help="Vendor dollars this month"),
-                "item": st.column_config.TextColumn("Vendor item", width=140),
-                "candidate": st.column_config.TextColumn("Best candidate", width=122,
-                                                         help="The best ConnectWise match found"),
-                "score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d", width=62),
-                "flags": st.column_config.TextColumn("Check first", width=105,
-                                                     help="Why this candidate must not be accepted blindly (cancelled, "
-                                                          "prospect, child agreement, recycle bin, tie …)"),
-                "kind_label": st.column_config.TextColumn("Kind", width="small"),
-                "vendor": st.column_config.TextColumn("Vendor", width="small"),
-                "method": st.column_config.TextColumn("Found by", width="small"),
-                "reason": st.column_config.TextColumn("Why", width="large"),
-            },
+            column_config=mv.queue_column_config(),
         )
         bar = st.container(horizontal=True, wrap=True, vertical_alignment="center")
         chosen = mv.picked(view, "queue_editor")

@@ -98,6 +98,27 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
 QUEUE_COLUMNS = ("pick", "at_stake", "item", "candidate", "score", "flags", "kind_label", "vendor", "method", "reason")
 
 
+def queue_column_config() -> dict[str, Any]:
+    """How the page draws the queue: headers in words, widths in pixels so the decision columns
+    (dollars, item, candidate, score and its warning) fit a 1024-pixel laptop with the sidebar open."""
+    return {
+        # widths in pixels: the decision columns fit a 1024-pixel laptop with the sidebar open
+        "pick": st.column_config.CheckboxColumn("Pick", help="Tick rows to accept or create", width=54),
+        "at_stake": st.column_config.TextColumn("$ at stake", width=82, help="Vendor dollars this month"),
+        "item": st.column_config.TextColumn("Vendor item", width=140),
+        "candidate": st.column_config.TextColumn("Best candidate", width=122,
+                                                 help="The best ConnectWise match found"),
+        "score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d", width=62),
+        "flags": st.column_config.TextColumn("Check first", width=105,
+                                             help="Why this candidate must not be accepted blindly (cancelled, "
+                                                  "prospect, child agreement, recycle bin, tie …)"),
+        "kind_label": st.column_config.TextColumn("Kind", width="small"),
+        "vendor": st.column_config.TextColumn("Vendor", width="small"),
+        "method": st.column_config.TextColumn("Found by", width="small"),
+        "reason": st.column_config.TextColumn("Why", width="large"),
+    }
+
+
 def history_frame(hist: pd.DataFrame) -> pd.DataFrame:
     """Mapping history for people: when, who, what changed from what to what, in words."""
     def values(d: Any) -> str:
