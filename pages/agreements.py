@@ -6,17 +6,24 @@ import billbridge_ui as ui
 from billbridge import agreements as ag
 from billbridge import store as st_
 from billbridge.connectwise import ConnectWiseError
+from billbridge_ui.layout import METRIC, metric_row
+from billbridge_ui.tables import blank_text, display_frame
 
 st.title("Agreements")
-st.caption("One-way import: ConnectWise → billbridge. Status, billing amount, billing cycle, dates and "
+st.caption("One-way import: ConnectWise → billbridge. Status, monthly amount, billing cycle, dates and "
            "quantities belong to ConnectWise and are read-only here; change them in ConnectWise and import again.")
 ui.show_flash()
 conn = ui.connection()
 store = ui.store()
+month = ui.billing_month()
+AMOUNT = f"Monthly amount ({month})"
+AMOUNT_HELP = (f"What the agreement's additions bill in {month} (quantity × unit price of each addition in effect "
+               "that month), plus the agreement's own fee.")
 
-c1, c2 = st.columns([1, 3])
-full = c2.checkbox("Full pass (also finds additions deleted in ConnectWise)", key="ag_full")
-if c1.button("Check ConnectWise for changes", key="ag_fetch", icon=":material/sync:") or "ag_fetched" not in st.session_state:
+bar = st.container(horizontal=True, wrap=True, vertical_alignment="center")
+check = bar.button("Check ConnectWise for changes", key="ag_fetch", icon=":material/sync:")
+full = bar.checkbox("Full pass (also finds additions deleted in ConnectWise)", key="ag_full")
+if check or "ag_fetched" not in st.session_state:
     try:
         with st.spinner("Reading what changed in ConnectWise…"):
             res = ag.fetch_changes(conn.client, store, full=full)
@@ -31,12 +38,12 @@ if fetched and (fetched["deleted_additions"] or fetched["deleted_agreements"]):
 
 state = st_.contract_sync_state(store)
 last = state["last_import"]
-m1, m2, m3 = st.columns(3)
-pending_a, pending_d = ag.pending(store)
-m1.metric("New or changed agreements", len(pending_a))
-m2.metric("New or changed additions", len(pending_d))
-m3.metric("Last imported", last["imported_at"][:16].replace("T", " ") if last else "never",
-          help=f"UTC, {last['source']}" if last else None)
+row = metric_row()
+pending_a, pending_d = ag.pending(store, month)
+row.metric("New or changed agreements", len(pending_a), width=METRIC)
+row.metric("New or changed additions", len(pending_d), width=METRIC)
+row.metric("Last imported", last["imported_at"][:16].replace("T", " ") if last else "never",
+           help=f"UTC, {last['source']}" if last else None, width=METRIC)
 st.caption(f"Last checked: {state['additions']['fetched_at'] or 'never'} · bookmark (newest lastUpdated stored): "
            f"{state['additions']['bookmark'] or '—'} · last full pass: {state['additions']['full_pass_at'] or 'never'}")
 
@@ -44,35 +51,49 @@ st.subheader("New or changed in ConnectWise")
 if pending_a.empty:
     st.success("Everything ConnectWise holds is imported.")
 else:
-    a_view = pending_a.set_index("agreement_id")
+    everything = len(pending_a) + len(pending_d)
+    if st.button(f"Import all {len(pending_a)} agreements and {len(pending_d)} additions", key="ag_import_all",
+                 type="primary", icon=":material/download:", disabled=everything == 0):
+        res = ag.import_all(store, source="page")
+        ui.flash(f"Imported {len(res.agreement_ids)} agreements and {len(res.addition_ids)} additions.")
+        st.rerun()
+    st.caption("Or tick single agreements or additions below to import only those.")
+    a_view = blank_text(pending_a.set_index("agreement_id").rename_axis("Agreement id"))
     a_view.insert(0, "import", False)
     a_edit = st.data_editor(
         a_view, key="ag_pick_agreements", width="stretch", height=300,
         disabled=[c for c in a_view.columns if c != "import"],
+        column_order=["import", "name", "company_name", "bill_amount", "change", "status", "billing_cycle", "type_name",
+                      "pending_additions", "cw_last_updated"],
         column_config={
-            "import": st.column_config.CheckboxColumn("import", help="Import this agreement and all its pending additions"),
-            "change": st.column_config.TextColumn("change", help="new, changed, or additions (only its additions changed)"),
-            "bill_amount": st.column_config.NumberColumn("bill amount", format="dollar"),
-            "cw_last_updated": "updated in ConnectWise",
+            "import": st.column_config.CheckboxColumn("Import", help="Import this agreement and all its pending additions"),
+            "change": st.column_config.TextColumn("Change", help="New, Changed, or Additions changed (only its additions)"),
+            "name": "Agreement", "company_name": "Company", "type_name": "Type", "status": "Status",
+            "billing_cycle": "Billing cycle", "pending_additions": "Pending additions",
+            "bill_amount": st.column_config.TextColumn(AMOUNT, help=AMOUNT_HELP),
+            "cw_last_updated": "Updated in ConnectWise",
         },
     )
-    st.markdown("**Additions** — tick single additions to import only those")
-    d_view = pending_d.set_index("addition_id")
+    st.markdown("**Additions**")
+    d_view = blank_text(pending_d.set_index("addition_id").rename_axis("Addition id"))
     d_view.insert(0, "import", False)
     d_edit = st.data_editor(
         d_view, key="ag_pick_additions", width="stretch", height=300,
         disabled=[c for c in d_view.columns if c != "import"],
+        column_order=["import", "agreement_name", "product_identifier", "description", "quantity", "unit_price",
+                      "change", "effective_date", "cancelled_date", "agreement_id", "cw_last_updated"],
         column_config={
-            "import": st.column_config.CheckboxColumn("import"),
-            "unit_price": st.column_config.NumberColumn("unit price", format="dollar"),
-            "cw_last_updated": "updated in ConnectWise",
+            "import": st.column_config.CheckboxColumn("Import"), "agreement_id": "Agreement id",
+            "agreement_name": "Agreement", "change": "Change", "product_identifier": "Catalog item",
+            "description": "Description", "quantity": "Quantity", "unit_price": "Unit price",
+            "effective_date": "Effective", "cancelled_date": "Cancelled", "cw_last_updated": "Updated in ConnectWise",
         },
     )
     chosen_a = a_edit.index[a_edit["import"]].tolist()
     chosen_d = d_edit.index[d_edit["import"]].tolist()
     a_ids, d_ids = ag.selection(pending_a, pending_d, chosen_a, chosen_d)
     n = len(a_ids) + len(d_ids)
-    if st.button(f"Import {n} selected", key="ag_import", type="primary", disabled=n == 0, icon=":material/download:"):
+    if st.button(f"Import {n} selected", key="ag_import", disabled=n == 0, icon=":material/download:"):
         res = ag.import_selected(store, chosen_a, chosen_d, source="page")
         ui.flash(f"Imported {len(res.agreement_ids)} agreements and {len(res.addition_ids)} additions.")
         st.rerun()
@@ -80,23 +101,24 @@ else:
                "the agreement too.")
 
 st.subheader("Imported contracts")
-contracts = st_.list_contracts(store)
+contracts = ag.contracts_with_amounts(store, month)
 if contracts.empty:
     st.info("No contracts imported yet.")
 else:
-    view = contracts.set_index("agreement_id")[
-        ["notes", "company_name", "name", "status", "billing_cycle", "bill_amount", "start_date", "end_date",
-         "type_name", "cw_last_updated", "imported_at", "deleted_at"]]
+    view = blank_text(contracts.set_index("agreement_id").rename_axis("Agreement id")[
+        ["company_name", "name", "bill_amount", "notes", "status", "billing_cycle", "start_date", "end_date",
+         "type_name", "cw_last_updated", "imported_at", "deleted_at"]], keep=["notes"])
     st.data_editor(
         view, key="ag_contracts", width="stretch", height=320,
         disabled=[c for c in view.columns if c != "notes"],
         column_config={
-            "notes": st.column_config.TextColumn("notes (billbridge)", help="Your own note; the only editable field"),
-            "status": st.column_config.TextColumn("status 🔒", help="Owned by ConnectWise (read-only)"),
-            "billing_cycle": st.column_config.TextColumn("billing cycle 🔒", help="Owned by ConnectWise (read-only)"),
-            "bill_amount": st.column_config.NumberColumn("bill amount 🔒", format="dollar", help="Owned by ConnectWise"),
-            "start_date": "start 🔒", "end_date": "end 🔒",
-            "deleted_at": "deleted in ConnectWise",
+            "notes": st.column_config.TextColumn("Notes (billbridge)", help="Your own note; the only editable field"),
+            "company_name": "Company", "name": "Agreement", "type_name": "Type",
+            "status": st.column_config.TextColumn("Status 🔒", help="Owned by ConnectWise (read-only)"),
+            "billing_cycle": st.column_config.TextColumn("Billing cycle 🔒", help="Owned by ConnectWise (read-only)"),
+            "bill_amount": st.column_config.TextColumn(f"{AMOUNT} 🔒", help=AMOUNT_HELP + " Owned by ConnectWise."),
+            "start_date": "Start 🔒", "end_date": "End 🔒", "cw_last_updated": "Updated in ConnectWise",
+            "imported_at": "Imported", "deleted_at": "Deleted in ConnectWise",
         },
     )
     if st.button("Save notes", key="ag_save_notes"):
@@ -108,10 +130,8 @@ else:
     adds = st_.list_contract_additions(store)
     with st.expander(f"Contract additions ({len(adds)}, {int(adds['deleted_at'].notna().sum())} deleted in ConnectWise)"):
         st.dataframe(
-            adds[["addition_id", "agreement_id", "product_identifier", "description", "quantity", "unit_price",
-                  "unit_cost", "effective_date", "cancelled_date", "line_key", "cw_last_updated", "deleted_at"]],
+            display_frame(adds, ["addition_id", "agreement_id", "product_identifier", "description", "quantity",
+                                 "unit_price", "unit_cost", "effective_date", "cancelled_date", "line_key",
+                                 "cw_last_updated", "deleted_at"]),
             hide_index=True, width="stretch",
-            column_config={"quantity": "quantity 🔒", "unit_price": st.column_config.NumberColumn("unit price 🔒", format="dollar"),
-                           "unit_cost": st.column_config.NumberColumn("unit cost 🔒", format="dollar"),
-                           "deleted_at": "deleted in ConnectWise"},
         )

@@ -5,6 +5,7 @@ import streamlit as st
 import billbridge_ui as ui
 from billbridge import sources
 from billbridge_ui import loading
+from billbridge_ui.text import md
 
 month = ui.billing_month()
 st.title(f"Load month · {month}")
@@ -44,7 +45,7 @@ with tab_file:
                     store, month, data, upload.name, fmt, vendor=vendor,
                     exclude_out_of_month=exclude, loaded_by=loading.operator(),
                 )
-                ui.flash(result.message, "success" if result.status == "loaded" else "info")
+                ui.flash(md(result.message), loading.OUTCOME.get(result.status, "info"))
                 if result.diff is not None:
                     st.session_state["load_last_diff"] = (result.previous_id, result.import_id)
                 st.rerun()
@@ -54,9 +55,10 @@ with tab_file:
             + ", ".join(f"**{n}**" for n in sources.format_names())
             + ". Try one with a sample file:"
         )
-        for col, (fmt, fname) in zip(st.columns(len(sources.sample_files())), sources.sample_files().items()):
-            col.download_button(f"{fmt} sample", sources.sample_bytes(fmt), file_name=fname, key=f"sample_{fmt}",
-                                icon=":material/download:")
+        samples = st.container(horizontal=True, wrap=True)
+        for fmt, fname in sources.sample_files().items():
+            samples.download_button(f"{fmt} sample", sources.sample_bytes(fmt), file_name=fname, key=f"sample_{fmt}",
+                                    icon=":material/download:")
 
 with tab_demo:
     st.write(
@@ -66,7 +68,7 @@ with tab_demo:
     if month in loading.DEMO_MONTHS:
         if st.button(f"Load the demo vendor's {month}", key="load_demo", type="primary"):
             result = sources.load_demo(store, month, loaded_by=loading.operator())
-            ui.flash(result.message, "success" if result.status == "loaded" else "info")
+            ui.flash(md(result.message), loading.OUTCOME.get(result.status, "info"))
             st.rerun()
     else:
         st.warning(f"The demo vendor has no bill for {month}. Pick one of {', '.join(loading.DEMO_MONTHS)} in the sidebar.")

@@ -8,8 +8,12 @@ from billbridge.config import operator_name
 from billbridge import mappings as mp
 from billbridge import month as mo
 from billbridge import store as bst
+from billbridge.model import label
 from billbridge_ui import mapping_views as mv
 from billbridge_ui import plan_views as pv
+from billbridge_ui.layout import METRIC, metric_row
+from billbridge_ui.tables import display_frame
+from billbridge_ui.text import md
 
 st.title("Mappings")
 ui.show_flash()
@@ -21,7 +25,7 @@ snapshot = mo.snapshot_for(store, month)
 if snapshot is None or st.button("Refresh from ConnectWise", key="map_refresh", icon=":material/refresh:"):
     pv.refresh_snapshot(store, month)
 meta = snapshot["meta"]
-st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{operator_name()}**.")
+st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{md(operator_name())}**.")
 
 sug = mp.suggestions(store, month, snapshot)
 q = mv.queue(sug)
@@ -29,11 +33,12 @@ companies_c = mp.company_choices(snapshot)
 agreements_c = mp.agreement_choices(snapshot)
 catalog_c = mp.catalog_choices(snapshot)
 
-c1, c2, c3 = st.columns(3)
-for col, kind, label in ((c1, "company", "Customers without a company"), (c2, "agreement", "Customers without an agreement"),
-                         (c3, "product", "SKUs without a catalog item")):
+row = metric_row()
+for kind, title in (("company", "Customers without a company"), ("agreement", "Customers without an agreement"),
+                    ("product", "SKUs without a catalog item")):
     part = q[q["kind"] == kind] if len(q) else q
-    col.metric(label, len(part), help="Vendor dollars at stake this month: " + ui.money(sum(part["_dollars"])) if len(part) else None)
+    row.metric(title, len(part), width=METRIC,
+               help="Vendor dollars at stake this month: " + ui.money(sum(part["_dollars"])) if len(part) else None)
 
 tab_q, tab_c, tab_a, tab_p, tab_r, tab_io, tab_h = st.tabs(
     ["Unmapped queue", "Companies", "Agreements", "Products", "Rules", "Import / export", "History"])
@@ -42,37 +47,34 @@ with tab_q:
     if not len(q):
         st.success("Everything the vendor bills this month is mapped.")
     else:
-        f1, f2, f3 = st.columns([2, 2, 1])
-        kinds = f1.multiselect("Show", ["company", "agreement", "product"], default=["company", "agreement", "product"], key="q_kinds")
-        min_score = f2.slider("Minimum score", 0, 100, 0, key="q_min")
-        only_clean = f3.checkbox("No flags only", key="q_clean")
+        f = st.container(horizontal=True, wrap=True, vertical_alignment="bottom", gap="medium")
+        kinds = f.pills("Show", ["company", "agreement", "product"], default=["company", "agreement", "product"],
+                        selection_mode="multi", key="q_kinds", format_func=lambda k: label(k, "value")) or []
+        min_score = f.slider("Minimum score", 0, 100, 0, key="q_min", width=200)
+        only_clean = f.checkbox("No flags only", key="q_clean")
         view = q[q["kind"].isin(kinds) & (q["score"] >= min_score) & ((q["flags"] == "") | (not only_clean))]
         st.data_editor(
-            view[["pick", "kind", "vendor", "item", "candidate", "score", "method", "flags", "at_stake", "reason"]],
+            view[list(mv.QUEUE_COLUMNS)],
             key="queue_editor", hide_index=True, width="stretch",
-            disabled=["kind", "vendor", "item", "candidate", "score", "method", "flags", "at_stake", "reason"],
-            column_config={
-                "pick": st.column_config.CheckboxColumn("✓", help="Tick rows to accept or create"),
-                "score": st.column_config.ProgressColumn("score", min_value=0, max_value=100, format="%d"),
-                "at_stake": st.column_config.TextColumn("vendor $ at stake"),
-                "candidate": st.column_config.TextColumn("best ConnectWise candidate"),
-            },
+            disabled=[c for c in mv.QUEUE_COLUMNS if c != "pick"],
+            column_config=mv.queue_column_config(),
         )
-        b1, b2, b3, b4 = st.columns([1.2, 1, 1.2, 1.4])
+        bar = st.container(horizontal=True, wrap=True, vertical_alignment="center")
         chosen = mv.picked(view, "queue_editor")
-        if b1.button("Accept ticked", key="accept_picked", icon=":material/check:", disabled=False):
+        if bar.button("Accept ticked", key="accept_picked", icon=":material/check:", disabled=False):
             n = mv.accept_rows(store, chosen)
             ui.flash(f"Recorded {n} mapping(s) from the ticked suggestions.")
             st.rerun()
-        bulk = b2.number_input("Accept all at or above", 0, 100, 90, key="accept_score", label_visibility="collapsed")
-        if b3.button(f"Accept all ≥ {bulk} (no flags)", key="accept_bulk", icon=":material/done_all:"):
+        bulk = bar.number_input("Accept all at or above", 0, 100, 90, key="accept_score", label_visibility="collapsed",
+                                width=120)
+        if bar.button(f"Accept all ≥ {bulk} (no flags)", key="accept_bulk", icon=":material/done_all:"):
             counts = mp.accept(store, month, snapshot, min_score=int(bulk))
             ui.flash("Accepted " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" mapping(s) scoring {bulk} or more.")
             st.rerun()
-        if b4.button("Create ticked in ConnectWise…", key="create_picked", icon=":material/add_business:"):
+        if bar.button("Create ticked in ConnectWise…", key="create_picked", icon=":material/add_business:"):
             rows, problems = mv.creation_rows(chosen, snapshot, month)
             for p in problems:
-                st.warning(p)
+                st.warning(md(p))
             if rows:
                 mp.request_creation(store, rows)
                 ui.flash(f"Added {len(rows)} record(s) to create to the review: open Reconcile to check and push them.")
@@ -81,7 +83,7 @@ with tab_q:
                    "Creating a record only adds it to the Reconcile review; nothing is written until you push it.")
         pending = bst.creation_requests(store)
         if pending:
-            st.info("Waiting for review and push: " + "; ".join(r["row"]["reason"] for r in pending[:5])
+            st.info("Waiting for review and push: " + "; ".join(md(r["row"]["reason"]) for r in pending[:5])
                     + (" …" if len(pending) > 5 else ""))
 
 
@@ -104,21 +106,28 @@ def grid(tab, kind, frame, editor_key, config, disabled, *, dynamic=False, custo
 
 
 who = ["updated_by", "updated_at"]
+
+
+def ui_label(code):
+    return label(code, "value")
+
+
 LABELS = {"vendor_customer_id": "vendor customer id", "vendor_customer_name": "vendor customer", "updated_by": "by",
           "updated_at": "when", "billing_frequency": "billed", "product_name": "vendor product"}
 grid(tab_c, "company", mv.company_grid(store, month, companies_c), "companies_editor",
-     {"company": st.column_config.SelectboxColumn("ConnectWise company", options=list(companies_c["label"]), width="large"),
+     {"company": st.column_config.SelectboxColumn("ConnectWise company", options=[mv.UNMAPPED, *companies_c["label"]], width="large"),
       "at_stake": "vendor $", "state": st.column_config.TextColumn("state", help="deleted, prospect, not_approved… are shown as such")},
      ["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "state", *who])
 grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c), "agreements_editor",
-     {"agreement": st.column_config.SelectboxColumn("ConnectWise agreement", options=list(agreements_c["label"]), width="large"),
-      "sync_mode": st.column_config.SelectboxColumn("sync mode", options=list(mp.SYNC_MODES),
-                                                    help="standing: one line kept current; monthly: new lines each month"),
-      "period_rule": st.column_config.SelectboxColumn("period rule", options=list(mp.PERIOD_RULES),
-                                                      help="advance: the month the vendor period starts; arrears: the month it ends")},
+     {"agreement": st.column_config.SelectboxColumn("ConnectWise agreement", options=[mv.UNMAPPED, *agreements_c["label"]], width="large"),
+      "sync_mode": st.column_config.SelectboxColumn("sync mode", options=list(mp.SYNC_MODES), format_func=ui_label,
+                                                    help="Standing line: one line kept current; Monthly: new lines each month"),
+      "period_rule": st.column_config.SelectboxColumn("period rule", options=list(mp.PERIOD_RULES), format_func=ui_label,
+                                                      help="In advance: the month the vendor period starts; in arrears: "
+                                                           "the month it ends")},
      ["vendor", "vendor_customer_id", "vendor_customer_name", "state", *who])
 grid(tab_p, "product", mv.product_grid(store, month, catalog_c), "products_editor",
-     {"catalog_item": st.column_config.SelectboxColumn("ConnectWise catalog item", options=list(catalog_c["label"]), width="large"),
+     {"catalog_item": st.column_config.SelectboxColumn("ConnectWise catalog item", options=[mv.UNMAPPED, *catalog_c["label"]], width="large"),
       "own_cost": st.column_config.CheckboxColumn("owns cost"), "own_price": st.column_config.CheckboxColumn("owns price"),
       "quantity_basis": st.column_config.SelectboxColumn("quantity basis", options=list(mp.QUANTITY_BASES)), "at_stake": "vendor $"},
      ["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", *who])
@@ -129,8 +138,8 @@ customer_ids = {label: key for key, label in cust_labels.items()}
 grid(tab_r, "rule", mv.rule_grid(store, cust_labels), "rules_editor",
      {"customer": st.column_config.SelectboxColumn("vendor customer", options=sorted(customer_ids), required=True, width="large"),
       "sku": st.column_config.TextColumn("SKU (blank = every product)"),
-      "rule": st.column_config.SelectboxColumn("rule", options=list(mp.RULES), required=True),
-      "value": st.column_config.NumberColumn("quantity", min_value=0, help="for fixed_quantity and cap")},
+      "rule": st.column_config.SelectboxColumn("rule", options=list(mp.RULES), required=True, format_func=ui_label),
+      "value": st.column_config.TextColumn("quantity", help="For Fixed quantity and Cap: a number, 0 or more")},
      ["vendor", *who], dynamic=True, customer_ids=customer_ids)
 
 with tab_io:
@@ -143,9 +152,9 @@ with tab_io:
             ui.flash(f"Imported {res.rows} rows: " + ", ".join(f"{n} {k}" for k, n in res.counts.items()) + " changed.")
             st.rerun()
         st.error(f"Nothing was imported: {len(res.problems)} problem(s).")
-        st.dataframe(pd.DataFrame([vars(p) for p in res.problems]), hide_index=True, width="stretch")
+        st.dataframe(display_frame(pd.DataFrame([vars(p) for p in res.problems], columns=["row", "column", "reason"])),
+                     hide_index=True, width="stretch")
 
 with tab_h:
     hist = bst.mapping_history(store, limit=300)
-    st.dataframe(hist[["changed_at", "changed_by", "kind", "vendor", "key", "change", "old", "new", "source"]].astype(str),
-                 hide_index=True, width="stretch")
+    st.dataframe(mv.history_frame(hist), hide_index=True, width="stretch")

@@ -7,6 +7,8 @@ from billbridge import month as mo
 from billbridge import store as bst
 from billbridge.connectwise import ConnectWiseError
 from billbridge_ui import plan_views as pv
+from billbridge_ui.layout import METRIC, metric_row
+from billbridge_ui.text import md
 
 st.title("Reconcile")
 ui.show_flash()
@@ -14,8 +16,7 @@ month = ui.billing_month()
 store = ui.store()
 pv.require_vendor_month(store, month)
 
-top1, top2, top3 = st.columns([1.3, 1.2, 3])
-if top1.button("Refresh from ConnectWise", key="refresh_cw", icon=":material/refresh:"):
+if st.button("Refresh from ConnectWise", key="refresh_cw", icon=":material/refresh:"):
     pv.refresh_snapshot(store, month)
 try:
     with st.spinner("Reconciling…"):
@@ -28,8 +29,8 @@ if note:
 meta = bst.get_plan(store, plan_id)
 s = meta["summary"]
 snap = bst.latest_snapshot(store, month)
-top2.caption(f"Plan #{plan_id} built {meta['created_at']} by {meta['created_by']}")
-top3.caption(f"ConnectWise as read at {snap['taken_at']} ({snap['request_count']} requests)")
+st.caption(f"Plan #{plan_id} built {meta['created_at']} by {md(meta['created_by'])} · ConnectWise as read at "
+           f"{snap['taken_at']} ({snap['request_count']} requests)")
 
 # ---- headline ---------------------------------------------------------------------------------
 status_words = {"changes": "changes to make", "blocked": "blocked lines need you", "in_sync": "all in sync",
@@ -38,19 +39,24 @@ status_words = {"changes": "changes to make", "blocked": "blocked lines need you
     f"**{month}: {status_words.get(s['status'], s['status'])}.** "
     f"Vendor total {ui.money(s['dollars_checked'])} = reconciled {ui.money(s['dollars_reconciled'])} + blocked "
     f"{ui.money(s['dollars_blocked'])} + excluded {ui.money(s['dollars_excluded'])}.")
-m = st.columns(4)
-m[0].metric("Vendor lines", s["lines_checked"], help=f"{s['customers']} customers")
-m[1].metric("Vendor dollars", ui.money(s["dollars_checked"]))
-m[2].metric("Coverage", f"{float(s['coverage']):.0%}", help="share of vendor dollars reconciled (not blocked or excluded)")
-m[3].metric("Customer price change / month", ui.money(s["price_impact"]), delta=f"margin {ui.money(s['margin_impact'])}",
-            delta_color="off")
-a = st.columns(5)
-for col, act in zip(a, ("in_sync", "update", "create", "cancel", "blocked")):
+m = metric_row()
+m.metric("Vendor lines", s["lines_checked"], help=f"{s['customers']} customers", width=METRIC)
+m.metric("Vendor dollars", ui.money(s["dollars_checked"]), width=METRIC)
+m.metric("Coverage", f"{float(s['coverage']):.0%}", help="share of vendor dollars reconciled (not blocked or excluded)",
+         width=METRIC)
+m.metric("Customer price change / month", ui.money(s["price_impact"]), delta=f"margin {ui.money(s['margin_impact'])}",
+         delta_color="off", width=METRIC)
+a = metric_row()
+for act in ("in_sync", "update", "create", "cancel", "blocked"):
     d = s["by_action"].get(act, {"rows": 0, "dollars": "0"})
-    col.metric(f"{pv.ACTION_ICONS[act]} {pv.ACTION_LABELS[act]}", d["rows"],
-               help=f"vendor dollars {ui.money(d['dollars'])}" + (" (blocked or excluded by a rule)" if act == "blocked" else ""))
+    rows = pv.create_count(s) if act == "create" else d["rows"]
+    extra = (f"; {s['creations']} of them ConnectWise records requested from Mappings" if act == "create" and s.get("creations")
+             else " (blocked or excluded by a rule)" if act == "blocked" else "")
+    a.metric(f"{pv.ACTION_ICONS[act]} {pv.ACTION_LABELS[act]}", rows, help=f"vendor dollars {ui.money(d['dollars'])}" + extra,
+             width=METRIC)
 if s.get("creations"):
-    st.info(f"{s['creations']} ConnectWise record(s) requested from the Mappings page wait in this plan (rows 'create').")
+    st.info(f"{s['creations']} ConnectWise record(s) requested from the Mappings page wait in this plan (action "
+            f"{pv.ACTION_LABELS['create']}).")
 
 # ---- chart ------------------------------------------------------------------------------------
 with st.expander("Dollar impact by customer", expanded=False):
@@ -64,35 +70,37 @@ with st.expander("Dollar impact by customer", expanded=False):
 facets = pv.facets(str(ui.config().db_path), plan_id)
 f1, f2, f3, f4 = st.columns(4)
 flt = {
-    "actions": f1.multiselect("Action", facets["actions"], key="flt_action",
+    "actions": f1.multiselect("Action", facets["actions"], key="flt_action", placeholder="All",
                               format_func=lambda x: pv.ACTION_LABELS.get(x, x)),
-    "causes": f2.multiselect("Cause", facets["causes"], key="flt_cause", format_func=lambda x: x.replace("_", " ")),
-    "customers": f3.multiselect("Customer", facets["customers"], key="flt_customer"),
-    "products": f4.multiselect("Product", facets["products"], key="flt_product"),
+    "causes": f2.multiselect("Cause", facets["causes"], key="flt_cause", placeholder="All",
+                             format_func=lambda x: pv.label(x, "cause")),
+    "customers": f3.multiselect("Customer", facets["customers"], key="flt_customer", placeholder="All"),
+    "products": f4.multiselect("Product", facets["products"], key="flt_product", placeholder="All"),
 }
 flt = {k: v or None for k, v in flt.items()}
-g1, g2 = st.columns([1, 3])
-show_all = g1.toggle("Show every row", key="show_all", help="Rows are shown a page of 500 at a time unless you ask for all.")
+g = st.container(horizontal=True, wrap=True, vertical_alignment="center", gap="large")
+show_all = g.toggle("Show every row", key="show_all", help="Rows are shown a page of 500 at a time unless you ask for all.")
 total = bst.plan_page(store, plan_id, limit=0, **flt)[1]
 pages = max(1, -(-total // pv.PAGE_SIZE))
-page = 1 if show_all or pages == 1 else g2.number_input(f"Page (of {pages})", 1, pages, 1, key="plan_page")
+page = 1 if show_all or pages == 1 else g.number_input(f"Page (of {pages})", 1, pages, 1, key="plan_page")
 rows, total = bst.plan_page(store, plan_id, limit=None if show_all else pv.PAGE_SIZE,
                             offset=0 if show_all else (page - 1) * pv.PAGE_SIZE, **flt)
 st.caption(f"{total} row(s) match; showing {len(rows)}. Tick rows to select them for the push below.")
 frame = pv.grid_frame(rows)
-event = st.dataframe(frame, key="plan_grid", on_select="rerun", selection_mode="multi-row", hide_index=True,
+selected = pv.selection(store, plan_id)  # for this plan only: a new month or plan starts empty
+event = st.dataframe(frame, key=f"plan_grid_{plan_id}", on_select="rerun", selection_mode="multi-row", hide_index=True,
                      width="stretch", height=min(600, 38 + 35 * max(1, len(frame))),
-                     column_config={"reason": st.column_config.TextColumn("reason", width="large")})
+                     column_config={"Reason": st.column_config.TextColumn("Reason", width="large")})
 picked = [frame.index[i] for i in (event.selection.rows if event is not None and hasattr(event, "selection") else [])
           if i < len(frame)]
-sel1, sel2 = st.columns([1, 3])
-if sel1.button(f"Select all {total} matching rows", key="select_all"):
+sel = st.container(horizontal=True, wrap=True)
+if sel.button(f"Select all {total} matching rows", key="select_all"):
     st.session_state["plan_selection"] = bst.plan_keys(store, plan_id, **flt)
 elif picked:
     st.session_state["plan_selection"] = picked
-if sel2.button("Clear selection", key="clear_selection"):
+if sel.button("Clear selection", key="clear_selection"):
     st.session_state["plan_selection"] = []
-selected = [k for k in st.session_state.get("plan_selection", [])]
+selected = pv.selection(store, plan_id)
 st.caption(f"{len(selected)} row(s) selected.")
 
 # ---- detail -----------------------------------------------------------------------------------
@@ -102,9 +110,7 @@ if rows:
     options = list(by_key)
     default = next((k for k in selected if k in by_key), options[0])
     key = st.selectbox("Row", options, index=options.index(default), key="detail_key",
-                       format_func=lambda k: f"{pv.ACTION_LABELS.get(by_key[k]['action'])}: "
-                                             f"{by_key[k].get('vendor_customer_name') or by_key[k].get('company_name') or ''} · "
-                                             f"{by_key[k].get('product_description') or by_key[k].get('product_name') or by_key[k].get('target')}")
+                       format_func=lambda k: pv.row_title(by_key[k]))
     pv.render_detail(store, meta, by_key[key])
 
 # ---- push (billbridge_ui.push_panel, issue 5) ---------------------------------------------------

@@ -10,7 +10,10 @@ from billbridge import journal as jo
 from billbridge import push as pu
 from billbridge import store as bst
 from billbridge.connectwise import ConnectWiseError
+from billbridge.model import label
 from billbridge_ui import push_panel as pp
+from billbridge_ui.tables import display_frame
+from billbridge_ui.text import md
 
 st.title("Sync status")
 ui.show_flash()
@@ -28,28 +31,32 @@ companies = bst.company_push_status(store, month)
 if companies.empty:
     st.caption("No real (non dry-run) push results yet.")
 else:
-    st.dataframe(companies.assign(status=companies["status"].map(pp.status_badge)), hide_index=True,
-                 key="ss_companies", width="stretch",
-                 column_config={"last_push": st.column_config.TextColumn("last push (UTC)")})
+    st.dataframe(display_frame(companies.assign(status=companies["status"].map(pp.status_badge)),
+                               ["company_name", "status", "rows", "ok", "not_ok", "last_push", "company_id"],
+                               rename={"ok": "Synced"}),
+                 hide_index=True, key="ss_companies", width="stretch")
 
 st.subheader("Row results")
 results = bst.push_row_results(store, month=month)
-run_labels = {int(r.id): f"#{r.id} {r.kind} · {r.started_at[:16]} · {r.status}" for r in runs.itertuples()}
+run_labels = {int(r.id): f"#{r.id} {r.kind} · {r.started_at[:16].replace('T', ' ')} · {label(r.status, 'value')}"
+              for r in runs.itertuples()}
 f1, f2, f3, f4 = st.columns(4)
 run_id = f1.selectbox("Run", list(run_labels), format_func=run_labels.get, key="ss_run")
-status_f = f2.multiselect("Result", list(pu.RESULTS), key="ss_status")
-company_f = f3.multiselect("Company", sorted(results["company_name"].dropna().unique()), key="ss_company")
-code_f = f4.multiselect("Error code", sorted(results["error_code"].dropna().unique()), key="ss_code")
+status_f = f2.multiselect("Result", list(pu.RESULTS), key="ss_status", format_func=lambda r: label(r, "value"),
+                          placeholder="All")
+company_f = f3.multiselect("Company", sorted(results["company_name"].dropna().unique()), key="ss_company",
+                           placeholder="All")
+code_f = f4.multiselect("Error code", sorted(results["error_code"].dropna().unique()), key="ss_code", placeholder="All")
 shown = jo.filter_results(results, run_id=run_id, status=status_f or None, company=company_f or None,
                           error_code=code_f or None)
-st.dataframe(shown[["key", "result", "action", "company_name", "error_code", "http_status", "attempts", "writes",
-                    "reason", "finished_at"]], hide_index=True, key="ss_rows", width="stretch")
+st.dataframe(display_frame(shown, ["result", "action", "company_name", "reason", "error_code", "http_status", "attempts",
+                                   "writes", "finished_at", "key"]), hide_index=True, key="ss_rows", width="stretch")
 
 failures = shown[shown["result"].isin(["failed", "conflict"])]
 if len(failures):
     st.subheader(f"Failures in run #{run_id} ({len(failures)})")
     for row in failures.head(25).to_dict("records"):
-        with st.expander(f"{row['result']}: {row['key']} — {row.get('company_name') or ''}"):
+        with st.expander(f"{label(row['result'], 'value')}: {md(row.get('company_name'))} · {md(row['key'])}"):
             pp.render_failure(store, row, client_getter=lambda: ui.connection().client)
     retry_keys = st.multiselect("Retry these rows", list(failures["key"]), default=list(failures["key"]),
                                 key="ss_retry_keys")
@@ -59,7 +66,7 @@ if len(failures):
         except ConnectWiseError as exc:
             ui.show_cw_error(exc, what="Retry")
         else:
-            ui.flash(f"Retry run {run.id}: " + ", ".join(f"{k} {v}" for k, v in run.counts.items()) + ".",
+            ui.flash(f"Retry run {run.id}: " + ", ".join(f"{label(k, 'value')} {v}" for k, v in run.counts.items()) + ".",
                      "success" if run.all_ok else "warning")
             st.rerun()
 
@@ -79,9 +86,10 @@ else:
         rows = pending[1]
         writes = [r for r in rows if r.get("request")]
         conflicts = [r for r in rows if r.get("cause") == "conflict"]
-        st.dataframe(pd.DataFrame([{"key": r["key"], "action": r["action"], "reason": r["reason"],
-                                    "request": "" if not r.get("request") else
-                                    f"{r['request']['method']} {r['request']['path']} {r['request']['body']}"}
+        st.dataframe(pd.DataFrame([{"Action": label(r["action"], "action"), "Reason": r.get("reason") or "",
+                                    "Request": "" if not r.get("request") else
+                                    f"{r['request']['method']} {r['request']['path']} {r['request']['body']}",
+                                    "Line key": r["key"]}
                                    for r in rows]), hide_index=True, key="ss_undo_table", width="stretch")
         if conflicts:
             st.warning(f"{len(conflicts)} rows changed in ConnectWise after the push and will not be undone.")
@@ -91,6 +99,6 @@ else:
                           token=f"undo-{undo_id}-{len(writes)}-{st.session_state.get('ss_undo_nonce', 0)}")
             st.session_state.pop("ss_undo_rows", None)
             st.session_state["ss_undo_nonce"] = st.session_state.get("ss_undo_nonce", 0) + 1
-            ui.flash(f"Undo run {run.id} of run {undo_id}: " + ", ".join(f"{k} {v}" for k, v in run.counts.items())
+            ui.flash(f"Undo run {run.id} of run {undo_id}: " + ", ".join(f"{label(k, 'value')} {v}" for k, v in run.counts.items())
                      + ".", "success" if run.all_ok else "warning")
             st.rerun()

@@ -6,6 +6,8 @@ import streamlit as st
 import billbridge_ui as ui
 from billbridge import store as bst
 from billbridge import timeline
+from billbridge_ui.layout import METRIC, metric_row
+from billbridge_ui.tables import blank_text
 
 month = ui.billing_month()
 st.title(f"Timeline · {month}")
@@ -25,20 +27,20 @@ if not latest:
     st.page_link("pages/load_month.py", label="Load month", icon=":material/upload_file:")
     st.stop()
 
-c1, c2, c3 = st.columns([1, 2, 1])
-vendors = c1.multiselect("Vendor", sorted(latest), default=sorted(latest), key="tl_vendors")
+bar = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
+vendors = bar.multiselect("Vendor", sorted(latest), default=sorted(latest), key="tl_vendors", width=260)
 frames = [bst.import_lines(store, latest[v]["id"]) for v in vendors]
 lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 calendar = timeline.account_calendar(lines, month)
 names = sorted(calendar["label"]) if len(calendar) else []
-chosen = c2.multiselect("Customers", names, key="tl_customers", placeholder="All customers")
-risk_only = c3.toggle("Late-month risks only", key="tl_risk")
+chosen = bar.multiselect("Customers", names, key="tl_customers", placeholder="All customers", width=320)
+risk_only = bar.toggle("Late-month risks only", key="tl_risk")
 ids = calendar.loc[calendar["label"].isin(chosen), "vendor_customer_id"].tolist() if chosen else None
 
-m1, m2, m3 = st.columns(3)
-m1.metric("Accounts", len(calendar))
-m2.metric("Late-month risks", int(calendar["late_risk"].sum()) if len(calendar) else 0)
-m3.metric("Periods split across two CW months", int(calendar["split"].sum()) if len(calendar) else 0)
+m = metric_row()
+m.metric("Accounts", len(calendar), width=METRIC)
+m.metric("Late-month risks", int(calendar["late_risk"].sum()) if len(calendar) else 0, width=METRIC)
+m.metric("Periods split across two CW months", int(calendar["split"].sum()) if len(calendar) else 0, width=METRIC)
 
 st.plotly_chart(
     timeline.timeline_figure(lines, month, customers=ids, risk_only=risk_only),
@@ -51,20 +53,22 @@ view = calendar if ids is None else calendar[calendar["vendor_customer_id"].isin
 if risk_only:
     view = view[view["late_risk"]]
 st.dataframe(
-    view[["vendor_customer_name", "vendor_customer_id", "anchor", "bdom", "cw_start", "cw_end", "cw_invoice",
-          "late_risk", "split", "line_count"]],
+    blank_text(view[["vendor_customer_name", "vendor_customer_id", "anchor", "bdom", "cw_start", "cw_end", "cw_invoice",
+                     "late_risk", "split", "line_count"]]),
     hide_index=True,
     width="stretch",
     column_config={
         "vendor_customer_name": "Customer",
         "vendor_customer_id": "Vendor id",
-        "anchor": st.column_config.NumberColumn("BDOM anchor", help="The account's billing day (creation day)."),
-        "bdom": st.column_config.DateColumn("Billed this month"),
-        "cw_start": st.column_config.DateColumn("CW addition from"),
-        "cw_end": st.column_config.DateColumn("CW addition to"),
-        "cw_invoice": st.column_config.DateColumn("CW invoice"),
+        "anchor": st.column_config.TextColumn("BDOM anchor", help="The account's billing day (creation day)."),
+        "bdom": "Billed this month",
+        "cw_start": "CW addition from",
+        "cw_end": "CW addition to",
+        "cw_invoice": "CW invoice",
         "late_risk": st.column_config.CheckboxColumn("Late-month risk"),
         "split": st.column_config.CheckboxColumn("Period split"),
         "line_count": "Lines",
     },
 )
+st.caption(f"Periods longer than the view (annual and three-year terms) are cut at its edges, {timeline.WINDOW_DAYS} "
+           "days either side of the month, and marked ▸ where they go on; hover a bar for its full dates.")

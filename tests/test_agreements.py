@@ -120,3 +120,36 @@ def test_parse_since_takes_dates_and_utc_times():
     assert ag.parse_since(None) is None
     with pytest.raises(ValueError):
         ag.parse_since("yesterday")
+
+
+def test_monthly_amount_is_the_additions_in_effect_that_month_quantity_times_unit_price():
+    adds = pd.DataFrame([
+        {"agreement_id": 7, "quantity": Decimal("14"), "unit_price": Decimal("25.005"), "effective_date": "2026-01-01",
+         "cancelled_date": None, "bill_customer": "Billable", "deleted_at": None},          # 350.07 (rounded once)
+        {"agreement_id": 7, "quantity": Decimal("2"), "unit_price": Decimal("7"), "effective_date": "2026-12-01",
+         "cancelled_date": None, "bill_customer": "Billable", "deleted_at": None},          # starts next month
+        {"agreement_id": 7, "quantity": Decimal("1"), "unit_price": Decimal("9"), "effective_date": "2026-01-01",
+         "cancelled_date": "2026-10-31", "bill_customer": "Billable", "deleted_at": None},   # ended last month
+        {"agreement_id": 7, "quantity": Decimal("1"), "unit_price": Decimal("5"), "effective_date": "2026-01-01",
+         "cancelled_date": "2026-11-30", "bill_customer": "Billable", "deleted_at": None},   # ends this month: billed
+        {"agreement_id": 7, "quantity": Decimal("3"), "unit_price": Decimal("4"), "effective_date": None,
+         "cancelled_date": None, "bill_customer": "DoNotBill", "deleted_at": None},          # not billed
+        {"agreement_id": 8, "quantity": Decimal("1"), "unit_price": Decimal("100"), "effective_date": None,
+         "cancelled_date": None, "bill_customer": "Billable", "deleted_at": "2026-11-02T00:00:00Z"},  # deleted
+    ])
+    assert ag.monthly_amounts(adds, "2026-11") == {7: Decimal("355.07")}
+
+
+def test_pending_and_imported_agreements_show_their_real_monthly_amount_not_zero(sb, client):
+    # was: "Bill amount $0.00" for every agreement (ConnectWise's billAmount is 0 when additions bill)
+    store = Store.memory()
+    ag.fetch_changes(client, store)
+    month = "2026-11"
+    pa, _ = ag.pending(store, month)
+    expected = ag.monthly_amounts([ag.addition_row(a) for a in sb.records("additions")], month)
+    amounts = dict(zip(pa["agreement_id"], pa["bill_amount"]))
+    assert amounts[2] == expected[2] > 0
+    assert sum(1 for v in amounts.values() if v > 0) >= len(amounts) // 2
+    ag.import_all(store)
+    contracts = ag.contracts_with_amounts(store, month).set_index("agreement_id")
+    assert contracts.loc[2, "bill_amount"] == expected[2]

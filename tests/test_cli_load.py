@@ -57,3 +57,24 @@ def test_cli_load_needs_exactly_one_source(app_env):
 def test_cli_load_rejects_a_malformed_month(app_env):
     result = CliRunner().invoke(main, ["load", "2026-13", "--demo"])
     assert result.exit_code == 2
+
+
+def test_cli_binary_file_exits_2_with_one_plain_line_and_no_traceback(app_env, tmp_path):
+    import os
+
+    path = tmp_path / "bill.csv"
+    path.write_bytes(os.urandom(5000))  # once ended in a _csv.Error traceback
+    result = CliRunner().invoke(main, ["load", MONTH, "--file", str(path)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and "not a text (CSV) or Excel" in result.output
+    assert result.output.splitlines()[0] == "1 problem found; nothing was stored." and len(result.output.splitlines()) == 2
+
+
+def test_cli_refuses_the_same_file_under_a_second_vendor_name(app_env, tmp_path):
+    path = tmp_path / "generic.csv"
+    path.write_bytes(sources.sample_bytes("generic"))
+    first = CliRunner().invoke(main, ["load", MONTH, "--file", str(path), "--vendor", "acme"])
+    second = CliRunner().invoke(main, ["load", MONTH, "--file", str(path), "--vendor", "acme-cloud"])
+    assert first.exit_code == 0 and second.exit_code == 2
+    assert "already loaded for 2026-11 as vendor acme (version 1, generic.csv" in second.output
+    assert [i["vendor"] for i in st.list_imports(Store.open(app_env), billing_month=MONTH)] == ["acme"]

@@ -70,3 +70,19 @@ def test_second_import_offers_only_the_addition_changed_in_connectwise(app_env):
         adds = st_.list_contract_additions(store)
     assert str(adds.loc[adds["addition_id"] == 3, "quantity"].iloc[0]) == "21.0"
     assert at.metric[1].value == "0"
+
+
+def test_import_all_is_one_click_and_the_monthly_amount_is_shown(app_env):
+    at = open_page("agreements.py", timeout=60, state={"billing_month": "2026-11"})
+    pending = int(at.metric[0].value)
+    button = at.button(key="ag_import_all")
+    assert button.label.startswith(f"Import all {pending} agreements")  # was: tick all {pending} one by one
+    button.click().run()
+    assert not at.exception, at.exception
+    assert any(f"Imported {pending} agreements" in s.value for s in at.success)
+    assert at.metric[0].value == "0"
+    with Store.open(app_env) as store:
+        assert len(st_.list_contracts(store)) == pending
+        from billbridge import agreements as ag
+        amounts = ag.contracts_with_amounts(store, "2026-11").set_index("agreement_id")["bill_amount"]
+    assert amounts.loc[2] > 0  # Acme Dental's Demo Cloud Services: its additions, not ConnectWise's 0 bill amount

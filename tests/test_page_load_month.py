@@ -49,8 +49,8 @@ def test_failed_upload_names_row_column_reason_and_stores_nothing(app_env):
     _upload(at, "bad.csv", bad)
     assert not at.exception
     problems = at.dataframe[0].value
-    assert set(problems["row"]) == {3, 4}
-    assert "quantity" in set(problems["column"]) and "unit_cost" in set(problems["column"])
+    assert set(problems["Row"]) == {3, 4}
+    assert "quantity" in set(problems["Column"]) and "unit_cost" in set(problems["Column"])
     assert at.button(key="load_commit").disabled
     assert st.list_imports(_store(app_env), billing_month=MONTH) == []
 
@@ -118,3 +118,31 @@ def test_custom_layout_is_mapped_on_the_page_loaded_and_saved_as_a_named_format(
     assert saved is not None and saved["decimal_comma"] is True
     result = sources.load_month(Store.open(app_env), MONTH, data, "acme.csv", "acme export", vendor="acme-distri")
     assert result.status == "loaded" and result.parse.total_cost == Decimal("75.00")
+
+
+def test_blank_rows_are_skipped_and_said_so_not_reported_as_problems(app_env):
+    data = sources.sample_bytes("generic").replace(b"\n", b"\r\n") + b",,,,,,,,,,,,,,,\r\n\r\n"
+    at = open_page("load_month.py", state={"billing_month": MONTH})
+    _upload(at, "excel-export.csv", data)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("2 blank rows skipped" in s.value for s in at.success)
+    at.button(key="load_commit").click().run()
+    assert any("2 blank rows skipped" in s.value for s in at.success)
+
+
+def test_a_binary_file_gets_one_message_and_the_same_file_under_another_vendor_is_refused(app_env):
+    import os
+
+    at = open_page("load_month.py", state={"billing_month": MONTH})
+    _upload(at, "bill.csv", os.urandom(4000))
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 1 and "not a text (CSV) or Excel" in at.dataframe[0].value.iloc[0]["Problem"]
+    with _store(app_env) as store:
+        assert sources.load_month(store, MONTH, sources.sample_bytes("generic"), "nov.csv", vendor="generic").ok
+    at = open_page("load_month.py", state={"billing_month": MONTH})
+    _upload(at, "nov.csv", sources.sample_bytes("generic"))
+    at.text_input(key="load_vendor_generic").set_value("acme-cloud").run()
+    at.button(key="load_commit").click().run()
+    assert not at.exception
+    assert any("already loaded for 2026" in e.value and "generic" in e.value for e in at.error)
+    assert [i["vendor"] for i in st.list_imports(_store(app_env), billing_month=MONTH)] == ["generic"]

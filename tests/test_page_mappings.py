@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from apptest_util import open_page
@@ -119,3 +121,37 @@ def test_create_ticked_queues_a_company_creation_for_review_without_writing_to_c
         assert req["target"] == "company" and req["row"]["vendor_customer_id"] == "DC-10005"
         companies = mo.snapshot_for(s, MONTH)["companies"]
         assert not any(c["name"] == "Evergreen Family Practice" for c in companies)
+
+
+def test_queue_shows_each_candidates_warning_beside_its_score_and_the_dollars_in_view(demo):
+    from billbridge_ui.mapping_views import QUEUE_COLUMNS, queue
+
+    at = page()  # reads ConnectWise on first open
+    with store() as s:
+        snap = mo.snapshot_for(s, MONTH)
+        mp.accept(s, MONTH, snap)
+        q = queue(mp.suggestions(s, MONTH, snap))
+    cols = list(QUEUE_COLUMNS)
+    # the decision columns come first: the dollars, the item, the candidate, its score and its warning beside it
+    assert cols[:6] == ["pick", "at_stake", "item", "candidate", "score", "flags"]
+    flagged = q[q["score"] >= 90].set_index("item")
+    assert flagged.loc["Harbor View Hotel (DC-10008)", "flags"] == "Cancelled"  # a score-95 bar that must not be trusted
+    assert flagged.loc["Kestrel Aviation Services (DC-10011)", "flags"] == "Child agreement"
+    assert flagged.loc["Redwood Senior Living (DC-10018)", "flags"] == "Prospect"
+    assert not any("_" in f for f in q["flags"])
+    at.run()
+    assert not at.exception
+
+
+def test_dollars_at_stake_count_a_credit_as_a_reduction(app_env):
+    from billbridge_ui.mapping_views import queue
+
+    head = "vendor_customer_id,vendor_customer_name,sku,charge_type,quantity,unit_cost,period_start,period_end"
+    rows = ["C1,Credit Co,SKU1,recurring,3,18.00,2026-11-04,2026-12-03",
+            "C1,Credit Co,SKU1,credit,1,13.50,2026-10-04,2026-11-03"]  # the vendor wrote the credit as positive
+    with store() as s:
+        assert sources.load_month(s, MONTH, ("\n".join([head, *rows]) + "\n").encode(), "c.csv", vendor="acme").ok
+        vc = mp.vendor_customers(s, MONTH)
+        q = queue(mp.suggestions(s, MONTH, {"companies": [], "agreements": [], "catalog": []}))
+    assert vc.set_index("vendor_customer_id").loc["C1", "dollars"] == Decimal("40.50")  # 54.00 - 13.50, not + 13.50
+    assert q.loc["company|acme|C1", "at_stake"] == "$40.50"

@@ -17,9 +17,9 @@ def test_month_review_shows_totals_with_change_alerts_and_download_buttons(app_e
     at = open_page("month_review.py", timeout=60, state={"billing_month": "2026-11"})
     assert not at.exception, at.exception
     labels = [m.label for m in at.metric]
-    assert labels[:4] == ["Vendor cost", "ConnectWise billed", "Margin", "Margin %"]
+    assert labels[:5] == ["Vendor cost", "ConnectWise bills", "Margin", "Margin %", "Not re-billed"]
     assert at.metric[0].value.startswith("$") and at.metric[0].delta  # change vs 2026-10
-    assert "Blocked / unmapped" in labels
+    assert "Blocked or unmapped" in labels and "Quantity up" in labels  # words, not codes
     assert "Compared with 2026-10." in [c.value for c in at.caption]
     downloads = [e for e in at.get("download_button")]
     assert len(downloads) == 2

@@ -42,20 +42,20 @@ def test_headline_shows_lines_dollars_coverage_and_every_action(mapped):
     m = {x.label: x.value for x in at.metric}
     assert m["Vendor lines"] == "41" and m["Vendor dollars"] == "$8,804.32" and m["Coverage"] == "68%"
     by_action = {k.split(" ", 1)[1]: v for k, v in m.items() if k.startswith(":material/")}
-    assert by_action == {"in sync": "16", "update": "9", "create": "3", "cancel": "1", "blocked": "13"}
+    assert by_action == {"In sync": "16", "Update": "9", "Create": "3", "End line": "1", "Blocked": "13"}
     grid = at.dataframe[0].value
-    assert len(grid) == 42 and "Acme Dental Group" in set(grid["customer"])
-    assert not any(str(v).isdigit() for v in grid["agreement"])  # names, not raw ids
+    assert len(grid) == 42 and "Acme Dental Group" in set(grid["Customer"])
+    assert not any(str(v).isdigit() for v in grid["Agreement"])  # names, not raw ids
 
 
 def test_filtering_by_action_and_customer_narrows_the_grid(mapped):
     at = page()
     at.multiselect(key="flt_action").select("blocked").run()
     grid = at.dataframe[0].value
-    assert len(grid) == 13 and set(grid["action"]) == {"blocked"}
+    assert len(grid) == 13 and set(grid["Action"]) == {"Blocked"}
     at.multiselect(key="flt_customer").select("Evergreen Family Practice").run()
     grid = at.dataframe[0].value
-    assert len(grid) == 2 and set(grid["cause"]) == {"unmapped customer"}
+    assert len(grid) == 2 and set(grid["Cause"]) == {"Customer not mapped"}
 
 
 def test_detail_panel_shows_the_field_diff_the_exact_request_and_the_vendor_lines(mapped):
@@ -64,11 +64,11 @@ def test_detail_panel_shows_the_field_diff_the_exact_request_and_the_vendor_line
     assert not at.exception
     assert any("Acme Dental Group" in md.value and "Hosted PBX seat" in md.value for md in at.markdown)
     diff = next(d.value for d in at.dataframe if "after the push" in d.value.columns)
-    assert list(diff["field"]) == ["quantity"] and list(diff["after the push"]) == ["14"]
+    assert list(diff["field"]) == ["Quantity"] and list(diff["after the push"]) == ["14"]
     request = at.json[0].value
     assert '"PATCH"' in request and "/additions/" in request
-    lines = next(d.value for d in at.dataframe if "line_no" in d.value.columns)
-    assert list(lines["subscription_id"]) == ["S-1001"]
+    lines = next(d.value for d in at.dataframe if "Row" in d.value.columns)
+    assert list(lines["Subscription"]) == ["S-1001"]
 
 
 def test_select_all_matching_rows_puts_their_keys_in_plan_selection(mapped):
@@ -89,7 +89,7 @@ def test_a_mapping_change_rebuilds_the_plan_on_the_next_visit(mapped):
     m = {x.label: x.value for x in at.metric}
     with Store.open(load_config(None).db_path) as store:
         assert st.latest_plan_meta(store, MONTH)["id"] == first + 1
-    assert m[":material/block: blocked"] == "14"  # Willow Creek is now excluded by the rule
+    assert m[":material/block: Blocked"] == "14"  # Willow Creek is now excluded by the rule
 
 
 def test_month_without_vendor_lines_says_to_load_it_first(app_env):
@@ -112,4 +112,64 @@ def test_after_a_push_the_page_reads_connectwise_again_and_shows_nothing_left_to
     at = page()
     assert any("billbridge wrote to it" in t.proto.body for t in at.toast)
     m = {x.label.split(" ", 1)[1]: x.value for x in at.metric if x.label.startswith(":material/")}
-    assert (m["update"], m["create"], m["cancel"]) == ("0", "0", "0")
+    assert (m["Update"], m["Create"], m["End line"]) == ("0", "0", "0")
+
+
+def test_create_count_includes_the_connectwise_records_requested_from_mappings(mapped):
+    with Store.open(load_config(None).db_path) as store:
+        snap = mo.snapshot_for(store, MONTH)
+        rows = mp.company_creation("demo", "DC-10005", "Evergreen Family Practice", snap)
+        mp.request_creation(store, rows)
+    at = page()
+    m = {x.label: x.value for x in at.metric}
+    assert m[":material/add_circle: Create"] == str(3 + len(rows))  # was 3: the requested company was left out
+    grid = at.dataframe[0].value
+    assert (grid["Action"] == "Create").sum() == 3 + len(rows)
+
+
+def test_selection_is_cleared_when_the_month_changes(mapped):
+    with Store.open(load_config(None).db_path) as store:
+        sources.load_demo(store, "2026-10")
+    at = page()
+    at.button(key="select_all").click().run()
+    assert len(at.session_state["plan_selection"]) == 42
+    at.session_state["billing_month"] = "2026-10"  # what the sidebar's month picker does
+    at.run()
+    assert not at.exception
+    assert at.session_state["plan_selection"] == []
+    assert "0 row(s) selected." in [c.value for c in at.caption]  # was "42 row(s) selected." on the new month
+
+
+HOSTILE = ('=HYPERLINK("http://evil.example","click")', "**blocked: Evil · Hosted PBX seat · **",
+           "<b>Bold</b> :red[Red] :material/warning: $5 and $6")
+
+
+def test_vendor_text_in_the_row_detail_heading_and_reason_is_escaped(app_env):
+    from billbridge_ui.text import md
+
+    head = "vendor_customer_id,vendor_customer_name,sku,product_name,quantity,unit_cost,period_start,period_end"
+    body = [f'E{i},"{n.replace(chr(34), chr(34) * 2)}",EVIL-{i},"{n.replace(chr(34), chr(34) * 2)}",1,5.00,2026-11-04,2026-12-03'
+            for i, n in enumerate(HOSTILE)]
+    cfg = load_config(None)
+    conn = connect(cfg)
+    try:
+        with Store.open(cfg.db_path) as store:
+            res = sources.load_month(store, MONTH, ("\n".join([head, *body]) + "\n").encode(), "evil.csv", "generic",
+                                     vendor="evil")
+            assert res.ok, res.problems
+            mo.refresh_snapshot(store, conn.client, MONTH)
+        at = page()
+        keys = list(at.dataframe[0].value.index)
+        for i, name in enumerate(HOSTILE):
+            row_key = next(k for k in keys if f"|E{i}|" in k)
+            at.selectbox(key="detail_key").set_value(row_key).run()
+            assert not at.exception
+            heading = next(m.value for m in at.markdown if md(name) in m.value)
+            assert "**" + md(name) not in heading or heading.count("**") == 2  # only billbridge's own bold frame
+            assert "](" not in heading and "<b>" not in heading and "http://" not in heading
+            notes = [w.value for w in at.warning]
+            assert all("<b>" not in n and "http://" not in n for n in notes)
+    finally:
+        conn.close()
+        if conn.sandbox is not None:
+            conn.sandbox.stop()

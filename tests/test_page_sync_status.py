@@ -55,16 +55,16 @@ def test_sync_status_shows_row_results_and_explains_the_inactive_product_failure
     at = open_page("sync_status.py", state=STATE)
     assert not at.exception
     rows = at.dataframe[1].value
-    assert len(rows) == len(pushed["rows"]) and set(rows["result"]) >= {"ok", "failed"}
+    assert len(rows) == len(pushed["rows"]) and set(rows["Result"]) >= {"OK", "Failed"}
     companies = at.dataframe[0].value
-    assert companies["status"].str.startswith("OK").any() and companies["status"].str.startswith("ATTENTION").any()
+    assert companies["Status"].str.startswith("OK").any() and companies["Status"].str.startswith("ATTENTION").any()
     assert "Product is inactive" in texts(at) and "reactivate it" in texts(at)
 
 
 def test_sync_status_filters_by_result(pushed):
     at = open_page("sync_status.py", state=STATE)
     at.multiselect(key="ss_status").set_value(["failed"]).run()
-    assert set(at.dataframe[1].value["result"]) == {"failed"}
+    assert set(at.dataframe[1].value["Result"]) == {"Failed"}
 
 
 def test_retry_selected_failures_makes_a_new_journaled_run(pushed):
@@ -81,7 +81,7 @@ def test_undo_previews_then_runs_as_a_linked_run(pushed):
     at.selectbox(key="ss_undo_run").set_value(pushed["run_id"])
     at.button(key="ss_undo_preview").click().run()
     table = at.dataframe[-1].value
-    assert len(table) and table["request"].str.startswith("PATCH").all()
+    assert len(table) and table["Request"].str.startswith("PATCH").all()
     assert at.button(key="ss_undo_go").disabled
     at.checkbox(key="ss_undo_ok").check().run()
     at.button(key="ss_undo_go").click().run()
@@ -96,8 +96,8 @@ def test_push_panel_previews_exact_requests_asks_confirmation_then_pushes_once(p
     assert not at.exception and "Select plan rows" in texts(at)
     at.button(key="push_select_ready").click().run()
     preview = at.dataframe[-1].value
-    assert len(preview) and set(preview["method"]) <= {"PATCH", "POST"}
-    assert all(json.loads(b) for b in preview["body"])
+    assert len(preview) and set(preview["Method"]) <= {"PATCH", "POST"}
+    assert all(json.loads(b) for b in preview["Body"])
     confirm = at.checkbox(key="push_confirm")
     assert f"push {len(preview)} rows" in confirm.label and "$" in confirm.label
     assert at.button(key="push_go").disabled
@@ -107,3 +107,5 @@ def test_push_panel_previews_exact_requests_asks_confirmation_then_pushes_once(p
     assert "Push run" in texts(at)
     status = json.loads(cli("status", MONTH, "--json").output)
     assert len(status["runs"]) == 1 and status["runs"][0]["writes"] > 0
+    # the pushed rows are no longer selected (was: "N row(s) selected" survived the push)
+    assert at.session_state["plan_selection"] == [] and "0 row(s) selected." in texts(at)

@@ -99,7 +99,7 @@ def test_figures_build_for_the_review():
                              previous_month="2026-10")
     assert len(review.margin_by_customer_figure(rv.lines).data[0].y) == 2
     assert list(review.trend_figure(rv.trend).data[0].x) == ["2026-10", "2026-11"]
-    assert {t.name for t in review.actions_figure(rv.lines).data} == {"in sync", "not pushed"}
+    assert {t.name for t in review.actions_figure(rv.lines).data} == {"In sync", "Not pushed"}
 
 
 def test_billed_and_margin_are_compared_only_with_a_month_that_had_a_plan():
@@ -113,3 +113,35 @@ def test_billed_and_margin_are_compared_only_with_a_month_that_had_a_plan():
     rv2 = review.month_review(now, month="2026-11", previous_rows=frame(line("A", "X", 2, "4.00", "9.00")),
                               previous_month="2026-10")
     assert rv2.delta("billed_price") == D("-2.00") and rv2.delta("margin") == D("-4.00")
+
+
+def test_a_month_with_every_line_blocked_shows_zero_margin_in_headline_chart_and_alerts():
+    # was: headline $0.00 while the chart showed -$15 for each customer
+    rows = frame(*(line(c, "X", 1, "15", "0", action="blocked", cause="unmapped_customer", bucket="blocked")
+                   for c in ("A", "B", "C")))
+    rv = review.month_review(rows, month="2026-11")
+    assert rv.totals.margin == D(0) and rv.totals.unbilled_cost == D(45)
+    per = review.by_customer(rv.lines)
+    assert set(per["margin"]) == {D(0)} and set(per["not_rebilled"]) == {D(15)}
+    fig = review.margin_by_customer_figure(rv.lines)
+    assert [t.name for t in fig.data][0] == "Margin" and set(fig.data[0].x) == {0.0}
+    assert sorted(fig.data[1].x) == [15.0, 15.0, 15.0] and "low_margin" not in set(rv.alerts["kind"])
+
+
+def test_headline_chart_and_per_customer_margins_are_one_definition_with_blocked_lines_mixed_in():
+    # was: every bar negative while the headline said $2,460.58 (chart counted unbilled cost as margin)
+    rows = frame(
+        line("A", "X", 10, "5", "8"),                                                    # billed: +30
+        line("A", "Y", 2, "20", "0", action="blocked", cause="unmapped_product", bucket="blocked"),  # 40 not re-billed
+        line("B", "X", 4, "5", "8", action="update"),                                    # billed: +12
+        line("C", "Z", 1, "9", "0", action="blocked", cause="unmapped_customer", bucket="blocked"),  # 9 not re-billed
+        line("D", "W", 1, "10", "12", action="blocked", cause="manually_edited", bucket="blocked"),  # CW still bills: +2
+    )
+    rv = review.month_review(rows, month="2026-11")
+    per = review.by_customer(rv.lines).set_index("customer")
+    assert rv.totals.margin == D(44) == sum(per["margin"])
+    assert rv.totals.unbilled_cost == D(49) == sum(per["not_rebilled"])
+    assert per.loc["A", "margin"] == D(30) and per.loc["A", "not_rebilled"] == D(40)
+    fig = review.margin_by_customer_figure(rv.lines)
+    assert round(sum(fig.data[0].x), 2) == 44.0 and min(fig.data[0].x) >= 0
+    assert dict(zip(fig.data[0].y, fig.data[0].text))["A"] == "$30.00"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+from pathlib import Path
 from decimal import Decimal
 
 import pandas as pd
@@ -16,6 +18,7 @@ from billbridge.sources import (
     ColumnMapping,
     demo_lines,
     demo_month,
+    file_columns,
     parse_file,
     problems_csv,
     sample_bytes,
@@ -47,10 +50,92 @@ def test_header_only_file_says_so():
     assert [p.reason for p in res.problems] == ["the file has a header but no lines"]
 
 
-def test_missing_required_columns_are_all_named_on_row_1():
+def test_missing_required_columns_are_all_named_in_one_problem_with_the_columns_found():
     res = parse_file(csv_bytes("vendor_customer_name,quantity", "Acme,3"), "x.csv", "generic", M)
-    assert {(p.row, p.column) for p in res.problems} == {(1, "vendor_customer_id"), (1, "sku"), (1, "unit_cost")}
-    assert all("missing required column" in p.reason for p in res.problems)
+    assert len(res.problems) == 1 and res.problems[0].row == 1
+    reason = res.problems[0].reason
+    assert "missing required columns 'vendor_customer_id', 'sku', 'unit_cost'" in reason
+    assert "the file's columns are 'vendor_customer_name', 'quantity'" in reason
+
+
+def test_a_file_that_is_not_a_vendor_bill_gets_one_message_not_one_per_row():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_bytes()
+    res = parse_file(readme, "README.csv", "generic", M)
+    assert len(res.problems) == 1, [str(p) for p in res.problems[:5]]
+    assert "missing required columns" in res.problems[0].reason and "'# billbridge'" in res.problems[0].reason
+    assert not res.warnings  # no "unknown column" noise either
+
+
+@pytest.mark.parametrize("data", [
+    bytes(range(256)) * 40,  # every byte value
+    os.urandom(5000),  # once ended in a _csv.Error traceback
+    b"\x89PNG\r\n\x1a\n" + os.urandom(3000),
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),  # an old .xls
+])
+def test_binary_files_get_one_clear_message(data):
+    res = parse_file(data, "bill.csv", "generic", M)
+    assert len(res.problems) == 1 and res.problems[0].row is None
+    assert "not a text (CSV) or Excel" in res.problems[0].reason or ".xls" in res.problems[0].reason
+    with pytest.raises(ValueError, match="xls|binary"):
+        file_columns(data, "bill.csv")
+
+
+def test_a_damaged_xlsx_is_one_problem_not_a_traceback():
+    res = parse_file(b"PK\x03\x04" + os.urandom(400), "bill.xlsx", "generic", M)
+    assert [p.row for p in res.problems] == [None] and "Excel workbook" in res.problems[0].reason
+
+
+def test_utf16_text_export_from_excel_is_read():
+    text = "\t".join(HEADER.split(",")) + "\r\n" + "\t".join(GOOD.split(",")) + "\r\n"
+    res = parse_file(codecs.BOM_UTF16_LE + text.encode("utf-16-le"), "x.txt", "generic", M)
+    assert res.ok, res.problems and res.line_count == 1 and res.encoding == "utf-16"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_blank_rows_are_skipped_and_counted_not_reported(encoding):
+    body = [GOOD, ",,,,,,,", "  ,, ,,,,,", GOOD.replace("C1", "C2").replace("Acme", "Acmé"), ",,,,,,,", ""]
+    res = parse_file(csv_bytes(HEADER, *body, sep="\r\n", encoding=encoding), "x.csv", "generic", M)
+    assert res.ok, [str(p) for p in res.problems]
+    assert res.line_count == 2 and res.blank_rows == 4 and res.blank_note == "4 blank rows skipped"
+    assert res.lines["line_no"].tolist() == [2, 5]  # numbering keeps the file's rows
+
+
+def test_blank_rows_in_a_ragged_file_are_counted_too():
+    res = parse_file(csv_bytes(HEADER, GOOD, "C2,Acme,SKU1", "", ",,,,,,,"), "x.csv", "generic", M)
+    assert (3, None, "row has 3 values, the header has 8") in problems_of(res) and res.blank_rows == 2
+    assert {p.row for p in res.problems} == {3}
+
+
+def _xlsx(rows, formulas=()):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for r in rows:
+        ws.append(r)
+    for cell, formula in formulas:
+        ws[cell] = formula
+    buf = io.BytesIO()
+    wb.save(buf)  # openpyxl saves formulas without a cached value, like any program that is not Excel
+    return buf.getvalue()
+
+
+def test_xlsx_formula_without_a_saved_value_is_named_with_the_fix():
+    header = HEADER.split(",")
+    row = GOOD.split(",")
+    data = _xlsx([header, row, [c.replace("C1", "C2") for c in row]],
+                 formulas=[("E3", "=E2*1"), ("A3", '=CONCAT("C","2")')])
+    res = parse_file(data, "bill.xlsx", "generic", M)
+    got = {(p.row, p.column): p for p in res.problems}
+    assert set(got) == {(3, "unit_cost"), (3, "vendor_customer_id")}  # not "required value is empty"
+    assert "formula whose value was never saved" in got[(3, "unit_cost")].reason
+    assert "save it" in got[(3, "unit_cost")].reason and got[(3, "unit_cost")].value == "=E2*1"
+
+
+def test_xlsx_blank_rows_are_counted():
+    data = _xlsx([HEADER.split(","), GOOD.split(","), [None] * 8, GOOD.replace("C1", "C2").split(",")])
+    res = parse_file(data, "bill.xlsx", "generic", M)
+    assert res.ok and res.line_count == 2 and res.blank_rows == 1
 
 
 def test_missing_preset_column_is_named_as_the_vendor_spells_it():
@@ -167,7 +252,7 @@ def test_every_problem_is_reported_with_row_and_column():
         (4, "period_end", "period ends before it starts"),
     }
     frame = pd.read_csv(io.BytesIO(problems_csv(res.problems)), encoding="utf-8-sig")
-    assert list(frame.columns) == ["row", "column", "reason", "value"] and len(frame) == 5
+    assert list(frame.columns) == ["Row", "Column", "Problem", "Value"] and len(frame) == 5
 
 
 def test_ragged_rows_are_problems_not_crashes():
@@ -313,7 +398,7 @@ def test_demo_rejects_months_without_history():
 
 def test_problems_csv_has_a_header_even_without_problems():
     rows = list(csv.reader(io.StringIO(problems_csv([]).decode("utf-8-sig"))))
-    assert rows == [["row", "column", "reason", "value"]]
+    assert rows == [["Row", "Column", "Problem", "Value"]]
 
 
 def test_numbers_too_long_to_keep_exactly_are_problems_not_crashes():

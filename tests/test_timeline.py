@@ -117,3 +117,33 @@ def test_empty_lines_give_an_empty_but_valid_figure():
     fig = timeline_figure(pd.DataFrame(columns=["vendor_customer_id"]), M)
     assert all(len(t.y or ()) == 0 for t in fig.data)
     assert sum(bdom_histogram(pd.DataFrame(), M).data[0].y) == 0
+
+
+def test_an_annual_line_is_clipped_to_the_window_so_a_monthly_line_stays_readable():
+    # was: one annual line stretched the axis over a year and every monthly bar became a sliver
+    lines = pd.DataFrame([
+        {"vendor_customer_id": "A", "vendor_customer_name": "Annual Co", "customer_created": "2025-01-15",
+         "charge_type": "recurring", "period_start": "2026-01-15", "period_end": "2027-01-14", "effective_date": None},
+        {"vendor_customer_id": "M", "vendor_customer_name": "Monthly Co", "customer_created": "2025-03-04",
+         "charge_type": "recurring", "period_start": "2026-11-04", "period_end": "2026-12-03", "effective_date": None},
+    ])
+    fig = timeline_figure(lines, M)
+    lo, hi = (date.fromisoformat(x) for x in fig.layout.xaxis.range)
+    assert (hi - lo).days <= 31 + 2 * 36  # the billing month and about a month either side
+    adv = trace(fig, "Vendor period (advance)")
+    spans = dict(zip(adv.y, (int(x) // DAY_MS for x in adv.x)))
+    assert spans["Monthly Co (M)"] == 30 and spans["Annual Co (A)"] <= (hi - lo).days
+    assert spans["Monthly Co (M)"] / (hi - lo).days > 0.25  # readable, not a sliver
+    more = trace(fig, "Continues beyond the view")
+    assert set(more.y) == {"Annual Co (A)"} and set(more.marker.symbol) == {"triangle-left", "triangle-right"}
+    hover = dict(zip(adv.y, adv.customdata))
+    assert list(hover["Annual Co (A)"][:2]) == ["2026-01-15", "2027-01-14"]  # the hover keeps the full period
+
+
+def test_a_customer_name_with_markup_is_shown_literally_in_the_chart():
+    lines = pd.DataFrame([{"vendor_customer_id": "X", "vendor_customer_name": '<a href="http://evil.example">click</a>',
+                           "customer_created": "2025-03-04", "charge_type": "recurring", "period_start": "2026-11-04",
+                           "period_end": "2026-12-03", "effective_date": None}])
+    fig = timeline_figure(lines, M)
+    assert all("<a" not in str(y) for t in fig.data for y in (t.y or ()))
+    assert trace(fig, "CW additions").y[0].startswith("&lt;a href=")

@@ -32,12 +32,16 @@ from typing import Any
 
 import pandas as pd
 
+from billbridge import clock
 from billbridge import store as st_
+from billbridge.bdom import addition_dates, month_key
 from billbridge.connectwise import conditions as C
+from billbridge.money import extended
 
 __all__ = [
     "READ_ONLY_FIELDS", "FetchResult", "ImportResult", "fetch_changes", "pending", "selection",
-    "import_selected", "import_all", "contract_row", "addition_row", "parse_since",
+    "import_selected", "import_all", "contract_row", "addition_row", "parse_since", "monthly_amounts",
+    "contracts_with_amounts",
 ]
 
 #: contract fields ConnectWise owns: shown, never edited in billbridge (import again to change them)
@@ -159,6 +163,51 @@ def addition_row(addition: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: additions ConnectWise does not put on the customer's invoice
+_NOT_BILLED = frozenset({"DoNotBill", "NoCharge"})
+
+
+def monthly_amounts(additions: pd.DataFrame | Iterable[dict[str, Any]], month: str | None = None) -> dict[int, Decimal]:
+    """What each agreement's additions bill in ``month`` (default: this month): per agreement id,
+    the sum of ``quantity x unit price`` (:func:`billbridge.money.extended`) of every addition that
+    is in effect during the month (effective on or before its last day, not cancelled before its
+    first day), not deleted in ConnectWise and billed to the customer. ConnectWise's own agreement
+    ``billAmount`` is a separate fixed fee (0 on agreements that bill through additions)."""
+    first, last = addition_dates(month or month_key(clock.today()))
+    rows = additions.to_dict("records") if isinstance(additions, pd.DataFrame) else list(additions)
+    out: dict[int, Decimal] = {}
+    for r in rows:
+        aid = _plain(r.get("agreement_id"))
+        if aid is None or _plain(r.get("deleted_at")) or _plain(r.get("bill_customer")) in _NOT_BILLED:
+            continue
+        eff, end = _date(_plain(r.get("effective_date"))), _date(_plain(r.get("cancelled_date")))
+        if (eff and eff > last.isoformat()) or (end and end < first.isoformat()):
+            continue
+        amount = extended(_dec(_plain(r.get("quantity"))), _dec(_plain(r.get("unit_price"))))
+        out[int(aid)] = out.get(int(aid), Decimal("0.00")) + (amount if amount is not None else Decimal("0.00"))
+    return out
+
+
+def _plain(v: Any) -> Any:
+    """``v``, or None when missing (pandas gives NaN for a missing text)."""
+    return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+
+
+def _with_amount(frame: pd.DataFrame, amounts: dict[int, Decimal]) -> pd.DataFrame:
+    """``bill_amount`` = the agreement's own fixed fee (ConnectWise ``billAmount``) + its additions' amount."""
+    if not len(frame):
+        return frame
+    fee = frame["bill_amount"].map(lambda v: Decimal(str(v)) if _plain(v) is not None else Decimal("0.00"))
+    adds = frame["agreement_id"].map(lambda a: amounts.get(int(a), Decimal("0.00")))
+    return frame.assign(bill_amount=[f + a for f, a in zip(fee, adds)])
+
+
+def contracts_with_amounts(store, month: str | None = None) -> pd.DataFrame:
+    """Imported contracts (:func:`billbridge.store.list_contracts`) with ``bill_amount`` = what the
+    agreement bills in ``month`` (:func:`monthly_amounts` of its imported additions + its own fee)."""
+    return _with_amount(st_.list_contracts(store), monthly_amounts(st_.list_contract_additions(store), month))
+
+
 def selection(
     pending_agreements: pd.DataFrame,
     pending_additions: pd.DataFrame,
@@ -244,11 +293,13 @@ PENDING_ADDITION_COLUMNS = ("addition_id", "agreement_id", "agreement_name", "ch
                             "cw_last_updated")
 
 
-def pending(store) -> tuple[pd.DataFrame, pd.DataFrame]:
+def pending(store, month: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(agreements, additions)`` new or changed in ConnectWise since they were last imported.
 
     ``change`` is ``new`` or ``changed``. Agreements whose only news is in their additions are
     listed too (``change`` = ``additions``) so every pending addition has its agreement row.
+    ``bill_amount`` is what the agreement bills in ``month`` (default this month) as ConnectWise
+    holds it now: :func:`monthly_amounts` of every addition in the feed, plus its own fee.
     """
     ids = st_.pending_contract_changes(store)
     adds = [dict(addition_row(r["record"]), change=ids["additions"][r["cw_id"]])
@@ -264,6 +315,12 @@ def pending(store) -> tuple[pd.DataFrame, pd.DataFrame]:
         agr.append(dict(contract_row(feed[a_id]), change=ids["agreements"].get(a_id, "additions"),
                         pending_additions=int(counts.get(a_id, 0))))
     agr_df = pd.DataFrame(agr, columns=[*st_.CONTRACT_COLUMNS, "change", "pending_additions"])
+    if len(agr_df):
+        feed_adds = [dict(addition_row(r["record"]), deleted_at=r.get("deleted_at"))
+                     for r in st_.contract_feed_records(store, "addition")
+                     if r.get("agreement_id") in set(agr_df["agreement_id"]) or
+                     (r["record"].get("agreementId") or _ref(r["record"], "agreement")) in set(agr_df["agreement_id"])]
+        agr_df = _with_amount(agr_df, monthly_amounts(feed_adds, month))
     names = dict(zip(agr_df["agreement_id"], agr_df["name"]))
     adds_df["agreement_name"] = adds_df["agreement_id"].map(names)
     return (agr_df[list(PENDING_AGREEMENT_COLUMNS)].reset_index(drop=True),

@@ -4,13 +4,19 @@
   the month's newest plan, the previous month's plan (or its vendor lines), the push results, the
   agreements the month's snapshot shows as already invoiced, and up to six months of history.
 * :func:`workbook_bytes` / :func:`write_xlsx`: sheets ``summary``, ``plan``, ``changes``, ``alerts``,
-  ``push results``. Money is written as numbers with 2 decimals; a text cell that starts like a
+  ``push results``, written for people: headers from :data:`billbridge.model.COLUMN_LABELS`, labels
+  instead of codes (actions, causes, flags, alert and change kinds, charge types), whole-number
+  ids, quantities without ``.0``, money as numbers in a money format; the header row is frozen
+  and filterable and the columns are sized to their text. A text cell that starts like a
   formula (``= + - @``) is stored as text, never evaluated. Totals are the review's exact Decimals.
-* :func:`csv_bytes`: the plan lines as CSV (formula-looking text prefixed with ``'``).
+* :func:`csv_bytes`: the plan sheet as CSV for people (same headers and labels; money as exact
+  decimal text; formula-looking text prefixed with ``'``). The mappings CSV
+  (:func:`billbridge.mappings.export_csv`) is the one meant for re-import and keeps its codes.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from decimal import Decimal
@@ -21,8 +27,10 @@ import pandas as pd
 
 from billbridge import review as rv
 from billbridge.bdom import add_months
+from billbridge.model import column_label, label, labels
 
-__all__ = ["previous_month", "load_review", "workbook_bytes", "write_xlsx", "csv_bytes", "write_csv", "SHEETS"]
+__all__ = ["previous_month", "load_review", "workbook_bytes", "write_xlsx", "csv_bytes", "write_csv", "SHEETS",
+           "people_frame"]
 
 SHEETS = ("summary", "plan", "changes", "alerts", "push results")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -78,17 +86,81 @@ def load_review(store, month: str, *, margin_threshold: Decimal = Decimal("0.20"
 
 
 # ------------------------------------------------------------------------------------ values
+#: the columns of each sheet for people, in reading order (machine names; headers from model.COLUMN_LABELS)
+PLAN_COLUMNS = ("customer", "customer_id", "product", "sku", "charge_type", "term", "action", "cause", "flags",
+                "agreement_id", "quantity", "unit_cost", "unit_price", "cost", "price", "margin", "not_rebilled",
+                "price_impact", "vendor_price", "bucket", "key")
+CHANGE_COLUMNS = ("kind", "customer", "customer_id", "product", "sku", "quantity_before", "quantity_now",
+                  "unit_price_before", "unit_price_now", "unit_cost_before", "unit_cost_now", "price_before",
+                  "price_now", "impact")
+ALERT_COLUMNS = ("kind", "customer", "detail", "dollars", "what", "agreement_id", "key")
+PUSH_COLUMNS = ("key", "result", "reason", "action", "company_name", "agreement_id", "addition_id", "http_status",
+                "cw_message", "run_id", "run_started_at", "operator")
+#: money columns (a money number format in Excel, two decimals in CSV)
+MONEY = frozenset({"unit_cost", "unit_price", "cost", "price", "margin", "not_rebilled", "price_impact", "vendor_price",
+                   "unit_price_before", "unit_price_now", "unit_cost_before", "unit_cost_now", "price_before",
+                   "price_now", "impact", "dollars"})
+#: quantities (written without a trailing ".0")
+QUANTITIES = frozenset({"quantity", "quantity_before", "quantity_now"})
+#: ids (whole numbers, never "2.0")
+IDS = frozenset({"agreement_id", "company_id", "addition_id", "run_id", "http_status", "catalog_item_id"})
+#: coded columns and the label table that names their values
+CODED = {"action": "action", "cause": "cause", "charge_type": "value", "term": "value", "bucket": "value",
+         "result": "value"}
+MONEY_FORMAT = '"$"#,##0.00;[Red]-"$"#,##0.00'
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def _human(col: str, v: Any, kind_table: str | None = None) -> Any:
+    """The value a person reads in a workbook or CSV cell: labels for codes, whole-number ids,
+    quantities without ``.0``, Decimals kept exact (the writer decides the cell type), no None/nan."""
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return labels(v, "flag") if col == "flags" else "; ".join(str(x) for x in v)
+    if _missing(v):
+        return None
+    if col == "kind" and kind_table:
+        return label(v, kind_table)
+    if col in CODED:
+        return label(v, CODED[col])
+    if col in IDS:
+        try:
+            return int(Decimal(str(v)))
+        except ArithmeticError:
+            return str(v)
+    if col in QUANTITIES or col in MONEY:
+        try:
+            d = v if isinstance(v, Decimal) else Decimal(str(v))
+        except ArithmeticError:
+            return str(v)
+        if col in QUANTITIES:
+            return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+        return d
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {x}" for k, x in v.items())
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def people_frame(frame: pd.DataFrame, columns: tuple[str, ...] | None = None, kind_table: str | None = None) -> pd.DataFrame:
+    """``frame`` for a person (workbook, CSV, page): the chosen ``columns`` that exist, in order,
+    values by :func:`_human`, headers by :func:`billbridge.model.column_label`."""
+    cols = [c for c in (columns or tuple(frame.columns)) if c in frame.columns]
+    out = pd.DataFrame({column_label(c): [_human(c, v, kind_table) for v in frame[c]] for c in cols},
+                       index=frame.index, columns=[column_label(c) for c in cols])
+    return out.astype(object)
+
+
 def _cell(v: Any) -> Any:
     """A value openpyxl can write: Decimal -> float for the cell (the text form is exact to the
-    cent), tuples/lists -> '; '-joined text, NaN -> None."""
-    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+    cent), NaN -> None."""
+    if _missing(v):
         return None
     if isinstance(v, Decimal):
         return float(v)
-    if isinstance(v, (list, tuple, set)):
-        return "; ".join(str(x) for x in v)
-    if isinstance(v, dict):
-        return str(v)
     if hasattr(v, "item"):
         return v.item()
     return v
@@ -98,63 +170,77 @@ def summary_rows(review: rv.MonthReview) -> list[tuple[str, Any, Any, Any]]:
     """(measure, this month, previous month, change) rows of the summary sheet."""
     t, p = review.totals, review.previous_totals
     out = []
-    for name, label in (("vendor_cost", "Vendor cost"), ("billed_price", "ConnectWise billed price"),
-                        ("margin", "Margin"), ("margin_pct", "Margin %"),
-                        ("unbilled_cost", "Vendor cost not re-billed"), ("customers", "Customers"),
-                        ("lines", "Plan rows")):
+    for name, text in (("vendor_cost", "Vendor cost"), ("billed_price", "ConnectWise billed price"),
+                       ("margin", "Margin"), ("margin_pct", "Margin %"),
+                       ("unbilled_cost", "Vendor cost not re-billed"), ("customers", "Customers"),
+                       ("lines", "Plan rows")):
         a = getattr(t, name)
         b = getattr(p, name) if p else None
         if name in ("customers", "lines"):
             change = (a - b) if b is not None else None
         else:  # money is compared only on the same basis (see MonthReview.comparable)
             change = review.delta(name)
-        out.append((label, a, b, change))
+        out.append((text, a, b, change))
     return out
 
 
-def _sheet(ws, frame: pd.DataFrame, money: set[str]) -> None:
+def _finish(ws, headers: list[str], money_cols: set[int], rows: int) -> None:
+    """Bold frozen header row, an autofilter over the table, column widths that fit the text."""
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
-    ws.append(list(frame.columns))
     for c in ws[1]:
         c.font = Font(bold=True)
-    for rec in frame.itertuples(index=False, name=None):
+    ws.freeze_panes = "A2"
+    if headers:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, rows + 1)}"
+    for i, h in enumerate(headers, start=1):
+        letter = get_column_letter(i)
+        longest = max([len(str(h)) + 3] + [len(str(c.value)) for c in ws[letter][1:200] if c.value is not None])
+        ws.column_dimensions[letter].width = max(8, min(60, longest + (3 if i in money_cols else 1)))
+
+
+def _sheet(ws, frame: pd.DataFrame, columns: tuple[str, ...], kind_table: str | None = None) -> None:
+    cols = [c for c in columns if c in frame.columns]
+    people = people_frame(frame, tuple(cols), kind_table)
+    headers = list(people.columns)
+    ws.append(headers)
+    for rec in people.itertuples(index=False, name=None):
         ws.append([_cell(v) for v in rec])
+    money_cols = {i for i, c in enumerate(cols, start=1) if c in MONEY}
     for row in ws.iter_rows(min_row=2):
-        for c, name in zip(row, frame.columns):
+        for i, c in enumerate(row, start=1):
             if isinstance(c.value, str) and c.value.startswith(_FORMULA_START):
                 c.data_type = "s"  # never a formula: text typed by a vendor or an operator
-            elif name in money and isinstance(c.value, (int, float)):
-                c.number_format = "#,##0.00"
+            elif i in money_cols and isinstance(c.value, (int, float)):
+                c.number_format = MONEY_FORMAT
+    _finish(ws, headers, money_cols, len(people))
 
 
 def workbook_bytes(review: rv.MonthReview) -> bytes:
-    """The review as an .xlsx (see the module docstring for the sheets)."""
+    """The review as an .xlsx (see the module docstring for the sheets): headers a person reads,
+    frozen and filterable, money in a money format, labels instead of codes."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
     ws.title = "summary"
-    ws.append([f"Billing month {review.month}", "this month", f"previous ({review.previous_month or '-'})", "change"])
-    for c in ws[1]:
-        c.font = Font(bold=True)
-    for label, a, b, d in summary_rows(review):
-        ws.append([label, _cell(a), _cell(b), _cell(d)])
-        fmt = "0.00%" if label == "Margin %" else ("0" if label in ("Customers", "Plan rows") else "#,##0.00")
+    headers = [f"Billing month {review.month}", "This month", f"Previous ({review.previous_month or 'none'})", "Change"]
+    ws.append(headers)
+    for text, a, b, d in summary_rows(review):
+        ws.append([text, _cell(a), _cell(b), _cell(d)])
+        fmt = "0.00%" if text == "Margin %" else ("0" if text in ("Customers", "Plan rows") else MONEY_FORMAT)
         for c in ws[ws.max_row][1:]:
             c.number_format = fmt
-    ws.column_dimensions["A"].width = 28
-    money = {"quantity", "unit_cost", "unit_price", "cost", "price", "margin", "price_impact", "vendor_price",
-             "quantity_before", "quantity_now", "unit_price_before", "unit_price_now", "unit_cost_before",
-             "unit_cost_now", "price_before", "price_now", "impact", "dollars"}
-    _sheet(wb.create_sheet("plan"), review.lines, money)
-    _sheet(wb.create_sheet("changes"), review.changes, money)
-    _sheet(wb.create_sheet("alerts"), review.alerts, money)
+    _finish(ws, headers, {2, 3, 4}, 0)
+    ws.auto_filter.ref = None
+    ws.column_dimensions["A"].width = 30
+    _sheet(wb.create_sheet("plan"), review.lines, PLAN_COLUMNS)
+    _sheet(wb.create_sheet("changes"), review.changes, CHANGE_COLUMNS, "change")
+    _sheet(wb.create_sheet("alerts"), review.alerts, ALERT_COLUMNS, "alert")
     push = review.push_results
-    cols = [c for c in ("key", "result", "reason", "action", "company_name", "agreement_id", "addition_id", "http_status",
-                        "cw_message", "run_id", "run_started_at", "operator") if c in push.columns]
-    _sheet(wb.create_sheet("push results"), push[cols] if cols else pd.DataFrame(columns=["key", "result"]), money)
+    _sheet(wb.create_sheet("push results"), push if len(push.columns) else pd.DataFrame(columns=["key", "result"]),
+           PUSH_COLUMNS)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -166,13 +252,11 @@ def write_xlsx(review: rv.MonthReview, path: str | Path) -> Path:
     return path
 
 
-def _csv_text(v: Any) -> str:
-    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+def _csv_text(col: str, v: Any) -> str:
+    if _missing(v):
         return ""
     if isinstance(v, Decimal):
-        return format(v, "f")
-    if isinstance(v, (list, tuple, set)):
-        v = "; ".join(str(x) for x in v)
+        return format(v.quantize(Decimal("0.01")) if col in MONEY and v == v.quantize(Decimal("0.01")) else v, "f")
     s = str(v)
     if isinstance(v, str) and s.startswith(_FORMULA_START):
         return "'" + s  # a spreadsheet opening the CSV must not evaluate it
@@ -180,13 +264,16 @@ def _csv_text(v: Any) -> str:
 
 
 def csv_bytes(review: rv.MonthReview) -> bytes:
-    """The plan lines of the review as CSV (UTF-8, exact decimal text)."""
+    """The plan lines of the review as CSV for people (UTF-8 with BOM for Excel): the workbook's
+    plan sheet, same headers and labels, money as exact decimal text (``1234.50``)."""
+    people = people_frame(review.lines, PLAN_COLUMNS)
+    cols = [c for c in PLAN_COLUMNS if c in review.lines.columns]
     buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(list(review.lines.columns))
-    for rec in review.lines.itertuples(index=False, name=None):
-        w.writerow([_csv_text(v) for v in rec])
-    return buf.getvalue().encode("utf-8")
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(list(people.columns))
+    for rec in people.itertuples(index=False, name=None):
+        w.writerow([_csv_text(c, v) for c, v in zip(cols, rec)])
+    return codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
 
 
 def write_csv(review: rv.MonthReview, path: str | Path) -> Path:

@@ -12,7 +12,8 @@ from typing import Any
 __all__ = [
     "ACTIONS", "CAUSES", "EXCLUDED_CAUSES", "FLAGS", "BUCKETS", "CHARGE_TYPES", "SYNC_MODES", "PERIOD_RULES",
     "MAPPING_DEFAULTS", "VENDOR_LINE_COLUMNS", "ROW_COLUMNS", "PLAN_EXTRA_COLUMNS", "MONEY_FIELDS",
-    "ACTION_LABELS", "CAUSE_LABELS", "FLAG_LABELS", "label",
+    "ACTION_LABELS", "CAUSE_LABELS", "FLAG_LABELS", "ALERT_KINDS", "ALERT_LABELS", "CHANGE_KINDS", "CHANGE_LABELS",
+    "MATCH_FLAG_LABELS", "VALUE_LABELS", "COLUMN_LABELS", "label", "labels", "column_label", "chart_text",
 ]
 
 #: what a plan row proposes
@@ -134,15 +135,136 @@ FLAG_LABELS: dict[str, str] = {
     "invoiced_this_month": "Invoiced this month",
     "not_invoiced_this_month": "Not invoiced this month",
 }
-_LABELS: dict[str, str] = {**ACTION_LABELS, **CAUSE_LABELS, **FLAG_LABELS}
+#: review alerts: kind -> what it means (the alert's detail adds names and numbers)
+ALERT_KINDS: dict[str, str] = {
+    "low_margin": "margin below the threshold",
+    "customer_change": "customer billing changed more than the threshold",
+    "annual_term_decrease": "annual-term quantity decrease (often not refundable by the vendor)",
+    "late_month_bdom": "account bills late in the month (BDOM in the last days)",
+    "blocked": "line still blocked or unmapped: billbridge cannot sync it (its vendor cost is shown; ConnectWise may still bill some of these at its own price)",
+    "already_invoiced": "ConnectWise already invoiced the agreement for this month",
+    "push_failed": "the last push of this row failed",
+}
+ALERT_LABELS: dict[str, str] = {
+    "low_margin": "Low margin", "customer_change": "Big customer change", "annual_term_decrease": "Annual-term cuts",
+    "late_month_bdom": "Late-month billing day", "blocked": "Blocked or unmapped", "already_invoiced": "Already invoiced",
+    "push_failed": "Push failed",
+}
+#: month-over-month changes (review): kind -> label
+CHANGE_KINDS = ("new_customer", "lost_customer", "new_product", "retired_product", "quantity_increase",
+                "quantity_decrease", "price_change", "cost_change")
+CHANGE_LABELS: dict[str, str] = {
+    "new_customer": "New customer", "lost_customer": "Lost customer", "new_product": "New product",
+    "retired_product": "Retired product", "quantity_increase": "Quantity up", "quantity_decrease": "Quantity down",
+    "price_change": "Price changed", "cost_change": "Cost changed",
+}
+#: why a mapping candidate must not be trusted blindly (billbridge.matching)
+MATCH_FLAG_LABELS: dict[str, str] = {
+    "deleted": "In the recycle bin", "prospect": "Prospect", "not_approved": "Not approved", "inactive": "Inactive",
+    "vendor": "A vendor, not a client", "owner": "Your own company", "tie": "Ties with another candidate",
+    "cancelled": "Cancelled", "expired": "Expired", "child_agreement": "Child agreement",
+    "not_recurring": "Not recurring", "missing": "Missing in ConnectWise", "creates_record": "Creates a record",
+}
+#: enumerated values a person reads (charge types, terms, sync modes, rules, push results ...)
+VALUE_LABELS: dict[str, str] = {
+    "recurring": "Recurring", "usage": "Usage", "one_time": "One-time", "credit": "Credit",
+    "monthly": "Monthly", "annual": "Annual", "triennial": "Three years", "none": "No term",
+    "standing": "Standing line", "advance": "In advance", "arrears": "In arrears",
+    "do_not_sync": "Do not sync", "fixed_quantity": "Fixed quantity", "cap": "Cap",
+    "ok": "OK", "failed": "Failed", "conflict": "Conflict", "skipped": "Skipped",
+    "reconciled": "Reconciled", "excluded": "Excluded", "creation": "Creation",
+    "new": "New", "changed": "Changed", "additions": "Additions changed",
+    "company": "Company", "agreement": "Agreement", "product": "Product", "rule": "Rule",
+    "addition": "Addition", "agreement_type": "Agreement type", "catalog": "Catalog item", "product_type": "Product type",
+}
+#: column names -> the header a person reads (pages, the review workbook and CSV)
+COLUMN_LABELS: dict[str, str] = {
+    "key": "Line key", "action": "Action", "cause": "Cause", "reason": "Reason", "bucket": "Bucket", "flags": "Flags",
+    "vendor": "Vendor", "vendor_customer_id": "Vendor customer id", "vendor_customer_name": "Vendor customer",
+    "customer_id": "Vendor customer id", "customer": "Customer", "customer_created": "Customer created",
+    "subscription_id": "Subscription", "sku": "SKU", "product": "Product", "product_name": "Vendor product",
+    "charge_type": "Charge type", "term": "Term", "billing_frequency": "Billed", "sync_mode": "Sync mode",
+    "quantity_basis": "Quantity basis", "company_id": "Company id", "company_name": "Company",
+    "agreement_id": "Agreement id", "agreement_name": "Agreement", "catalog_item_id": "Catalog item id",
+    "product_identifier": "Catalog item", "product_description": "Catalog description",
+    "vendor_lines": "Vendor lines", "vendor_line_count": "Vendor lines", "vendor_amount": "Vendor amount",
+    "vendor_quantity": "Vendor quantity", "vendor_unit_cost": "Vendor unit cost", "vendor_unit_price": "Vendor unit price",
+    "cw_addition_id": "Addition id", "cw_quantity": "ConnectWise quantity", "cw_unit_price": "ConnectWise unit price",
+    "cw_unit_cost": "ConnectWise unit cost", "new_quantity": "New quantity", "new_unit_price": "New unit price",
+    "new_unit_cost": "New unit cost", "effective_date": "Effective", "cancelled_date": "Cancelled",
+    "price_impact": "Price impact", "margin_impact": "Margin impact", "currency": "Currency",
+    "line_no": "Row", "quantity": "Quantity", "unit_cost": "Unit cost", "unit_price": "Unit price",
+    "period_start": "Period from", "period_end": "Period to", "landing_month": "Bills in",
+    "extended_cost": "Cost", "extended_price": "Price",
+    "cost": "Vendor cost", "price": "ConnectWise bills", "margin": "Margin", "not_rebilled": "Not re-billed",
+    "vendor_price": "Vendor price",
+    "kind": "Kind", "what": "What", "dollars": "Dollars", "detail": "Detail",
+    "quantity_before": "Quantity before", "quantity_now": "Quantity now", "unit_price_before": "Unit price before",
+    "unit_price_now": "Unit price now", "unit_cost_before": "Unit cost before", "unit_cost_now": "Unit cost now",
+    "price_before": "Price before", "price_now": "Price now", "impact": "Impact",
+    "result": "Result", "addition_id": "Addition id", "http_status": "HTTP status", "cw_message": "ConnectWise message",
+    "error_code": "Error code", "attempts": "Attempts", "writes": "Writes", "finished_at": "Finished (UTC)",
+    "run_id": "Run", "run_started_at": "Run started (UTC)", "operator": "Operator",
+    "row": "Row", "column": "Column", "value": "Value",
+    "version": "Version", "file_name": "File", "format": "Format", "line_count": "Lines", "customer_count": "Customers",
+    "total_cost": "Vendor cost", "total_price": "Price to customers", "loaded_at": "Loaded (UTC)", "loaded_by": "Loaded by",
+    "sha256": "File fingerprint", "quantity_old": "Quantity before", "quantity_new": "Quantity now",
+    "name": "Name", "type_name": "Type", "status": "Status", "billing_cycle": "Billing cycle",
+    "bill_amount": "Monthly amount", "pending_additions": "Pending additions", "change": "Change",
+    "cw_last_updated": "Updated in ConnectWise", "description": "Description", "start_date": "Start", "end_date": "End",
+    "line_key": "Line key", "imported_at": "Imported", "deleted_at": "Deleted in ConnectWise", "notes": "Notes",
+    "changed_at": "When", "changed_by": "By", "old": "Before", "new": "After", "source": "Source",
+    "updated_by": "By", "updated_at": "When", "rows": "Rows", "not_ok": "Not synced", "last_push": "Last push (UTC)",
+    "anchor": "BDOM anchor", "bdom": "Billed this month", "late_risk": "Late-month risk", "split": "Period split",
+    # ConnectWise addition fields as a write names them
+    "unitPrice": "Unit price", "unitCost": "Unit cost", "effectiveDate": "Effective date",
+    "cancelledDate": "Cancelled date", "billCustomer": "Bill customer", "startDate": "Start date",
+    "identifier": "Identifier", "type": "Type", "subcategory": "Subcategory",
+}
+_LABELS: dict[str, str] = {**VALUE_LABELS, **MATCH_FLAG_LABELS, **CHANGE_LABELS, **ACTION_LABELS, **CAUSE_LABELS,
+                           **FLAG_LABELS}
+_TABLES: dict[str, dict[str, str]] = {
+    "action": ACTION_LABELS, "cause": CAUSE_LABELS, "flag": FLAG_LABELS, "alert": ALERT_LABELS,
+    "change": CHANGE_LABELS, "match_flag": MATCH_FLAG_LABELS, "value": VALUE_LABELS, "column": COLUMN_LABELS,
+}
 
 
-def label(code: Any) -> str:
-    """The words a person reads for a code (action, cause, flag); unknown codes read as words
-    ("some_code" -> "Some code"), missing values as an empty string (never "None" or "nan")."""
-    if code is None or (isinstance(code, float) and code != code):
+def _missing(code: Any) -> bool:
+    return code is None or (isinstance(code, float) and code != code) or str(code) in ("nan", "NaN", "None", "<NA>")
+
+
+def label(code: Any, kind: str | None = None) -> str:
+    """The words a person reads for a code: an action, cause, flag, change kind, matching flag or
+    enumerated value, or with ``kind`` ("action", "cause", "flag", "alert", "change", "match_flag",
+    "value", "column") from that table only (an alert "blocked" reads "Blocked or unmapped", the
+    action "blocked" reads "Blocked"). Unknown codes read as words ("some_code" -> "Some code");
+    missing values as an empty string (never "None" or "nan")."""
+    if _missing(code):
         return ""
     text = str(code)
-    if text in _LABELS:
-        return _LABELS[text]
+    table = _TABLES[kind] if kind else _LABELS
+    if text in table:
+        return table[text]
     return text.replace("_", " ").strip().capitalize()
+
+
+def labels(codes: Any, kind: str | None = None) -> str:
+    """A list of codes (flags) as one line of words: ``("credit", "late_month_bdom")`` -> ``"Credit,
+    Late-month billing day"``; a single code or a missing value as :func:`label` reads it."""
+    if isinstance(codes, str) or not hasattr(codes, "__iter__"):
+        return label(codes, kind)
+    return ", ".join(x for x in (label(c, kind) for c in codes) if x)
+
+
+def column_label(name: Any) -> str:
+    """The header a person reads for a column name (``customer_id`` -> ``Vendor customer id``)."""
+    return label(name, "column")
+
+
+def chart_text(text: Any) -> str:
+    """Vendor or ConnectWise text for a plotly label, shown literally: plotly reads ``<b>``,
+    ``<a href=...>`` and other tags in labels, so ``& < >`` become entities (plotly shows them as
+    the characters). Missing values read as ''."""
+    if _missing(text):
+        return ""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

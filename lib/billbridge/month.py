@@ -352,7 +352,9 @@ def impact_figure(impacts: list[dict[str, str]], *, top: int = 25):
 
     data = [d for d in impacts if any(Decimal(d[k]) for k in ("price_impact", "margin_impact", "blocked_dollars"))][:top]
     data = list(reversed(data))  # largest at the top
-    names = [d["customer"] for d in data]
+    from billbridge.model import chart_text
+
+    names = [chart_text(d["customer"]) for d in data]  # a vendor name is text, never plotly markup
     fig = go.Figure()
     for key, label, color in (("price_impact", "Customer price change", "#1f77b4"),
                               ("margin_impact", "Margin change", "#2ca02c"),

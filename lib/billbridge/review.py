@@ -12,10 +12,13 @@ Money (Decimal, each line rounded once to the cent):
   create rows (a create without a price uses its ``price_impact``, the catalog price); 0 for a
   cancel; for blocked / excluded rows what ConnectWise bills today (often nothing: that cost is
   not re-billed, which the margin shows).
-* **margin** = billed price - the vendor cost of the lines ConnectWise bills; **margin %** =
+* **margin** (one definition for the headline, the per-customer chart, the alerts and the
+  workbook): per review line, billed price - vendor cost when ConnectWise bills the line (an
+  in_sync / update / create row, or a blocked row ConnectWise still bills), else 0; **margin %** =
   margin / billed price. The vendor cost of lines ConnectWise does not bill (blocked, excluded,
-  unmapped) is **not re-billed** and shown on its own, so one unmapped customer does not read as a
-  collapse of the margin on everything else.
+  unmapped) is **not re-billed** (column ``not_rebilled``) and shown on its own, so one unmapped
+  customer does not read as a collapse of the margin on everything else, and a customer whose
+  every line is blocked shows $0.00 margin and its cost as not re-billed, in every view alike.
 * Month over month: billed price and margin are compared only with a month that had a plan; a
   month known only from its vendor lines is priced at the vendor's prices, a different basis, so
   only its vendor cost is compared (``MonthReview.comparable``).
@@ -29,6 +32,9 @@ from typing import Any
 
 import pandas as pd
 
+from billbridge.model import ALERT_KINDS, CHANGE_KINDS, chart_text, label
+from billbridge.money import extended, format_money
+
 __all__ = [
     "Totals", "MonthReview", "ALERT_KINDS", "CHANGE_KINDS", "review_lines", "lines_from_vendor", "totals",
     "changes", "alerts", "month_review", "trend_frame", "margin_by_customer_figure", "trend_figure",
@@ -36,21 +42,9 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
-CHANGE_KINDS = ("new_customer", "lost_customer", "new_product", "retired_product", "quantity_increase",
-                "quantity_decrease", "price_change", "cost_change")
-ALERT_KINDS = {
-    "low_margin": "margin below the threshold",
-    "customer_change": "customer billing changed more than the threshold",
-    "annual_term_decrease": "annual-term quantity decrease (often not refundable by the vendor)",
-    "late_month_bdom": "account bills late in the month (BDOM in the last days)",
-    "blocked": "line still blocked or unmapped: vendor cost not re-billed",
-    "already_invoiced": "ConnectWise already invoiced the agreement for this month",
-    "push_failed": "the last push of this row failed",
-}
 LINE_COLUMNS = ("key", "customer_id", "customer", "sku", "product", "charge_type", "term", "action", "cause",
                 "bucket", "flags", "agreement_id", "quantity", "unit_cost", "unit_price", "cost", "price", "margin",
-                "price_impact", "vendor_price")
+                "not_rebilled", "price_impact", "vendor_price")
 
 
 def _d(v: Any) -> Decimal | None:
@@ -59,12 +53,9 @@ def _d(v: Any) -> Decimal | None:
     return v if isinstance(v, Decimal) else Decimal(str(v))
 
 
-def _r(v: Decimal) -> Decimal:
-    return v.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _ext(q: Decimal | None, p: Decimal | None) -> Decimal:
-    return _r(q * p) if q is not None and p is not None else ZERO
+def _ext(q: Decimal | None, p: Decimal | None, *, credit: bool = False, currency: Any = None) -> Decimal:
+    """``money.extended`` (the one rule), 0 when the quantity or the unit is missing."""
+    return extended(q, p, currency if isinstance(currency, str) and currency else "USD", credit=credit) or ZERO
 
 
 def _pct(num: Decimal, den: Decimal) -> Decimal | None:
@@ -76,6 +67,14 @@ def _first(*vals: Any) -> Any:
         if _d(v) is not None:
             return _d(v)
     return None
+
+
+def _qty(v: Any) -> str:
+    """A quantity as a person writes it: ``16``, ``2.5`` (never ``16.0`` or ``None``)."""
+    d = _d(v)
+    if d is None:
+        return ""
+    return format(d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize(), "f")
 
 
 def _flags(v: Any) -> tuple:
@@ -90,6 +89,26 @@ def _get(r: dict, col: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------ lines
+BILLING_ACTIONS = ("in_sync", "update", "create")
+
+
+def _margin(action: Any, cost: Decimal, price: Decimal) -> dict[str, Decimal]:
+    """The one margin rule (module docstring): ``margin`` on what ConnectWise bills, the cost of a
+    line it does not bill as ``not_rebilled``."""
+    if action in BILLING_ACTIONS or price != ZERO:
+        return {"margin": price - cost, "not_rebilled": ZERO}
+    return {"margin": ZERO, "not_rebilled": cost}
+
+
+def _ruled(lines: pd.DataFrame) -> pd.DataFrame:
+    """``lines`` with ``margin`` and ``not_rebilled`` by :func:`_margin` (review lines built
+    elsewhere, e.g. by hand in a notebook, follow the same rule)."""
+    if "not_rebilled" in lines.columns and not lines["not_rebilled"].isna().any():
+        return lines
+    out = [_margin(a, c, p) for a, c, p in zip(lines["action"], lines["cost"], lines["price"])]
+    return lines.assign(margin=[o["margin"] for o in out], not_rebilled=[o["not_rebilled"] for o in out])
+
+
 def review_lines(plan_rows: pd.DataFrame) -> pd.DataFrame:
     """Plan rows -> one review line per row (:data:`LINE_COLUMNS`) with cost, price and margin."""
     out = []
@@ -98,14 +117,15 @@ def review_lines(plan_rows: pd.DataFrame) -> pd.DataFrame:
             continue  # queued company/agreement creations carry no money
         action = _get(r, "action")
         cost = _d(_get(r, "vendor_amount")) or ZERO
+        credit, cur = _get(r, "charge_type") == "credit", _get(r, "currency")
         if action in ("in_sync", "update", "create"):
             q = _first(_get(r, "new_quantity"), _get(r, "cw_quantity"))
             p = _first(_get(r, "new_unit_price"), _get(r, "cw_unit_price"))
-            price = _ext(q, p) if p is not None else (_d(_get(r, "price_impact")) or ZERO)
+            price = _ext(q, p, credit=credit, currency=cur) if p is not None else (_d(_get(r, "price_impact")) or ZERO)
         elif action == "cancel":
             price = ZERO
         else:
-            price = _ext(_d(_get(r, "cw_quantity")), _d(_get(r, "cw_unit_price")))
+            price = _ext(_d(_get(r, "cw_quantity")), _d(_get(r, "cw_unit_price")), credit=credit, currency=cur)
         out.append({
             "key": r.get("key"), "customer_id": _get(r, "vendor_customer_id"),
             "customer": _get(r, "vendor_customer_name") or _get(r, "company_name") or _get(r, "vendor_customer_id"),
@@ -115,9 +135,9 @@ def review_lines(plan_rows: pd.DataFrame) -> pd.DataFrame:
             "agreement_id": _get(r, "agreement_id"),
             "quantity": _d(_get(r, "vendor_quantity")), "unit_cost": _d(_get(r, "vendor_unit_cost")),
             "unit_price": _first(_get(r, "new_unit_price"), _get(r, "vendor_unit_price"), _get(r, "cw_unit_price")),
-            "cost": cost, "price": price, "margin": price - cost,
+            "cost": cost, "price": price, **_margin(action, cost, price),
             "price_impact": _d(_get(r, "price_impact")) or ZERO,
-            "vendor_price": _ext(_d(_get(r, "vendor_quantity")), _d(_get(r, "vendor_unit_price")))
+            "vendor_price": _ext(_d(_get(r, "vendor_quantity")), _d(_get(r, "vendor_unit_price")), credit=credit, currency=cur)
             if _d(_get(r, "vendor_unit_price")) is not None else price,
         })
     return pd.DataFrame(out, columns=list(LINE_COLUMNS))
@@ -125,16 +145,17 @@ def review_lines(plan_rows: pd.DataFrame) -> pd.DataFrame:
 
 def lines_from_vendor(vendor_lines: pd.DataFrame) -> pd.DataFrame:
     """A month known only from its vendor lines (no plan): cost = quantity x unit cost, price =
-    quantity x the vendor's unit price (0 when the file has none), each rounded once."""
+    quantity x the vendor's unit price (0 when the file has none), each by ``money.extended``."""
     out = []
     for r in vendor_lines.to_dict("records"):
         q, c, p = _d(_get(r, "quantity")), _d(_get(r, "unit_cost")), _d(_get(r, "unit_price"))
-        cost, price = _ext(q, c), _ext(q, p)
+        credit, cur = _get(r, "charge_type") == "credit", _get(r, "currency")
+        cost, price = _ext(q, c, credit=credit, currency=cur), _ext(q, p, credit=credit, currency=cur)
         out.append({"key": None, "customer_id": _get(r, "vendor_customer_id"), "customer": _get(r, "vendor_customer_name"),
                     "sku": _get(r, "sku"), "product": _get(r, "product_name") or _get(r, "sku"),
                     "charge_type": _get(r, "charge_type"), "term": _get(r, "term"), "action": None, "cause": None,
                     "bucket": None, "flags": (), "agreement_id": None, "quantity": q, "unit_cost": c, "unit_price": p,
-                    "cost": cost, "price": price, "margin": price - cost, "price_impact": ZERO,
+                    "cost": cost, "price": price, **_margin(None, cost, price), "price_impact": ZERO,
                     "vendor_price": price})
     return pd.DataFrame(out, columns=list(LINE_COLUMNS))
 
@@ -150,18 +171,32 @@ class Totals:
     unbilled_cost: Decimal = ZERO  # vendor cost of lines ConnectWise does not bill
 
 
-BILLING_ACTIONS = ("in_sync", "update", "create")
-
-
 def totals(lines: pd.DataFrame) -> Totals:
     """Sum of the review lines (exact: sums of per-line rounded amounts); see the module docstring."""
+    lines = _ruled(lines)
     cost = sum(lines["cost"], ZERO)
     price = sum(lines["price"], ZERO)
-    billed = lines["action"].isin(BILLING_ACTIONS) | (lines["price"] != ZERO)
-    billed_cost = sum(lines.loc[billed, "cost"], ZERO)
-    margin = price - billed_cost
+    margin = sum(lines["margin"], ZERO)
     return Totals(cost, price, margin, _pct(margin, price),
-                  int(lines["customer_id"].dropna().nunique()), int(len(lines)), cost - billed_cost)
+                  int(lines["customer_id"].dropna().nunique()), int(len(lines)), sum(lines["not_rebilled"], ZERO))
+
+
+def by_customer(lines: pd.DataFrame) -> pd.DataFrame:
+    """Per customer: ``price`` (what ConnectWise bills), ``cost``, ``margin`` and ``not_rebilled``
+    (exact sums of the lines, so they add up to :func:`totals`), biggest billed price first."""
+    cols = ["customer", "price", "cost", "margin", "not_rebilled"]
+    if not len(lines):
+        return pd.DataFrame(columns=cols)
+    lines = _ruled(lines)
+    named = lines.assign(customer=lines["customer"].map(lambda v: "(no customer)" if _d_text(v) is None else str(v)))
+    per = named.groupby("customer", sort=True).agg(**{c: (c, lambda s: sum(s, ZERO)) for c in cols[1:]}).reset_index()
+    per["_size"] = per["price"].map(abs) + per["not_rebilled"].map(abs)
+    return per.sort_values(["_size", "customer"], ascending=[False, True], kind="stable").drop(columns="_size") \
+        .reset_index(drop=True)
+
+
+def _d_text(v: Any) -> str | None:
+    return None if v is None or (isinstance(v, float) and v != v) or v is pd.NA or str(v) == "" else str(v)
 
 
 # ------------------------------------------------------------------------------------ changes
@@ -249,18 +284,20 @@ def alerts(lines: pd.DataFrame, previous: pd.DataFrame | None = None, *, push_re
     a customer alerts when its margin % is *below* ``margin_threshold`` or its billed price moved by
     *at least* ``customer_change_threshold`` of last month's."""
     out: list[dict[str, Any]] = []
+    lines = _ruled(lines)
 
     def add(kind, customer=None, key=None, agreement_id=None, dollars=ZERO, detail=""):
         out.append({"kind": kind, "what": ALERT_KINDS[kind], "customer": customer, "key": key,
                     "agreement_id": agreement_id, "dollars": dollars, "detail": detail})
 
     per = lines.groupby("customer_id", sort=True).agg(customer=("customer", "first"), cost=("cost", lambda s: sum(s, ZERO)),
-                                                      price=("price", lambda s: sum(s, ZERO))) if len(lines) else None
+                                                      price=("price", lambda s: sum(s, ZERO)),
+                                                      margin=("margin", lambda s: sum(s, ZERO))) if len(lines) else None
     if per is not None:
         for cid, r in per.iterrows():
-            pct = _pct(r["price"] - r["cost"], r["price"])
+            pct = _pct(r["margin"], r["price"])
             if r["price"] > 0 and pct is not None and pct < margin_threshold:
-                add("low_margin", r["customer"], dollars=r["price"] - r["cost"], detail=f"margin {pct * 100:.1f}%")
+                add("low_margin", r["customer"], dollars=r["margin"], detail=f"margin {pct * 100:.1f}%")
         if previous is not None and len(previous):
             prev = previous.groupby("customer_id").agg(p=("vendor_price", lambda s: sum(s, ZERO)))["p"].to_dict()
             now = lines.groupby("customer_id").agg(p=("vendor_price", lambda s: sum(s, ZERO)))["p"].to_dict()
@@ -268,17 +305,18 @@ def alerts(lines: pd.DataFrame, previous: pd.DataFrame | None = None, *, push_re
                 before, after = prev.get(cid), now.get(cid, ZERO)
                 if before and abs(after - before) >= abs(before) * customer_change_threshold:
                     add("customer_change", r["customer"], dollars=after - before,
-                        detail=f"{before} -> {after} ({(after - before) / before * 100:+.1f}%)")
+                        detail=f"{format_money(before)} → {format_money(after)} ({(after - before) / before * 100:+.1f}%)")
     late_seen = set()
     for r in lines.to_dict("records"):
         if "annual_term_decrease" in r["flags"]:
             add("annual_term_decrease", r["customer"], r["key"], r["agreement_id"], r["price_impact"],
-                f"{r['product']}: quantity now {r['quantity']}")
+                f"{r['product']}: quantity now {_qty(r['quantity'])}")
         if "late_month_bdom" in r["flags"] and r["customer_id"] not in late_seen:
             late_seen.add(r["customer_id"])
             add("late_month_bdom", r["customer"], dollars=per.loc[r["customer_id"], "cost"] if per is not None else ZERO)
         if r["bucket"] == "blocked" or (r["action"] == "blocked" and r["bucket"] != "excluded"):
-            add("blocked", r["customer"], r["key"], r["agreement_id"], r["cost"], f"{r['product']}: {r['cause']}")
+            add("blocked", r["customer"], r["key"], r["agreement_id"], r["cost"],
+                f"{r['product']}: {label(r['cause'], 'cause') or 'blocked'}")
     if invoiced_agreement_ids:
         inv = lines[lines["agreement_id"].map(lambda a: a is not None and a == a and int(a) in invoiced_agreement_ids)]
         for aid, grp in inv.groupby("agreement_id", sort=True):
@@ -341,14 +379,14 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
     ``previous_rows`` (the previous month's plan rows, or its :func:`review_lines`) wins over
     ``previous_lines`` (its vendor lines); ``previous_basis`` ("plan" | "vendor") says which one
     review lines passed as ``previous_rows`` came from (default: "plan"). ``history``: ``{month: plan rows or review lines}`` for the trend (this month is added)."""
-    lines = plan_rows if "cost" in plan_rows.columns else review_lines(plan_rows)
+    lines = _ruled(plan_rows) if "cost" in plan_rows.columns else review_lines(plan_rows)
     basis = previous_basis or ("plan" if previous_rows is not None else ("vendor" if previous_lines is not None else None))
     if previous_rows is not None and "cost" in previous_rows.columns:
-        prev = previous_rows  # already review lines
+        prev = _ruled(previous_rows)  # already review lines
     else:
         prev = review_lines(previous_rows) if previous_rows is not None else (
             lines_from_vendor(previous_lines) if previous_lines is not None else None)
-    hist = {m: (h if "cost" in h.columns else review_lines(h)) for m, h in (history or {}).items()}
+    hist = {m: (_ruled(h) if "cost" in h.columns else review_lines(h)) for m, h in (history or {}).items()}
     if prev is not None and previous_month:
         hist.setdefault(previous_month, prev)
     hist[month] = lines
@@ -376,15 +414,33 @@ _BIG = dict(font=dict(size=18), margin=dict(l=10, r=10, t=50, b=10))
 
 
 def margin_by_customer_figure(lines: pd.DataFrame, top: int = 20):
-    """Horizontal bars: margin per customer (red below zero), the ``top`` biggest by billed price."""
+    """Per customer (the ``top`` biggest by billed price and cost not re-billed), two panels on one
+    customer axis: the margin on what ConnectWise bills (red below zero) and the vendor cost that
+    is not re-billed (grey), by the same rule as the headline (:func:`by_customer` adds up to
+    :func:`totals`)."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
-    per = lines.groupby("customer").agg(price=("price", lambda s: sum(s, ZERO)), margin=("margin", lambda s: sum(s, ZERO)))
-    per = per.sort_values("price", ascending=False).head(top).sort_values("margin")
-    fig = go.Figure(go.Bar(x=[float(v) for v in per["margin"]], y=list(per.index), orientation="h",
-                           marker_color=["#c0392b" if v < 0 else "#2e86c1" for v in per["margin"]],
-                           text=[f"${v:,.0f}" for v in per["margin"]], textposition="auto"))
-    fig.update_layout(title="Margin by customer", xaxis_title="margin ($/month)", height=max(300, 32 * len(per)), **_BIG)
+    from billbridge.money import format_money
+
+    per = by_customer(lines).head(top).iloc[::-1]  # biggest at the top
+    names = [chart_text(c) for c in per["customer"]]
+    unbilled = any(per["not_rebilled"])
+    fig = make_subplots(rows=1, cols=2 if unbilled else 1, shared_yaxes=True, horizontal_spacing=0.04,
+                        column_widths=[0.6, 0.4] if unbilled else [1.0],
+                        subplot_titles=("Margin on what ConnectWise bills", "Vendor cost not re-billed")
+                        if unbilled else ("Margin on what ConnectWise bills",))
+    fig.add_trace(go.Bar(name="Margin", x=[float(v) for v in per["margin"]], y=names, orientation="h",
+                         marker_color=["#c0392b" if v < 0 else "#2e86c1" for v in per["margin"]],
+                         text=[format_money(v) for v in per["margin"]], textposition="auto", textfont_size=13,
+                         hovertemplate="%{y}: margin %{text}<extra></extra>"), row=1, col=1)
+    if unbilled:
+        fig.add_trace(go.Bar(name="Not re-billed", x=[float(v) for v in per["not_rebilled"]], y=names,
+                             orientation="h", marker_color="#95a5a6",
+                             text=[format_money(v) if v else "" for v in per["not_rebilled"]], textposition="auto",
+                             textfont_size=13, hovertemplate="%{y}: %{text} of vendor cost not re-billed<extra></extra>"), row=1, col=2)
+    fig.update_layout(title="Margin by customer", showlegend=False, height=max(300, 30 * len(per) + 130), **_BIG)
+    fig.update_xaxes(title_text="$ per month")
     return fig
 
 
@@ -393,10 +449,11 @@ def trend_figure(trend: pd.DataFrame):
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for col, name in (("vendor_cost", "vendor cost"), ("billed_price", "billed price"), ("margin", "margin")):
+    for col, name in (("vendor_cost", "Vendor cost"), ("billed_price", "ConnectWise bills"), ("margin", "Margin")):
         fig.add_trace(go.Scatter(x=list(trend["month"]), y=[float(v) for v in trend[col]], name=name,
                                  mode="lines+markers"))
-    fig.update_layout(title="Month over month", yaxis_title="$ per month", height=380, **_BIG)
+    fig.update_layout(title="Month over month", yaxis_title="$ per month", xaxis={"type": "category"}, height=380,
+                      **_BIG)
     return fig
 
 
@@ -404,15 +461,17 @@ def actions_figure(lines: pd.DataFrame, push_results: pd.DataFrame | None = None
     """Rows per action, split by push status (pushed / failed / not pushed)."""
     import plotly.graph_objects as go
 
-    status = pd.Series("not pushed", index=lines.index)
+    status = pd.Series("Not pushed", index=lines.index)
     if push_results is not None and len(push_results):
         last = push_results.drop_duplicates("key", keep="first").set_index("key")["result"]
         got = lines["key"].map(last)
-        status = got.map(lambda r: "pushed" if r == "ok" else ("failed" if r == "failed" else "not pushed")).fillna("not pushed")
-    status = status.where(~lines["action"].isin(["in_sync"]), "in sync")
-    df = pd.DataFrame({"action": lines["action"].fillna("none"), "status": status})
+        status = got.map(lambda r: "Pushed" if r == "ok" else ("Failed" if r == "failed" else "Not pushed")).fillna("Not pushed")
+    status = status.where(~lines["action"].isin(["in_sync"]), "In sync")
+    from billbridge.model import label
+
+    df = pd.DataFrame({"action": lines["action"].map(lambda a: label(a, "action") or "No action"), "status": status})
     fig = go.Figure()
-    colors = {"in sync": "#7f8c8d", "pushed": "#27ae60", "failed": "#c0392b", "not pushed": "#f39c12"}
+    colors = {"In sync": "#7f8c8d", "Pushed": "#27ae60", "Failed": "#c0392b", "Not pushed": "#f39c12"}
     for s, color in colors.items():
         counts = df[df["status"] == s].groupby("action").size()
         if len(counts):

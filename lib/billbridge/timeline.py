@@ -21,6 +21,8 @@ from datetime import date, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
+from billbridge.model import chart_text
+
 from billbridge.bdom import (
     Timing,
     VendorPeriod,
@@ -35,7 +37,7 @@ from billbridge.bdom import (
     period_for_billing_month,
 )
 
-__all__ = ["COLORS", "account_calendar", "period_frame", "timeline_figure", "bdom_histogram"]
+__all__ = ["COLORS", "WINDOW_DAYS", "account_calendar", "period_frame", "view_window", "timeline_figure", "bdom_histogram"]
 
 #: colours used by the figures (tests assert on them; the page legend explains them)
 COLORS = {
@@ -145,6 +147,19 @@ def _filter(cal: pd.DataFrame, customers: Iterable[str] | None, risk_only: bool)
     return cal
 
 
+#: days shown either side of the billing month: the previous and the next vendor period fit, and an
+#: annual or triennial line is clipped to this window (with a "continues" marker) instead of
+#: stretching the axis until every monthly bar is a sliver
+WINDOW_DAYS = 35
+
+
+def view_window(billing_month: str) -> tuple[date, date]:
+    """The span the timeline shows: from ``WINDOW_DAYS`` before the month's 1st to ``WINDOW_DAYS``
+    after its last day (the CW invoice on the 1st of the next month is inside)."""
+    first, last = addition_dates(billing_month)
+    return first - timedelta(days=WINDOW_DAYS), last + timedelta(days=WINDOW_DAYS + 1)
+
+
 def timeline_figure(
     lines: pd.DataFrame,
     billing_month: str,
@@ -153,26 +168,39 @@ def timeline_figure(
     title: str | None = None,
 ) -> go.Figure:
     """The month's timeline (see module doc). Traces, in order: ``Vendor period (advance)``,
-    ``Vendor period (arrears)``, ``CW additions``, ``Vendor invoice``, ``CW invoice``. Bars of
-    accounts at late-month risk are outlined and coloured :data:`COLORS` ``["risk"]``; the
-    ``Vendor invoice`` markers of those accounts are red too. ``customers`` (ids or names) and
-    ``risk_only`` filter the accounts."""
+    ``Vendor period (arrears)``, ``CW additions``, ``Vendor invoice``, ``CW invoice`` and, when a
+    period reaches past the :func:`view_window`, ``Continues``: bars are clipped to the window
+    (the hover keeps the full dates) and a triangle marks the side where the period goes on, so a
+    monthly line stays readable next to an annual one. Bars of accounts at late-month risk are
+    outlined and coloured :data:`COLORS` ``["risk"]``; the ``Vendor invoice`` markers of those
+    accounts are red too. ``customers`` (ids or names) and ``risk_only`` filter the accounts."""
     cal = _filter(account_calendar(lines, billing_month), customers, risk_only)
     periods = period_frame(lines, billing_month)
     periods = periods[periods["vendor_customer_id"].isin(cal["vendor_customer_id"])]
-    labels = cal["label"].tolist()
+    axis = _axis_labels(cal)
+    labels = [axis[x] for x in cal["label"]]
+    lo, hi = view_window(billing_month)
     fig = go.Figure()
+    clipped: list[tuple[str, date, str]] = []  # (label, window edge, "left"|"right")
     for timing in ("advance", "arrears"):
         p = periods[periods["timing"] == timing]
+        starts = [max(d, lo) for d in p["start"]]
+        ends = [min(d, hi) for d in p["next_start"]]
+        for lab, s0, e0, s1, e1 in zip(p["label"], p["start"], p["next_start"], starts, ends):
+            if s0 < lo and e1 > lo:
+                clipped.append((axis[lab], lo, "left"))
+            if e0 > hi and s1 < hi:
+                clipped.append((axis[lab], hi, "right"))
         colors = [COLORS["risk"] if r else COLORS[timing] for r in p["late_risk"]]
         fig.add_trace(go.Bar(
-            name=f"Vendor period ({timing})", orientation="h", y=p["label"].tolist(),
-            base=[d.isoformat() for d in p["start"]], x=[int(n) * _MS_PER_DAY for n in p["days"]],
+            name=f"Vendor period ({timing})", orientation="h", y=[axis[x] for x in p["label"]],
+            base=[d.isoformat() for d in starts],
+            x=[max(0, (e - b).days) * _MS_PER_DAY for b, e in zip(starts, ends)],
             marker={"color": colors, "line": {"color": [COLORS["risk"] if r else "rgba(0,0,0,0)" for r in p["late_risk"]], "width": 2}},
             opacity=0.85, offsetgroup=timing,
-            customdata=[[s.isoformat(), e.isoformat(), int(n), "split across two CW months" if sp else ""]
-                        for s, e, n, sp in zip(p["start"], p["end"], p["days"], p["split"])],
-            hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]} (%{customdata[2]} days)<br>%{customdata[3]}<extra>" + timing + "</extra>",
+            customdata=[[s.isoformat(), e.isoformat(), int(n), "split across two CW months" if sp else "", chart_text(lab)]
+                        for s, e, n, sp, lab in zip(p["start"], p["end"], p["days"], p["split"], p["label"])],
+            hovertemplate="%{customdata[4]}<br>%{customdata[0]} → %{customdata[1]} (%{customdata[2]} days)<br>%{customdata[3]}<extra>" + timing + "</extra>",
         ))
     first, last = addition_dates(billing_month)
     fig.add_trace(go.Bar(
@@ -183,7 +211,7 @@ def timeline_figure(
     ))
     has_bdom = cal[cal["bdom"].notna()]
     fig.add_trace(go.Scatter(
-        name="Vendor invoice", mode="markers", y=has_bdom["label"].tolist(),
+        name="Vendor invoice", mode="markers", y=[axis[x] for x in has_bdom["label"]],
         x=[d.isoformat() for d in has_bdom["bdom"]],
         marker={"symbol": "diamond", "size": 11, "color": [COLORS["risk"] if r else COLORS["vendor_invoice"] for r in has_bdom["late_risk"]]},
         hovertemplate="%{y}<br>vendor invoice %{x}<extra></extra>",
@@ -194,17 +222,38 @@ def timeline_figure(
         marker={"symbol": "star", "size": 12, "color": COLORS["cw_invoice"]},
         hovertemplate="%{y}<br>ConnectWise invoice %{x}<extra></extra>",
     ))
-    lo = min([first - timedelta(days=31)] + list(periods["start"]))
-    hi = max([inv + timedelta(days=3)] + list(periods["next_start"]))
+    if clipped:
+        fig.add_trace(go.Scatter(
+            name="Continues beyond the view", mode="markers", y=[c[0] for c in clipped],
+            x=[c[1].isoformat() for c in clipped],
+            marker={"symbol": ["triangle-left" if c[2] == "left" else "triangle-right" for c in clipped], "size": 13,
+                    "color": "#444"},
+            hovertemplate="%{y}<br>the vendor period continues beyond %{x}<extra></extra>",
+        ))
     fig.add_vrect(x0=first.isoformat(), x1=(last + timedelta(days=1)).isoformat(), fillcolor=COLORS["cw"], opacity=0.08, line_width=0)
+    height = max(320, 28 * len(labels) + 160)
     fig.update_layout(
         title=title or f"Billing month {billing_month}: vendor periods and ConnectWise dates",
         barmode="overlay", xaxis={"type": "date", "range": [lo.isoformat(), hi.isoformat()]},
         yaxis={"categoryorder": "array", "categoryarray": labels[::-1], "title": None},
-        legend={"orientation": "h", "y": -0.15}, height=max(320, 28 * len(labels) + 160),
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -34 / (height - 140), "x": 0}, height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 90},  # the legend sits just under the dates, whatever the height
     )
     return fig
+
+
+#: characters of a customer name kept on the chart's axis (the hover shows it whole)
+AXIS_NAME = 26
+
+
+def _axis_labels(cal: pd.DataFrame) -> dict[str, str]:
+    """Account label -> the text on the y axis: the name cut to :data:`AXIS_NAME` characters and the
+    vendor id, as text (never markup), so the bars keep most of a laptop's width."""
+    out = {}
+    for lab, name, cid in zip(cal["label"], cal["vendor_customer_name"], cal["vendor_customer_id"]):
+        short = name if len(str(name)) <= AXIS_NAME else str(name)[:AXIS_NAME - 1].rstrip() + "…"
+        out[lab] = chart_text(f"{short} ({cid})")
+    return out
 
 
 def bdom_histogram(lines: pd.DataFrame, billing_month: str | None = None, title: str | None = None) -> go.Figure:

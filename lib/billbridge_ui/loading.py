@@ -9,11 +9,23 @@ import billbridge_ui as ui
 from billbridge import store as bst
 from billbridge import demo_world, sources
 from billbridge.config import operator_name
+from billbridge.model import column_label
+from billbridge_ui.layout import METRIC, metric_row
+from billbridge_ui.tables import display_frame
+from billbridge_ui.text import md
 
 CUSTOM = "Map columns myself…"
 DEMO_MONTHS = demo_world.MONTHS
 SAVED_PREFIX = "saved: "
 MAX_PROBLEMS_ON_SCREEN = 50
+ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252", "utf-16": "UTF-16",
+             "xlsx": "Excel workbook"}
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+#: how the page announces each load outcome (st.success, st.info, st.error)
+OUTCOME = {"loaded": "success", "unchanged": "info", "invalid": "error", "duplicate": "error"}
+PREVIEW = ("line_no", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku", "product_name",
+           "charge_type", "term", "quantity", "unit_cost", "unit_price", "period_start", "period_end", "effective_date",
+           "landing_month")
 
 
 def operator() -> str:
@@ -49,7 +61,7 @@ def _custom_mapping(store, vendor: str, data: bytes, file_name: str):
     try:
         columns = sources.file_columns(data, file_name)
     except ValueError as exc:
-        st.error(f"{file_name} cannot be read: {exc}")
+        st.error(f"{md(file_name)} cannot be read: {md(exc)}")
         return None
     st.markdown("**Map the file's columns** to billbridge's fields. Required fields are marked with \\*.")
     required = set(sources.REQUIRED_COLUMNS)
@@ -100,26 +112,30 @@ def _custom_mapping(store, vendor: str, data: bytes, file_name: str):
 
 def render_parse(parsed) -> None:
     """Totals, problems (first 50 + CSV of all), warnings, out-of-month lines and a typed preview."""
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Lines", f"{parsed.line_count:,}")
-    c2.metric("Customers", f"{parsed.customer_count:,}")
-    c3.metric("Vendor cost", ui.money(parsed.total_cost))
-    c4.metric("Price to customers", ui.money(parsed.total_price))
+    row = metric_row()
+    row.metric("Lines", f"{parsed.line_count:,}", width=METRIC)
+    row.metric("Customers", f"{parsed.customer_count:,}", width=METRIC)
+    row.metric("Vendor cost", ui.money(parsed.total_cost), width=METRIC)
+    row.metric("Price to customers", ui.money(parsed.total_price), width=METRIC)
     for warning in parsed.warnings:
-        st.warning(warning)
+        st.warning(md(warning))
     if parsed.problems:
         n = len(parsed.problems)
         st.error(
-            f"{n} problem{'s' if n != 1 else ''} in {parsed.file_name}. Nothing will be stored until the file is "
+            f"{n} problem{'s' if n != 1 else ''} in {md(parsed.file_name)}. Nothing will be stored until the file is "
             "fixed; each problem names the row (the header is row 1), the column and the reason."
         )
-        st.dataframe(parsed.problems_frame().head(MAX_PROBLEMS_ON_SCREEN), hide_index=True, width="stretch")
+        st.dataframe(display_frame(parsed.problems_frame().head(MAX_PROBLEMS_ON_SCREEN), rename={"reason": "Problem"}),
+                     hide_index=True, width="stretch")
         st.download_button(
             f"Download all {n} problems (CSV)", sources.problems_csv(parsed.problems),
             file_name=f"{parsed.file_name}.problems.csv", mime="text/csv", key="dl_problems",
         )
         return
-    st.success(f"All {parsed.line_count:,} lines are valid ({parsed.encoding}, delimiter {parsed.delimiter!r}).")
+    read = ENCODINGS.get(parsed.encoding or "", parsed.encoding or "")
+    if parsed.delimiter:
+        read += f", {DELIMITERS.get(parsed.delimiter, parsed.delimiter)}-separated"
+    st.success(f"All {parsed.line_count:,} lines are valid ({read})." + (f" {parsed.blank_note.capitalize()}." if parsed.blank_rows else ""))
     if len(parsed.out_of_month):
         st.info(
             f"{len(parsed.out_of_month)} lines bill in another month than {parsed.billing_month} "
@@ -131,14 +147,16 @@ def render_parse(parsed) -> None:
 
 
 def _preview(df: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in ("line_no", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku",
-                        "product_name", "charge_type", "term", "quantity", "unit_cost", "unit_price",
-                        "period_start", "period_end", "effective_date", "landing_month") if c in df]
-    out = df[cols].copy()
-    for c in ("quantity", "unit_cost", "unit_price"):
-        if c in out:
-            out[c] = out[c].map(lambda v: "" if v is None or v != v else str(v))
-    return out
+    """Lines as billbridge read them: labels for charge types and terms, exact unit amounts (the
+    vendor's decimals, not rounded to cents), '' where a value is missing."""
+    return display_frame(df, PREVIEW, money=()).assign(**{
+        column_label(c): [_exact(v) for v in df[c]] for c in ("unit_cost", "unit_price") if c in df})
+
+
+def _exact(v) -> str:
+    if v is None or v != v or v == "":
+        return ""
+    return f"${v}" if not str(v).startswith("-") else f"-${str(v)[1:]}"
 
 
 def render_history(store, month: str) -> None:
@@ -149,11 +167,9 @@ def render_history(store, month: str) -> None:
         return
     table = pd.DataFrame(imports)
     table["sha256"] = table["sha256"].str[:12]
-    for c in ("total_cost", "total_price"):
-        table[c] = table[c].map(ui.money)
     st.dataframe(
-        table[["vendor", "version", "file_name", "format", "line_count", "customer_count", "total_cost",
-               "total_price", "loaded_at", "loaded_by", "sha256"]],
+        display_frame(table, ["vendor", "version", "file_name", "format", "line_count", "customer_count", "total_cost",
+                              "total_price", "loaded_at", "loaded_by", "sha256"]),
         hide_index=True, width="stretch",
     )
     by_vendor: dict[str, list[dict]] = {}
@@ -162,18 +178,18 @@ def render_history(store, month: str) -> None:
     for vendor, versions in by_vendor.items():
         if len(versions) < 2:
             continue
-        st.markdown(f"**What changed between versions · {vendor}**")
+        st.markdown(f"**What changed between versions · {md(vendor)}**")
         labels = {f"v{i['version']} · {i['file_name']}": i["id"] for i in versions}
         names = list(labels)
         c1, c2 = st.columns(2)
         new = c1.selectbox("Newer", names, index=0, key=f"diff_new_{vendor}")
         old = c2.selectbox("Older", names, index=1, key=f"diff_old_{vendor}")
         diff = bst.diff_imports(store, labels[old], labels[new])
-        d1, d2, d3 = st.columns(3)
-        d1.metric("Lines added", len(diff["added"]))
-        d2.metric("Lines removed", len(diff["removed"]))
-        d3.metric("Quantities changed", len(diff["quantity_changed"]))
+        row = metric_row()
+        row.metric("Lines added", len(diff["added"]), width=METRIC)
+        row.metric("Lines removed", len(diff["removed"]), width=METRIC)
+        row.metric("Quantities changed", len(diff["quantity_changed"]), width=METRIC)
         for name, frame in diff.items():
             if len(frame):
                 with st.expander(f"{name.replace('_', ' ').capitalize()} ({len(frame)})"):
-                    st.dataframe(frame, hide_index=True, width="stretch")
+                    st.dataframe(display_frame(frame), hide_index=True, width="stretch")

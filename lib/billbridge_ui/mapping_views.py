@@ -19,8 +19,14 @@ import billbridge_ui as ui
 
 from billbridge import mappings as mp
 from billbridge import store as bst
+from billbridge.model import label
+from billbridge.model import labels as label_list
+from billbridge_ui.tables import display_frame, qty_text
 
 SEP = "|"
+#: what a grid's ConnectWise picker shows for an item not mapped yet (choosing it removes a mapping);
+#: an editor shows a grey "None" for an empty pick
+UNMAPPED = "(not mapped)"
 _ID = re.compile(r"\((\d+)\)(?: \[[^\]]*\])?$")
 
 
@@ -66,23 +72,66 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if len(p):
         parts.append(pd.DataFrame({
             "kind": "product", "vendor": p["vendor"],
-            "item": p["sku"] + " · " + p["term"].fillna("any") + " term · " + p["product_name"].fillna(""),
+            "item": [" · ".join(x for x in (str(sku), f"{label(t, 'value') or 'any'} term", str(n or "")) if x)
+                     for sku, t, n in zip(p["sku"], p["term"], p["product_name"])],
             "candidate": [f"{n} ({i})" if i is not None and i == i else "" for n, i in zip(p["catalog_identifier"], p["catalog_item_id"])],
             "score": p["score"], "method": p["method"], "flags": p["flags"], "dollars": p["dollars"], "reason": p["reason"],
             "_key": "product" + SEP + p["vendor"] + SEP + p["sku"] + SEP + p["term"].fillna("") + SEP + p["billing_frequency"].fillna(""),
             "_id": p["catalog_item_id"], "_name": p["product_name"], "_sku": p["sku"], "_term": p["term"],
             "_freq": p["billing_frequency"], "_company": None}))
     if not parts:
-        return pd.DataFrame(columns=["pick", "kind", "vendor", "item", "candidate", "score", "method", "flags", "at_stake",
-                                     "reason"])
+        return pd.DataFrame(columns=list(QUEUE_COLUMNS))
     q = pd.concat(parts, ignore_index=True)
-    q["flags"] = q["flags"].map(lambda f: ", ".join(f) if isinstance(f, (tuple, list)) else "")
+    q["flags"] = q["flags"].map(lambda f: label_list(f, "match_flag") if isinstance(f, (tuple, list)) else "")
+    q["method"] = q["method"].map(lambda m: "" if m is None or m != m else str(m))
     q["score"] = q["score"].fillna(0).astype(int)
     q["_dollars"] = q["dollars"].map(lambda d: Decimal(str(d)) if d is not None and d == d else Decimal(0))
     q = q.sort_values(["_dollars", "score"], ascending=[False, False], kind="stable")
     q["at_stake"] = q["_dollars"].map(ui.money)
     q.insert(0, "pick", False)
+    q["kind_label"] = q["kind"].map(lambda k: label(k, "value"))
     return q.drop(columns=["dollars"]).set_index("_key")
+
+
+#: the queue as the page shows it: the dollars at stake, what, the candidate, its score with its warning
+#: right beside it, then the details (narrow screens scroll the details, not the decision)
+QUEUE_COLUMNS = ("pick", "at_stake", "item", "candidate", "score", "flags", "kind_label", "vendor", "method", "reason")
+
+
+def queue_column_config() -> dict[str, Any]:
+    """How the page draws the queue: headers in words, widths in pixels so the decision columns
+    (dollars, item, candidate, score and its warning) fit a 1024-pixel laptop with the sidebar open."""
+    return {
+        # widths in pixels: the decision columns fit a 1024-pixel laptop with the sidebar open
+        "pick": st.column_config.CheckboxColumn("Pick", help="Tick rows to accept or create", width=54),
+        "at_stake": st.column_config.TextColumn("$ at stake", width=82, help="Vendor dollars this month"),
+        "item": st.column_config.TextColumn("Vendor item", width=140),
+        "candidate": st.column_config.TextColumn("Best candidate", width=122,
+                                                 help="The best ConnectWise match found"),
+        "score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d", width=62),
+        "flags": st.column_config.TextColumn("Check first", width=105,
+                                             help="Why this candidate must not be accepted blindly (cancelled, "
+                                                  "prospect, child agreement, recycle bin, tie …)"),
+        "kind_label": st.column_config.TextColumn("Kind", width="small"),
+        "vendor": st.column_config.TextColumn("Vendor", width="small"),
+        "method": st.column_config.TextColumn("Found by", width="small"),
+        "reason": st.column_config.TextColumn("Why", width="large"),
+    }
+
+
+def history_frame(hist: pd.DataFrame) -> pd.DataFrame:
+    """Mapping history for people: when, who, what changed from what to what, in words."""
+    def values(d: Any) -> str:
+        if not isinstance(d, dict):
+            return ""
+        return "; ".join(f"{label(k, 'column')}: {label(v, 'value') if isinstance(v, str) and '_' in v else v}"
+                         for k, v in d.items() if v is not None and v == v and k not in ("updated_at", "updated_by"))
+
+    view = hist.assign(key=hist["key"].map(lambda k: " · ".join(str(x) for x in k if x) if isinstance(k, list) else (k or "")),
+                       old=hist["old"].map(values), new=hist["new"].map(values),
+                       kind=hist["kind"].map(lambda k: label(k, "value")))
+    return display_frame(view, ["changed_at", "changed_by", "kind", "vendor", "key", "change", "old", "new", "source"],
+                         rename={"key": "Item", "change": "Change"})
 
 
 def picked(q: pd.DataFrame, editor_key: str) -> pd.DataFrame:
@@ -140,13 +189,14 @@ def company_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
                   on=["vendor", "vendor_customer_id"], how="left")
     labels = _labels(choices, "company_id")
     flags = dict(zip(choices["company_id"], choices["flags"]))
-    df["company"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if i == i and i is not None else None
+    df["company"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if i == i and i is not None else UNMAPPED
                      for i in df["company_id"]]
-    df["state"] = [(", ".join(flags.get(int(i), ("missing",))) or "active") if i == i and i is not None else "unmapped"
-                   for i in df["company_id"]]
+    df["state"] = [(label_list(flags.get(int(i), ("missing",)), "match_flag") or "Active") if i == i and i is not None
+                   else "Not mapped" for i in df["company_id"]]
     df["at_stake"] = df["dollars"].map(ui.money)
     df.index = df["vendor"] + SEP + df["vendor_customer_id"]
-    return df[["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "company", "state", "updated_by", "updated_at"]]
+    return _blank(df[["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "company", "state", "updated_by",
+                      "updated_at"]], ["vendor_customer_name", "updated_by", "updated_at"])
 
 
 def agreement_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.DataFrame:
@@ -158,13 +208,15 @@ def agreement_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Da
     labels = _labels(choices, "agreement_id")
     flags = dict(zip(choices["agreement_id"], choices["flags"]))
     has = [i is not None and i == i for i in df["agreement_id"]]
-    df["agreement"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else None for i, h in zip(df["agreement_id"], has)]
-    df["state"] = [(", ".join(flags.get(int(i), ("missing",))) or "active") if h else "unmapped" for i, h in zip(df["agreement_id"], has)]
+    df["agreement"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else UNMAPPED
+                       for i, h in zip(df["agreement_id"], has)]
+    df["state"] = [(label_list(flags.get(int(i), ("missing",)), "match_flag") or "Active") if h else "Not mapped"
+                   for i, h in zip(df["agreement_id"], has)]
     df["sync_mode"] = df["sync_mode"].where(df["sync_mode"].notna(), "standing")
     df["period_rule"] = df["period_rule"].where(df["period_rule"].notna(), "advance")
     df.index = df["vendor"] + SEP + df["vendor_customer_id"]
-    return df[["vendor", "vendor_customer_id", "vendor_customer_name", "agreement", "state", "sync_mode", "period_rule",
-               "updated_by", "updated_at"]]
+    return _blank(df[["vendor", "vendor_customer_id", "vendor_customer_name", "agreement", "state", "sync_mode", "period_rule",
+                      "updated_by", "updated_at"]], ["vendor_customer_name", "updated_by", "updated_at"])
 
 
 def product_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.DataFrame:
@@ -176,24 +228,34 @@ def product_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
             {k: object for k in keys}), on=keys, how="left")
     labels = _labels(choices, "catalog_item_id")
     has = [i is not None and i == i for i in df["catalog_item_id"]]
-    df["catalog_item"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else None for i, h in zip(df["catalog_item_id"], has)]
+    df["catalog_item"] = [labels.get(int(i), f"missing in ConnectWise ({int(i)})") if h else UNMAPPED
+                          for i, h in zip(df["catalog_item_id"], has)]
     df["own_cost"] = df["own_cost"].map(lambda v: True if v is None or v != v else bool(v))
     df["own_price"] = df["own_price"].map(lambda v: True if v is None or v != v else bool(v))
     df["quantity_basis"] = df["quantity_basis"].where(df["quantity_basis"].notna(), mp.QUANTITY_BASES[0])
     df["at_stake"] = df["dollars"].map(ui.money)
     df.index = df["vendor"] + SEP + df["sku"] + SEP + df["term"].fillna("") + SEP + df["billing_frequency"].fillna("")
-    return df[["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", "catalog_item", "own_cost", "own_price",
-               "quantity_basis", "updated_by", "updated_at"]]
+    df = df.assign(term=df["term"].map(lambda t: label(t, "value") or "Any"),
+                   billing_frequency=df["billing_frequency"].map(lambda t: label(t, "value") or "Any"))
+    return _blank(df[["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", "catalog_item", "own_cost",
+                      "own_price", "quantity_basis", "updated_by", "updated_at"]], ["product_name", "updated_by", "updated_at"])
 
 
 def rule_grid(store: bst.Store, customer_labels: dict[tuple[str, str], str]) -> pd.DataFrame:
     rm = bst.get_mappings(store, "rule")
     df = rm.copy()
     df["customer"] = [customer_labels.get((v, c), c) for v, c in zip(df["vendor"], df["vendor_customer_id"])]
-    df["value"] = df["value"].map(lambda d: float(d) if d is not None else None)
+    # text, so a rule without a quantity (do not sync) shows an empty cell, not a grey "None"
+    df["value"] = df["value"].map(lambda d: qty_text(d) if d is not None and d == d else "").astype(object)
     df["_key"] = df["vendor"] + SEP + df["vendor_customer_id"] + SEP + df["sku"].fillna("") + SEP + df["rule"]
     # a dynamic editor needs a range index (new rows); the database key rides in a hidden column
-    return df[["vendor", "customer", "sku", "rule", "value", "updated_by", "updated_at", "_key"]].reset_index(drop=True)
+    return _blank(df[["vendor", "customer", "sku", "rule", "value", "updated_by", "updated_at", "_key"]].reset_index(drop=True),
+                  ["sku", "updated_by", "updated_at"])
+
+
+def _blank(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Read-only text columns with '' where a value is missing (an editor shows a grey "None")."""
+    return df.assign(**{c: df[c].map(lambda v: "" if v is None or v != v else v).astype(object) for c in cols if c in df})
 
 
 def _key_at(frame: pd.DataFrame, pos: int) -> list[str]:
@@ -265,15 +327,25 @@ def _save_rule(store: bst.Store, row: dict[str, Any], customer_ids: dict[str, tu
         vendor_cust = (old_key[0], old_key[1])
     rule = row.get("rule")
     if vendor_cust is None or rule not in mp.RULES:
-        raise ValueError("a rule needs a customer and a rule (do_not_sync, fixed_quantity or cap)")
-    value = row.get("value")
-    if rule != "do_not_sync" and (value is None or value != value or value < 0):
-        raise ValueError(f"{rule} needs a quantity (0 or more)")
+        raise ValueError("a rule needs a customer and a rule (" + ", ".join(label(r, "value") for r in mp.RULES) + ")")
+    value = _quantity(row.get("value"))
+    if rule != "do_not_sync" and (value is None or value < 0):
+        raise ValueError(f"{label(rule, 'value')} needs a quantity (0 or more)")
     n = 0
     if old_key is not None:
         n += bst.delete_mappings(store, "rule", old_key[0], [{"vendor_customer_id": old_key[1], "sku": old_key[2] or None,
                                                               "rule": old_key[3]}])
     sku = (row.get("sku") or "").strip() or None
     n += bst.set_mappings(store, "rule", vendor_cust[0], [{"vendor_customer_id": vendor_cust[1], "sku": sku, "rule": rule,
-                                                           "value": None if rule == "do_not_sync" else Decimal(str(value))}])
+                                                           "value": None if rule == "do_not_sync" else value}])
     return n
+
+
+def _quantity(v: Any) -> Decimal | None:
+    """A quantity typed in the rules grid (text or number), None when blank or not a number."""
+    if v is None or (isinstance(v, float) and v != v) or not str(v).strip():
+        return None
+    try:
+        return Decimal(str(v).strip().replace(",", ""))
+    except ArithmeticError:
+        return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -13,10 +12,14 @@ import billbridge_ui as ui
 
 from billbridge import month as mo
 from billbridge import store as bst
-from billbridge.reconcile import CAUSES
+from billbridge.model import ACTION_LABELS, CAUSES, column_label, label, labels
+from billbridge_ui.layout import METRIC, metric_row
+from billbridge_ui.tables import display_frame, qty_text
+from billbridge_ui.text import md, md_join
 
 PAGE_SIZE = 500
-ACTION_LABELS = {"in_sync": "in sync", "update": "update", "create": "create", "cancel": "cancel", "blocked": "blocked"}
+SELECTION_KEY = "plan_selection"
+_SELECTION_PLAN = "_plan_selection_plan"
 #: Material icons for labels that render markdown (metrics); grid cells and pickers stay plain words
 #: (emoji fonts are missing on some meeting-room machines and headless browsers)
 ACTION_ICONS = {"in_sync": ":material/check_circle:", "update": ":material/edit:", "create": ":material/add_circle:",
@@ -54,30 +57,60 @@ def refresh_snapshot(store, month: str) -> None:
 money = ui.money
 
 
-def qty(v: Any) -> str:
-    if v is None or v == "" or (isinstance(v, float) and v != v):
-        return ""
-    d = Decimal(str(v))
-    return format(d.normalize() if d == d.to_integral_value() else d, "f")
+qty = qty_text
+
+
+def selection(store: bst.Store, plan_id: int | None) -> list[str]:
+    """The rows selected for the push: kept in session state for one plan only. A new plan (another
+    month, a rebuild after a push) starts with nothing selected, and keys the plan does not have
+    are dropped, so "12 selected" can never show on a month of 3 rows."""
+    if st.session_state.get(_SELECTION_PLAN) != plan_id:
+        st.session_state[_SELECTION_PLAN] = plan_id
+        st.session_state[SELECTION_KEY] = []
+    chosen = list(st.session_state.get(SELECTION_KEY) or [])
+    if chosen and plan_id is not None:
+        known = set(bst.plan_keys(store, plan_id))
+        kept = [k for k in chosen if k in known]
+        if len(kept) != len(chosen):
+            st.session_state[SELECTION_KEY] = kept
+        chosen = kept
+    return chosen
+
+
+def clear_selection() -> None:
+    """Nothing selected any more (after a push)."""
+    st.session_state[SELECTION_KEY] = []
+
+
+def create_count(summary: dict[str, Any]) -> int:
+    """Rows the plan creates: new additions plus the ConnectWise records requested from Mappings."""
+    return int((summary.get("by_action") or {}).get("create", {}).get("rows", 0)) + int(summary.get("creations") or 0)
+
+
+def row_title(row: dict[str, Any]) -> str:
+    """``Blocked: Evergreen Family Practice · Hosted PBX seat`` for pickers (plain text, not Markdown)."""
+    what = row.get("product_description") or row.get("product_name") or label(row.get("target"), "value")
+    parts = [row.get("vendor_customer_name") or row.get("company_name"), what, row.get("agreement_name")]
+    return f"{label(row.get('action'), 'action')}: " + " · ".join(str(p) for p in parts if p and str(p) != "nan")
 
 
 def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """What the meeting reads: customer, product, agreement, action, quantities, money, reason."""
     out = pd.DataFrame({
-        "action": [ACTION_LABELS.get(r["action"], r["action"]) for r in rows],
-        "cause": [(r.get("cause") or "").replace("_", " ") for r in rows],
-        "customer": [r.get("vendor_customer_name") or r.get("company_name") or "" for r in rows],
-        "product": [r.get("product_description") or r.get("product_name") or r.get("sku") or
-                    (r.get("target") or "").replace("_", " ") for r in rows],
-        "agreement": [r.get("agreement_name") or "" for r in rows],
-        "vendor qty": [qty(r.get("vendor_quantity")) for r in rows],
+        "Action": [label(r["action"], "action") for r in rows],
+        "Cause": [label(r.get("cause"), "cause") for r in rows],
+        "Customer": [r.get("vendor_customer_name") or r.get("company_name") or "" for r in rows],
+        "Product": [r.get("product_description") or r.get("product_name") or r.get("sku") or
+                    label(r.get("target"), "value") for r in rows],
+        "Agreement": [r.get("agreement_name") or "" for r in rows],
+        "Vendor qty": [qty(r.get("vendor_quantity")) for r in rows],
         "CW qty": [qty(r.get("cw_quantity")) for r in rows],
-        "new qty": [qty(r.get("new_quantity")) if r["action"] in ("create", "update") else "" for r in rows],
-        "vendor price": [money(r.get("vendor_unit_price")) for r in rows],
+        "New qty": [qty(r.get("new_quantity")) if r["action"] in ("create", "update") else "" for r in rows],
+        "Vendor price": [money(r.get("vendor_unit_price")) for r in rows],
         "CW price": [money(r.get("cw_unit_price")) for r in rows],
-        "price impact": [money(r.get("price_impact")) for r in rows],
-        "margin impact": [money(r.get("margin_impact")) for r in rows],
-        "reason": [r.get("reason") or "" for r in rows],
+        "Price impact": [money(r.get("price_impact")) for r in rows],
+        "Margin impact": [money(r.get("margin_impact")) for r in rows],
+        "Reason": [r.get("reason") or "" for r in rows],
     }, index=[r["key"] for r in rows])
     return out
 
@@ -107,8 +140,10 @@ def ensure_plan(store: bst.Store, month: str, client_factory) -> tuple[int | Non
 
 def _show(v: Any) -> str:
     """A diff value as the operator reads it: 12.0 -> 12, dates as they are, None -> blank."""
-    if v is None:
+    if v is None or (isinstance(v, float) and v != v):
         return ""
+    if isinstance(v, dict):  # a reference: its name, else its identifier or id
+        return str(v.get("name") or v.get("identifier") or v.get("id") or "")
     try:
         return qty(v) if not isinstance(v, bool) and str(v).replace(".", "", 1).lstrip("-").isdigit() else str(v)
     except Exception:  # noqa: BLE001 - display only
@@ -117,27 +152,27 @@ def _show(v: Any) -> str:
 
 def diff_frame(row: dict[str, Any]) -> pd.DataFrame:
     writes = row.get("writes") or []
-    return pd.DataFrame([{"field": w.get("field"), "ConnectWise now": _show(w.get("from")),
+    return pd.DataFrame([{"field": column_label(w.get("field")), "ConnectWise now": _show(w.get("from")),
                           "after the push": _show(w.get("to"))} for w in writes],
                         columns=["field", "ConnectWise now", "after the push"])
 
 
 def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -> None:
     """The detail panel: reason, field-level diff, the exact request, and the vendor lines behind it."""
-    st.markdown(f"{ACTION_ICONS.get(row['action'], '')} **{ACTION_LABELS.get(row['action'], row['action'])}: {row.get('vendor_customer_name') or row.get('company_name') or ''}"
-                f" · {row.get('product_description') or row.get('product_name') or row.get('target')}"
-                f" · {row.get('agreement_name') or ''}**")
-    (st.warning if row["action"] == "blocked" else st.info)(row.get("reason") or "")
+    what = row.get("product_description") or row.get("product_name") or label(row.get("target"), "value")
+    st.markdown(f"{ACTION_ICONS.get(row['action'], '')} **{md(label(row['action'], 'action'))}: "
+                f"{md_join([row.get('vendor_customer_name') or row.get('company_name'), what, row.get('agreement_name')])}**")
+    (st.warning if row["action"] == "blocked" else st.info)(md(row.get("reason")) or "No reason given.")
     if row.get("cause"):
-        st.caption(f"Cause: {row['cause'].replace('_', ' ')}: {CAUSES.get(row['cause'], '')}")
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Vendor quantity", qty(row.get("vendor_quantity")) or "-")
-    c2.metric("ConnectWise quantity", qty(row.get("cw_quantity")) or "-")
-    c3.metric("Customer price impact", money(row.get("price_impact")) or "$0.00")
-    c4.metric("Margin impact", money(row.get("margin_impact")) or "$0.00")
+        st.caption(f"Cause: {label(row['cause'], 'cause')}: {CAUSES.get(row['cause'], '')}")
+    m = metric_row()
+    m.metric("Vendor quantity", qty(row.get("vendor_quantity")) or "-", width=METRIC)
+    m.metric("ConnectWise quantity", qty(row.get("cw_quantity")) or "-", width=METRIC)
+    m.metric("Customer price impact", money(row.get("price_impact")) or "$0.00", width=METRIC)
+    m.metric("Margin impact", money(row.get("margin_impact")) or "$0.00", width=METRIC)
     flags = row.get("flags") or []
     if flags:
-        st.caption("Flags: " + ", ".join(f.replace("_", " ") for f in flags))
+        st.caption("Flags: " + md(labels(flags)))
     if row.get("cw_proration") is not None or row.get("vendor_proration") is not None:
         st.caption(f"Proration this month: ConnectWise will bill {money(row.get('cw_proration'))}, "
                    f"the vendor charged {money(row.get('vendor_proration'))}.")
@@ -152,7 +187,8 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
         if row.get("request"):
             st.json(row["request"])
             if row.get("lookup"):
-                st.caption("Before creating, push looks for an existing record with: " + json.dumps(row["lookup"]))
+                st.caption("Before creating, push looks for an existing record with:")
+                st.code(json.dumps(row["lookup"]), language="json")
         else:
             st.write("No request: nothing is written to ConnectWise for this row.")
     with t3:
@@ -160,8 +196,9 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
         import_id = (meta.get("inputs") or {}).get("imports", {}).get(row.get("vendor"))
         if lines and import_id:
             df = bst.import_lines_subset(store, import_id, lines)
-            st.dataframe(df[["line_no", "vendor_customer_name", "subscription_id", "sku", "product_name", "charge_type",
-                             "quantity", "unit_cost", "unit_price", "period_start", "period_end", "effective_date"]],
+            st.dataframe(display_frame(df, ["line_no", "vendor_customer_name", "subscription_id", "sku", "product_name",
+                                            "charge_type", "quantity", "unit_cost", "unit_price", "period_start",
+                                            "period_end", "effective_date"]),
                          hide_index=True, width="stretch")
         else:
             st.write("No vendor line: this row comes from ConnectWise (a line the vendor no longer bills) or from a creation request.")

@@ -21,6 +21,8 @@ from billbridge.config import operator_name
 from billbridge import journal as jo
 from billbridge import push as pu
 from billbridge import store as bst
+from billbridge.model import label
+from billbridge_ui.text import md
 
 SELECTION_KEY = "plan_selection"
 READY_ACTIONS = ("update", "create", "cancel")
@@ -53,10 +55,10 @@ def _forget_token(plan_id: int | None, keys: list[str]) -> None:
 
 
 def preview_frame(requests: list[pu.Request]) -> pd.DataFrame:
-    return pd.DataFrame([{"key": r.key, "action": r.action, "company": r.company_name, "method": r.method,
-                          "path": r.path, "body": json.dumps(r.body), "price impact": ui.money(r.price_impact)}
-                         for r in requests], columns=["key", "action", "company", "method", "path", "body",
-                                                      "price impact"])
+    cols = ["Action", "Company", "Method", "Path", "Body", "Price impact", "Line key"]
+    return pd.DataFrame([{"Action": label(r.action, "action"), "Company": r.company_name or "", "Method": r.method,
+                          "Path": r.path, "Body": json.dumps(r.body), "Price impact": ui.money(r.price_impact),
+                          "Line key": r.key} for r in requests], columns=cols)
 
 
 def run_with_progress(events, total_hint: int) -> pu.PushRun | None:
@@ -68,9 +70,9 @@ def run_with_progress(events, total_hint: int) -> pu.PushRun | None:
         for ev in events:
             total = ev.total or total_hint or 1
             bar.progress(min(1.0, ev.done / total), text=f"{ev.done} of {total} rows")
-            counts_box.caption(" · ".join(f"{k} {v}" for k, v in ev.counts.items()))
+            counts_box.caption(" · ".join(f"{label(k, 'value')} {v}" for k, v in ev.counts.items()))
             if ev.row is not None and ev.row.result != "ok":
-                st.write(f"{ev.row.result}: {ev.row.key}")
+                st.write(f"{label(ev.row.result, 'value')}: {md(ev.row.key)}")
             if ev.run is not None:
                 run = ev.run
         state = "complete" if run is not None and run.all_ok else "error"
@@ -85,13 +87,14 @@ def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys:
         ready = bst.plan_keys(ui.store(), plan_id, actions=list(READY_ACTIONS))
     else:
         ready = ready_keys(rows_df)
-    c1, c2, c3 = st.columns([1, 2, 2])
-    if c1.button(f"Select all ready ({len(ready)})", key="push_select_ready"):
+    top = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
+    if top.button(f"Select all ready ({len(ready)})", key="push_select_ready"):
         st.session_state[SELECTION_KEY] = list(ready)
         st.rerun()
-    actions = c2.multiselect("Only actions", list(READY_ACTIONS), default=list(READY_ACTIONS), key="push_f_action")
+    actions = top.multiselect("Only actions", list(READY_ACTIONS), default=list(READY_ACTIONS), key="push_f_action",
+                             format_func=lambda a: label(a, "action"), width=320)
     companies = sorted({str(c) for c in rows_df.get("company_name", pd.Series(dtype=object)).dropna()})
-    only = c3.multiselect("Only companies", companies, key="push_f_company")
+    only = top.multiselect("Only companies", companies, key="push_f_company", placeholder="All", width=280)
     keys = list(selected_keys if selected_keys is not None else st.session_state.get(SELECTION_KEY, []))
     sel = rows_df[rows_df["key"].isin(keys) & rows_df["action"].isin(actions)]
     if only:
@@ -112,8 +115,8 @@ def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys:
     force = st.checkbox("Overwrite rows a person changed since the plan (force)", key="push_force")
     if st.session_state.pop("_push_reset_confirm", False):
         st.session_state["push_confirm"] = False
-    label = f"I confirm: push {len(requests)} rows to ConnectWise, customer price impact {ui.money(impact)} per month"
-    confirmed = st.checkbox(label, key="push_confirm")
+    confirm_text = f"I confirm: push {len(requests)} rows to ConnectWise, customer price impact {ui.money(impact)} per month"
+    confirmed = st.checkbox(confirm_text, key="push_confirm")
     keys_now = [r["key"] for r in rows]
     if st.button(f"Push {len(requests)} rows", type="primary", disabled=not confirmed, key="push_go"):
         token = _token(plan_id, keys_now)
@@ -124,9 +127,10 @@ def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys:
         run = run_with_progress(events, len(rows))
         if run is not None:
             _forget_token(plan_id, keys_now)
+            st.session_state[SELECTION_KEY] = []  # pushed: nothing stays selected for the next push
             st.session_state["push_last_run"] = run.id
             st.session_state["_push_reset_confirm"] = True  # a new confirmation for the next push
-            msg = (f"Push run {run.id}: " + ", ".join(f"{k} {v}" for k, v in run.counts.items())
+            msg = (f"Push run {run.id}: " + ", ".join(f"{label(k, 'value')} {v}" for k, v in run.counts.items())
                    + f" ({run.writes} writes)." + (" Already pushed: nothing sent again." if run.reused else ""))
             ui.flash(msg, "success" if run.all_ok else "warning")
             st.rerun()
@@ -141,7 +145,7 @@ def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys:
 # ------------------------------------------------------------------------------ Sync status pieces
 def render_failure(store: bst.Store, row: dict[str, Any], client_getter=None) -> None:
     """One failed/conflict row: explanation with the fix, request/response (masked), before/after, trace."""
-    st.error(jo.explain_failure(row))
+    st.error(md(jo.explain_failure(row)))
     entries = bst.journal_entries(store, run_id=int(row["run_id"]), key=row["key"])
     if entries:
         last = entries[-1]
@@ -156,7 +160,7 @@ def render_failure(store: bst.Store, row: dict[str, Any], client_getter=None) ->
     if st.button("Why didn't this row sync?", key=f"trace_{row['run_id']}_{row['key']}"):
         client = client_getter() if client_getter else None
         for step in jo.trace_row(store, row.get("month") or ui.billing_month(), row["key"], client):
-            st.markdown(f"- **{step['step']}** ({step['status']}): {step['detail']}")
+            st.markdown(f"- **{md(step['step'])}** ({md(step['status'])}): {md(step['detail'])}")
 
 
 def status_badge(status: str) -> str:

@@ -24,7 +24,9 @@ class LoadResult:
     """Outcome of :func:`load_month`.
 
     ``status``: ``"loaded"`` (new import or new version stored), ``"unchanged"`` (identical file
-    already loaded: nothing stored), ``"invalid"`` (problems: nothing stored).
+    already loaded: nothing stored), ``"invalid"`` (problems: nothing stored), ``"duplicate"`` (the
+    same file is already loaded for the month under another vendor: nothing stored; ``duplicate_of``
+    is that import).
     ``import_id``/``version``: the stored import (the existing one when unchanged).
     ``previous_id`` and ``diff`` (added / removed / quantity_changed frames) when a new version
     replaced an older one. ``excluded``: file rows left out because they bill in another month.
@@ -40,10 +42,11 @@ class LoadResult:
     previous_id: int | None = None
     diff: dict[str, pd.DataFrame] | None = None
     excluded: list[int] = field(default_factory=list)
+    duplicate_of: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status != "invalid"
+        return self.status in ("loaded", "unchanged")
 
     @property
     def problems(self) -> list[Problem]:
@@ -58,7 +61,9 @@ class LoadResult:
             "file_name": p.file_name, "format": p.format, "sha256": p.sha256,
             "line_count": p.line_count - len(self.excluded), "customer_count": p.customer_count,
             "total_cost": str(p.total_cost), "total_price": str(p.total_price),
-            "problem_count": len(p.problems), "warnings": list(p.warnings),
+            "problem_count": len(p.problems), "warnings": list(p.warnings), "blank_rows": p.blank_rows,
+            "duplicate_of": None if self.duplicate_of is None else {
+                k: self.duplicate_of.get(k) for k in ("id", "vendor", "version", "file_name", "loaded_at", "loaded_by")},
             "out_of_month_rows": [int(r) for r in p.out_of_month["line_no"]] if p.line_count else [],
             "excluded_rows": self.excluded,
             "diff": None if self.diff is None else {k: int(len(v)) for k, v in self.diff.items()},
@@ -114,6 +119,16 @@ def load_month(
             f"{file_name} is identical to version {previous['version']} already loaded for {vendor} {billing_month}; nothing changed.",
             import_id=previous["id"], version=previous["version"], **base,
         )
+    twin = _same_file_elsewhere(store, billing_month, vendor, parsed.sha256)
+    if twin is not None:
+        return LoadResult(
+            "duplicate",
+            f"Nothing was stored: {file_name} is the same file already loaded for {billing_month} as vendor "
+            f"{twin['vendor']} (version {twin['version']}, {twin['file_name']}, loaded {_when(twin)}). Loading it "
+            "again under another vendor name would count the month twice. Load it under that vendor to make a new "
+            "version, or load the other vendor's own file.",
+            duplicate_of=twin, **base,
+        )
     lines = parsed.table  # Arrow, straight to the store: no pandas frame on the way
     excluded: list[int] = []
     total_cost, total_price = parsed.total_cost, parsed.total_price
@@ -135,8 +150,28 @@ def load_month(
            f"vendor cost {format_money(total_cost)}.")
     if excluded:
         msg += f" {len(excluded)} out-of-month lines left out."
+    if parsed.blank_rows:
+        msg += f" {parsed.blank_note.capitalize()}."
     return LoadResult("loaded", msg, import_id=rec["id"], version=rec["version"],
                       previous_id=None if previous is None else previous["id"], diff=diff, excluded=excluded, **base)
+
+
+def _same_file_elsewhere(store: Store, billing_month: str, vendor: str, sha256: str) -> dict[str, Any] | None:
+    """The import of another vendor for the month (its latest version, the one that counts) with
+    exactly these bytes, or None."""
+    seen: set[str] = set()
+    for imp in st.list_imports(store, billing_month=billing_month):  # newest version first per vendor
+        if imp["vendor"] in seen:
+            continue
+        seen.add(imp["vendor"])
+        if imp["vendor"] != vendor and imp["sha256"] == sha256:
+            return imp
+    return None
+
+
+def _when(imp: dict[str, Any]) -> str:
+    at = str(imp.get("loaded_at") or "")[:16].replace("T", " ")
+    return f"{at} UTC" + (f" by {imp['loaded_by']}" if imp.get("loaded_by") else "")
 
 
 def _sum(col: pa.ChunkedArray) -> Decimal:

@@ -116,6 +116,7 @@ class ParseResult:
     total_cost: Decimal = Decimal("0.00")
     total_price: Decimal = Decimal("0.00")
     columns: dict[str, str] = field(default_factory=dict)  # canonical field -> file column
+    blank_rows: int = 0  # rows with no value at all, skipped (Excel's trailing ",,,," lines)
     table: pa.Table | None = field(default=None, repr=False)
     _customers: int | None = field(default=None, repr=False)  # counted while checking duplicates
 
@@ -126,6 +127,12 @@ class ParseResult:
     @cached_property
     def lines(self) -> pd.DataFrame:
         return _frame(self.table)
+
+    @property
+    def blank_note(self) -> str:
+        """``"2 blank rows skipped"`` (empty when there were none), for messages."""
+        n = self.blank_rows
+        return f"{n} blank row{'s' if n != 1 else ''} skipped" if n else ""
 
     @property
     def line_count(self) -> int:
@@ -190,7 +197,7 @@ def problems_csv(problems: list[Problem]) -> bytes:
     prefixed with ``'`` so a spreadsheet shows them instead of evaluating them."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["row", "column", "reason", "value"])
+    w.writerow(["Row", "Column", "Problem", "Value"])  # for people fixing the file in a spreadsheet
     for p in problems:
         w.writerow([p.row if p.row is not None else "", _safe(p.column), _safe(p.reason), _safe(p.value)])
     return codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
@@ -219,11 +226,43 @@ def _is_xlsx(data: bytes, file_name: str) -> bool:
     return data[:4] == b"PK\x03\x04" or file_name.lower().endswith((".xlsx", ".xlsm"))
 
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: a file opening like this is not a vendor bill we can read (what it is, what to do)
+_SIGNATURES = (
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls): open it in Excel and save it as .xlsx or CSV"),
+    (b"%PDF", "a PDF document: export the vendor's bill as CSV or Excel (.xlsx) instead"),
+    (b"\x1f\x8b", "a compressed (gzip) file: unpack it first"),
+)
+#: characters that never appear in a text export (NUL and other control characters, U+FFFD)
+_BINARY_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
+class _Unreadable(Exception):
+    """The whole file cannot be read: one problem for the file, nothing else."""
+
+
+def _not_text(data: bytes, text_head: str | None) -> str | None:
+    """Why ``data`` is not a text (CSV) export, or None when it looks like text."""
+    for sig, what in _SIGNATURES:
+        if data.startswith(sig):
+            return f"the file is {what}"
+    head = data[:1 << 16]
+    sample = text_head[:1 << 16] if text_head is not None else head.decode("cp1252", errors="replace")
+    bad = len(_BINARY_CHARS.findall(sample))
+    if b"\x00" in head or bad > max(2, len(sample) // 100):
+        return ("the file is not a text (CSV) or Excel (.xlsx) file: it holds binary data. Export the vendor's "
+                "bill as CSV or .xlsx and load that")
+    return None
+
+
 def _decode(data: bytes) -> tuple[bytes, str, str]:
     """(utf-8 bytes without BOM, text, encoding name)."""
     if data.startswith(codecs.BOM_UTF8):
         body = data[3:]
         return body, body.decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith(_UTF16_BOMS):  # Excel's "Unicode text" export
+        text = data.decode("utf-16", errors="replace")
+        return text.encode("utf-8"), text, "utf-16"
     try:
         return data, data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -239,11 +278,13 @@ def _sniff(text: str) -> str:
 
 
 def _header(text: str, delimiter: str) -> list[str]:
-    reader = csv.reader(io.StringIO(text[:1_000_000]), delimiter=delimiter)
-    for row in reader:
-        return [h.replace("\ufeff", "").strip() for h in row]
+    try:
+        reader = csv.reader(io.StringIO(text[:1_000_000]), delimiter=delimiter)
+        for row in reader:
+            return [h.replace("\ufeff", "").strip() for h in row]
+    except csv.Error as exc:
+        raise _Unreadable(f"the file's first line cannot be read as CSV ({exc})") from None
     return []
-
 
 
 def _names(n: int) -> list[str]:
@@ -275,21 +316,93 @@ def _table(rows: list[list[str]], ncols: int) -> pa.Table:
     return pa.table({n: pa.array(list(c), type=pa.string()) for n, c in zip(_names(ncols), cols)})
 
 
-def _read_csv_slow(text: str, ncols: int, delimiter: str) -> tuple[pa.Table, list[Problem], list[int]]:
-    """csv-module reader for files the fast path refuses: reports ragged rows, skips blank ones."""
+def _read_csv_slow(text: str, ncols: int, delimiter: str) -> tuple[pa.Table, list[Problem], list[int], int]:
+    """csv-module reader for files the fast path refuses: reports ragged rows, skips (and counts)
+    blank ones."""
     problems: list[Problem] = []
     rows, numbers = [], []
+    blank = 0
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    next(reader, None)
-    for i, rec in enumerate(reader, start=2):
-        if not rec or all(not c.strip() for c in rec):
+    try:
+        next(reader, None)
+        for i, rec in enumerate(reader, start=2):
+            if not rec or all(not c.strip() for c in rec):
+                blank += 1
+                continue
+            if len(rec) != ncols:
+                problems.append(Problem(i, None, f"row has {len(rec)} values, the header has {ncols}"))
+                rec = (rec + [""] * ncols)[:ncols]
+            rows.append(rec)
+            numbers.append(i)
+    except csv.Error as exc:
+        raise _Unreadable(f"the file cannot be read as CSV after row {len(numbers) + blank + 1} ({exc})") from None
+    return _table(rows, ncols), problems, numbers, blank
+
+
+def _drop_blank_rows(cells: pa.Table, numbers: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:
+    """Rows whose every cell is empty or spaces (Excel's trailing ``,,,,`` lines, empty lines) are
+    not vendor lines: drop them. Checked on each column's distinct values, stopping at the first
+    column that has no blank cell (usually the first one)."""
+    if not cells.num_rows or not cells.num_columns:
+        return cells, numbers, 0
+    blank = None
+    for col in cells.columns:
+        c = _Col.encode(col)
+        per_value = _np(pc.equal(pc.utf8_trim_whitespace(c.dic), ""))
+        rows = c.rows(per_value)
+        blank = rows if blank is None else blank & rows
+        if not blank.any():
+            return cells, numbers, 0
+    keep = ~blank
+    return cells.filter(pa.array(keep)), numbers[keep], int(blank.sum())
+
+
+def _formula_cells(data: bytes) -> dict[tuple[int, int], str]:
+    """Cells of the first sheet holding a formula whose value was never saved (a workbook written by
+    a program, not saved in Excel): ``{(row, column index): formula}``. openpyxl's ``data_only``
+    read (what pandas uses) gives them as empty; the formula read says what they hold."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            if not any(b"<f>" in z.read(n) or b"<f " in z.read(n) for n in z.namelist()
+                       if n.startswith("xl/worksheets/") and n.endswith(".xml")):
+                return {}
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return {}
+    from openpyxl import load_workbook
+
+    values = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+    formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False).worksheets[0]
+    out: dict[tuple[int, int], str] = {}
+    for r, (vals, fs) in enumerate(zip(values.iter_rows(values_only=True), formulas.iter_rows(values_only=True)), start=1):
+        for j, (v, f) in enumerate(zip(vals, fs)):
+            if v is None and isinstance(f, str) and f.startswith("="):
+                out[(r, j)] = f
+    return out
+
+
+def _read_xlsx(data: bytes):
+    empty_numbers = np.array([], dtype=np.int64)
+    try:
+        raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is one problem for the file
+        raise _Unreadable("the file cannot be read as an Excel workbook (.xlsx): it is damaged or not a workbook. "
+                          f"Open it in Excel and save it again, or export the bill as CSV ({type(exc).__name__})") from None
+    if raw.empty:
+        return [], _table([], 0), empty_numbers, "xlsx", None, [], 0, {}
+    values = raw.astype(str).to_numpy().tolist()
+    header = [str(h).strip() for h in values[0]]
+    formulas = _formula_cells(data)
+    rows, numbers = [], []
+    blank = 0
+    for i, rec in enumerate(values[1:], start=2):
+        if all(not str(c).strip() for c in rec) and not any((i, j) in formulas for j in range(len(rec))):
+            blank += 1
             continue
-        if len(rec) != ncols:
-            problems.append(Problem(i, None, f"row has {len(rec)} values, the header has {ncols}"))
-            rec = (rec + [""] * ncols)[:ncols]
-        rows.append(rec)
+        rows.append([str(c) for c in rec])
         numbers.append(i)
-    return _table(rows, ncols), problems, numbers
+    return header, _table(rows, len(header)), np.asarray(numbers, dtype=np.int64), "xlsx", None, [], blank, formulas
 
 
 _HEAD = 1 << 20  # the header and the delimiter come from the first MiB
@@ -297,35 +410,30 @@ _BLOCK_SIZE = 1 << 24  # bytes per block the CSV reader parses (blocks are read 
 
 
 def _read(data: bytes, file_name: str, fmt: ColumnMapping):
-    """-> (header, cells table c0.., row numbers, encoding, delimiter, problems).
+    """-> (header, cells table c0.., row numbers, encoding, delimiter, problems, blank rows skipped,
+    formula cells without a value).
 
     Fast path for a well-formed UTF-8 CSV: only the first MiB is decoded in Python (delimiter,
     header); pyarrow reads the bytes in place (a BOM is skipped by slicing, not copying) and checks
-    the UTF-8. Anything it refuses (cp1252, ragged rows, blank lines) goes the careful way: decode
-    the whole file, then the C reader again or the csv module that reports each ragged row.
+    the UTF-8. Anything it refuses (cp1252, ragged rows) goes the careful way: decode the whole
+    file, then the C reader again or the csv module that reports each ragged row. Rows with no
+    value at all are dropped and counted. A file that is not text at all raises :class:`_Unreadable`.
     """
     empty_numbers = np.array([], dtype=np.int64)
     if _is_xlsx(data, file_name):
-        raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl")
-        if raw.empty:
-            return [], _table([], 0), empty_numbers, "xlsx", None, []
-        values = raw.astype(str).to_numpy().tolist()
-        header = [str(h).strip() for h in values[0]]
-        rows, numbers = [], []
-        for i, rec in enumerate(values[1:], start=2):
-            if all(not str(c).strip() for c in rec):
-                continue
-            rows.append([str(c) for c in rec])
-            numbers.append(i)
-        return header, _table(rows, len(header)), np.asarray(numbers, dtype=np.int64), "xlsx", None, []
+        return _read_xlsx(data)
     bom = data.startswith(codecs.BOM_UTF8)
     view = memoryview(data)[3:] if bom else memoryview(data)
     if not re.search(rb"\S", view):
-        return [], _table([], 0), empty_numbers, "utf-8-sig" if bom else "utf-8", None, []
+        return [], _table([], 0), empty_numbers, "utf-8-sig" if bom else "utf-8", None, [], 0, {}
     try:
         head = codecs.getincrementaldecoder("utf-8")().decode(view[:_HEAD], final=len(view) <= _HEAD)
     except UnicodeDecodeError:
         head = None
+    if not data.startswith(_UTF16_BOMS):
+        why = _not_text(data, head)
+        if why:
+            raise _Unreadable(why)
     if head is not None and re.search(r"\S", head):
         delimiter = fmt.delimiter or _sniff(head)
         header = _header(head, delimiter)
@@ -333,39 +441,51 @@ def _read(data: bytes, file_name: str, fmt: ColumnMapping):
             cells = _read_csv_fast(pa.py_buffer(data).slice(3) if bom else data, len(header), delimiter)
             if cells is not None:
                 numbers = np.arange(2, cells.num_rows + 2, dtype=np.int64)
-                return header, cells, numbers, "utf-8-sig" if bom else "utf-8", delimiter, []
+                cells, numbers, blank = _drop_blank_rows(cells, numbers)
+                return header, cells, numbers, "utf-8-sig" if bom else "utf-8", delimiter, [], blank, {}
     body, text, encoding = _decode(data)
     if not re.search(r"\S", text):
-        return [], _table([], 0), empty_numbers, encoding, None, []
+        return [], _table([], 0), empty_numbers, encoding, None, [], 0, {}
+    if encoding == "utf-16" and _BINARY_CHARS.search(text[:1 << 16]):
+        raise _Unreadable(_not_text(b"\x00", None) or "the file is not text")
     delimiter = fmt.delimiter or _sniff(text)
     header = _header(text, delimiter)
     cells = _read_csv_fast(body, len(header), delimiter) if re.search(r"\n\s*\S", text) else None
     problems: list[Problem] = []
     if cells is not None:
         numbers = np.arange(2, cells.num_rows + 2, dtype=np.int64)
+        cells, numbers, blank = _drop_blank_rows(cells, numbers)
     else:
-        cells, problems, nums = _read_csv_slow(text, len(header), delimiter)
+        cells, problems, nums, blank = _read_csv_slow(text, len(header), delimiter)
         numbers = np.asarray(nums, dtype=np.int64)
-    return header, cells, numbers, encoding, delimiter, problems
+    return header, cells, numbers, encoding, delimiter, problems, blank, {}
 
 
 def file_columns(data: bytes, file_name: str) -> list[str]:
     """The column headers of a vendor file as written in it (for mapping a custom layout).
 
-    Raises ``ValueError`` with a plain reason when the file is empty or has no header row.
+    Raises ``ValueError`` with a plain reason when the file is empty, not text or Excel, or has no
+    header row.
     """
-    if _is_xlsx(data, file_name):
-        raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl", nrows=1)
-        header = [str(h).strip() for h in raw.iloc[0]] if len(raw) else []
-    else:
-        _, text, _ = _decode(data)
-        header = _header(text, _sniff(text)) if text.strip() else []
+    try:
+        if _is_xlsx(data, file_name):
+            try:
+                raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl", nrows=1)
+            except Exception:  # noqa: BLE001
+                raise _Unreadable("the file cannot be read as an Excel workbook (.xlsx)") from None
+            header = [str(h).strip() for h in raw.iloc[0]] if len(raw) else []
+        else:
+            why = _not_text(data, None) if not data.startswith((codecs.BOM_UTF8, *_UTF16_BOMS)) else None
+            if why:
+                raise _Unreadable(why)
+            _, text, _ = _decode(data)
+            header = _header(text, _sniff(text)) if text.strip() else []
+    except _Unreadable as exc:
+        raise ValueError(str(exc)) from None
     header = [h for h in header if h]
     if not header:
         raise ValueError("the file is empty or has no header row")
     return header
-
-
 
 
 # ---------------------------------------------------------------------------------- validation
@@ -637,6 +757,18 @@ def parse_file(
     return result
 
 
+def _missing_columns(missing: list[str], header: list[str], mapping: ColumnMapping) -> Problem:
+    """One problem naming every required column the file lacks and the columns it has."""
+    names = [mapping.column_for(f) for f in missing]
+    what = ", ".join(repr(c) + (f" ({f})" if c != f else "") for c, f in zip(names, missing))
+    found = [h for h in header if h]
+    shown = ", ".join(repr(h[:40]) for h in found[:12]) + (f" and {len(found) - 12} more" if len(found) > 12 else "")
+    reason = (f"missing required column{'s' if len(missing) > 1 else ''} {what}; "
+              + (f"the file's columns are {shown}" if found else "the file's first row has no column names")
+              + f" (read as the {mapping.name} format). Pick the format that matches the file, or map its columns yourself.")
+    return Problem(1, names[0] if len(names) == 1 else None, reason)
+
+
 def _sha256(data: bytes) -> Callable[[], str]:
     """The file's SHA-256, hashed on another thread while the file is read and checked (hashlib
     lets go of the GIL); call the result for the hex digest."""
@@ -656,8 +788,12 @@ def _sha256(data: bytes) -> Callable[[], str]:
 
 def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: ColumnMapping, by: int, bm: int) -> None:
     """The body of :func:`parse_file`: fills ``result`` (all but the SHA-256)."""
-    header, cells, numbers, result.encoding, result.delimiter, problems = _read(data, file_name, mapping)
-    result.problems.extend(problems)
+    try:
+        header, cells, numbers, result.encoding, result.delimiter, ragged, result.blank_rows, formulas = \
+            _read(data, file_name, mapping)
+    except _Unreadable as exc:
+        result.problems.append(Problem(None, None, str(exc)))
+        return
     if not header or all(not h for h in header):
         result.problems.append(Problem(None, None, "the file is empty"))
         return
@@ -681,11 +817,11 @@ def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: Colum
     if PERIOD_RANGE in src:
         available |= {"period_start", "period_end"}
     missing = [f for f in REQUIRED_COLUMNS if f not in available]
-    for f in missing:
-        col = mapping.column_for(f)
-        result.problems.append(Problem(1, col, f"missing required column {col!r}" + (f" ({f})" if col != f else "")))
-    if missing:
+    if missing:  # not this format's file (or not a vendor bill at all): one problem, no per-row noise
+        result.problems.append(_missing_columns(missing, header, mapping))
+        result.warnings = [w for w in result.warnings if not w.startswith(("unknown column", "column "))]
         return
+    result.problems.extend(ragged)
     n = cells.num_rows
     if not n:
         result.problems.append(Problem(None, None, "the file has a header but no lines"))
@@ -905,13 +1041,19 @@ def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: Colum
                              for i, m in zip(first.tolist(), month_of)], dtype=bool)
     out_of_month = ~ok_per_combo[inverse]
 
-    # ---- problems, in file order
+    # ---- problems, in file order; a formula cell without a saved value is named as such (its
+    # emptiness, or whatever else it broke, follows from that)
+    unsaved = {(row, header[j]): f for (row, j), f in formulas.items() if j < len(header) and j in src.values()}
     for mask, f, reason, values in bad_rows:
         col = col_name.get(f, mapping.column_for(f))
         idx = np.flatnonzero(mask)
         vals = values.values_at(idx) if values is not None else [None] * len(idx)
         for i, v in zip(idx, vals):
-            result.problems.append(Problem(int(numbers[i]), col, reason, v))
+            if (int(numbers[i]), col) not in unsaved:
+                result.problems.append(Problem(int(numbers[i]), col, reason, v))
+    for (row, col), formula in sorted(unsaved.items()):
+        result.problems.append(Problem(row, col, "the cell holds a formula whose value was never saved: open the file "
+                                                 "in Excel and save it (or export it as CSV), then load it again", formula))
     result.problems.sort(key=lambda p: (p.row or 0))
     arrays = {"line_no": pa.array(numbers, type=pa.int64())}
     arrays.update({c: out[c].arrow() for c in LINE_COLUMNS})
