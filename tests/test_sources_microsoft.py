@@ -268,9 +268,14 @@ def test_the_cli_style_load_defaults_the_vendor_to_the_format(tmp_path):
     store = Store.open(tmp_path / "b.db")
     r = sources.load_month(store, MONTH, sources.sample_bytes("microsoft-graph"), "m.jsonl.gz", "microsoft-graph")
     assert r.status == "loaded" and r.vendor == "microsoft-graph"
-    r = sources.load_month(store, MONTH, sources.sample_bytes("microsoft-graph"), "m.jsonl.gz", "microsoft",
+    other = Store.open(tmp_path / "c.db")
+    r = sources.load_month(other, MONTH, sources.sample_bytes("microsoft-graph"), "m.jsonl.gz", "microsoft",
                            vendor="microsoft")
     assert r.status == "loaded" and r.vendor == "microsoft"
+    # the same content under a second vendor name in one database is refused, naming the first import
+    r = sources.load_month(store, MONTH, sources.sample_bytes("microsoft-graph"), "m.jsonl.gz", "microsoft",
+                           vendor="microsoft")
+    assert r.status == "duplicate" and "microsoft-graph" in r.message
 
 
 @hsettings(max_examples=40, deadline=None)
