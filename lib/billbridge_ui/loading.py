@@ -11,7 +11,6 @@ from billbridge import demo_world, sources
 from billbridge.config import operator_name
 
 CUSTOM = "Map columns myself…"
-DEMO_MONTHS = demo_world.MONTHS
 SAVED_PREFIX = "saved: "
 MAX_PROBLEMS_ON_SCREEN = 50
 
@@ -177,3 +176,10 @@ def render_history(store, month: str) -> None:
             if len(frame):
                 with st.expander(f"{name.replace('_', ' ').capitalize()} ({len(frame)})"):
                     st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def __getattr__(name: str):
+    """``DEMO_MONTHS``: the months the demo vendor has today (the four ending with this one)."""
+    if name == "DEMO_MONTHS":
+        return demo_world.months()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,10 +11,10 @@ Modules: :mod:`.server` (HTTP, routing, auth, faults), :mod:`.conditions` (query
 """
 
 from .resources import ApiError, Member
-from .seed import SEED_TODAY, VENDOR_AGREEMENT_NAME, build_seed, demo_line_key
+from .seed import VENDOR_AGREEMENT_NAME, build_seed, demo_line_key, seed_stamp
 from .server import API_VERSION, AREAS, CREDENTIALS, Sandbox, SandboxConfig, default_members, start_sandbox
 
 __all__ = [
-    "API_VERSION", "AREAS", "ApiError", "CREDENTIALS", "Member", "SEED_TODAY", "Sandbox", "SandboxConfig",
+    "API_VERSION", "AREAS", "ApiError", "CREDENTIALS", "Member", "Sandbox", "SandboxConfig", "seed_stamp",
     "VENDOR_AGREEMENT_NAME", "build_seed", "default_members", "demo_line_key", "start_sandbox",
 ]
