@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from billbridge.bdom import landing_month, lands_in, parse_billing_month
+from billbridge.errors import InputError
 from billbridge.money import MINOR_UNITS
 from billbridge.sources.formats import (
     CHARGE_TYPES,
@@ -211,7 +212,7 @@ def resolve_format(fmt: str | ColumnMapping | dict, saved: dict | None = None) -
         return ColumnMapping.from_dict(saved)
     if fmt in PRESETS:
         return PRESETS[fmt]
-    raise ValueError(f"unknown format {fmt!r}; built-in formats: {', '.join(PRESETS)}")
+    raise InputError(f"unknown format {fmt!r}; built-in formats: {', '.join(PRESETS)}")
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -362,7 +363,7 @@ def file_columns(data: bytes, file_name: str) -> list[str]:
         header = _header(text, _sniff(text)) if text.strip() else []
     header = [h for h in header if h]
     if not header:
-        raise ValueError("the file is empty or has no header row")
+        raise InputError("the file is empty or has no header row")
     return header
 
 
