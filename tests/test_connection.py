@@ -147,3 +147,18 @@ def test_cli_check_exits_3_when_a_permission_could_not_be_checked(app_env, faili
     assert result.exit_code == 3, result.output
     report = json.loads(result.output)
     assert report["missing"] == [] and report["could_not_check"] == ["Product Catalog: Inquire"]
+
+
+def test_connectwise_unreachable_is_a_connection_error_in_the_report_not_a_missing_permission():
+    import socket
+
+    from billbridge.connectwise import CWClient, CWSettings, check_connection
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = CWClient(CWSettings(site=f"http://127.0.0.1:{port}", company_id="x", public_key="p", private_key="k",
+                                 client_id="t", codebase=None, api_version="2025.1"), max_retries=0)
+    report = check_connection(client)
+    assert report.error_kind == "connection" and "refused" in report.error
+    assert report.permissions == [] and report.missing == []

@@ -112,6 +112,7 @@ def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle
     import re
     from pathlib import Path
 
+    from billbridge import demo_world
     from billbridge.sandbox import CREDENTIALS, SandboxConfig, start_sandbox
 
     if fail_requests:
@@ -132,7 +133,8 @@ def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle
     click.echo(f"ConnectWise sandbox listening on {sb.base_url} (data: {path})")
     if sb.reseeded:
         click.echo(f"  {sb.reseeded[0].upper()}{sb.reseeded[1:]}.")
-    click.echo(f"  demo months: the four ending with {sb.window}")
+    months = demo_world.world(sb.today()).months
+    click.echo(f"  demo vendor months: {months[0]} to {months[-1]} (seeded for them; reseeded when the month changes)")
     click.echo(f"  CW_SITE={sb.base_url}")
     click.echo(f"  CW_COMPANY_ID={sb.company_id}")
     for name in ("full", "readonly"):
@@ -285,6 +287,10 @@ def import_agreements(import_all, agreement_ids, since, full, as_json) -> None:
     click.echo(f"Pending: {len(pending_a)} agreements, {len(pending_d)} additions.")
     if import_all or agreement_ids:
         click.echo(f"Imported {len(result.agreement_ids)} agreements and {len(result.addition_ids)} additions.")
+        quiet = sorted(set(agreement_ids) - set(result.agreement_ids))
+        if quiet:
+            click.echo("Note: nothing was pending for agreement " + ", ".join(map(str, quiet))
+                       + " (not in ConnectWise, or already imported and unchanged).", err=True)
     else:
         for r in pending_a.itertuples():
             click.echo(f"  {r.agreement_id:>6}  {r.change:<9} {r.company_name} - {r.name} ({r.pending_additions} additions)")
@@ -344,8 +350,12 @@ def map_suggest(month, accept_above, as_json) -> None:
     """List mapping suggestions for MONTH's vendor lines, best first; optionally accept them."""
     from billbridge import mappings as mp
 
+    from billbridge import store as st
+
     month = month_arg(month)
     store = open_store()
+    if not st.list_imports(store, billing_month=month):
+        raise NotFoundError(f"No vendor month is loaded for {month}: run 'billbridge load {month} ...' first.")
     snap = _month_snapshot(store, month)
     accepted = None
     if accept_above is not None:
@@ -396,7 +406,7 @@ def map_import(file) -> None:
         res = mp.import_csv(open_store(), fh.read())
     if not res.ok:
         for p in res.problems:
-            click.echo(f"Error: {p}", err=True)
+            click.echo(f"Error: {p if p.row is not None else p.reason}", err=True)
         click.echo(f"Nothing was imported ({len(res.problems)} problem(s)).", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(f"Imported {res.rows} rows: " + ", ".join(f"{n} {k} changed" for k, n in res.counts.items()))

@@ -297,6 +297,16 @@ _HEAD = 1 << 20  # the header and the delimiter come from the first MiB
 _BLOCK_SIZE = 1 << 24  # bytes per block the CSV reader parses (blocks are read in parallel)
 
 
+def _read_excel(data: bytes, **kw) -> pd.DataFrame:
+    """The first sheet as text cells; a file that is not a workbook is an :class:`InputError`."""
+    import zipfile
+
+    try:
+        return pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl", **kw)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise InputError(f"the file is not a readable Excel workbook (.xlsx): {exc}") from None
+
+
 def _read(data: bytes, file_name: str, fmt: ColumnMapping):
     """-> (header, cells table c0.., row numbers, encoding, delimiter, problems).
 
@@ -307,7 +317,10 @@ def _read(data: bytes, file_name: str, fmt: ColumnMapping):
     """
     empty_numbers = np.array([], dtype=np.int64)
     if _is_xlsx(data, file_name):
-        raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl")
+        try:
+            raw = _read_excel(data)
+        except InputError as exc:
+            return [], _table([], 0), empty_numbers, "xlsx", None, [Problem(None, None, str(exc))]
         if raw.empty:
             return [], _table([], 0), empty_numbers, "xlsx", None, []
         values = raw.astype(str).to_numpy().tolist()
@@ -356,7 +369,7 @@ def file_columns(data: bytes, file_name: str) -> list[str]:
     Raises ``ValueError`` with a plain reason when the file is empty or has no header row.
     """
     if _is_xlsx(data, file_name):
-        raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl", nrows=1)
+        raw = _read_excel(data, nrows=1)
         header = [str(h).strip() for h in raw.iloc[0]] if len(raw) else []
     else:
         _, text, _ = _decode(data)
@@ -660,7 +673,8 @@ def _parse_into(result: ParseResult, data: bytes, file_name: str, mapping: Colum
     header, cells, numbers, result.encoding, result.delimiter, problems = _read(data, file_name, mapping)
     result.problems.extend(problems)
     if not header or all(not h for h in header):
-        result.problems.append(Problem(None, None, "the file is empty"))
+        if not problems:
+            result.problems.append(Problem(None, None, "the file is empty"))
         return
 
     # ---- columns
