@@ -137,7 +137,8 @@ def test_cli_check_exits_1_naming_each_missing_permission_for_the_read_only_memb
                if "MISSING" in line]
     assert set(missing) == {
         "Agreements: Agreements: Add", "Agreements: Agreements: Edit",
-        "Agreement additions: Agreements: Add", "Agreement additions: Agreements: Edit"}
+        "Agreement additions: Agreements: Add", "Agreement additions: Agreements: Edit",
+        "Agreement additions: Agreements: Delete"}
     assert "readonly-private" not in result.output
 
 

@@ -10,6 +10,8 @@
   what it created and says so.
 * **Edit** permissions: ``PATCH []`` (no operations) on id 0, which does not exist. **404** (or
   400) means the server got past the security check -> *granted*; **403** -> *missing*.
+* **Delete** (agreement additions, needed only to undo a push): ``DELETE`` of id 0, which does not
+  exist: **404** -> *granted*, **403** -> *missing*.
 
 Only a **403** makes a permission *missing*. A probe that merely failed (a 5xx, a timeout, a
 dropped connection, throttling after every retry, an unexpected 404) proves nothing either way: the
@@ -91,6 +93,8 @@ REQUIRED: list[tuple[str, str, str, str, str]] = [
     ("Agreement additions", "Finance", "Agreements: Inquire", "GET", "/finance/agreements/{aid}/additions"),
     ("Agreement additions", "Finance", "Agreements: Add", "POST", "/finance/agreements/{aid}/additions"),
     ("Agreement additions", "Finance", "Agreements: Edit", "PATCH", "/finance/agreements/{aid}/additions/0"),
+    # only to undo a push: an addition billbridge created and no invoice billed yet is deleted (Rule 6.7)
+    ("Agreement additions", "Finance", "Agreements: Delete", "DELETE", "/finance/agreements/{aid}/additions/0"),
     ("Catalog", "Procurement", "Product Catalog: Inquire", "GET", "/procurement/catalog"),
     ("Product types", "System", "Table Setup: Inquire", "GET", "/procurement/types"),
 ]
@@ -160,6 +164,9 @@ def _probe(
         if method == "PATCH":
             client.patch(path, [])
             return GRANTED, f"Granted: billbridge can edit {area.lower()}.", None
+        if method == "DELETE":  # id 0 never exists: a 404 proves the security check passed
+            client.delete(path)
+            return GRANTED, f"Granted: billbridge can delete {area.lower()} (to undo a push).", None
         raise InputError(f"no permission probe for HTTP method {method}")
     except AuthenticationError:
         raise
@@ -174,7 +181,7 @@ def _probe(
             return UNKNOWN, (f"Could not check: {method} {path} was not found on this server (404), so the "
                              "probe proves nothing. Check again; if it stays, the server is older than billbridge "
                              "expects."), None
-        verb = {"GET": "read", "POST": "add", "PATCH": "edit"}[method]
+        verb = {"GET": "read", "POST": "add", "PATCH": "edit", "DELETE": "delete"}[method]
         return GRANTED, f"Granted: billbridge can {verb} {area.lower()}.", None
     except ConnectWiseError as err:  # 5xx, timeouts, dropped connections, throttling: the probe failed
         if err.status == 400 and method in ("POST", "PATCH"):
