@@ -1,10 +1,9 @@
 """billbridge: the page list (table of contents) and the sidebar shared by every page."""
 
-from datetime import date
-
 import streamlit as st
 
 import billbridge_ui as ui
+from billbridge import clock
 
 st.set_page_config(page_title="billbridge", page_icon=":material/receipt_long:", layout="wide")
 st.session_state[ui.SHELL_KEY] = True  # pages opened without the shell go through it first
@@ -39,15 +38,17 @@ with st.sidebar:
         st.caption("Local ConnectWise emulator, no real site is touched.")
     else:
         st.badge(f"{cfg.cw.site} · {cfg.cw.company_id}", icon=":material/cloud:", color="blue")
-    current = ui.billing_month()
-    options = ui.month_options(date.today().strftime("%Y-%m"), known=[current])
+    current = ui.billing_month()  # the URL's ?month= on a new session, else this month
+    options = ui.month_options(clock.current_month(), known=[current])
     st.selectbox(
         "Billing month",
         options,
         index=options.index(current),
         key="month_picker",
-        on_change=lambda: st.session_state.update({ui.MONTH_KEY: st.session_state["month_picker"]}),
-        help="The calendar month whose ConnectWise invoice you are preparing. Every page uses it.",
+        on_change=lambda: ui.set_billing_month(st.session_state["month_picker"]),
+        help="The calendar month whose ConnectWise invoice you are preparing. Every page uses it; "
+             "it is kept in the address (?month=), so a refresh or a shared link opens the same month.",
     )
+    ui.keep_month_in_url()
 
 st.navigation(PAGES).run()

@@ -30,17 +30,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
 MONTH = "2026-11"
+#: the day the bench runs on (MONTH is then the demo's current month; its invoice is dated the 4th)
+SEED_TODAY = "2026-11-22"
 
 
 _SERVER = r"""
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
-from billbridge.sandbox import SEED_TODAY, SandboxConfig, start_sandbox
+from datetime import date
+from billbridge.sandbox import SandboxConfig, start_sandbox
 from billbridge.sandbox.vendor_world import month_charges, world_index
-items, latency, month = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-sb = start_sandbox(SandboxConfig(today=SEED_TODAY))
+items, latency, month, today = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], date.fromisoformat(sys.argv[5])
+sb = start_sandbox(SandboxConfig(today=today))
 emu = sb.vendors["pax8"]
-emu.configure(filler_items=max(0, items - len(month_charges(month, world_index(month, SEED_TODAY)))))
+emu.configure(filler_items=max(0, items - len(month_charges(month, world_index(month, today), today=today))))
 n = len(emu.items(month)); emu.invoice(month)  # generated before any timing
 sb.set_faults(latency_ms=latency)
 print(json.dumps({"base_url": sb.base_url, "items": n}), flush=True)
@@ -57,14 +60,13 @@ def bench_pax8(items: int, latency_ms: int, concurrencies: list[int]) -> list[di
     import json
     import subprocess
 
-    from billbridge.sandbox import SEED_TODAY
     from billbridge.sources import pax8, pull
     from billbridge.sources.http import forget_tokens
     from billbridge.sources.settings import sandbox_settings
     from billbridge.store import Store
 
-    os.environ["BILLBRIDGE_TODAY"] = SEED_TODAY.isoformat()
-    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(ROOT / "lib"), str(items), str(latency_ms), MONTH],
+    os.environ["BILLBRIDGE_TODAY"] = SEED_TODAY
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(ROOT / "lib"), str(items), str(latency_ms), MONTH, SEED_TODAY],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     out = []
     try:

@@ -49,22 +49,31 @@ st.dataframe(
 
 if report.error:
     st.error(report.error)
+if report.version_error:
+    st.warning(report.version_error)
+for note in conn.notes:
+    st.caption(note)
 
 st.subheader("Permissions billbridge needs")
 if report.permissions:
-    missing = [p for p in report.permissions if not p.ok]
-    if missing:
+    if report.missing:
         st.warning(
-            "The API member lacks " + ", ".join(f"**{p.area}: {p.permission}**" for p in missing)
+            "The API member lacks " + ", ".join(f"**{p.area}: {p.permission}**" for p in report.missing)
             + ". In ConnectWise: System > Security Roles, edit the API member's role and grant these levels."
         )
-    else:
+    if report.unchecked:
+        st.warning(
+            "Could not check " + ", ".join(f"**{p.area}: {p.permission}**" for p in report.unchecked)
+            + ": ConnectWise failed to answer the probe, which says nothing about the permission (the table "
+            "says why). Check again in a moment."
+        )
+    if not report.missing and not report.unchecked:
         st.success("The API member has every permission billbridge needs.")
     st.dataframe(
         pd.DataFrame(
-            [{"area": p.area, "permission": p.permission, "ok": p.ok, "detail": p.detail} for p in report.permissions]
+            [{"area": p.area, "permission": p.permission, "state": p.label, "detail": p.detail}
+             for p in report.permissions]
         ),
         hide_index=True,
         width="stretch",
-        column_config={"ok": st.column_config.CheckboxColumn("granted")},
     )

@@ -6,6 +6,7 @@ import billbridge_ui as ui
 from billbridge import month as mo
 from billbridge import store as bst
 from billbridge.connectwise import ConnectWiseError
+from billbridge.model import ACTION_LABELS
 from billbridge_ui import plan_views as pv
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.text import md
@@ -52,11 +53,11 @@ for act in ("in_sync", "update", "create", "cancel", "blocked"):
     rows = pv.create_count(s) if act == "create" else d["rows"]
     extra = (f"; {s['creations']} of them ConnectWise records requested from Mappings" if act == "create" and s.get("creations")
              else " (blocked or excluded by a rule)" if act == "blocked" else "")
-    a.metric(f"{pv.ACTION_ICONS[act]} {pv.ACTION_LABELS[act]}", rows, help=f"vendor dollars {ui.money(d['dollars'])}" + extra,
+    a.metric(f"{pv.ACTION_ICONS[act]} {ACTION_LABELS[act]}", rows, help=f"vendor dollars {ui.money(d['dollars'])}" + extra,
              width=METRIC)
 if s.get("creations"):
     st.info(f"{s['creations']} ConnectWise record(s) requested from the Mappings page wait in this plan (action "
-            f"{pv.ACTION_LABELS['create']}).")
+            f"{ACTION_LABELS['create']}).")
 
 # ---- chart ------------------------------------------------------------------------------------
 with st.expander("Dollar impact by customer", expanded=False):
@@ -71,7 +72,7 @@ facets = pv.facets(str(ui.config().db_path), plan_id)
 f1, f2, f3, f4 = st.columns(4)
 flt = {
     "actions": f1.multiselect("Action", facets["actions"], key="flt_action", placeholder="All",
-                              format_func=lambda x: pv.ACTION_LABELS.get(x, x)),
+                              format_func=lambda x: ACTION_LABELS.get(x, x)),
     "causes": f2.multiselect("Cause", facets["causes"], key="flt_cause", placeholder="All",
                              format_func=lambda x: pv.label(x, "cause")),
     "customers": f3.multiselect("Customer", facets["customers"], key="flt_customer", placeholder="All"),

@@ -31,14 +31,15 @@ companies = bst.company_push_status(store, month)
 if companies.empty:
     st.caption("No real (non dry-run) push results yet.")
 else:
-    st.dataframe(display_frame(companies.assign(status=companies["status"].map(pp.status_badge)),
+    st.dataframe(display_frame(companies.assign(status=companies["status"].map(jo.company_status_label)),
                                ["company_name", "status", "rows", "ok", "not_ok", "last_push", "company_id"],
                                rename={"ok": "Synced"}),
                  hide_index=True, key="ss_companies", width="stretch")
 
 st.subheader("Row results")
 results = bst.push_row_results(store, month=month)
-run_labels = {int(r.id): f"#{r.id} {r.kind} · {r.started_at[:16].replace('T', ' ')} · {label(r.status, 'value')}"
+run_status = {r["id"]: r["status_text"] for r in jo.status_summary(store, month)["runs"]}
+run_labels = {int(r.id): f"#{r.id} {r.kind} · {r.started_at[:16].replace('T', ' ')} · {run_status[int(r.id)]}"
               for r in runs.itertuples()}
 f1, f2, f3, f4 = st.columns(4)
 run_id = f1.selectbox("Run", list(run_labels), format_func=run_labels.get, key="ss_run")
@@ -52,7 +53,7 @@ shown = jo.filter_results(results, run_id=run_id, status=status_f or None, compa
 st.dataframe(display_frame(shown, ["result", "action", "company_name", "reason", "error_code", "http_status", "attempts",
                                    "writes", "finished_at", "key"]), hide_index=True, key="ss_rows", width="stretch")
 
-failures = shown[shown["result"].isin(["failed", "conflict"])]
+failures = shown[shown["result"].isin(["failed", "conflict"]) | (shown["error_code"] == "PermissionMissing")]
 if len(failures):
     st.subheader(f"Failures in run #{run_id} ({len(failures)})")
     for row in failures.head(25).to_dict("records"):
@@ -91,12 +92,20 @@ else:
                                     f"{r['request']['method']} {r['request']['path']} {r['request']['body']}",
                                     "Line key": r["key"]}
                                    for r in rows]), hide_index=True, key="ss_undo_table", width="stretch")
+        invoiced = [r for r in rows if r.get("cause") == "invoiced"]
         if conflicts:
             st.warning(f"{len(conflicts)} rows changed in ConnectWise after the push and will not be undone.")
-        ok = st.checkbox(f"I confirm: undo run #{undo_id} with {len(writes)} writes", key="ss_undo_ok")
-        if st.button(f"Undo {len(writes)} rows", key="ss_undo_go", disabled=not (ok and writes), type="primary"):
+        correct = False
+        if invoiced:
+            st.warning(f"{len(invoiced)} additions the push created were already invoiced by ConnectWise, so they "
+                       "cannot be deleted; a correcting line can take the charge back on the next invoice.")
+            correct = st.checkbox(f"Also add {len(invoiced)} correcting lines", key="ss_undo_correct")
+        n = len(writes) + (len(invoiced) if correct else 0)
+        ok = st.checkbox(f"I confirm: undo run #{undo_id} with {n} writes", key="ss_undo_ok")
+        if st.button(f"Undo {n} rows", key="ss_undo_go", disabled=not (ok and n), type="primary"):
             run = pu.undo(store, ui.connection().client, undo_id, rows=rows, operator=operator_name(),
-                          token=f"undo-{undo_id}-{len(writes)}-{st.session_state.get('ss_undo_nonce', 0)}")
+                          correct_invoiced=correct,
+                          token=f"undo-{undo_id}-{n}-{st.session_state.get('ss_undo_nonce', 0)}")
             st.session_state.pop("ss_undo_rows", None)
             st.session_state["ss_undo_nonce"] = st.session_state.get("ss_undo_nonce", 0) + 1
             ui.flash(f"Undo run {run.id} of run {undo_id}: " + ", ".join(f"{label(k, 'value')} {v}" for k, v in run.counts.items())

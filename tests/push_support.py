@@ -1,6 +1,6 @@
 """Shared by the push tests and the push bench: a sandbox, a client, and the demo month's plan.
 
-The plan is built exactly as an operator would get it: the demo vendor's 2026-11 lines, the
+The plan is built exactly as an operator would get it: the demo vendor's current month, the
 mappings the Mappings page ends up with (auto-accepted suggestions, the agreements mapped while
 they were active, catalog items by identifier, one do-not-sync rule), and a snapshot read from the
 sandbox over HTTP.
@@ -16,7 +16,8 @@ from billbridge import demo_world as dw
 from billbridge.connectwise import CWClient, CWSettings
 from billbridge.matching import best_suggestions, suggest_agreements, suggest_companies, suggest_products
 from billbridge.reconcile import Context, Mappings, reconcile
-from billbridge.sandbox import CREDENTIALS, SEED_TODAY, SandboxConfig, start_sandbox
+from billbridge import clock
+from billbridge.sandbox import CREDENTIALS, SandboxConfig, start_sandbox
 from billbridge.snapshot import take_snapshot
 from billbridge.sources import demo_lines
 from billbridge.sources.parse import typed_lines
@@ -25,7 +26,7 @@ MONTH = dw.MONTHS[-1]
 
 
 def new_sandbox(**kw):
-    kw.setdefault("today", SEED_TODAY)
+    kw.setdefault("today", clock.today())
     return start_sandbox(SandboxConfig(**kw))
 
 
@@ -46,7 +47,7 @@ def demo_mappings(snapshot: dict, lines: pd.DataFrame) -> Mappings:
     customers = lines[["vendor_customer_id", "vendor_customer_name"]].drop_duplicates()
     best = best_suggestions(suggest_companies(customers, snapshot["companies"]), customers)
     comp = best[best["auto_ok"]][["vendor_customer_id", "company_id"]]
-    agr = suggest_agreements(comp, snapshot["agreements"], dw.VENDOR_NAME, today="2026-11-20")
+    agr = suggest_agreements(comp, snapshot["agreements"], dw.VENDOR_NAME, today=clock.today().isoformat())
     agr = agr[agr["score"] >= 95].groupby("vendor_customer_id").head(1)
     agreements = agr.assign(subscription_id=None, sync_mode="standing", period_rule="advance")
     products = lines[["sku", "term", "billing_frequency", "product_name"]].drop_duplicates()
@@ -74,7 +75,7 @@ def demo_plan(client, month: str = MONTH, maps: Mappings | None = None):
     ids = sorted({int(a) for a in maps.agreements["agreement_id"].dropna()})
     snap = take_snapshot(client, billing_month=month, agreement_ids=ids).as_dict()
     plan = reconcile(lines, snap, maps, Context(month=month, vendor=dw.VENDOR, api_member=dw.API_MEMBER,
-                                                today=date(2026, 11, 20)))
+                                                today=clock.today()))
     return plan, snap, maps
 
 

@@ -9,7 +9,8 @@ import pytest
 import requests
 
 import billbridge.sandbox.schema
-from billbridge.sandbox import CREDENTIALS, SEED_TODAY, Sandbox, SandboxConfig, start_sandbox
+from billbridge import clock
+from billbridge.sandbox import CREDENTIALS, Sandbox, SandboxConfig, start_sandbox
 
 SPEC_PATH = Path(billbridge.sandbox.schema.__file__).with_name("openapi-billing-subset.json")
 MEDIA = "application/vnd.connectwise.com+json; version=2026.4"
@@ -27,7 +28,7 @@ def make_session(sb: Sandbox, member: str = "full", client_id: str | None = "tes
 
 
 def new_sandbox(**kw) -> Sandbox:
-    kw.setdefault("today", SEED_TODAY)
+    kw.setdefault("today", clock.today())
     return start_sandbox(SandboxConfig(**kw))
 
 

@@ -52,7 +52,7 @@ def test_push_all_ready_writes_then_a_second_push_writes_nothing_and_status_and_
 
     preview = run("undo", str(out["run_id"]), "--dry-run", "--json")
     rows = json.loads(preview.output)["rows"]
-    assert rows and all(r["request"]["method"] == "PATCH" for r in rows if r["request"])
+    assert rows and {r["request"]["method"] for r in rows if r["request"]} == {"PATCH", "DELETE"}  # creates are deleted
     undone = run("undo", str(out["run_id"]), "--json")
     assert undone.exit_code == 0 and json.loads(undone.output)["kind"] == "undo"
 

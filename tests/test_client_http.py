@@ -368,6 +368,7 @@ def test_check_permissions_read_only_member_lacks_add_and_edit_by_name(sb):
         ("Agreements", "Agreements: Edit"),
         ("Agreement additions", "Agreements: Add"),
         ("Agreement additions", "Agreements: Edit"),
+        ("Agreement additions", "Agreements: Delete"),  # needed to undo a push
     }
     for c in checks:
         if not c.ok:
@@ -379,7 +380,7 @@ def test_check_permissions_names_the_one_permission_a_partial_role_lacks():
 
     member = Member("NoCatalog", "nocat-public", "nocat-private", {
         "Companies > Company Maintenance": {"inquire"},
-        "Finance > Agreements": {"inquire", "add", "edit"},
+        "Finance > Agreements": {"inquire", "add", "edit", "delete"},
         "System > Table Setup": {"inquire"},
     })
     sandbox = start_sandbox(SandboxConfig(port=0, seed=42, members=[member]))

@@ -4,7 +4,7 @@ over real HTTP against the sandbox."""
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import pytest
 
@@ -20,6 +20,7 @@ from billbridge.connectwise import (
     conditions as C,
 )
 from billbridge.sandbox import SandboxConfig, start_sandbox
+from billbridge.sandbox.resources import now_utc
 from client_support import FAST, client, faults, make_client  # noqa: F401  (fixtures)
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_gotcha_06_billing_dates_go_out_and_come_back_as_midnight_utc(client, mo
 def test_gotcha_07_last_updated_finds_modified_records_not_only_new_ones(client):
     agreement_id = an_agreement_id(client)
     old = client.get(f"/finance/agreements/{agreement_id}/additions", params={"pageSize": 1})[0]
-    since = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=1)
+    since = now_utc() - timedelta(seconds=1)  # the sandbox's clock (BILLBRIDGE_TODAY's date when pinned)
     client.patch_fields(f"/finance/agreements/{agreement_id}/additions/{old['id']}", {"quantity": old["quantity"] + 1})
     changed = client.list(f"/finance/agreements/{agreement_id}/additions", conditions=C.ge("lastUpdated", since))
     assert old["id"] in [r["id"] for r in changed]

@@ -4,10 +4,9 @@ action and every cause, and a refresh costs a known, small number of requests.""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
+from billbridge import clock
 from billbridge import demo_world as dw
 from billbridge import mappings as mp
 from billbridge import month as mo
@@ -18,8 +17,7 @@ from billbridge.sandbox import CREDENTIALS
 from billbridge.store import Store
 from sandbox_fixtures import new_sandbox
 
-MONTH = dw.MONTHS[-1]
-TODAY = "2026-11-20"
+MONTH = dw.MONTHS[-1]  # the current month: the demo covers the four months ending with it
 
 
 def client_for(sb) -> CWClient:
@@ -36,7 +34,7 @@ def world():
     sources.load_demo(store, MONTH)
     first = mo.refresh_snapshot(store, client, MONTH)
     snap = mo.snapshot_for(store, MONTH)
-    accepted = mp.accept(store, MONTH, snap, today=TODAY, by="ann")
+    accepted = mp.accept(store, MONTH, snap, today=clock.today().isoformat(), by="ann")
     # what the operator decides by hand on the Mappings page
     agreements = {a["company"]["name"]: a["id"] for a in snap["agreements"] if a["name"] == "Demo Cloud Services"}
     st.set_mappings(store, "agreement", "demo", [
@@ -47,7 +45,7 @@ def world():
     st.set_mappings(store, "product", "demo", [{"sku": "SMS-PACK", "catalog_item_id": sms}], by="ann")  # inactive item
     st.set_mappings(store, "rule", "demo", [{"vendor_customer_id": "DC-10023", "rule": "do_not_sync"}], by="ann")
     second = mo.refresh_snapshot(store, client, MONTH)
-    plan, plan_id = mo.build_plan(store, MONTH, today=date(2026, 11, 20))
+    plan, plan_id = mo.build_plan(store, MONTH, today=clock.today())
     yield {"sb": sb, "client": client, "store": store, "first": first, "second": second, "accepted": accepted,
            "plan": plan, "plan_id": plan_id}
     client.close()

@@ -81,7 +81,7 @@ def test_undo_previews_then_runs_as_a_linked_run(pushed):
     at.selectbox(key="ss_undo_run").set_value(pushed["run_id"])
     at.button(key="ss_undo_preview").click().run()
     table = at.dataframe[-1].value
-    assert len(table) and table["Request"].str.startswith("PATCH").all()
+    assert len(table) and table["Request"].str.match(r"(PATCH|DELETE) ").all()  # created lines are deleted
     assert at.button(key="ss_undo_go").disabled
     at.checkbox(key="ss_undo_ok").check().run()
     at.button(key="ss_undo_go").click().run()
@@ -89,6 +89,9 @@ def test_undo_previews_then_runs_as_a_linked_run(pushed):
     assert "Undo run" in texts(at)
     status = json.loads(cli("status", MONTH, "--json").output)
     assert status["runs"][0]["kind"] == "undo" and status["runs"][0]["parent_run_id"] == pushed["run_id"]
+    companies = at.dataframe[0].value  # the page after the undo: no company says it is synced
+    assert companies["Status"].str.startswith("UNDONE").any() and not companies["Status"].str.startswith("OK").any()
+    assert any(f"undone by run {status['runs'][0]['id']}" in str(o) for o in at.selectbox(key="ss_run").options)
 
 
 def test_push_panel_previews_exact_requests_asks_confirmation_then_pushes_once(planned):

@@ -120,20 +120,31 @@ def test_push_killed_mid_run_completes_on_the_next_run_without_duplicates_and_th
         sb.stop()
 
 
-def test_read_only_member_gets_403_on_every_write_nothing_half_written_and_retry_with_good_keys_succeeds(tmp_path):
+def test_read_only_member_gets_one_403_per_kind_of_write_the_rest_skipped_nothing_written_and_retry_succeeds(tmp_path):
     sb = new_sandbox()
     try:
         full = client_for(sb)
         plan, _, maps = demo_plan(full)
         before = additions_state(sb)
         store = S.Store.open(tmp_path / "bb.db")
-        run = P.push(store, client_for(sb, "readonly"), plan.rows, operator="tester", month=MONTH)
+        readonly = client_for(sb, "readonly")
+        run = P.push(store, readonly, plan.rows, operator="tester", month=MONTH)
 
         written = [r for r in run.rows if r.key in set(writable(plan)["key"])]
-        assert written and all(r.result == "failed" and r.http_status == 403 for r in written)
-        assert all("Agreements: Add" in r.reason or "Agreements: Edit" in r.reason for r in written)
+        kinds = {P.write_kind(r["request"]["method"], r["request"]["path"]) for r in writable(plan).to_dict("records")}
+        assert kinds == {"PATCH /finance/agreements/{id}/additions/{id}", "POST /finance/agreements/{id}/additions"}
+        refused = [r for r in written if r.result == "failed"]
+        assert len(refused) == len(kinds) and all(r.http_status == 403 for r in refused)  # one 403 per kind
+        assert readonly.stats["PATCH"] + readonly.stats["POST"] == len(kinds)  # nothing else was sent
+        skipped = [r for r in written if r.result == "skipped"]
+        assert len(skipped) == len(written) - len(kinds)
+        for r in skipped:
+            assert r.error_code == "PermissionMissing" and r.writes == 0 and r.http_status is None
+            assert "Agreements: Add" in r.reason or "Agreements: Edit" in r.reason
+            assert "System > Security Roles" in r.reason and "retry" in r.reason
+        assert all("Agreements: Add" in r.reason or "Agreements: Edit" in r.reason for r in refused)
         assert additions_state(sb) == before  # nothing half-written
-        again = P.retry(store, full, run.id, operator="tester")
+        again = P.retry(store, full, run.id, operator="tester")  # the skipped rows come along
         assert again.parent_run_id == run.id and again.kind == "retry"
         ok = {r.key for r in again.rows if r.result == "ok"}
         assert ok == set(writable(plan)["key"]) - {INACTIVE}
@@ -169,14 +180,15 @@ def test_undo_after_push_puts_connectwise_back_to_the_before_state_for_every_und
         store = S.Store.open(tmp_path / "bb.db")
         run = P.push(store, client, plan.rows, operator="tester", month=MONTH)
         preview = P.plan_undo(store, client, run.id)
-        assert {r["action"] for r in preview} == {"update"}
+        assert {r["action"] for r in preview} == {"update", "delete"}
+        deletes = [r for r in preview if r["action"] == "delete"]
+        assert deletes and all(r["request"]["method"] == "DELETE" for r in deletes)
         undone = P.undo(store, client, run.id, operator="tester")
         assert undone.kind == "undo" and undone.parent_run_id == run.id and undone.status == "ok"
-        now = additions_state(sb)
-        for aid, rec in before.items():
-            assert now[aid] == rec, aid  # every pre-existing addition is back as it was
-        created = set(now) - set(before)
-        assert created and all(now[a]["cancelledDate"] == now[a]["effectiveDate"] for a in created)
+        assert additions_state(sb) == before  # every addition as it was; the created ones are gone
         assert S.get_push_run(store, undone.id)["writes"] == len(preview)
+        journal = {e["key"]: e for e in S.journal_entries(store, run_id=undone.id) if e["method"] == "DELETE"}
+        assert set(journal) == {r["key"] for r in deletes}
+        assert all(e["before"]["id"] == e["addition_id"] and e["before"]["product"] for e in journal.values())
     finally:
         sb.stop()

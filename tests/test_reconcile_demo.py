@@ -1,4 +1,6 @@
-"""The demo month (2026-11) reconciled against the sandbox seed shows every action and cause.
+"""The demo month (the current one) reconciled against the sandbox seed shows every action and cause,
+on the suite's day and on other days (a month start, a month end, 29 February): the demo world is
+built relative to today, so every case it shows today it shows on any day.
 
 Mappings are what an operator ends up with after the Mappings page: every auto-accepted suggestion,
 plus the vendor agreements they mapped before those were cancelled/expired, the inactive catalog
@@ -7,12 +9,15 @@ item they mapped anyway, and one "do not sync" rule (Willow Creek Vineyards).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal as D
 
 import pandas as pd
 import pytest
 
+from billbridge import clock
 from billbridge import demo_world as dw
+from billbridge.bdom import days_in_month
 from billbridge.matching import best_suggestions, suggest_agreements, suggest_companies, suggest_products
 from billbridge.reconcile import Context, Mappings, plan_to_json, reconcile
 
@@ -20,20 +25,22 @@ seed = pytest.importorskip("billbridge.sandbox.seed")
 demo = pytest.importorskip("billbridge.sources.demo")
 parse = pytest.importorskip("billbridge.sources.parse")
 
-MONTH = dw.MONTHS[-1]
+#: the suite's day, then a month start, a month end and a leap day
+DAYS = [None, date(2027, 3, 1), date(2026, 12, 31), date(2028, 2, 29)]
 
 
-def demo_inputs():
-    data, _ = seed.build_seed()
+def demo_inputs(today: date):
+    month = dw.world(today).current_month
+    data, _ = seed.build_seed(today=today)
     snap = {k: list(data[k].values()) for k in ("companies", "agreements", "additions", "catalog", "invoices",
                                                  "agreement_types")}
-    text = demo.demo_lines(MONTH).replace("", None)
+    text = demo.demo_lines(month, today).replace("", None)
     lines = parse.typed_lines(text)
     lines["line_no"] = range(1, len(lines) + 1)
     customers = lines[["vendor_customer_id", "vendor_customer_name"]].drop_duplicates()
     best = best_suggestions(suggest_companies(customers, snap["companies"]), customers)
     comp = best[best["auto_ok"]][["vendor_customer_id", "company_id"]]
-    agr = suggest_agreements(comp, snap["agreements"], dw.VENDOR_NAME, today="2026-11-20")
+    agr = suggest_agreements(comp, snap["agreements"], dw.VENDOR_NAME, today=today.isoformat())
     agr = agr[agr["score"] >= 95].groupby("vendor_customer_id").head(1)  # mapped while they were still active
     agreements = agr.assign(subscription_id=None, sync_mode="standing", period_rule="advance")
     products = lines[["sku", "term", "billing_frequency", "product_name"]].drop_duplicates()
@@ -46,10 +53,16 @@ def demo_inputs():
     return lines, snap, maps
 
 
+@pytest.fixture(scope="module", params=DAYS, ids=lambda d: f"on {d or 'the suite day'}")
+def today(request) -> date:
+    return request.param or clock.today()
+
+
 @pytest.fixture(scope="module")
-def plan():
-    lines, snap, maps = demo_inputs()
-    return reconcile(lines, snap, maps, Context(month=MONTH, vendor=dw.VENDOR, api_member=dw.API_MEMBER))
+def plan(today):
+    lines, snap, maps = demo_inputs(today)
+    month = dw.world(today).current_month
+    return reconcile(lines, snap, maps, Context(month=month, vendor=dw.VENDOR, api_member=dw.API_MEMBER, today=today))
 
 
 def row(plan, key):
@@ -71,7 +84,7 @@ def test_demo_month_conserves_vendor_dollars(plan):
     assert s.lines_checked == s.lines_reconciled + s.lines_blocked + s.lines_excluded
 
 
-@pytest.mark.parametrize("key, action, cause", [
+@pytest.mark.parametrize("key, action, cause", [  # {month}: the current month
     ("demo|DC-10001|S-1001", "update", None),          # 12 -> 14 seats
     ("demo|DC-10001|S-1002", "in_sync", None),
     ("demo|DC-10003|S-1005", "update", None),          # the person's line is adopted (8 -> 9)
@@ -82,24 +95,27 @@ def test_demo_month_conserves_vendor_dollars(plan):
     ("demo|DC-10009|S-1015", "blocked", "agreement_expired"),
     ("demo|DC-10010|S-1016", "blocked", "no_agreement"),
     ("demo|DC-10012|S-1020", "cancel", None),
-    ("demo|DC-10012|S-1020|2026-11|credit", "create", None),
+    ("demo|DC-10012|S-1020|{month}|credit", "create", None),
     ("demo|DC-10013|S-1022", "create", None),
     ("demo|DC-10019|S-1031", "blocked", "unmapped_product"),
     ("demo|DC-10023|S-1037", "blocked", "excluded_by_rule"),
-    ("demo|DC-10005|S-1010|2026-11", "blocked", "unmapped_customer"),  # one-time, billed on the BDOM
-    ("demo|DC-10024|S-1039|2026-11", "create", None),
+    ("demo|DC-10005|S-1010|{month}", "blocked", "unmapped_customer"),  # one-time, billed on the BDOM
+    ("demo|DC-10024|S-1039|{month}", "create", None),
 ])
-def test_demo_rows(plan, key, action, cause):
-    r = row(plan, key)
+def test_demo_rows(plan, today, key, action, cause):
+    r = row(plan, key.format(month=dw.world(today).current_month))
     assert (r["action"], r["cause"]) == (action, cause), r["reason"]
     assert r["reason"]
 
 
-def test_demo_mid_month_prorated_addition_shows_both_prorations(plan):
+def test_demo_mid_month_prorated_addition_shows_both_prorations(plan, today):
     r = row(plan, "demo|DC-10013|S-1022")
-    assert r["request"]["body"]["effectiveDate"] == "2026-11-17T00:00:00Z"
+    start = dw.world(today).M(0, 17)  # 3 seats added on the 17th of this month
+    assert r["request"]["body"]["effectiveDate"] == f"{start.isoformat()}T00:00:00Z"
     assert r["request"]["body"]["unitPrice"] == 25  # the full unit, not the vendor's prorated one
-    assert r["cw_proration"] == D("35.00") and r["vendor_proration"] == D("35.00")
+    days = days_in_month(start.year, start.month)
+    prorated = (D(75) * (days - 16) / days).quantize(D("0.01"))  # 14/30 of 3 x $25.00 in a 30-day month
+    assert r["cw_proration"] == prorated and r["vendor_proration"] == prorated
     assert "prorated_by_connectwise" in r["flags"] and "vendor_prorated" in r["flags"]
 
 

@@ -5,6 +5,7 @@ cent), drafts before the invoice, retries through faults, and the token renewed 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -15,12 +16,15 @@ from hypothesis import strategies as hs
 from billbridge import clock, demo_world
 from billbridge import store as st
 from billbridge.errors import InputError, NotFoundError
-from billbridge.sandbox import PAX8_CREDENTIALS, SEED_TODAY, SandboxConfig, start_sandbox
+from billbridge.sandbox import PAX8_CREDENTIALS, SandboxConfig, start_sandbox
 from billbridge.sandbox.pax8 import INVOICE_FIELDS, ITEM_FIELDS
 from billbridge.sources import pax8, pull, registry
 from billbridge.sources.http import VendorAuthError, forget_tokens
 from billbridge.sources.settings import sandbox_settings
 from billbridge.store import Store
+
+#: the day these tests run on (the demo window 2026-08..2026-11; invoices dated the 4th)
+SEED_TODAY = date(2026, 11, 22)
 
 MONTH = "2026-11"  # the month of SEED_TODAY (2026-11-22): its invoice is dated 2026-11-04
 FAST = {"backoff_factor": 0.01, "backoff_max": 0.05}

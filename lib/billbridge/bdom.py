@@ -111,7 +111,7 @@ def billing_date(anchor_day: int, year: int, month: int) -> date:
     The anchor is kept, never the clamped day (Rule 1.2): anchor 31 gives 31 Jan, 28 Feb, 31 Mar.
     """
     if not 1 <= int(anchor_day) <= 31:
-        raise ValueError(f"anchor day must be 1..31, got {anchor_day!r}")
+        raise InputError(f"anchor day must be 1..31, got {anchor_day!r}")
     return date(year, month, min(int(anchor_day), days_in_month(year, month)))
 
 
@@ -141,7 +141,7 @@ class VendorPeriod:
 
     def __post_init__(self) -> None:
         if self.next_start <= self.start:
-            raise ValueError(f"empty vendor period {self.start}..{self.next_start}")
+            raise InputError(f"empty vendor period {self.start}..{self.next_start}")
 
     @property
     def end(self) -> date:
@@ -211,7 +211,7 @@ def default_timing(charge_type: str) -> Timing:
     try:
         return _DEFAULT_TIMING[charge_type]
     except KeyError:
-        raise ValueError(f"unknown charge type {charge_type!r}") from None
+        raise InputError(f"unknown charge type {charge_type!r}") from None
 
 
 def landing_month(charge_type: str | None, period_start: date | None, period_end: date | None,
@@ -398,12 +398,12 @@ def allocate(total: Decimal, weights: Sequence[int | Fraction], currency: str = 
     total = quantize(total, currency)
     ws = [Fraction(w) for w in weights]
     if any(w < 0 for w in ws):
-        raise ValueError("weights must be >= 0")
+        raise InputError("weights must be >= 0")
     wsum = sum(ws, Fraction(0))
     if not ws:
         return []
     if wsum == 0:
-        raise ValueError("weights sum to zero")
+        raise InputError("weights sum to zero")
     sign = -1 if total < 0 else 1
     q = quantize(Decimal(1), currency).as_tuple().exponent  # negative exponent
     scale = 10 ** (-q)

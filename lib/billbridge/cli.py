@@ -1,7 +1,11 @@
 """The ``billbridge`` command: thin adapters over the library (parse, call, turn errors into exit codes).
 
-Exit codes: 0 success, 1 some rows failed, 2 bad usage or invalid input, 3 ConnectWise unreachable
-or refusing the credentials.
+Exit codes: 0 success, 1 some rows failed or a permission is missing (something to act on), 2 bad
+usage or invalid input, 3 ConnectWise unreachable, failing or refusing the credentials.
+
+Every command lets the library's :class:`~billbridge.errors.BillbridgeError` rise; the group turns it
+into one line ``Error: ...`` on stderr and its ``exit_code`` (2, or 3 for ConnectWise), so no
+operator's mistake ends in a traceback.
 """
 
 from __future__ import annotations
@@ -12,11 +16,29 @@ from typing import Any
 
 import click
 
-from billbridge.config import ConfigError, load_config
+from billbridge.config import load_config
+from billbridge.errors import EXIT_CW, EXIT_FAILED, EXIT_USAGE, BillbridgeError, InputError, NotFoundError
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CW = 3
+__all__ = ["main", "EXIT_FAILED", "EXIT_USAGE", "EXIT_CW"]
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line an operator reads for a library error (ConnectWise errors with their fix)."""
+    from billbridge.connectwise import ConnectWiseError, explain
+
+    text = explain(exc) if isinstance(exc, ConnectWiseError) else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+class _Group(click.Group):
+    """A click group that turns a :class:`BillbridgeError` from any command into one line + exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BillbridgeError as exc:
+            click.echo(f"Error: {error_line(exc)}", err=True)
+            ctx.exit(exc.exit_code)
 
 
 def _json_default(value: Any) -> Any:
@@ -36,79 +58,92 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=_json_default))
 
 
-def app_config():
-    try:
-        return load_config(None)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
 def open_connection():
-    """Connect to the configured site or the embedded sandbox; exit 3 when that fails."""
+    """Connect to the configured site or the embedded sandbox (what it had to do goes to stderr)."""
     from billbridge.runtime import connect
 
-    try:
-        return connect(app_config())
-    except click.UsageError:
-        raise
-    except Exception as exc:  # pragma: no cover - defensive: unreachable site at start-up
-        fail_cw(exc)
+    conn = connect(load_config(None))
+    for note in conn.notes:
+        click.echo(f"Note: {note}", err=True)
+    return conn
 
 
 def open_store():
     from billbridge.store import Store
 
-    return Store.open(app_config().db_path)
+    return Store.open(load_config(None).db_path)
 
 
-def fail_cw(exc: Exception) -> None:
-    """Print a ConnectWise failure in plain words (no secrets) and exit with code 3."""
-    from billbridge.connectwise import explain
+def month_arg(month: str) -> str:
+    """A ``YYYY-MM`` billing month (the library's one validation; an InputError is exit 2)."""
+    from billbridge.bdom import parse_billing_month
 
-    click.echo(f"Error: {explain(exc)}", err=True)
-    sys.exit(EXIT_CW)
+    year, mon = parse_billing_month(month)
+    return f"{year:04d}-{mon:02d}"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="billbridge")
 def main() -> None:
     """billbridge: make ConnectWise Manage bill exactly what a vendor billed.
 
     Without CW_SITE (or a [connectwise] section in .streamlit/secrets.toml) every command works
-    on the embedded ConnectWise sandbox.
+    on the embedded ConnectWise sandbox. Exit codes: 0 ok, 1 rows failed or a permission is
+    missing, 2 bad usage or input, 3 ConnectWise unreachable or refusing the keys.
     """
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on (0 = any free port).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 = any free port).")
 @click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
               help="SQLite file holding the sandbox's records (default: sandbox.db next to the billbridge database).")
 @click.option("--reset", is_flag=True, help="Throw away the stored records and reseed.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed for fault injection randomness.")
-@click.option("--latency-ms", default=0, show_default=True, type=int, help="Added latency per request.")
+@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(0), help="Added latency per request.")
 @click.option("--error-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of requests answered with a 5xx.")
 @click.option("--throttle-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of requests answered with 429 + Retry-After.")
 @click.option("--drop-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of connections dropped without a response.")
-def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle_rate, drop_rate) -> None:
-    """Run the local ConnectWise Manage emulator in the foreground."""
+@click.option("--fail", "fail_requests", default=None, metavar="REGEX",
+              help="Answer every request whose 'METHOD /path' matches REGEX with a plain 500 (e.g. '^GET .*/procurement/').")
+def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle_rate, drop_rate, fail_requests) -> None:
+    """Run the local ConnectWise Manage emulator in the foreground (Ctrl+C stops it)."""
+    import re
     from pathlib import Path
 
+    from billbridge import demo_world
     from billbridge.sandbox import CREDENTIALS, SandboxConfig, start_sandbox
 
-    path = Path(data_path) if data_path else app_config().sandbox_db
+    if fail_requests:
+        try:
+            re.compile(fail_requests)
+        except re.error as exc:
+            raise click.BadParameter(f"not a regular expression: {exc}", param_hint="--fail") from exc
+    path = Path(data_path) if data_path else load_config(None).sandbox_db
     path.parent.mkdir(parents=True, exist_ok=True)
-    sb = start_sandbox(SandboxConfig(
-        host=host, port=port, data_path=path, reset=reset, seed=seed, latency_ms=latency_ms,
-        error_rate=error_rate, throttle_rate=throttle_rate, drop_rate=drop_rate,
-    ))
+    try:
+        sb = start_sandbox(SandboxConfig(
+            host=host, port=port, data_path=path, reset=reset, seed=seed, latency_ms=latency_ms,
+            error_rate=error_rate, throttle_rate=throttle_rate, drop_rate=drop_rate, fail_requests=fail_requests,
+        ))
+    except OSError as exc:  # port in use, no permission to bind
+        raise InputError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port "
+                         "(0 = any free port).") from exc
     click.echo(f"ConnectWise sandbox listening on {sb.base_url} (data: {path})")
+    if sb.reseeded:
+        click.echo(f"  {sb.reseeded[0].upper()}{sb.reseeded[1:]}.")
+    months = demo_world.world(sb.today()).months
+    click.echo(f"  demo vendor months: {months[0]} to {months[-1]} (seeded for them; reseeded when the month changes)")
     click.echo(f"  CW_SITE={sb.base_url}")
     click.echo(f"  CW_COMPANY_ID={sb.company_id}")
-    for name, member in CREDENTIALS.items():
-        click.echo(f"  {name} member: public key {member['public_key']}, private key {member['private_key']}")
+    for name in ("full", "readonly"):
+        member = CREDENTIALS[name]
+        click.echo(f"  {name} member {member['member']}: public key {member['public_key']}, "
+                   f"private key {member['private_key']}")
     click.echo("  CW_CLIENT_ID=any non-empty value")
     click.echo("Press Ctrl+C to stop.")
+    sys.stdout.flush()  # the address must reach a pipe (tee, a test) before serving blocks
     try:
         sb.serve_forever()
     except KeyboardInterrupt:
@@ -120,9 +155,10 @@ def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def check(as_json: bool) -> None:
-    """Check the connection: server version and the permissions billbridge needs.
+    """Check the connection: server version and the permissions billbridge needs (nothing is written).
 
-    Exits 3 when ConnectWise is unreachable or refuses the credentials.
+    Exits 1 when the API member lacks a permission (so cron can alert), 3 when ConnectWise is
+    unreachable, refuses the credentials, or failed so that a permission could not be checked.
     """
     from billbridge.connectwise import check_connection
 
@@ -138,10 +174,16 @@ def check(as_json: bool) -> None:
         click.echo(f"Version:   {report.server_version or 'unknown'} (codebase {report.codebase or 'unknown'})")
         if report.error:
             click.echo(f"Error:     {report.error}", err=True)
+        if report.version_error:
+            click.echo(f"Warning:   {report.version_error}", err=True)
         for p in report.permissions:
-            mark = "ok     " if p.ok else "MISSING"
-            click.echo(f"  [{mark}] {p.area}: {p.permission}" + ("" if p.ok else f" - {p.detail}"))
+            mark = {"granted": "granted", "missing": "MISSING", "unknown": "could not check"}[p.state]
+            click.echo(f"  {mark:<15} {p.area}: {p.permission}" + ("" if p.ok else f" - {p.detail}"))
     if report.error:
+        sys.exit(EXIT_CW)
+    if report.missing:
+        sys.exit(EXIT_FAILED)
+    if report.unchecked:
         sys.exit(EXIT_CW)
 
 
@@ -151,7 +193,7 @@ def check(as_json: bool) -> None:
 @click.option("--format", "fmt", default="generic", show_default=True,
               help="File layout: generic, intermedia, interworks, phin, or a format saved for the vendor.")
 @click.option("--vendor", help="Vendor name (defaults to the format's name).")
-@click.option("--demo", is_flag=True, help="Load the demo vendor's bill for MONTH instead of a file.")
+@click.option("--demo", is_flag=True, help="Load the demo vendor's bill for MONTH (one of the four months up to this one).")
 @click.option("--exclude-out-of-month", is_flag=True, help="Leave out lines that bill in another month.")
 @click.option("--problems-csv", type=click.Path(dir_okay=False), help="Write every problem to this CSV file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -165,13 +207,9 @@ def load(month, file_path, fmt, vendor, demo, exclude_out_of_month, problems_csv
     from pathlib import Path
 
     from billbridge import sources
-    from billbridge.bdom import parse_billing_month
     from billbridge.config import operator_name
 
-    try:
-        parse_billing_month(month)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="MONTH") from exc
+    month = month_arg(month)
     if bool(file_path) == bool(demo):
         raise click.UsageError("Give exactly one of --file PATH or --demo.")
     store = open_store()
@@ -179,11 +217,8 @@ def load(month, file_path, fmt, vendor, demo, exclude_out_of_month, problems_csv
         result = sources.load_demo(store, month, loaded_by=operator_name())
     else:
         path = Path(file_path)
-        try:
-            result = sources.load_month(store, month, path.read_bytes(), path.name, fmt, vendor=vendor,
-                                        exclude_out_of_month=exclude_out_of_month, loaded_by=operator_name())
-        except ValueError as exc:  # unknown format name
-            raise click.UsageError(str(exc)) from exc
+        result = sources.load_month(store, month, path.read_bytes(), path.name, fmt, vendor=vendor,
+                                    exclude_out_of_month=exclude_out_of_month, loaded_by=operator_name())
     if problems_csv and result.problems:
         Path(problems_csv).write_bytes(sources.problems_csv(result.problems))
     if as_json:
@@ -223,7 +258,6 @@ def import_agreements(import_all, agreement_ids, since, full, as_json) -> None:
     --agreement it lists what is new or changed and imports nothing.
     """
     from billbridge import agreements as ag
-    from billbridge.connectwise import ConnectWiseError
 
     if import_all and agreement_ids:
         raise click.UsageError("use either --all or --agreement, not both")
@@ -233,10 +267,7 @@ def import_agreements(import_all, agreement_ids, since, full, as_json) -> None:
         raise click.BadParameter(f"not an ISO date or time: {since}", param_hint="--since") from exc
     conn = open_connection()
     store = open_store()
-    try:
-        fetched = ag.fetch_changes(conn.client, store, since=since_dt, full=full)
-    except ConnectWiseError as exc:
-        fail_cw(exc)
+    fetched = ag.fetch_changes(conn.client, store, since=since_dt, full=full)
     pending_a, pending_d = ag.pending(store)
     if import_all:
         result = ag.import_all(store, source="cli")
@@ -256,6 +287,10 @@ def import_agreements(import_all, agreement_ids, since, full, as_json) -> None:
     click.echo(f"Pending: {len(pending_a)} agreements, {len(pending_d)} additions.")
     if import_all or agreement_ids:
         click.echo(f"Imported {len(result.agreement_ids)} agreements and {len(result.addition_ids)} additions.")
+        quiet = sorted(set(agreement_ids) - set(result.agreement_ids))
+        if quiet:
+            click.echo("Note: nothing was pending for agreement " + ", ".join(map(str, quiet))
+                       + " (not in ConnectWise, or already imported and unchanged).", err=True)
     else:
         for r in pending_a.itertuples():
             click.echo(f"  {r.agreement_id:>6}  {r.change:<9} {r.company_name} - {r.name} ({r.pending_additions} additions)")
@@ -269,51 +304,39 @@ def import_agreements(import_all, agreement_ids, since, full, as_json) -> None:
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the plan lines as CSV.")
 def export_month(month, xlsx_path, csv_path) -> None:
     """Export the month review of MONTH (YYYY-MM) as an Excel workbook and optionally CSV."""
-    import re
-
     from billbridge import export
 
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise click.BadParameter("expected YYYY-MM", param_hint="MONTH")
+    month = month_arg(month)
     review = export.load_review(open_store(), month)
     if review is None:
-        click.echo(f"Error: no plan for {month}: load and reconcile the month first.", err=True)
-        sys.exit(EXIT_USAGE)
-    export.write_xlsx(review, xlsx_path)
+        raise NotFoundError(f"There is no plan for {month} yet: load and reconcile the month first "
+                            f"(billbridge load {month} ..., then billbridge reconcile {month}).")
+    try:
+        export.write_xlsx(review, xlsx_path)
+        if csv_path:
+            export.write_csv(review, csv_path)
+    except OSError as exc:
+        raise InputError(f"Cannot write {exc.filename or xlsx_path}: {exc.strerror or exc}.") from exc
     click.echo(f"Wrote {xlsx_path}: vendor cost {review.totals.vendor_cost}, billed {review.totals.billed_price}, "
                f"margin {review.totals.margin}.")
     if csv_path:
-        export.write_csv(review, csv_path)
         click.echo(f"Wrote {csv_path} ({len(review.lines)} lines).")
 
 
 # ---- mappings and reconcile (issue 4) -----------------------------------------------------------
-def _month_arg(month: str) -> str:
-    import re as _re
-
-    if not _re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month or ""):
-        raise click.BadParameter(f"{month!r} is not a billing month (YYYY-MM)", param_hint="MONTH")
-    return month
-
-
 def _month_snapshot(store, month: str, refresh: bool = False):
     """The month's stored snapshot; read ConnectWise first when asked or when the snapshot is out
-    of date (:func:`billbridge.month.refresh_reason`). Exit 3 when ConnectWise fails."""
+    of date (:func:`billbridge.month.refresh_reason`)."""
     from billbridge import month as mo
-    from billbridge.connectwise import ConnectWiseError
 
     why = "as asked" if refresh else mo.refresh_reason(store, month)
     if why:
-        conn = open_connection()
-        try:
-            res = mo.refresh_snapshot(store, conn.client, month)
-        except ConnectWiseError as exc:
-            fail_cw(exc)
+        res = mo.refresh_snapshot(store, open_connection().client, month)
         click.echo(f"Read ConnectWise for {month} ({why}): {res.request_count} requests.", err=True)
     return mo.snapshot_for(store, month)
 
 
-@main.group("map")
+@main.group("map", cls=_Group)
 def map_group() -> None:
     """Mappings: vendor customers -> companies and agreements, SKUs -> catalog items."""
 
@@ -327,8 +350,12 @@ def map_suggest(month, accept_above, as_json) -> None:
     """List mapping suggestions for MONTH's vendor lines, best first; optionally accept them."""
     from billbridge import mappings as mp
 
-    month = _month_arg(month)
+    from billbridge import store as st
+
+    month = month_arg(month)
     store = open_store()
+    if not st.list_imports(store, billing_month=month):
+        raise NotFoundError(f"No vendor month is loaded for {month}: run 'billbridge load {month} ...' first.")
     snap = _month_snapshot(store, month)
     accepted = None
     if accept_above is not None:
@@ -360,10 +387,13 @@ def map_export(file) -> None:
     text = mp.export_csv(open_store())
     if file == "-":
         click.echo(text, nl=False)
-    else:
+        return
+    try:
         with open(file, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        click.echo(f"Wrote {max(0, text.count(chr(10)) - 1)} mappings to {file}")
+    except OSError as exc:
+        raise InputError(f"Cannot write {file}: {exc.strerror or exc}.") from exc
+    click.echo(f"Wrote {max(0, text.count(chr(10)) - 1)} mappings to {file}")
 
 
 @map_group.command("import")
@@ -376,7 +406,7 @@ def map_import(file) -> None:
         res = mp.import_csv(open_store(), fh.read())
     if not res.ok:
         for p in res.problems:
-            click.echo(f"Error: {p}", err=True)
+            click.echo(f"Error: {p if p.row is not None else p.reason}", err=True)
         click.echo(f"Nothing was imported ({len(res.problems)} problem(s)).", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(f"Imported {res.rows} rows: " + ", ".join(f"{n} {k} changed" for k, n in res.counts.items()))
@@ -391,11 +421,10 @@ def reconcile_cmd(month, refresh, as_json) -> None:
     from billbridge import month as mo
     from billbridge import store as st
 
-    month = _month_arg(month)
+    month = month_arg(month)
     store = open_store()
     if not st.list_imports(store, billing_month=month):
-        click.echo(f"Error: no vendor month is loaded for {month}: run 'billbridge load {month} ...' first.", err=True)
-        sys.exit(EXIT_USAGE)
+        raise NotFoundError(f"No vendor month is loaded for {month}: run 'billbridge load {month} ...' first.")
     snap = _month_snapshot(store, month, refresh)
     _plan, plan_id = mo.build_plan(store, month, snap)
     stored = mo.latest_plan(store, month)
@@ -441,6 +470,14 @@ def _echo_run(run, as_json: bool) -> None:
             click.echo(f"  [{r.result}] {r.key}: {r.reason}")
 
 
+def _run_id(store, run_id: int) -> int:
+    from billbridge import store as st
+
+    if st.get_push_run(store, run_id) is None:
+        raise NotFoundError(f"There is no push run {run_id}: 'billbridge status' lists the runs.")
+    return run_id
+
+
 @main.command("push")
 @click.argument("month")
 @click.option("--rows", "keys", multiple=True, metavar="KEY", help="Push this plan row (repeatable).")
@@ -453,30 +490,25 @@ def push_cmd(month, keys, all_ready, dry_run, force, concurrency, as_json) -> No
     """Push rows of MONTH's latest plan to ConnectWise (journaled; idempotent; exit 1 if some failed)."""
     from billbridge import month as mo
     from billbridge import push as pu
-    from billbridge.connectwise import ConnectWiseError
 
-    month = _month_arg(month)
+    month = month_arg(month)
     if bool(keys) == bool(all_ready):
         raise click.UsageError("pass either --rows KEY ... or --all-ready")
     store = open_store()
     plan = mo.latest_plan(store, month)
     if plan is None:
-        click.echo(f"Error: no plan for {month}: run 'billbridge reconcile {month}' first.", err=True)
-        sys.exit(EXIT_USAGE)
+        raise NotFoundError(f"No plan for {month}: run 'billbridge reconcile {month}' first.")
     rows = plan.rows
     if keys:
         unknown = sorted(set(keys) - set(rows["key"]))
         if unknown:
-            click.echo(f"Error: not in plan {plan.id}: {', '.join(unknown)}", err=True)
-            sys.exit(EXIT_USAGE)
+            raise InputError(f"Not in plan {plan.id} for {month}: {', '.join(unknown)} "
+                             f"('billbridge reconcile {month} --json' lists the row keys).", column="--rows")
         rows = rows[rows["key"].isin(keys)]
     else:
         rows = rows[rows["action"].isin(["update", "create", "cancel"])]
     conn = open_connection()
-    try:
-        conn.client.get("/system/info")  # fail fast (exit 3) when ConnectWise is unreachable or refuses the keys
-    except ConnectWiseError as exc:
-        fail_cw(exc)
+    conn.client.get("/system/info")  # fail fast (exit 3) when ConnectWise is unreachable or refuses the keys
     run = pu.push(store, conn.client, rows, month=month, plan_id=plan.id, force=force, concurrency=concurrency,
                   dry_run=dry_run)
     _echo_run(run, as_json)
@@ -486,22 +518,20 @@ def push_cmd(month, keys, all_ready, dry_run, force, concurrency, as_json) -> No
 @main.command("undo")
 @click.argument("run_id", type=int)
 @click.option("--dry-run", is_flag=True, help="Show the inverse writes (and conflicts); write nothing.")
+@click.option("--correct-invoiced", is_flag=True,
+              help="For an addition the run created that ConnectWise already invoiced, add the offered correcting line.")
 @click.option("--json", "as_json", is_flag=True, help="Print the undo rows or run as JSON.")
-def undo_cmd(run_id, dry_run, as_json) -> None:
-    """Undo push run RUN_ID: restore values, cancel created additions, reinstate cancelled ones."""
+def undo_cmd(run_id, dry_run, correct_invoiced, as_json) -> None:
+    """Undo push run RUN_ID: restore values, delete the additions it created (not yet invoiced),
+    reinstate the ones it cancelled. Exit 1 when a row cannot be undone."""
     from billbridge import push as pu
-    from billbridge import store as st
-    from billbridge.connectwise import ConnectWiseError
 
     store = open_store()
-    if st.get_push_run(store, run_id) is None:
-        click.echo(f"Error: no push run {run_id}.", err=True)
-        sys.exit(EXIT_USAGE)
+    run_id = _run_id(store, run_id)
     conn = open_connection()
-    try:
-        rows = pu.plan_undo(store, conn.client, run_id)
-    except ConnectWiseError as exc:
-        fail_cw(exc)
+    rows = pu.plan_undo(store, conn.client, run_id)
+    if correct_invoiced:
+        rows = pu.with_corrections(rows)
     if dry_run:
         if as_json:
             echo_json({"run_id": run_id, "rows": rows})
@@ -509,9 +539,9 @@ def undo_cmd(run_id, dry_run, as_json) -> None:
             click.echo(f"Undo of run {run_id}: {len(rows)} rows (nothing written)")
             for r in rows:
                 req = r.get("request")
-                click.echo(f"  [{r['action']}] {r['key']}: {r['reason']}"
-                           + (f" -> {req['method']} {req['path']} {json.dumps(req['body'])}" if req else ""))
-        sys.exit(EXIT_FAILED if any(r.get("cause") == "conflict" for r in rows) else 0)
+                body = "" if not req or req.get("body") is None else " " + json.dumps(req["body"])
+                click.echo(f"  [{r['action']}] {r['key']}: {r['reason']}" + (f" -> {req['method']} {req['path']}{body}" if req else ""))
+        sys.exit(EXIT_FAILED if any(r.get("action") == "blocked" for r in rows) else 0)
     run = pu.undo(store, conn.client, run_id, rows=rows)
     _echo_run(run, as_json)
     _push_exit(run)
@@ -524,7 +554,7 @@ def status_cmd(month, as_json) -> None:
     """Push runs (of MONTH, or all) and, for a month, each company's sync status."""
     from billbridge import journal as jo
 
-    month = _month_arg(month) if month else None
+    month = month_arg(month) if month else None
     summary = jo.status_summary(open_store(), month)
     if as_json:
         echo_json(summary)
@@ -532,12 +562,14 @@ def status_cmd(month, as_json) -> None:
     if not summary["runs"]:
         click.echo("No push runs yet." + (f" ({month})" if month else ""))
     for r in summary["runs"]:
-        click.echo(f"run {r['id']:>4} {r['kind']:<6} {r['month'] or '':<8} {r['started_at']} {r['status']:<11} "
+        click.echo(f"run {r['id']:>4} {r['kind']:<6} {r['month'] or '':<8} {r['started_at']} {r['status_text']:<11} "
                    f"ok {r['ok']}, failed {r['failed']}, conflict {r['conflict']}, skipped {r['skipped']}"
-                   + (" (dry run)" if r["dry_run"] else "") + (f" undoes/retries {r['parent_run_id']}" if r["parent_run_id"] else ""))
-    for c in summary.get("companies", []):
-        mark = "OK " if c["status"] == "green" else "!! "
-        click.echo(f"  {mark}{c['company_name']}: {c['ok']}/{c['rows']} rows ok, last push {c['last_push']}")
+                   + (" (dry run)" if r["dry_run"] else "") + (f"; {jo.run_link_text(r)}" if r["parent_run_id"] else ""))
+    companies = summary.get("companies", [])
+    for c in companies:
+        click.echo(f"  {jo.company_status_text(c)}")
+    for status in sorted({c["status"] for c in companies}, key=list(jo.COMPANY_STATUS_MARKS).index):
+        click.echo(f"  {jo.COMPANY_STATUS_MARKS[status]}: {jo.company_status_label(status).split(': ', 1)[-1]}.")
 
 
 # ---- end push, undo and status (issue 5) ---------------------------------------------------------

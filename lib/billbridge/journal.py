@@ -20,7 +20,15 @@ from billbridge import store as st
 from billbridge.connectwise.errors import required_permission
 from billbridge.connectwise.redact import redact
 
-__all__ = ["explain_failure", "trace_row", "runs_figure", "filter_results", "masked_request", "status_summary"]
+__all__ = ["explain_failure", "trace_row", "runs_figure", "filter_results", "masked_request", "status_summary",
+           "COMPANY_STATUS_LABELS", "COMPANY_STATUS_MARKS", "company_status_label", "company_status_text", "run_status_text", "run_link_text"]
+
+#: what each per-company status means, in the words the Sync status page and ``billbridge status`` show
+COMPANY_STATUS_LABELS = {
+    "green": "OK: all rows synced",
+    "red": "ATTENTION: some rows not synced",
+    "undone": "UNDONE: the push was undone, so ConnectWise does not bill these rows; push again to bill them",
+}
 
 
 def _g(entry: Any, *names: str) -> Any:
@@ -59,18 +67,30 @@ def _field_fix(e: dict) -> str:
     return f"{e.get('field') or 'record'}: {msg}"
 
 
+def _count(v: Any) -> int:
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def explain_failure(entry: Any) -> str:
-    """What happened to a row or a write attempt, in plain words, with the fix. Never a secret."""
+    """What happened to a row or a write attempt, in plain words, with the fix. Never a secret.
+
+    A journal entry is one request (its method and path). A row result's own ``reason`` is written
+    by the push when the row fails and names the request that failed (a write, or the re-read before
+    it), how often it was sent and the writes made; that is what is shown for a failed row."""
     result = _g(entry, "result", "status")
     code = _g(entry, "error_code", "cw_code")
     status = _g(entry, "http_status")
     status = int(status) if status is not None else None
+    is_row = _g(entry, "key") is not None and _g(entry, "result") is not None
     method, path = _g(entry, "method"), _g(entry, "path")
-    if not path and isinstance(_g(entry, "request"), dict):
-        method, path = entry["request"].get("method"), entry["request"].get("path")
     where = f" ({method} {path})" if method and path else ""
-    retries = _g(entry, "retries") or 0
+    retries = _count(_g(entry, "retries"))
     msg = _g(entry, "cw_message") or ""
+    if is_row and result == "failed" and _g(entry, "reason") and code not in ("Interrupted", "Conflict"):
+        return redact(str(_g(entry, "reason")))
     if result == "ok":
         return _g(entry, "reason") or "Written to ConnectWise."
     if result == "skipped":
@@ -87,8 +107,11 @@ def explain_failure(entry: Any) -> str:
         return ("ConnectWise rejected the API keys (401)" + where + ": the company ID, public or private key is "
                 "wrong, or the keys were revoked. Fix: create new keys for the API member (System > Members > API "
                 "Members > API Keys) and update CW_PUBLIC_KEY / CW_PRIVATE_KEY, then retry.")
-    if status == 403:
+    if status == 403 or code == "PermissionMissing":
         perm = None
+        if not path and isinstance(_g(entry, "request"), dict):  # a row not sent: its planned request
+            method, path = entry["request"].get("method"), entry["request"].get("path")
+            where = f" ({method} {path})" if method and path else ""
         if method and path:
             req = required_permission(method, path)
             perm = f"'{req[1]}' in the {req[0]} module" if req else None
@@ -157,13 +180,52 @@ def status_summary(store: st.Store, month: str | None = None) -> dict[str, Any]:
     runs = st.list_push_runs(store, month)
     cols = ["id", "kind", "parent_run_id", "month", "operator", "started_at", "finished_at", "status", "dry_run",
             "rows_total", "ok", "failed", "conflict", "skipped", "writes"]
-    out: dict[str, Any] = {"month": month, "runs": [
-        {c: (None if (isinstance(v, float) and v != v) else v) for c, v in r.items()}
-        for r in runs[cols].to_dict("records")]}
+    ints = {"id", "parent_run_id", "dry_run", "rows_total", "ok", "failed", "conflict", "skipped", "writes"}
+    records = [{c: (None if (isinstance(v, float) and v != v) else (int(v) if c in ints and v is not None else v))
+                for c, v in r.items()} for r in runs[cols].to_dict("records")]
+    undone_by = {r["parent_run_id"]: r["id"] for r in sorted(records, key=lambda r: r["id"])
+                 if r["kind"] == "undo" and not r["dry_run"] and r["status"] in ("ok", "partial")}
+    for r in records:
+        r["undone_by"] = undone_by.get(r["id"])
+        r["status_text"] = run_status_text(r)
+    out: dict[str, Any] = {"month": month, "runs": records}
     if month:
         comp = st.company_push_status(store, month)
         out["companies"] = comp.astype(object).where(comp.notna(), None).to_dict("records")
     return out
+
+
+def run_status_text(run: dict[str, Any]) -> str:
+    """A run's status as shown: ``ok``, or ``ok, undone by run 7`` once an undo run reversed it."""
+    text = str(run.get("status") or "")
+    if run.get("undone_by"):
+        text += f", undone by run {run['undone_by']}"
+    return text
+
+
+def run_link_text(run: dict[str, Any]) -> str:
+    """``undoes run 5`` / ``retries run 5`` for a run linked to another one ("" otherwise)."""
+    if not run.get("parent_run_id"):
+        return ""
+    verb = {"undo": "undoes", "retry": "retries"}.get(str(run.get("kind")), "follows")
+    return f"{verb} run {run['parent_run_id']}"
+
+
+def company_status_label(status: str) -> str:
+    """``green`` -> ``OK: all rows synced`` (see :data:`COMPANY_STATUS_LABELS`)."""
+    return COMPANY_STATUS_LABELS.get(status, status)
+
+
+#: the short mark ``billbridge status`` puts before each company
+COMPANY_STATUS_MARKS = {"green": "OK", "red": "!!", "undone": "UNDONE"}
+
+
+def company_status_text(company: dict[str, Any]) -> str:
+    """One company's line in ``billbridge status``: a short mark (:data:`COMPANY_STATUS_MARKS`, whose
+    meaning is :data:`COMPANY_STATUS_LABELS`), rows synced, last push."""
+    status = str(company.get("status"))
+    return (f"{COMPANY_STATUS_MARKS.get(status, status):<6} {company.get('company_name')}: "
+            f"{_count(company.get('ok'))}/{_count(company.get('rows'))} rows synced, last push {company.get('last_push')}")
 
 
 def runs_figure(runs: pd.DataFrame):

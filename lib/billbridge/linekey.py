@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from billbridge.errors import InputError
+
 __all__ = ["MAX_KEY_LEN", "line_key", "is_vendor_key", "parse_line_key", "KIND_CREDIT", "KIND_OUT_OF_PERIOD"]
 
 #: longest key a ConnectWise addition custom field / serialNumber can hold
@@ -60,10 +62,10 @@ def line_key(
     sync mode, one-time charges, credits); ``kind`` (e.g. ``"credit"``) is appended last.
     """
     if month is not None and not _MONTH_RE.match(str(month)):
-        raise ValueError(f"month must be YYYY-MM, got {month!r}")
+        raise InputError(f"month must be YYYY-MM, got {month!r}")
     line = subscription_id if subscription_id not in (None, "") and subscription_id == subscription_id else sku
     if line in (None, ""):
-        raise ValueError("a line key needs a subscription id or a SKU")
+        raise InputError("a line key needs a subscription id or a SKU")
     parts = [_clean(vendor), _clean(vendor_customer_id), _clean(line)]
     if month:
         parts.append(str(month))

@@ -272,7 +272,10 @@ def import_csv(store: st.Store, data: bytes | str, *, by: str | None = None) -> 
     Every problem is reported with its row, column and reason; when there is any, nothing is
     stored. Rows update the mapping with the same key (vendor + key columns) or add one.
     """
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data.lstrip("\ufeff")
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data.lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return ImportResult(False, [Problem(None, None, "the file is not a UTF-8 CSV (write one with 'map export')")])
     reader = csv.DictReader(io.StringIO(text))
     problems: list[Problem] = []
     header = reader.fieldnames or []

@@ -21,6 +21,8 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
+from billbridge.errors import InputError
+
 __all__ = [
     "MINOR_UNITS",
     "minor_unit",
@@ -129,13 +131,13 @@ def parse_money(text: str | int | Decimal, decimal_comma: bool = False) -> Decim
         return Decimal(text)
     s = str(text).strip().replace("\u00a0", " ")
     if not s:
-        raise ValueError("empty amount")
+        raise InputError("empty amount")
     rx = MONEY_RE_COMMA if decimal_comma else MONEY_RE
     if not rx.match(s) or not any(ch.isdigit() for ch in s):
-        raise ValueError(f"not an amount: {text!r}")
+        raise InputError(f"not an amount: {text!r}")
     negative = s.startswith("(") and s.endswith(")")
     if s.count("(") != s.count(")"):
-        raise ValueError(f"not an amount: {text!r}")
+        raise InputError(f"not an amount: {text!r}")
     s = s.strip("()").translate(_SYMBOLS)
     if decimal_comma:
         s = s.replace(".", "").replace(",", ".")
@@ -144,7 +146,7 @@ def parse_money(text: str | int | Decimal, decimal_comma: bool = False) -> Decim
     try:
         value = Decimal(s)
     except InvalidOperation as exc:  # pragma: no cover - guarded by the regex
-        raise ValueError(f"not an amount: {text!r}") from exc
+        raise InputError(f"not an amount: {text!r}") from exc
     return -value if negative else value
 
 

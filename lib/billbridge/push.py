@@ -43,6 +43,17 @@ Rules (each one tested in tests/test_push*.py):
   keys are masked before anything is stored).
 * A run interrupted by a dead process is marked ``interrupted`` by the next push (its unanswered
   entries become ``unknown``); the next push then re-reads and completes without duplicates.
+* A 403 (the API member lacks a permission) is not worth repeating: the first write of each kind
+  (``POST`` additions, ``PATCH`` additions, ``DELETE`` additions, ``POST`` companies, ...) is sent
+  alone; when it comes back 403 no other write of that kind is sent, and those rows are
+  ``skipped`` (error code ``PermissionMissing``) with the permission and the fix. :func:`retry`
+  takes them along with the failed rows.
+* A failed row's ``reason`` names the request that failed (method, path, how many times it was
+  sent) and the writes actually made for the row, then what to do.
+* Undo (:func:`plan_undo`, billing-rules Rule 6.7): a PATCH is undone by writing the values back;
+  an addition the run created that no ConnectWise invoice has billed yet is DELETEd (the journal
+  keeps its full record as the entry's ``before``); one already invoiced is not undone: the row says
+  so and carries a correcting line (``correction``) that ``undo(..., correct_invoiced=True)`` adds.
 * ``token``: a run token (the page keeps one per confirmation); a second call with the same token
   returns the first run instead of pushing again, so a Streamlit rerun never pushes twice.
 """
@@ -64,6 +75,7 @@ from typing import Any
 import pandas as pd
 
 from billbridge import demo_world
+from billbridge import errors
 from billbridge.config import operator_name
 from billbridge import store as st
 from billbridge.connectwise.client import to_wire
@@ -73,14 +85,17 @@ from billbridge.connectwise.errors import (
     CWConnectionError,
     NotFoundError,
     ObjectExistsError,
+    PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    explain,
+    required_permission,
 )
 
 __all__ = [
     "Request", "RowResult", "PushRun", "Progress", "RESULTS",
     "normalize_rows", "preview", "pushable", "push_events", "push", "plan_undo", "undo", "retry_rows", "retry",
-    "new_token",
+    "retryable", "new_token", "failure_text", "write_kind", "billed_by", "with_corrections", "UNDO_ACTIONS",
 ]
 
 RESULTS = ("ok", "failed", "conflict", "skipped")
@@ -328,6 +343,14 @@ class _Stop(Exception):
     """The run is stopping: no new write may start."""
 
 
+class _Denied(Exception):
+    """A write of this kind already came back 403: the row is skipped, nothing is sent."""
+
+    def __init__(self, row: RowResult) -> None:
+        super().__init__(row.reason)
+        self.row = row
+
+
 class _Funnel:
     """Hands SQLite work from worker threads to the thread that owns the connection, and waits."""
 
@@ -387,7 +410,7 @@ class _Secrets:
 class _Task:
     key: str
     row: dict[str, Any]
-    kind: str  # patch | create_addition | create_other | in_sync | skip
+    kind: str  # patch | create_addition | create_other | delete | in_sync | skip
     method: str | None = None
     path: str | None = None
     body: Any = None
@@ -428,6 +451,9 @@ def _task(row: dict[str, Any]) -> _Task:
     elif method == "POST" and isinstance(row.get("lookup"), Mapping):
         t.kind = "create_other"
         t.lookup = dict(row["lookup"])
+    elif method == "DELETE" and _is_addition_path(path) and t.addition_id:
+        t.kind = "delete"
+        t.expect = dict(row["expect"]) if isinstance(row.get("expect"), Mapping) else {}
     else:
         t.skip_reason = f"billbridge does not push {method} {path} without a natural-key lookup"
     return t
@@ -450,6 +476,54 @@ def _transient(exc: BaseException) -> bool:
         getattr(exc, "outcome_unknown", False))
 
 
+def write_kind(method: str, path: str) -> str:
+    """What kind of write a request is, for the 403 rule: ``"POST /finance/agreements/{id}/additions"``."""
+    parts = ["{id}" if p.lstrip("-").isdigit() else p for p in str(path).split("?", 1)[0].split("/") if p]
+    return f"{method.upper()} /" + "/".join(parts)
+
+
+def permission_words(method: str, path: str) -> str:
+    """``'Agreements: Add' in the Finance module`` (or "a security permission" when unknown)."""
+    req = required_permission(method, path)
+    return f"'{req[1]}' in the {req[0]} module" if req else "a security permission"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def failure_text(exc: BaseException, *, method: str | None, path: str | None, attempts: int, writes: int,
+                 stage: str | None = None) -> str:
+    """A failed row's reason: the request that failed (method, path, how often it was sent), the writes
+    made for the row, then ConnectWise's cause and the fix (:func:`billbridge.journal.explain_failure`)."""
+    m = getattr(exc, "method", None) or method
+    pth = getattr(exc, "path", None) or path
+    retries = int(getattr(exc, "retries", 0) or 0)
+    sent = max(attempts, 1) if m and m.upper() != "GET" else 1
+    sent += retries
+    head = f"{m} {pth} failed" if m and pth else "The request failed"
+    head += f" ({stage})" if stage else ""
+    head += f", sent {_plural(sent, 'time')}" if sent > 1 else ""
+    if writes == 0:
+        made = "No write was made for this row."
+    else:
+        made = (f"{_plural(writes, 'write')} sent for this row; the last may or may not have been applied "
+                "(billbridge looks the record up before any new attempt).")
+    if isinstance(exc, PermissionDeniedError):
+        cause = (f"ConnectWise answered 403 Forbidden: the API member lacks {permission_words(m or '', pth or '')}. "
+                 "Fix: ask a ConnectWise administrator to grant it in the API member's security role (System > "
+                 "Security Roles), then retry the run's failed rows.")
+    elif isinstance(exc, ConnectWiseError):  # the cause and the fix, as for a journal entry (no request: the head has it)
+        from billbridge.journal import explain_failure
+
+        cause = explain_failure({"result": "failed", **{k: v for k, v in _err_fields(exc).items()
+                                                        if k in ("http_status", "error_code", "error_class",
+                                                                 "cw_message", "field_errors", "retries")}})
+    else:
+        cause = f"Unexpected error: {exc}"
+    return f"{head}. {made} {cause}"
+
+
 class _Runner:
     def __init__(self, store, client, run_id, operator, *, force, dry_run, max_attempts, funnel, secrets):
         self.client = client
@@ -463,6 +537,66 @@ class _Runner:
         self.stop = threading.Event()
         self.stop_reason: str | None = None
         self.auth_error: BaseException | None = None
+        # the 403 rule: write kind -> Event set once its first write was answered; kind -> the 403
+        self._gates: dict[str, threading.Event] = {}
+        self._denied: dict[str, PermissionDeniedError] = {}
+        self._gate_lock = threading.Lock()
+
+    # -- the 403 rule ----------------------------------------------------------------------------
+    def open_gate(self, t: _Task) -> tuple[threading.Event | None, RowResult | None]:
+        """Before sending ``t``'s write: ``(gate, None)`` when this is the first write of its kind (the
+        caller must :meth:`close_gate` it once answered), ``(None, None)`` to go ahead, or ``(None,
+        skipped row)`` when a write of this kind already came back 403."""
+        kind = write_kind(t.method or "", t.path or "")
+        with self._gate_lock:
+            gate = self._gates.get(kind)
+            if gate is None:
+                gate = self._gates[kind] = threading.Event()
+                return gate, None
+        gate.wait()
+        return None, self.denied_row(t)
+
+    def close_gate(self, t: _Task, gate: threading.Event | None, exc: BaseException | None = None) -> None:
+        if gate is None:
+            return
+        if isinstance(exc, PermissionDeniedError):
+            self._denied[write_kind(t.method or "", t.path or "")] = exc
+        gate.set()
+
+    def denied_row(self, t: _Task) -> RowResult | None:
+        exc = self._denied.get(write_kind(t.method or "", t.path or ""))
+        if exc is None:
+            return None
+        perm = permission_words(t.method or "", t.path or "")
+        return self.res(t, "skipped", f"Not sent: this run's first write of the same kind "
+                        f"({write_kind(t.method or '', t.path or '')}) came back 403 Forbidden, so billbridge sent no "
+                        f"more of them: the API member lacks {perm}. Fix: ask a ConnectWise administrator to grant "
+                        "it in the API member's security role (System > Security Roles), then retry the run's "
+                        "failed rows (these come along).", error_code="PermissionMissing",
+                        error_class="PermissionDeniedError")
+
+    def begin(self, t: _Task, attempt: int, before: Any, addition_id: int | None = None
+              ) -> tuple[threading.Event | None, int]:
+        """Under the 403 rule, journal the intent of ``t``'s next write: ``(gate, entry id)``; raises
+        :class:`_Denied` (nothing journaled, nothing sent) when a write of this kind was refused."""
+        gate, denied = self.open_gate(t)
+        if denied is not None:
+            raise _Denied(denied)
+        try:
+            return gate, self.intent(t, attempt, before, addition_id)
+        except BaseException:
+            self.close_gate(t, gate)
+            raise
+
+    def call(self, t: _Task, gate: threading.Event | None, fn: Callable[[], Any]) -> Any:
+        """Send the write; the gate opens once it is answered (recording a 403 for its kind)."""
+        try:
+            return fn()
+        except BaseException as exc:
+            self.close_gate(t, gate, exc)
+            raise
+        finally:
+            self.close_gate(t, gate)
 
     # -- journal -------------------------------------------------------------------------------
     def intent(self, t: _Task, attempt: int, before: Any, addition_id: int | None = None) -> int:
@@ -482,7 +616,7 @@ class _Runner:
                       outcome_unknown=bool(getattr(exc, "outcome_unknown", False)))
         else:
             kw = dict(http_status=201 if after is not None and status == "ok" and note == "created" else (
-                200 if status == "ok" else None))
+                204 if status == "ok" and note == "deleted" else (200 if status == "ok" else None)))
         self.db.call(st.journal_result, entry, status=status, after=self.secrets.scrub(after),
                      addition_id=addition_id, duration_ms=round((time.perf_counter() - started) * 1e3, 1),
                      note=note, **kw)
@@ -494,14 +628,13 @@ class _Runner:
                          company_id=_int(r.get("company_id")), company_name=r.get("company_name"),
                          agreement_id=t.agreement_id, addition_id=kw.pop("addition_id", t.addition_id), **kw)
 
-    def failed(self, t: _Task, exc: BaseException, attempts: int, writes: int = 0, prefix: str = "") -> RowResult:
-        from billbridge.connectwise.errors import explain
-
+    def failed(self, t: _Task, exc: BaseException, attempts: int, writes: int = 0, stage: str | None = None) -> RowResult:
         if isinstance(exc, AuthenticationError) and not self.stop.is_set():
             self.auth_error = exc
             self.stop_reason = "ConnectWise refused the API keys (401)"
             self.stop.set()
-        return self.res(t, "failed", prefix + explain(exc), attempts=attempts, writes=writes, **_err_fields(exc))
+        reason = failure_text(exc, method=t.method, path=t.path, attempts=attempts, writes=writes, stage=stage)
+        return self.res(t, "failed", reason, attempts=attempts, writes=writes, **_err_fields(exc))
 
     def check_stop(self, t: _Task) -> RowResult | None:
         if not self.stop.is_set():
@@ -549,11 +682,14 @@ class _Runner:
             stopped = self.check_stop(t)
             if stopped:
                 return stopped
+            try:
+                gate, entry = self.begin(t, attempts + 1, cur, t.addition_id)
+            except _Denied as d:
+                return d.row
             attempts += 1
-            entry = self.intent(t, attempts, cur, t.addition_id)
             started = time.perf_counter()
             try:
-                after = self.client.patch(t.path, t.body)
+                after = self.call(t, gate, lambda: self.client.patch(t.path, t.body))
             except ConnectWiseError as exc:
                 unknown = _transient(exc)
                 self.result(entry, started, status="unknown" if unknown else "failed", exc=exc)
@@ -564,7 +700,7 @@ class _Runner:
                 try:
                     cur = self.client.get(t.path)
                 except ConnectWiseError as exc2:
-                    return self.failed(t, exc2, attempts, writes, "Could not re-read after a failed write: ")
+                    return self.failed(t, exc2, attempts, writes, "re-reading the addition after a failed write")
                 continue
             self.result(entry, started, status="ok", after=after, addition_id=t.addition_id)
             return self.res(t, "ok", "Updated." if t.row.get("action") != "cancel" else "Cancelled (end date set).",
@@ -590,11 +726,14 @@ class _Runner:
             stopped = self.check_stop(t)
             if stopped:
                 return stopped
+            try:
+                gate, entry = self.begin(t, attempts + 1, None)
+            except _Denied as d:
+                return d.row
             attempts += 1
-            entry = self.intent(t, attempts, None)
             started = time.perf_counter()
             try:
-                rec = self.client.post(t.path, t.body)
+                rec = self.call(t, gate, lambda: self.client.post(t.path, t.body))
             except ObjectExistsError as exc:
                 self.result(entry, started, status="failed", exc=exc)
                 records = self._reread(t, records)
@@ -615,8 +754,7 @@ class _Runner:
                 try:
                     records = self.additions(t.agreement_id)
                 except ConnectWiseError as exc2:
-                    return self.failed(t, exc2, attempts, writes, "Could not look the line key up after a lost "
-                                       "answer: ")
+                    return self.failed(t, exc2, attempts, writes, "looking the line key up after a lost answer")
                 continue
             aid = _int((rec or {}).get("id"))
             self.result(entry, started, status="ok", after=rec, addition_id=aid, note="created")
@@ -641,7 +779,7 @@ class _Runner:
             try:
                 found = self.lookup(t)
             except ConnectWiseError as exc:
-                return self.failed(t, exc, attempts, writes, "Could not look the record up before creating it: ")
+                return self.failed(t, exc, attempts, writes, "looking the record up before creating it")
             if found is not None:
                 return self.res(t, "ok", ("Created (the answer was lost; found by its natural key)" if attempts else
                                           "Already exists in ConnectWise; nothing sent") + f" (id {found.get('id')}).",
@@ -651,11 +789,14 @@ class _Runner:
             stopped = self.check_stop(t)
             if stopped:
                 return stopped
+            try:
+                gate, entry = self.begin(t, attempts + 1, None)
+            except _Denied as d:
+                return d.row
             attempts += 1
-            entry = self.intent(t, attempts, None)
             started = time.perf_counter()
             try:
-                rec = self.client.post(t.path, t.body)
+                rec = self.call(t, gate, lambda: self.client.post(t.path, t.body))
             except ConnectWiseError as exc:
                 unknown = _transient(exc) or isinstance(exc, ObjectExistsError)
                 self.result(entry, started, status="unknown" if unknown else "failed", exc=exc)
@@ -665,6 +806,50 @@ class _Runner:
                 continue
             self.result(entry, started, status="ok", after=rec, note="created")
             return self.res(t, "ok", f"Created (id {(rec or {}).get('id')}).", attempts=attempts, writes=writes + 1)
+
+    def run_delete(self, t: _Task, records: Mapping[int, dict]) -> RowResult:
+        """DELETE an addition (undo of a create): only while it still holds what the push left."""
+        attempts = writes = 0
+        cur = records.get(t.addition_id) if t.addition_id is not None else None
+        while True:
+            if cur is None:
+                if attempts:
+                    return self.res(t, "ok", "Deleted (the answer was lost; re-reading shows it is gone). Its full "
+                                    "record is kept in the journal.", attempts=attempts, writes=writes)
+                return self.res(t, "ok", "Already deleted: ConnectWise no longer has this addition; nothing sent.")
+            changed = _differences(cur, t.expect)
+            if changed and not self.force:
+                return self.res(t, "conflict", "Not deleted: " + ", ".join(changed) + " changed in ConnectWise since "
+                                "the push (last updated by " + str((cur.get("_info") or {}).get("updatedBy") or "?")
+                                + "). Check it by hand.", error_code="Conflict", attempts=attempts, writes=writes)
+            if self.dry_run:
+                return self.res(t, "skipped", f"Dry run: would send DELETE {t.path}.")
+            stopped = self.check_stop(t)
+            if stopped:
+                return stopped
+            try:
+                gate, entry = self.begin(t, attempts + 1, cur, t.addition_id)  # the full before-image
+            except _Denied as d:
+                return d.row
+            attempts += 1
+            started = time.perf_counter()
+            try:
+                self.call(t, gate, lambda: self.client.delete(t.path))
+            except ConnectWiseError as exc:
+                gone_maybe = _transient(exc) or isinstance(exc, NotFoundError)
+                self.result(entry, started, status="unknown" if gone_maybe else "failed", exc=exc)
+                writes += 1 if gone_maybe else 0
+                if not gone_maybe or attempts >= self.max_attempts:
+                    return self.failed(t, exc, attempts, writes)
+                try:
+                    cur = self.additions(t.agreement_id).get(t.addition_id)
+                except ConnectWiseError as exc2:
+                    return self.failed(t, exc2, attempts, writes, "re-reading the agreement's additions after a "
+                                       "failed delete")
+                continue
+            self.result(entry, started, status="ok", addition_id=t.addition_id, note="deleted")
+            return self.res(t, "ok", "Deleted the addition the push created (not invoiced yet; its full record is "
+                            "kept in the journal).", attempts=attempts, writes=writes + 1)
 
 
 def _row_meta(t: _Task) -> dict[str, Any]:
@@ -779,7 +964,8 @@ def push_events(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapp
             return
         except Exception as exc:  # noqa: BLE001 - every row of the agreement fails the same way
             for t in group:
-                funnel.event("row", runner.failed(t, exc, 0, prefix="Could not re-read the agreement's additions: "))
+                funnel.event("row", runner.failed(t, exc, 0, stage="re-reading the agreement's additions before "
+                                                                   "writing"))
             return
         funnel.event("reread", agreement_id, recs, group)
 
@@ -812,7 +998,7 @@ def push_events(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapp
             if item[1] == "reread":
                 _, _, agr, recs, group = item
                 for t in group:
-                    fn = runner.run_patch if t.kind == "patch" else runner.run_create_addition
+                    fn = {"patch": runner.run_patch, "delete": runner.run_delete}.get(t.kind, runner.run_create_addition)
                     pool.submit(guarded, fn, t, recs)
                 continue
             res = item[2]
@@ -893,16 +1079,81 @@ def push(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapping[str
 
 
 # ------------------------------------------------------------------------------------ undo / retry
-def plan_undo(store: st.Store, client: Any, run_id: int) -> list[dict[str, Any]]:
-    """Inverse writes of a push run, computed from its journal, as pushable rows.
+#: the actions of undo rows: write values back, delete a created addition, add a correcting line
+#: (``correct_invoiced``), nothing to do, cannot be undone
+UNDO_ACTIONS = ("update", "delete", "create", "in_sync", "blocked")
 
-    Each successful write of the run gets one row: a PATCH is undone by writing back the values the
-    record had before (quantity, price, cost, dates, line key); an addition the run created is
-    cancelled (``cancelledDate`` = its effective date, so it never bills: never DELETE); a cancel is
-    undone by restoring the previous ``cancelledDate`` (reinstated). The current record is re-read:
-    a record changed in ConnectWise after the push is marked ``blocked`` with cause ``conflict``,
-    not undone blindly. Rows carry ``expect`` (the values the push left), so the undo push refuses
-    them too if they change before it runs."""
+
+def _day(v: Any) -> str | None:
+    return None if _null(v) or v == "" else str(v)[:10]
+
+
+def _month_end(day: str) -> str:
+    import calendar
+
+    y, m = int(day[:4]), int(day[5:7])
+    return f"{day[:7]}-{calendar.monthrange(y, m)[1]:02d}"
+
+
+def billed_by(addition: Mapping[str, Any], invoices: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The agreement invoice (of the addition's agreement) that billed ``addition``, or None.
+
+    An agreement invoice dated in month X bills the additions running in X (effective on or before
+    X's last day, not cancelled before X's first day) that existed when it was made (the invoice was
+    entered after the addition). The one rule undo uses to tell "not billed yet" (Rule 6.7)."""
+    eff, canc = _day(addition.get("effectiveDate")), _day(addition.get("cancelledDate"))
+    made = str((addition.get("_info") or {}).get("dateEntered") or "")[:19]
+    for inv in sorted(invoices, key=lambda i: str(i.get("date") or "")):
+        day = _day(inv.get("date"))
+        if not day:
+            continue
+        if eff and eff > _month_end(day):
+            continue
+        if canc and canc < day[:7] + "-01":
+            continue
+        entered = str((inv.get("_info") or {}).get("dateEntered") or "")[:19]
+        if made and entered and entered < made:
+            continue
+        return dict(inv)
+    return None
+
+
+def _correction(agr: int, created: Mapping[str, Any], invoice: Mapping[str, Any], run_id: int) -> dict[str, Any]:
+    """A one-off correcting line (Rule 6.1) that takes back what ``invoice`` billed for ``created``: the
+    same product, price and cost, the quantity negated, dated the month after the invoice's month."""
+    from billbridge.bdom import add_months, addition_dates
+
+    first, last = addition_dates(add_months(str(invoice.get("date"))[:7], 1))
+    key = _key_value(created.get("customFields"))
+    body = {"product": {"id": _int((created.get("product") or {}).get("id"))}, "billCustomer": "Billable",
+            "quantity": -(_dec(created.get("quantity")) or Decimal(0)), "unitPrice": _dec(created.get("unitPrice")),
+            "unitCost": _dec(created.get("unitCost")), "effectiveDate": first, "cancelledDate": last,
+            "customFields": [{"id": LINE_KEY_FIELD_ID, "caption": LINE_KEY_FIELD,
+                              "value": f"{key or 'line'}|undo{run_id}"}]}
+    return {"method": "POST", "path": f"/finance/agreements/{agr}/additions", "body": to_wire(body)}
+
+
+def plan_undo(store: st.Store, client: Any, run_id: int) -> list[dict[str, Any]]:
+    """Inverse writes of a push run, computed from its journal, as pushable rows (action in
+    :data:`UNDO_ACTIONS`).
+
+    Each successful write of the run gets one row:
+
+    * a PATCH is undone by writing back the values the record had before (quantity, price, cost,
+      dates, line key); a cancel is undone by restoring the previous ``cancelledDate`` (reinstated);
+    * an addition the run created is DELETEd when no ConnectWise invoice has billed it yet
+      (:func:`billed_by`; billing-rules Rule 6.7: a line with ``cancelledDate = effectiveDate`` still
+      bills that day, so cancelling would not undo it); the DELETE's journal entry keeps the full
+      record as ``before``;
+    * an addition already invoiced cannot be undone: the row is ``blocked`` (cause ``invoiced``),
+      says which invoice billed it, and carries ``correction``: a one-off correcting line for the
+      next month that :func:`undo` adds with ``correct_invoiced=True``.
+
+    The current records are re-read: a record changed in ConnectWise after the push is ``blocked``
+    with cause ``conflict``, not undone blindly. Rows carry ``expect`` (the values the push left),
+    so the undo push refuses them too if they change before it runs."""
+    from billbridge.connectwise import conditions as C
+
     entries = [e for e in st.journal_entries(store, run_id=run_id) if e["status"] in ("ok", "unknown")]
     results = {r["key"]: r for r in st.push_row_results(store, run_id=run_id).to_dict("records")}
     plan_rows = {k: (r.get("plan_row") or {}) for k, r in results.items()}
@@ -913,6 +1164,7 @@ def plan_undo(store: st.Store, client: Any, run_id: int) -> list[dict[str, Any]]
         e["_first_before"] = first if e["key"] in last else e.get("before")
         last[e["key"]] = e
     reads: dict[int, dict[int, dict]] = {}
+    invoices: dict[int, list[dict] | ConnectWiseError] = {}
     out = []
     for key, e in last.items():
         res = results.get(key) or {}
@@ -921,8 +1173,10 @@ def plan_undo(store: st.Store, client: Any, run_id: int) -> list[dict[str, Any]]
         pr = plan_rows.get(key) or {}
         path = e["path"]
         agr = _agreement_of(path)
-        meta = {"company_id": pr.get("company_id"), "company_name": pr.get("company_name"), "agreement_id": agr,
+        meta = {"company_id": _int(pr.get("company_id")), "company_name": pr.get("company_name"), "agreement_id": agr,
                 "undo_of": e["id"], "vendor_customer_id": pr.get("vendor_customer_id")}
+        impact = _dec(pr.get("price_impact"))
+        meta["price_impact"] = None if impact is None else str(-impact)
         if agr is None:
             out.append({"key": key, "action": "blocked", "cause": "not_undoable", **meta,
                         "reason": f"{e['method']} {path} created a record other than an addition: remove it in "
@@ -942,24 +1196,56 @@ def plan_undo(store: st.Store, client: Any, run_id: int) -> list[dict[str, Any]]
             created = e.get("after") or e.get("body") or {}
             expect = {f: created.get(f) for f in ("quantity", "unitPrice", "unitCost", "effectiveDate",
                                                   "cancelledDate") if f in created}
-            eff = created.get("effectiveDate")
-            ops = [{"op": "replace", "path": "cancelledDate", "value": eff}]
-            action_text = "cancel the addition the push created"
-        else:
-            aid = _addition_of(path)
-            after = e.get("after") or {}
-            before = e.get("_first_before") or e.get("before") or {}
-            fields = [str(op["path"]).strip("/") for op in e.get("body") or []]
-            expect = {f: (after or {}).get(f) if after else next(
-                (op.get("value") for op in e.get("body") or [] if str(op["path"]).strip("/") == f), None)
-                for f in fields}
-            ops = [{"op": "replace", "path": f, "value": before.get(f)} for f in fields]
-            action_text = ("reinstate the cancelled addition" if fields == ["cancelledDate"] and not before.get(
-                "cancelledDate") else "restore the values before the push")
+            cur = reads[agr].get(aid) if aid is not None else None
+            row = {"key": key, "action": "delete", "cause": None, **meta, "cw_addition_id": aid, "expect": expect,
+                   "request": {"method": "DELETE", "path": f"/finance/agreements/{agr}/additions/{aid}", "body": None},
+                   "reason": "Undo: delete the addition the push created (no invoice has billed it yet)."}
+            if cur is None:
+                row.update(action="in_sync", request=None,
+                           reason="Already undone: the addition the push created is no longer in ConnectWise.")
+            elif _differences(cur, expect):
+                row.update(action="blocked", cause="conflict", request=None,
+                           reason=f"Not undone: {', '.join(_differences(cur, expect))} changed in ConnectWise after "
+                                  f"the push (last updated by {(cur.get('_info') or {}).get('updatedBy') or '?'}); "
+                                  "check it by hand.")
+            else:
+                if agr not in invoices:
+                    try:
+                        invoices[agr] = client.list("/finance/invoices", conditions=C.all_of(
+                            C.eq("applyToType", "Agreement"), C.eq("applyToId", agr)), page_size=1000)
+                    except ConnectWiseError as exc:
+                        invoices[agr] = exc
+                invs = invoices[agr]
+                if isinstance(invs, ConnectWiseError):
+                    row.update(action="blocked", cause="invoice_unknown", request=None,
+                               reason="Not undone: billbridge could not read the agreement's invoices to make sure "
+                                      f"none has billed this addition ({explain(invs)}). Check the agreement's "
+                                      "invoices in ConnectWise, then preview the undo again.")
+                elif (inv := billed_by(cur, invs)) is not None:
+                    fix = _correction(agr, cur, inv, run_id)
+                    q = fix["body"]["quantity"]
+                    row.update(action="blocked", cause="invoiced", request=None, correction=fix,
+                               reason=f"Cannot undo: ConnectWise invoice {inv.get('invoiceNumber') or inv.get('id')} "
+                                      f"({_day(inv.get('date'))}) already billed this addition, so deleting it would "
+                                      f"not take the charge back. Offered instead: a correcting line (quantity {q} "
+                                      f"at the same price, once, on {fix['body']['effectiveDate'][:10]}); add it "
+                                      f"with 'billbridge undo {run_id} --correct-invoiced' or the checkbox on Sync "
+                                      "status.")
+            out.append(row)
+            continue
+        aid = _addition_of(path)
+        after = e.get("after") or {}
+        before = e.get("_first_before") or e.get("before") or {}
+        fields = [str(op["path"]).strip("/") for op in e.get("body") or []]
+        expect = {f: (after or {}).get(f) if after else next(
+            (op.get("value") for op in e.get("body") or [] if str(op["path"]).strip("/") == f), None)
+            for f in fields}
+        ops = [{"op": "replace", "path": f, "value": before.get(f)} for f in fields]
+        action_text = ("reinstate the cancelled addition" if fields == ["cancelledDate"] and not before.get(
+            "cancelledDate") else "restore the values before the push")
         cur = reads[agr].get(aid) if aid is not None else None
         row = {"key": key, "action": "update", "cause": None, **meta, "cw_addition_id": aid,
-               "expect": expect, "price_impact": str(-_dec(pr.get("price_impact"))) if _dec(
-                   pr.get("price_impact")) is not None else None,
+               "expect": expect,
                "request": {"method": "PATCH", "path": f"/finance/agreements/{agr}/additions/{aid}", "body": ops},
                "reason": f"Undo: {action_text}."}
         if cur is None:
@@ -976,28 +1262,48 @@ def plan_undo(store: st.Store, client: Any, run_id: int) -> list[dict[str, Any]]
     return out
 
 
+def with_corrections(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Undo rows with each already-invoiced addition's offered correcting line as a create."""
+    return [dict(r, action="create", cause=None, request=r["correction"], target="addition",
+                 reason="Undo: add a correcting line for an addition ConnectWise already invoiced "
+                        f"(quantity {r['correction']['body']['quantity']}, once, on "
+                        f"{str(r['correction']['body']['effectiveDate'])[:10]}).")
+            if r.get("cause") == "invoiced" and r.get("correction") else r for r in rows]
+
+
 def undo(store: st.Store, client: Any, run_id: int, *, operator: str | None = None, dry_run: bool = False,
          concurrency: int = 4, token: str | None = None, progress: Callable[[Progress], None] | None = None,
-         rows: list[dict[str, Any]] | None = None) -> PushRun:
-    """Run :func:`plan_undo`'s rows as a new push run linked to ``run_id`` (kind ``undo``)."""
+         rows: list[dict[str, Any]] | None = None, correct_invoiced: bool = False) -> PushRun:
+    """Run :func:`plan_undo`'s rows as a new push run linked to ``run_id`` (kind ``undo``).
+    ``correct_invoiced`` adds the offered correcting line of each addition already invoiced."""
     run = st.get_push_run(store, run_id)
     if run is None:
-        raise KeyError(f"no push run {run_id}")
+        raise errors.NotFoundError(f"There is no push run {run_id}: billbridge status lists the runs.")
     rows = plan_undo(store, client, run_id) if rows is None else rows
+    if correct_invoiced:
+        rows = with_corrections(rows)
     return push(store, client, rows, operator=operator, month=run.get("month"), plan_id=run.get("plan_id"),
                 concurrency=concurrency, dry_run=dry_run, token=token, kind="undo", parent_run_id=run_id,
                 progress=progress)
 
 
+def retryable(result: Mapping[str, Any]) -> bool:
+    """A row result worth retrying: it failed, or it was not sent because a write of its kind came back
+    403 (``PermissionMissing``: retry once the permission is granted)."""
+    return result.get("result") == "failed" or (result.get("result") == "skipped"
+                                                 and result.get("error_code") == "PermissionMissing")
+
+
 def retry_rows(store: st.Store, run_id: int, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """The plan rows of a run's failed (and conflicting, when named in ``keys``) rows, to push again."""
+    """The plan rows of a run's failed rows and of those not sent for a missing permission (and of
+    conflicting ones, when named in ``keys``), to push again."""
     df = st.push_row_results(store, run_id=run_id)
     wanted = set(keys) if keys is not None else None
     out = []
     for r in df.to_dict("records"):
         if wanted is not None and r["key"] not in wanted:
             continue
-        if wanted is None and r["result"] != "failed":
+        if wanted is None and not retryable(r):
             continue
         if r["result"] == "ok":
             continue
@@ -1014,7 +1320,7 @@ def retry(store: st.Store, client: Any, run_id: int, keys: Iterable[str] | None 
     journaled attempts; rows done meanwhile are found already applied and not written twice."""
     run = st.get_push_run(store, run_id)
     if run is None:
-        raise KeyError(f"no push run {run_id}")
+        raise errors.NotFoundError(f"There is no push run {run_id}: billbridge status lists the runs.")
     return push(store, client, retry_rows(store, run_id, keys), operator=operator, month=run.get("month"),
                 plan_id=run.get("plan_id"), force=force, concurrency=concurrency, token=token, kind="retry",
                 parent_run_id=run_id, progress=progress)

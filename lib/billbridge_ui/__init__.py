@@ -7,14 +7,17 @@ ConnectWise connection, the database handle, the shared billing month and error 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import streamlit as st
 
+from billbridge import clock
 from billbridge.config import AppConfig, ConfigError, load_config
+from billbridge.errors import InputError
 
 MONTH_KEY = "billing_month"
+#: the URL query parameter holding the billing month (``?month=2026-11``): shareable, survives a refresh
+MONTH_PARAM = "month"
 SHELL_KEY = "_billbridge_shell"
 
 
@@ -36,7 +39,7 @@ def config() -> AppConfig:
     discovery, with no sidebar badge or month picker); such a run is sent through ``app.py``.
     """
     if not st.session_state.get(SHELL_KEY):
-        st.switch_page("app.py")
+        st.switch_page("app.py", query_params=st.query_params.to_dict())
     try:
         return load_config(_secrets_section())
     except ConfigError as exc:
@@ -73,10 +76,45 @@ def store():
 
 
 def billing_month() -> str:
-    """The billing month chosen in the sidebar (``YYYY-MM``)."""
+    """The billing month every page works on (``YYYY-MM``): chosen in the sidebar; a new session
+    (a shared link, a browser refresh) starts on the URL's ``?month=`` when it is a billing month,
+    else on the current month (:func:`billbridge.clock.current_month`)."""
     if MONTH_KEY not in st.session_state:
-        st.session_state[MONTH_KEY] = date.today().strftime("%Y-%m")
+        st.session_state[MONTH_KEY] = _month_from_url() or clock.current_month()
     return st.session_state[MONTH_KEY]
+
+
+def _month_from_url() -> str | None:
+    from billbridge.bdom import parse_billing_month
+
+    value = st.query_params.get(MONTH_PARAM)
+    if not value:
+        return None
+    try:
+        year, month = parse_billing_month(value)
+    except InputError:
+        st.session_state["_bad_month_param"] = value
+        return None
+    return f"{year:04d}-{month:02d}"
+
+
+def set_billing_month(month: str) -> None:
+    """Make ``month`` the billing month of this session and of the URL (the sidebar's on_change)."""
+    st.session_state[MONTH_KEY] = month
+    keep_month_in_url()
+
+
+def keep_month_in_url() -> None:
+    """Write the billing month into the URL (``?month=``) unless it is there already: a page switch
+    drops query parameters, so the shell calls this on every run. Says so once when the link's
+    month could not be read."""
+    month = billing_month()
+    if st.query_params.get(MONTH_PARAM) != month:
+        st.query_params[MONTH_PARAM] = month
+    bad = st.session_state.pop("_bad_month_param", None)
+    if bad is not None:
+        st.toast(f"The link's month {bad!r} is not a billing month (YYYY-MM); showing {month}.",
+                 icon=":material/warning:")
 
 
 def month_options(around: str, known: list[str] | None = None, back: int = 12, ahead: int = 2) -> list[str]:

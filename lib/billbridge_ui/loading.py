@@ -15,7 +15,6 @@ from billbridge_ui.tables import display_frame
 from billbridge_ui.text import md
 
 CUSTOM = "Map columns myself…"
-DEMO_MONTHS = demo_world.MONTHS
 SAVED_PREFIX = "saved: "
 MAX_PROBLEMS_ON_SCREEN = 50
 ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252", "utf-16": "UTF-16",
@@ -193,3 +192,10 @@ def render_history(store, month: str) -> None:
             if len(frame):
                 with st.expander(f"{name.replace('_', ' ').capitalize()} ({len(frame)})"):
                     st.dataframe(display_frame(frame), hide_index=True, width="stretch")
+
+
+def __getattr__(name: str):
+    """``DEMO_MONTHS``: the months the demo vendor has today (the four ending with this one)."""
+    if name == "DEMO_MONTHS":
+        return demo_world.months()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ import billbridge_ui as ui
 
 from billbridge import month as mo
 from billbridge import store as bst
-from billbridge.model import ACTION_LABELS, CAUSES, column_label, label, labels
+from billbridge.model import CAUSES, column_label, label, labels
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import display_frame, qty_text
 from billbridge_ui.text import md, md_join

@@ -36,3 +36,25 @@ def test_a_bookmarked_page_on_a_freshly_started_server_opens_inside_the_app_shel
         wait_idle(page, timeout=60_000)
         assert sidebar.get_by_text("Timeline", exact=True).is_visible()  # the app's own navigation
         assert sidebar.get_by_text("load month", exact=True).count() == 0  # not the pages/ folder listing
+
+
+def test_the_billing_month_in_the_url_is_honoured_kept_across_refresh_and_page_switch(app_server, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{app_server}/?month=2026-09", wait_until="domcontentloaded")
+    picker = page.get_by_role("combobox", name="Billing month")
+    expect(picker).to_have_value("2026-09", timeout=60_000)  # the link's month, not today's
+    wait_idle(page, timeout=60_000)
+    page.reload(wait_until="domcontentloaded")  # a refresh is a new session: the URL brings the month back
+    expect(picker).to_have_value("2026-09", timeout=60_000)
+    wait_idle(page, timeout=60_000)
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name="Reconcile").click()
+    page.wait_for_url("**/reconcile?month=2026-09", timeout=30_000)  # a page switch keeps it in the URL
+    wait_idle(page, timeout=60_000)
+    picker.click()
+    page.get_by_role("option", name="2026-10").click()
+    page.wait_for_url("**/reconcile?month=2026-10", timeout=30_000)  # choosing a month writes it
+    wait_idle(page, timeout=60_000)
+    page.reload(wait_until="domcontentloaded")
+    expect(picker).to_have_value("2026-10", timeout=60_000)
+    screenshot(page, "month_in_url")

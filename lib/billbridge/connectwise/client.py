@@ -49,6 +49,8 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from billbridge.errors import InputError
+
 from . import conditions as C
 from .errors import (
     ConnectWiseError,
@@ -79,12 +81,12 @@ def to_wire(value: Any) -> Any:
         return C.cw_datetime(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError(f"not a finite number: {value!r}")
+            raise InputError(f"not a finite number: {value!r}")
         if value == value.to_integral_value():
             return int(value)
         f = float(value)
         if Decimal(repr(f)) != value:
-            raise ValueError(f"{value!r} cannot be sent to ConnectWise exactly (too many digits)")
+            raise InputError(f"{value!r} cannot be sent to ConnectWise exactly (too many digits)")
         return f
     if isinstance(value, Mapping):
         return {str(k): to_wire(v) for k, v in value.items()}
@@ -106,11 +108,11 @@ def batch_ids(
             batch = candidate
             continue
         if not batch:
-            raise ValueError(f"a single id {ident!r} makes the URL longer than {max_url} characters")
+            raise InputError(f"a single id {ident!r} makes the URL longer than {max_url} characters")
         yield batch
         batch = [ident]
         if len(make_url(batch)) > max_url:
-            raise ValueError(f"a single id {ident!r} makes the URL longer than {max_url} characters")
+            raise InputError(f"a single id {ident!r} makes the URL longer than {max_url} characters")
     if batch:
         yield batch
 
@@ -549,7 +551,7 @@ class CWClient:
         the previous one.
         """
         if not 1 <= int(page_size) <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+            raise InputError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         page_size = int(page_size)
         base_params = self._query(conditions, child_conditions, custom_field_conditions, order_by, fields)
         headers = {"pagination-type": "forward-only"} if forward_only else None
@@ -682,14 +684,14 @@ class CWClient:
             raise TypeError("patch() takes a list of JSON Patch operations")
         for op in ops:
             if op.get("op") not in ("add", "replace", "remove") or not _PATCH_PATH_RE.fullmatch(str(op.get("path", ""))):
-                raise ValueError(f"not a ConnectWise JSON Patch operation: {op!r}")
+                raise InputError(f"not a ConnectWise JSON Patch operation: {op!r}")
         replace_only = all(op.get("op") == "replace" for op in ops)
         return self._json(self._call("PATCH", path, body=list(ops), idempotent=replace_only))
 
     def patch_fields(self, path: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH with one ``replace`` op per field; dates/Decimals encoded for the wire."""
         if not values:
-            raise ValueError("patch_fields() needs at least one field")
+            raise InputError("patch_fields() needs at least one field")
         ops = [{"op": "replace", "path": str(k), "value": to_wire(v)} for k, v in values.items()]
         return self.patch(path, ops)
 

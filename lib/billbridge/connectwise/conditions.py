@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from billbridge.errors import InputError
+
 __all__ = [
     "literal",
     "field_name",
@@ -46,7 +48,7 @@ FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")  # us
 def field_name(name: str) -> str:
     """``name`` unchanged if it is a valid (possibly nested) field name, else ValueError."""
     if not isinstance(name, str) or not FIELD_RE.fullmatch(name):
-        raise ValueError(f"not a ConnectWise field name: {name!r}")
+        raise InputError(f"not a ConnectWise field name: {name!r}")
     return name
 
 
@@ -55,7 +57,7 @@ def cw_datetime(value: date | datetime) -> str:
     datetime is converted to UTC. Naive datetimes are refused: their zone is unknown."""
     if isinstance(value, datetime):
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-            raise ValueError(
+            raise InputError(
                 f"naive datetime {value!r}: pass an aware datetime (UTC) or a date, never a local time"
             )
         return value.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -77,11 +79,11 @@ def _quote(s: str) -> str:
 def _number(value: int | float | Decimal) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError(f"not a finite number: {value!r}")
+            raise InputError(f"not a finite number: {value!r}")
         text = format(value, "f")
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"not a finite number: {value!r}")
+            raise InputError(f"not a finite number: {value!r}")
         text = format(Decimal(repr(value)), "f")
     else:
         text = str(int(value))
@@ -139,7 +141,7 @@ def _list(values: Iterable[object]) -> str:
     if isinstance(values, (str, bytes)):
         raise TypeError("in_() takes a collection of values, not a string")
     if not items:
-        raise ValueError("an empty 'in (...)' list matches nothing; skip the query instead")
+        raise InputError("an empty 'in (...)' list matches nothing; skip the query instead")
     return "(" + ",".join(literal(v) for v in items) + ")"
 
 
@@ -156,7 +158,7 @@ def not_in(field: str, values: Iterable[object]) -> str:
 def _join(word: str, parts: tuple[str | None, ...]) -> str:
     kept = [p for p in parts if p]
     if not kept:
-        raise ValueError(f"{word}: no conditions given")
+        raise InputError(f"{word}: no conditions given")
     if len(kept) == 1:
         return kept[0]
     return "(" + f" {word} ".join(f"({p})" if _needs_parens(p) else p for p in kept) + ")"
@@ -203,5 +205,5 @@ def any_of(*conds: str | None) -> str:
 def not_(cond: str) -> str:
     """``not (cond)``."""
     if not cond:
-        raise ValueError("not_: no condition given")
+        raise InputError("not_: no condition given")
     return f"not ({cond})"

@@ -10,10 +10,18 @@
   what it created and says so.
 * **Edit** permissions: ``PATCH []`` (no operations) on id 0, which does not exist. **404** (or
   400) means the server got past the security check -> *granted*; **403** -> *missing*.
+* **Delete** (agreement additions, needed only to undo a push): ``DELETE`` of id 0, which does not
+  exist: **404** -> *granted*, **403** -> *missing*.
+
+Only a **403** makes a permission *missing*. A probe that merely failed (a 5xx, a timeout, a
+dropped connection, throttling after every retry, an unexpected 404) proves nothing either way: the
+permission is *could not check*, with the reason, and the next check may settle it.
 
 ConnectWise checking security before validation/lookup is how the sandbox behaves and how the
 real server is reported to behave (403 for "valid keys, insufficient role", django-connectwise);
 the probes rely on it. A 401 stops everything: :class:`AuthenticationError` is raised.
+
+Each :class:`PermissionCheck` has a ``state``: :data:`GRANTED`, :data:`MISSING` or :data:`UNKNOWN`.
 
 :func:`check_connection` wraps it all for the Connection page and ``billbridge check``.
 """
@@ -24,6 +32,9 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from billbridge.errors import InputError
+
 
 from .errors import (
     AuthenticationError,
@@ -38,7 +49,12 @@ from .settings import mask_secret
 if TYPE_CHECKING:
     from .client import CWClient
 
-__all__ = ["PermissionCheck", "ConnectionReport", "check_permissions", "check_connection", "REQUIRED"]
+__all__ = ["PermissionCheck", "ConnectionReport", "check_permissions", "check_connection", "REQUIRED",
+           "GRANTED", "MISSING", "UNKNOWN", "STATE_LABELS"]
+
+GRANTED, MISSING, UNKNOWN = "granted", "missing", "unknown"
+#: how the Connection page and ``billbridge check`` name each state
+STATE_LABELS = {GRANTED: "granted", MISSING: "missing", UNKNOWN: "could not check"}
 
 
 @dataclass(frozen=True)
@@ -46,8 +62,9 @@ class PermissionCheck:
     """One probed permission: ``area`` (what billbridge needs it for: "Agreements",
     "Agreement additions", ...), ``permission`` (the ConnectWise security-role permission, e.g.
     "Agreements: Add"; additions are covered by the same "Agreements" permission),
-    ``module`` (ConnectWise security-role module, "Finance"), ``ok``, ``detail`` in plain words,
-    and ``probe`` (the request that was made)."""
+    ``module`` (ConnectWise security-role module, "Finance"), ``state`` (granted, missing or
+    unknown: the probe failed, so it could not be checked), ``detail`` in plain words (for unknown:
+    why), and ``probe`` (the request that was made). ``ok`` is True only when granted."""
 
     area: str
     permission: str
@@ -55,6 +72,16 @@ class PermissionCheck:
     detail: str
     module: str = ""
     probe: str = ""
+    state: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.state:
+            object.__setattr__(self, "state", GRANTED if self.ok else MISSING)
+
+    @property
+    def label(self) -> str:
+        """``granted`` / ``missing`` / ``could not check``."""
+        return STATE_LABELS[self.state]
 
 
 # (area, module, permission, method, path template)
@@ -66,6 +93,8 @@ REQUIRED: list[tuple[str, str, str, str, str]] = [
     ("Agreement additions", "Finance", "Agreements: Inquire", "GET", "/finance/agreements/{aid}/additions"),
     ("Agreement additions", "Finance", "Agreements: Add", "POST", "/finance/agreements/{aid}/additions"),
     ("Agreement additions", "Finance", "Agreements: Edit", "PATCH", "/finance/agreements/{aid}/additions/0"),
+    # only to undo a push: an addition billbridge created and no invoice billed yet is deleted (Rule 6.7)
+    ("Agreement additions", "Finance", "Agreements: Delete", "DELETE", "/finance/agreements/{aid}/additions/0"),
     ("Catalog", "Procurement", "Product Catalog: Inquire", "GET", "/procurement/catalog"),
     ("Product types", "System", "Table Setup: Inquire", "GET", "/procurement/types"),
 ]
@@ -74,11 +103,12 @@ REQUIRED: list[tuple[str, str, str, str, str]] = [
 def check_permissions(client: CWClient) -> list[PermissionCheck]:
     """Probe every permission billbridge needs (see the module docstring); changes nothing.
 
-    Raises :class:`AuthenticationError` (401) or :class:`CWConnectionError` when nothing can be
-    checked at all.
+    Raises :class:`AuthenticationError` (401). A probe that fails is ``unknown`` (could not check);
+    once ConnectWise refuses connections the remaining probes are not tried.
     """
     results: list[PermissionCheck] = []
     agreement_id: int | None = None
+    stopped: str | None = None
     for area, module, permission, method, template in REQUIRED:
         if "{aid}" in template:
             aid = agreement_id if agreement_id is not None else 0
@@ -89,19 +119,27 @@ def check_permissions(client: CWClient) -> list[PermissionCheck]:
         # Without an agreement to look under, a 404 on the additions list still proves the
         # security check passed (the sandbox and ConnectWise check the role first).
         not_found_ok = method != "GET" or ("{aid}" in template and agreement_id is None)
-        ok, detail, created = _probe(client, method, path, permission, module, area, not_found_ok)
+        if stopped is not None:
+            state, detail, created = UNKNOWN, f"Could not check: not tried, {stopped}", None
+        else:
+            try:
+                state, detail, created = _probe(client, method, path, permission, module, area, not_found_ok)
+            except CWConnectionError as err:  # refused: every later probe would wait for its retries too
+                stopped = f"ConnectWise stopped answering: {explain(err)}"
+                state, detail, created = UNKNOWN, f"Could not check: {stopped}", None
+        ok = state == GRANTED
         if ok and method == "GET" and path == "/finance/agreements" and created is not None:
             agreement_id = created
         if "{aid}" in template and agreement_id is None and ok:
             detail += " (no agreement exists to probe against, so this is a weaker check)"
-        results.append(PermissionCheck(area, permission, ok, detail, module, probe))
+        results.append(PermissionCheck(area, permission, ok, detail, module, probe, state))
     return results
 
 
 def _probe(
     client: CWClient, method: str, path: str, permission: str, module: str, area: str, not_found_ok: bool
 ) -> tuple[bool, str, int | None]:
-    """(ok, detail, first id seen or created)."""
+    """(state, detail, first id seen or created)."""
     missing = (
         f"Missing: the API member's security role does not grant '{permission}' ({module} module). "
         f"Ask a ConnectWise administrator to grant it."
@@ -110,7 +148,7 @@ def _probe(
         if method == "GET":
             rows = client.get(path, params={"pageSize": 1, "fields": "id"})
             first = rows[0].get("id") if isinstance(rows, list) and rows and isinstance(rows[0], dict) else None
-            return True, f"Granted: billbridge can read {area.lower()}.", first
+            return GRANTED, f"Granted: billbridge can read {area.lower()}.", first
         if method == "POST":
             created = client.post(path, {})
             # An empty body should never be accepted; undo it if it was.
@@ -122,27 +160,34 @@ def _probe(
                     note = f" (the server accepted an empty record, id {new_id}; it was deleted again)"
                 except ConnectWiseError:
                     note = f" (WARNING: the server accepted an empty record, id {new_id}; delete it by hand)"
-            return True, f"Granted: billbridge can add {area.lower()}.{note}", None
+            return GRANTED, f"Granted: billbridge can add {area.lower()}.{note}", None
         if method == "PATCH":
             client.patch(path, [])
-            return True, f"Granted: billbridge can edit {area.lower()}.", None
-        raise ValueError(method)
+            return GRANTED, f"Granted: billbridge can edit {area.lower()}.", None
+        if method == "DELETE":  # id 0 never exists: a 404 proves the security check passed
+            client.delete(path)
+            return GRANTED, f"Granted: billbridge can delete {area.lower()} (to undo a push).", None
+        raise InputError(f"no permission probe for HTTP method {method}")
     except AuthenticationError:
         raise
-    except CWConnectionError:
-        raise
+    except CWConnectionError as err:
+        if err.reason == "refused":
+            raise
+        return UNKNOWN, f"Could not check (the probe failed, which says nothing about the permission): {explain(err)}", None
     except PermissionDeniedError:
-        return False, missing, None
+        return MISSING, missing, None
     except NotFoundError:
         if not not_found_ok:
-            return False, f"Could not check: {path} was not found on this server.", None
-        verb = {"GET": "read", "POST": "add", "PATCH": "edit"}[method]
-        return True, f"Granted: billbridge can {verb} {area.lower()}.", None
-    except ConnectWiseError as err:
+            return UNKNOWN, (f"Could not check: {method} {path} was not found on this server (404), so the "
+                             "probe proves nothing. Check again; if it stays, the server is older than billbridge "
+                             "expects."), None
+        verb = {"GET": "read", "POST": "add", "PATCH": "edit", "DELETE": "delete"}[method]
+        return GRANTED, f"Granted: billbridge can {verb} {area.lower()}.", None
+    except ConnectWiseError as err:  # 5xx, timeouts, dropped connections, throttling: the probe failed
         if err.status == 400 and method in ("POST", "PATCH"):
             # The request was refused by validation, i.e. after the security check passed.
-            return True, f"Granted: billbridge can {'add' if method == 'POST' else 'edit'} {area.lower()}.", None
-        return False, f"Could not check: {explain(err)}", None
+            return GRANTED, f"Granted: billbridge can {'add' if method == 'POST' else 'edit'} {area.lower()}.", None
+        return UNKNOWN, f"Could not check (the probe failed, which says nothing about the permission): {explain(err)}", None
 
 
 @dataclass
@@ -163,6 +208,7 @@ class ConnectionReport:
     permissions: list[PermissionCheck] = field(default_factory=list)
     error: str | None = None  # plain words (explain()) when the connection or auth failed
     error_kind: str | None = None  # "auth", "connection", "other"
+    version_error: str | None = None  # the server version could not be read (the probes still ran)
 
     @property
     def ok(self) -> bool:
@@ -170,11 +216,19 @@ class ConnectionReport:
 
     @property
     def missing(self) -> list[PermissionCheck]:
-        return [p for p in self.permissions if not p.ok]
+        """Permissions the API member lacks (a 403 said so)."""
+        return [p for p in self.permissions if p.state == MISSING]
+
+    @property
+    def unchecked(self) -> list[PermissionCheck]:
+        """Permissions that could not be checked (the probe failed)."""
+        return [p for p in self.permissions if p.state == UNKNOWN]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["ok"] = self.ok
+        d["missing"] = [p.permission for p in self.missing]
+        d["could_not_check"] = [p.permission for p in self.unchecked]
         return d
 
 
@@ -192,7 +246,9 @@ def check_connection(client: CWClient, *, mode: str | None = None, permissions: 
     """Mode, site, company, masked keys, codebase, server version and the permission check.
 
     Never raises for ConnectWise problems: ``report.error`` says what went wrong in plain words
-    (``error_kind == "auth"`` on a 401, which ``billbridge check`` turns into exit code 3).
+    (``error_kind == "auth"`` on a 401, ``"connection"`` when ConnectWise cannot be reached; ``billbridge
+    check`` turns both into exit code 3). A server version that cannot be read (a 5xx) is
+    ``version_error``; the permission probes still run and say which they could not check.
     """
     s = client.settings
     if mode is None:
@@ -208,7 +264,12 @@ def check_connection(client: CWClient, *, mode: str | None = None, permissions: 
     try:
         report.codebase = client.codebase
         report.base_url = client.base_url
-        info = client.system_info() or {}
+        try:
+            info = client.system_info() or {}
+        except (AuthenticationError, CWConnectionError):
+            raise
+        except ConnectWiseError as err:
+            info, report.version_error = {}, f"Could not read the server version: {explain(err)}"
         report.server_version = info.get("version")
         report.is_cloud = info.get("isCloud")
         report.server_time_zone = info.get("serverTimeZone")

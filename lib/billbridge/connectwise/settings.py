@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from billbridge.errors import ConfigError
+
 __all__ = ["CWSettings", "mask_secret", "normalise_site", "DEFAULT_API_VERSION"]
 
 DEFAULT_API_VERSION = "2025.1"
@@ -36,13 +38,13 @@ def normalise_site(site: str) -> str:
     trailing slash dropped, cloud UI hosts rewritten to their ``api-`` host)."""
     site = site.strip().rstrip("/")
     if not site:
-        raise ValueError("the ConnectWise site (CW_SITE) is empty")
+        raise ConfigError("the ConnectWise site (CW_SITE) is empty")
     if "://" not in site:
         site = "https://" + site
     parts = urlsplit(site)
     host = (parts.hostname or "").lower()
     if not host:
-        raise ValueError(f"the ConnectWise site {site!r} has no host name")
+        raise ConfigError(f"the ConnectWise site {site!r} has no host name")
     if host in _CLOUD_UI_HOSTS:
         netloc = "api-" + parts.netloc.lower()
         site = f"{parts.scheme}://{netloc}{parts.path}"
@@ -73,7 +75,7 @@ class CWSettings:
             object.__setattr__(self, "codebase", cb or None)
         for name in ("company_id", "public_key", "private_key"):
             if not getattr(self, name):
-                raise ValueError(f"ConnectWise setting {name} is empty")
+                raise ConfigError(f"ConnectWise setting {name} is empty")
 
     def __repr__(self) -> str:
         return (
@@ -107,7 +109,7 @@ class CWSettings:
 
         site = pick("site")
         if not site:
-            raise ValueError("CW_SITE is not set")
+            raise ConfigError("CW_SITE is not set")
         return cls(
             site=site,
             company_id=pick("company_id") or "",

@@ -13,7 +13,7 @@ Modules: :mod:`.server` (HTTP, routing, auth, faults), :mod:`.conditions` (query
 
 from .pax8 import PAX8_CREDENTIALS
 from .resources import ApiError, Member
-from .seed import SEED_TODAY, VENDOR_AGREEMENT_NAME, build_seed, demo_line_key
+from .seed import VENDOR_AGREEMENT_NAME, build_seed, demo_line_key, seed_stamp
 from .server import API_VERSION, AREAS, CREDENTIALS, Sandbox, SandboxConfig, default_members, start_sandbox
 from .sherweb import SHERWEB_CREDENTIALS
 
@@ -21,7 +21,7 @@ from .sherweb import SHERWEB_CREDENTIALS
 VENDOR_CREDENTIALS = {"pax8": PAX8_CREDENTIALS, "sherweb": SHERWEB_CREDENTIALS}
 
 __all__ = [
-    "API_VERSION", "AREAS", "ApiError", "CREDENTIALS", "Member", "PAX8_CREDENTIALS", "SEED_TODAY", "SHERWEB_CREDENTIALS",
-    "Sandbox", "SandboxConfig", "VENDOR_CREDENTIALS",
+    "API_VERSION", "AREAS", "ApiError", "CREDENTIALS", "Member", "PAX8_CREDENTIALS", "SHERWEB_CREDENTIALS",
+    "Sandbox", "SandboxConfig", "VENDOR_CREDENTIALS", "seed_stamp",
     "VENDOR_AGREEMENT_NAME", "build_seed", "default_members", "demo_line_key", "start_sandbox",
 ]

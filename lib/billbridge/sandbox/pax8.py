@@ -164,7 +164,7 @@ class Pax8Emulator:
         today = self.today()
         current = month_key(today)
         out = []
-        for back in range(len(world.MONTHS) - 1, -1, -1):
+        for back in range(len(world.world(today).months) - 1, -1, -1):
             m = add_months(current, -back)
             if world_index(m, today) is not None and date.fromisoformat(f"{m}-{INVOICE_DAY:02d}") <= today:
                 out.append(m)
@@ -177,8 +177,8 @@ class Pax8Emulator:
         if cached is not None:
             return cached
         if draft:
-            index = len(world.MONTHS) - 1  # today's quantities, projected onto the month
-            charges = month_charges(month, index, usage=False)
+            index = len(world.world(self.today()).months) - 1  # today's quantities, projected onto the month
+            charges = month_charges(month, index, usage=False, today=self.today())
             if month != month_key(self.today()):  # next month: this month's changes are behind it
                 first, last = month_span(month)
                 charges = [replace(c, kind="subscription", start=first, end=last,
@@ -187,7 +187,7 @@ class Pax8Emulator:
                            for c in charges if c.kind in ("subscription", "prorate")]
         else:
             index = world_index(month, self.today())
-            charges = month_charges(month, index) if index is not None else []
+            charges = month_charges(month, index, today=self.today()) if index is not None else []
         charges = charges + filler_charges(month, self.filler_items)
         out = [_item(c, month, draft) for c in charges]
         with self._lock:

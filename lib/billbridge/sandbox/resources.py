@@ -9,11 +9,13 @@ are computed by :func:`view` on every read, so filters and responses always agre
 from __future__ import annotations
 
 import copy
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+from billbridge import clock
 from billbridge import demo_world as dw
 
 from .schema import SCHEMAS
@@ -31,7 +33,12 @@ DATE_ONLY_FIELDS = {"startDate", "endDate", "billStartDate", "effectiveDate", "c
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    """The time the sandbox stamps on writes: now (UTC), on :func:`billbridge.clock.today`'s date when
+    ``BILLBRIDGE_TODAY`` pins it, so writes sort after the seed's dates of the same demo window."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    if not os.environ.get(clock.ENV, "").strip():
+        return now
+    return datetime.combine(clock.today(), now.time(), timezone.utc)
 
 
 def fmt_dt(dt: datetime) -> str:
@@ -41,6 +48,14 @@ def fmt_dt(dt: datetime) -> str:
 
 def fmt_date(d: date) -> str:
     return f"{d.isoformat()}T00:00:00Z"
+
+
+def month_span(month: str) -> tuple[date, date]:
+    """First and last day of ``YYYY-MM``."""
+    import calendar
+
+    y, m = int(month[:4]), int(month[5:7])
+    return date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
 
 
 def parse_date_part(v: Any) -> date | None:

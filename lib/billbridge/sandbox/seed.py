@@ -4,16 +4,21 @@ What ConnectWise holds for each demo customer follows ``demo_world.CW_SCENARIOS`
 
 - the vendor agreement is named ``"<VENDOR_NAME> Services"`` (``"Demo Cloud Services"``), type
   ``Recurring Services`` (no agreement type is named after the vendor: billbridge creates that);
-- its additions mirror the 2026-10 quantities; ``effectiveDate`` is the subscription's explicit start,
-  or the agreement start when the subscription uses the default start; unit price/cost come from
-  the product; SKUs without an active catalog item, or not billed in 2026-10, have no addition;
+- its additions mirror last month's quantities; ``effectiveDate`` is the subscription's explicit
+  start, or the agreement start when the subscription started with the account; unit price/cost come
+  from the product; SKUs without an active catalog item, or not billed last month, have no addition;
 - billbridge-written additions carry the line key :func:`demo_line_key` in the ``BillbridgeKey``
   custom field and ``enteredBy``/``updatedBy`` = ``demo_world.API_MEMBER``.
 
 Plus: every ``OTHER_COMPANIES`` entry (clients get "Managed Services" agreements with additions of
 non-demo products; some also a cancelled or an expired agreement), a catalog with product types,
 agreement types (``Managed Services`` is the default), billing cycles (Monthly default) and agreement
-invoices for 2026-10 (all active vendor agreements) and 2026-11 (the first three).
+invoices for last month (all active vendor agreements) and this month (the first three).
+
+**Evergreen.** The seed is built for the demo window of a day (:func:`billbridge.demo_world.world`;
+default :func:`billbridge.clock.today`): the same all month, rebuilt when the month changes.
+:func:`seed_stamp` names the window a seed was built for; the sandbox stores it with the records and
+reseeds a stored ``sandbox.db`` whose window is not today's (see :class:`billbridge.sandbox.Sandbox`).
 One company (``Yardley Print Shop``) carries a legacy ``yearEstablished`` of 201, so any PATCH of it
 fails re-validation, as on a real site.
 """
@@ -28,12 +33,14 @@ from billbridge import demo_world as dw
 
 from .resources import RESOURCES, WriteContext, _compute, fmt_date, fmt_dt, line_key_field
 
-__all__ = ["SEED_TODAY", "VENDOR_AGREEMENT_NAME", "demo_line_key", "build_seed"]
+__all__ = ["VENDOR_AGREEMENT_NAME", "demo_line_key", "build_seed", "seed_stamp"]
 
-#: The "today" the seed's dates are built around (constant so the seed is reproducible).
-SEED_TODAY = date(2026, 11, 22)
 VENDOR_AGREEMENT_NAME = f"{dw.VENDOR_NAME} Services"
-_DEFAULT_SUB_START = date(2024, 1, 1)
+
+
+def seed_stamp(today: date | None = None) -> str:
+    """What a seed built on ``today`` depends on: the demo window's current month (``YYYY-MM``)."""
+    return dw.world(today).current_month
 
 
 def demo_line_key(vendor_id: str, sub_id: str) -> str:
@@ -105,10 +112,15 @@ def _agr_ref(agr: dict) -> dict:
     return {"id": agr["id"], "name": agr["name"], "type": agr["type"]["name"], "chargeFirmFlag": False}
 
 
-def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int = 0) -> tuple[dict, dict]:
-    """Build every collection; returns ``(data, next_ids)`` for :meth:`Store.replace_all`."""
+def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int = 0,
+               today: date | None = None) -> tuple[dict, dict]:
+    """Build every collection for the demo window of ``today`` (default :func:`billbridge.clock.today`);
+    returns ``(data, next_ids)`` for :meth:`Store.replace_all`."""
+    world = dw.world(today)
+    M, Y = world.M, world.Y  # noqa: N806 - month-relative and long-ago dates of this world
+    last_month = world.months[-2]
     b = _Builder(seed)
-    seed_entered = _ts(date(2019, 1, 7))
+    seed_entered = _ts(Y(2019, 1, 7))
     statuses = {n: b.add("company_statuses", {"name": n, "defaultFlag": n == "Active",
                                               "_info": _info(seed_entered, "jsmith")})
                 for _, n in COMPANY_STATUSES}
@@ -160,7 +172,7 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
             "recurringOneTimeFlag": False, "recurringBillCycle": monthly if recurring else None,
             "calculatedPriceFlag": False, "calculatedCostFlag": False,
             "category": {"id": 1, "name": "Services"}, "billableOption": "Billable",
-            "_info": _info(_ts(date(2023, 2, 1)), "jsmith")})
+            "_info": _info(_ts(Y(2023, 2, 1)), "jsmith")})
 
     for p in dw.PRODUCTS:
         if p.in_catalog:
@@ -191,10 +203,10 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
             "deletedFlag": kind == "deleted", "types": [_ref(ctypes[ctype], "name")],
             "billingTerms": {"id": 1, "name": "Net 30"}, "numberOfEmployees": 5 + (n * 13) % 120,
             "yearEstablished": 1975 + (n * 7) % 48,
-            "_info": _info(entered, "jsmith", _ts(max(created, date(2026, 6, 1)), 10, 0), "mgarcia"),
+            "_info": _info(entered, "jsmith", _ts(max(created, M(-5, 1)), 10, 0), "mgarcia"),
         }
         if kind == "deleted":
-            rec["dateDeleted"] = _ts(date(2026, 3, 14), 10, 0)
+            rec["dateDeleted"] = _ts(M(-8, 14), 10, 0)
             rec["deletedBy"] = "jsmith"
         if ident == "YardleyPrint":
             rec["yearEstablished"] = 201  # legacy typo: a PATCH of this company fails re-validation
@@ -207,16 +219,16 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
         companies.append((rec, kind, cust))
         return rec
 
-    for c in dw.CUSTOMERS:
+    for c in world.customers:
         if c.company_name is None:
             continue
         kind = "prospect" if c.cw == "prospect" else "client"
         company(c.company_name, c.company_identifier, kind, c.created, c.vendor_id if c.account_number_matches else None, c)
     for i, (name, ident, kind) in enumerate(dw.OTHER_COMPANIES):
-        company(name, ident, kind, date(2018 + i % 8, 1 + i % 12, 1 + (i * 3) % 28), f"ACCT-{4100 + i}")
+        company(name, ident, kind, Y(2018 + i % 8, 1 + i % 12, 1 + (i * 3) % 28), f"ACCT-{4100 + i}")
 
     # ---------------------------------------------------------------- agreements + additions
-    ctx = WriteContext(store=None, member=None, today=SEED_TODAY)  # type: ignore[arg-type]
+    ctx = WriteContext(store=None, member=None, today=M(0, 1))  # type: ignore[arg-type]
     add_res = RESOURCES["additions"]
 
     def agreement(comp: dict, name: str, atype: str, start: date, *, end: date | None = None,
@@ -266,14 +278,14 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
         return b.add("additions", rec)
 
     vendor_agreements: list[dict] = []
-    bb_written = _ts(date(2026, 10, 2), 14, 5)
+    bb_written = _ts(world.billbridge_wrote, 14, 5)
     rng = b.rng
     for comp, kind, cust in companies:
         if kind != "client":
             continue
         idx = comp["id"]
         # every client has a Managed Services agreement with a couple of non-demo lines
-        ms_start = date(2021 + idx % 4, 1 + idx % 12, 1)
+        ms_start = Y(2021 + idx % 4, 1 + idx % 12, 1)
         ms = agreement(comp, "Managed Services", "Managed Services", ms_start)
         ms_info = _info(_ts(ms_start, 11, 30), "jsmith")
         addition(ms, "MS-WKSTN", 5 + rng.randrange(40), ms_start, dict(ms_info))
@@ -282,16 +294,16 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
             addition(ms, "AV-ENDPOINT", 5 + rng.randrange(40), ms_start, dict(ms_info))
         if cust is None:
             if idx % 5 == 0:
-                old = agreement(comp, "Managed Services (legacy)", "Legacy Support", date(2019, 4, 1),
-                                cancelled=date(2025, 12, 31))
-                addition(old, "LEGACY-VOIP", 4 + idx % 9, date(2019, 4, 1), _info(_ts(date(2019, 4, 1)), "jsmith"))
+                old = agreement(comp, "Managed Services (legacy)", "Legacy Support", Y(2019, 4, 1),
+                                cancelled=Y(2025, 12, 31))
+                addition(old, "LEGACY-VOIP", 4 + idx % 9, Y(2019, 4, 1), _info(_ts(Y(2019, 4, 1)), "jsmith"))
             if idx % 7 == 0:
-                exp = agreement(comp, "Backup Services 2025", "Recurring Services", date(2025, 1, 1),
-                                end=date(2025, 12, 31))
-                addition(exp, "BACKUP-TB", 1 + idx % 3, date(2025, 1, 1), _info(_ts(date(2025, 1, 1)), "mgarcia"))
+                exp = agreement(comp, f"Backup Services {Y(2025, 1, 1).year}", "Recurring Services", Y(2025, 1, 1),
+                                end=Y(2025, 12, 31))
+                addition(exp, "BACKUP-TB", 1 + idx % 3, Y(2025, 1, 1), _info(_ts(Y(2025, 1, 1)), "mgarcia"))
             if idx % 4 == 1:
-                haas = agreement(comp, "Firewall Rental", "Hardware as a Service", date(2025, 6, 1), prorate=True)
-                addition(haas, "FW-RENTAL", 1, date(2025, 6, 1), _info(_ts(date(2025, 6, 1)), "mgarcia"))
+                haas = agreement(comp, "Firewall Rental", "Hardware as a Service", Y(2025, 6, 1), prorate=True)
+                addition(haas, "FW-RENTAL", 1, Y(2025, 6, 1), _info(_ts(Y(2025, 6, 1)), "mgarcia"))
             continue
         scenario = cust.cw
         if scenario == "no_agreement":
@@ -301,18 +313,18 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
             parent = agreement(comp, "Kestrel Master Services", "Master Services", cust.created)
         agr = agreement(
             comp, VENDOR_AGREEMENT_NAME, "Recurring Services", cust.created, prorate=cust.prorate, parent=parent,
-            cancelled=date(2026, 9, 30) if scenario == "agreement_cancelled" else None,
-            end=date(2026, 6, 30) if scenario == "agreement_expired" else None,
+            cancelled=world.agreement_cancelled if scenario == "agreement_cancelled" else None,
+            end=world.agreement_expired if scenario == "agreement_expired" else None,
         )
         if scenario not in ("agreement_cancelled", "agreement_expired"):
             vendor_agreements.append(agr)
         for si, sub in enumerate(cust.subscriptions):
             product = dw.PRODUCTS_BY_SKU[sub.sku]
-            qty = dw.quantity(sub, "2026-10")
+            qty = world.quantity(sub, last_month)
             if qty <= 0 or not product.in_catalog or not product.catalog_active:
                 continue
-            eff = sub.start if sub.start != _DEFAULT_SUB_START else cust.created
-            first_month = next(m for m in dw.MONTHS if dw.quantity(sub, m) > 0)
+            eff = sub.start or cust.created
+            first_month = next(m for m in world.months if world.quantity(sub, m) > 0)
             entered = _ts(date(int(first_month[:4]), int(first_month[5:]), 2), 14, 5)
             if scenario == "manual":
                 info = _info(_ts(eff + timedelta(days=1), 16, 10), dw.PEOPLE[0])
@@ -320,22 +332,23 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
                 continue
             info = _info(entered, dw.API_MEMBER, bb_written, dw.API_MEMBER)
             if scenario == "person_edited" and si == 0:
-                info = _info(entered, dw.API_MEMBER, _ts(date(2026, 11, 5), 16, 42), dw.PEOPLE[1])
+                info = _info(entered, dw.API_MEMBER, _ts(world.person_edited, 16, 42), dw.PEOPLE[1])
                 qty = qty + 3
             addition(agr, sub.sku, qty, eff, info, key=demo_line_key(cust.vendor_id, sub.sub_id))
             if scenario == "ambiguous" and si == 0:
-                addition(agr, sub.sku, qty, date(2025, 3, 1), _info(_ts(date(2025, 3, 1), 10, 15), dw.PEOPLE[0]))
+                addition(agr, sub.sku, qty, Y(2025, 3, 1), _info(_ts(Y(2025, 3, 1), 10, 15), dw.PEOPLE[0]))
 
     # ---------------------------------------------------------------- invoices
     inv_no = 10480
-    for month_start, agrs in ((date(2026, 10, 1), vendor_agreements), (date(2026, 11, 1), vendor_agreements[:3])):
+    paid_month, sent_month = world.invoice_months
+    for month_start, agrs in ((_first_day(paid_month), vendor_agreements), (_first_day(sent_month), vendor_agreements[:3])):
         for agr in agrs:
             comp = b.data["companies"][agr["company"]["id"]]
             lines = [a for a in b.data["additions"].values() if a["agreementId"] == agr["id"]
                      and a["cancelledDate"] is None]
             total = round(sum(a["extPrice"] for a in lines), 2)
             inv_no += 1
-            paid = month_start.month == 10
+            paid = month_start == _first_day(paid_month)
             b.add("invoices", {
                 "invoiceNumber": str(inv_no), "type": "Agreement",
                 "status": {"id": 2 if paid else 1, "name": "Paid" if paid else "Sent", "isClosed": paid},
@@ -352,7 +365,7 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
 
     # ---------------------------------------------------------------- bulk filler (benchmarks)
     if extra_agreements or extra_additions:
-        _bulk(b, companies, atypes, catalog, extra_agreements, extra_additions)
+        _bulk(b, companies, atypes, catalog, extra_agreements, extra_additions, Y(2024, 1, 1))
 
     data = b.data
     for coll in ("agreements", "additions", "invoices"):
@@ -361,9 +374,12 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
     return data, next_ids
 
 
-def _bulk(b: _Builder, companies, atypes, catalog, n_agr: int, n_add: int) -> None:
+def _first_day(month: str) -> date:
+    return date(int(month[:4]), int(month[5:7]), 1)
+
+
+def _bulk(b: _Builder, companies, atypes, catalog, n_agr: int, n_add: int, start: date) -> None:
     clients = [c for c, kind, _ in companies if kind == "client"]
-    start = date(2024, 1, 1)
     start_s = fmt_date(start)
     info = _info(_ts(start), "jsmith")
     mtype = {"id": atypes["Managed Services"]["id"], "name": "Managed Services"}

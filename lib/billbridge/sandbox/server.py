@@ -17,24 +17,27 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from billbridge import clock
 from billbridge import demo_world as dw
+from billbridge.errors import BillbridgeError
 
 from . import resources as rs
 from .conditions import ConditionError
 from .pax8 import Pax8Emulator
 from .query import forward_link, link_header, parse_query, sort_records, trim_fields
 from .resources import RESOURCES, ApiError, Member, WriteContext
-from .seed import build_seed
+from .seed import build_seed, seed_stamp
 from .sherweb import SherwebEmulator
 from .store import Store
 
-__all__ = ["SandboxConfig", "Sandbox", "start_sandbox", "CREDENTIALS", "default_members", "API_VERSION"]
+__all__ = ["SandboxConfig", "Sandbox", "start_sandbox", "CREDENTIALS", "default_members", "API_VERSION",
+           "WINDOW_HEADER"]
 
 COMPANY_ID = "sandbox"
 CODEBASE = "v4_6_release/"
@@ -42,6 +45,9 @@ API_VERSION = "2026.4"
 VERSION_NUMBER = "v4.6.2026.4.112233"
 #: Every codebase segment the API answers under (the reported one and the cloud-style alias).
 ACCEPTED_CODEBASES = {"v4_6_release", "v2026_4"}
+
+#: Response header of ``/login/companyinfo`` naming the demo window the records were seeded for.
+WINDOW_HEADER = "x-billbridge-demo-window"
 
 #: Both sandbox API members (see :func:`default_members`).
 CREDENTIALS: dict[str, Any] = {
@@ -71,9 +77,16 @@ class SandboxConfig:
 
     ``data_path`` None keeps the data in memory; a path is a persistent SQLite file (a restart keeps
     what was pushed; ``reset=True`` reseeds). Fault rates are probabilities per request, drawn from
-    one ``random.Random(seed)``. ``extra_agreements``/``extra_additions`` add bulk filler for
+    one ``random.Random(seed)``; ``fail_requests`` is a regular expression searched in
+    ``"METHOD /path"`` (e.g. ``"^GET .*/procurement/"``): every matching request gets a plain 500. ``extra_agreements``/``extra_additions`` add bulk filler for
     benchmarks. ``members`` replaces the two default API members (see :class:`Member`); ``today``
-    pins the date used for derived fields (agreementStatus, defaults), default: the real UTC date.
+    pins the date used for the seed's demo window and derived fields (agreementStatus, defaults);
+    default :func:`billbridge.clock.today` (``BILLBRIDGE_TODAY`` pins it).
+
+    The records are seeded for the demo window of today (:func:`billbridge.sandbox.seed_stamp`). A
+    stored ``data_path`` seeded for another window (an older month) is reseeded when opened, and a
+    running sandbox reseeds itself on the first request after the month changes, so the demo never
+    shows stale months; ``reseeded`` then says why.
     """
 
     host: str = "127.0.0.1"
@@ -86,6 +99,7 @@ class SandboxConfig:
     throttle_rate: float = 0.0
     drop_rate: float = 0.0
     retry_after_s: int = 1
+    fail_requests: str | None = None
     extra_agreements: int = 0
     extra_additions: int = 0
     members: list[Member] | None = None
@@ -155,10 +169,21 @@ class Sandbox:
         self.throttle_rate = cfg.throttle_rate
         self.drop_rate = cfg.drop_rate
         self.retry_after_s = cfg.retry_after_s
+        self.fail_requests = re.compile(cfg.fail_requests) if cfg.fail_requests else None
         self._tmpdir = None
         self.store = Store(cfg.data_path)
+        #: why the stored records were thrown away and reseeded (None: they were kept or new)
+        self.reseeded: str | None = None
+        self._window = seed_stamp(self.today())
+        self._checked_day = self.today()
         if cfg.data_path is not None and not cfg.reset and self.store.is_seeded():
-            self.store.load()
+            stored = self.store.meta("seed_window")
+            if stored == self._window:
+                self.store.load()
+            else:
+                self.reseeded = (f"the stored records were seeded for the demo window ending {stored or 'in an older month'}; "
+                                 f"reseeded for the one ending {self._window}")
+                self._seed()
         else:
             self._seed()
         self._server: ThreadingHTTPServer | None = None
@@ -172,7 +197,7 @@ class Sandbox:
     def base_url(self) -> str:
         """``http://host:port`` (what ``CW_SITE`` would be)."""
         if self._server is None:
-            raise RuntimeError("sandbox is not started")
+            raise BillbridgeError("the sandbox is not started: call start() first")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
@@ -186,13 +211,35 @@ class Sandbox:
         return f"{self.base_url}/{self.codebase}apis/3.0"
 
     def today(self) -> date:
-        return self.config.today or datetime.now(timezone.utc).date()
+        return self.config.today or clock.today()
+
+    @property
+    def window(self) -> str:
+        """The current month of the demo window the records were seeded for (``YYYY-MM``)."""
+        return self._window
+
+    def follow_calendar(self) -> None:
+        """Reseed when the day moved into another demo window (checked once per day, cheap)."""
+        day = self.today()
+        if day == self._checked_day:
+            return
+        with self.store.lock:
+            self._checked_day = day
+            window = seed_stamp(day)
+            if window != self._window:
+                self.reseeded = f"the month changed: reseeded for the demo window ending {window}"
+                self._window = window
+                self._seed()
 
     def set_faults(self, latency_ms: int | None = None, error_rate: float | None = None,
                    throttle_rate: float | None = None, drop_rate: float | None = None,
-                   retry_after_s: int | None = None, seed: int | None = None) -> None:
-        """Change fault injection at runtime (``seed`` restarts the random sequence)."""
+                   retry_after_s: int | None = None, seed: int | None = None,
+                   fail_requests: str | None = None) -> None:
+        """Change fault injection at runtime (``seed`` restarts the random sequence; ``fail_requests=""``
+        stops failing requests by pattern)."""
         with self._fault_lock:
+            if fail_requests is not None:
+                self.fail_requests = re.compile(fail_requests) if fail_requests else None
             if latency_ms is not None:
                 self.latency_ms = latency_ms
             if error_rate is not None:
@@ -218,6 +265,45 @@ class Sandbox:
     def reset(self) -> None:
         """Reseed: drop everything (also in SQLite) and rebuild the seed data."""
         self._seed()
+
+    def run_agreement_invoicing(self, month: str, agreement_ids: list[int] | None = None,
+                                by: str = "mgarcia") -> list[dict]:
+        """What an accountant's "Agreement Invoicing" run does in ConnectWise: one Agreement invoice
+        dated the 1st of ``month`` per active agreement (or the given ones) that has none for that
+        month, totalling the additions running in the month. Returns the new invoices (as served)."""
+        first, last = rs.month_span(month)
+        made = []
+        with self.store.lock, self.store.transaction():
+            have = {(i.get("applyToId"), str(i.get("date"))[:7]) for i in self.store.all("invoices")}
+            numbers = [int(i["invoiceNumber"]) for i in self.store.all("invoices") if str(i.get("invoiceNumber")).isdigit()]
+            for agr in list(self.store.all("agreements")):
+                if agreement_ids is not None and agr["id"] not in agreement_ids:
+                    continue
+                if rs.agreement_status(agr, first) != "Active" or (agr["id"], month) in have:
+                    continue
+                lines = [a for a in self.store.additions_of(agr["id"])
+                         if rs.parse_date_part(a.get("effectiveDate")) and rs.parse_date_part(a["effectiveDate"]) <= last
+                         and (not a.get("cancelledDate") or rs.parse_date_part(a["cancelledDate"]) >= first)]
+                total = round(sum(a.get("extPrice") or 0.0 for a in lines), 2)
+                comp = self.store.get("companies", agr["company"]["id"]) or {}
+                numbers.append(max(numbers, default=10480) + 1)
+                now = rs.fmt_dt(rs.now_utc())
+                rec = {"id": self.store.new_id("invoices"), "invoiceNumber": str(numbers[-1]), "type": "Agreement",
+                       "status": {"id": 1, "name": "Sent", "isClosed": False},
+                       "company": dict(agr["company"]), "billToCompany": dict(agr["company"]),
+                       "accountNumber": comp.get("accountNumber"), "applyToType": "Agreement",
+                       "applyToId": agr["id"], "billingTerms": {"id": 1, "name": "Net 30"},
+                       "date": rs.fmt_date(first), "dueDate": rs.fmt_date(first + timedelta(days=30)),
+                       "locationId": 1, "departmentId": 1, "taxableFlag": False, "serviceTotal": 0.0,
+                       "expenseTotal": 0.0, "productTotal": 0.0, "agreementAmount": total, "subtotal": total,
+                       "total": total, "salesTax": 0.0, "payments": 0.0, "credits": 0.0, "balance": total,
+                       "specialInvoiceFlag": False,
+                       "agreement": {"id": agr["id"], "name": agr["name"], "type": agr["type"]["name"],
+                                     "chargeFirmFlag": False},
+                       "_info": {"lastUpdated": now, "updatedBy": by, "dateEntered": now, "enteredBy": by}}
+                self.store.put("invoices", rec)
+                made.append(rec)
+        return copy.deepcopy(made)
 
     def start(self) -> "Sandbox":
         """Bind and serve in a background daemon thread."""
@@ -265,8 +351,10 @@ class Sandbox:
 
     # ------------------------------------------------------------------ internals
     def _seed(self) -> None:
-        data, next_ids = build_seed(self.config.seed, self.config.extra_agreements, self.config.extra_additions)
-        self.store.replace_all(data, next_ids)
+        data, next_ids = build_seed(self.config.seed, self.config.extra_agreements, self.config.extra_additions,
+                                    today=self.today())
+        self._window = seed_stamp(self.today())
+        self.store.replace_all(data, next_ids, meta={"seed_window": self._window})
 
     def draw_fault(self) -> tuple[str | None, float]:
         """One request's fault decision: (None|"drop_before"|"drop_after"|"throttle"|"500".."504", latency s).
@@ -520,11 +608,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         url = urlsplit(self.path)
         path = url.path
+        sb.follow_calendar()
         m = re.match(r"^/login/companyinfo/([^/]+)/?$", path, re.IGNORECASE)
         if m:
-            self._send(200, sb.company_info(m.group(1)))
+            self._send(200, sb.company_info(m.group(1)), {WINDOW_HEADER: sb.window})
             return
         fault, latency = sb.draw_fault()
+        if sb.fail_requests is not None and sb.fail_requests.search(f"{method} {path}"):
+            fault = "fail"
         if latency:
             time.sleep(latency)
         if fault == "drop_before":
@@ -537,6 +628,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault in _FAULT_BODIES:
             self._send(int(fault), _FAULT_BODIES[fault])
+            return
+        if fault == "fail":
+            self._send(500, {"code": "UnexpectedError", "message": "An unexpected error occurred (injected)",
+                             "errors": None})
             return
         host = self.headers.get("Host") or f"{sb.config.host}:{sb.port}"
         try:

@@ -147,7 +147,7 @@ class SherwebEmulator:
             nxt = add_months(month, 1)
             invoice = {"number": f"SW-{month.replace('-', '')}-0001", "date": f"{nxt}-01",
                        "periodFrom": first.isoformat(), "periodTo": last.isoformat()}
-        charges = month_charges(month, index) if index is not None else []
+        charges = month_charges(month, index, today=self.today()) if index is not None else []
         return {"periodFrom": first.isoformat(), "periodTo": last.isoformat(),
                 "charges": [_charge(c, billed, invoice) for c in charges]}
 

@@ -53,6 +53,13 @@ class Store:
         row = self.db.execute("select value from meta where key='seeded'").fetchone()
         return bool(row and row[0] == str(SCHEMA_VERSION))
 
+    def meta(self, key: str) -> str | None:
+        """A value stored with the records (e.g. ``seed_window``), or None."""
+        if self.db is None or "meta" not in self.db.table_names():
+            return None
+        row = self.db.execute("select value from meta where key=?", [key]).fetchone()
+        return row[0] if row else None
+
     def load(self) -> None:
         """Load every collection from SQLite into memory."""
         with self.lock:
@@ -66,8 +73,10 @@ class Store:
                 self.next_ids[c] = max(int(row[0]) if row else 1, max(self.data[c], default=0) + 1)
             self._reindex()
 
-    def replace_all(self, data: dict[str, dict[int, dict]], next_ids: dict[str, int]) -> None:
-        """Drop everything and store ``data`` (used by seeding and reset), in one transaction."""
+    def replace_all(self, data: dict[str, dict[int, dict]], next_ids: dict[str, int],
+                    meta: dict[str, str] | None = None) -> None:
+        """Drop everything and store ``data`` (used by seeding and reset) with ``meta`` (e.g. the
+        seed's window), in one transaction."""
         with self.lock:
             self.data = {c: dict(data.get(c, {})) for c in COLLECTIONS}
             self.next_ids = {c: max(next_ids.get(c, 1), max(self.data[c], default=0) + 1) for c in COLLECTIONS}
@@ -86,7 +95,7 @@ class Store:
                                      ((rid, json.dumps(rec, separators=(",", ":"))) for rid, rec in self.data[c].items()))
                 conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
                                  [(f"next_id:{c}", str(self.next_ids[c])) for c in COLLECTIONS]
-                                 + [("seeded", str(SCHEMA_VERSION))])
+                                 + [("seeded", str(SCHEMA_VERSION))] + sorted((meta or {}).items()))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -58,8 +58,9 @@ def month_span(billing_month: str) -> tuple[date, date]:
 def world_index(billing_month: str, today: date) -> int | None:
     """Which of the world's months of quantities a calendar month bills: the month holding
     ``today`` is the world's last one; None before the world's history or after today's month."""
-    idx = len(world.MONTHS) - 1 - months_between(billing_month, month_key(today))
-    return idx if 0 <= idx < len(world.MONTHS) else None
+    months = world.world(today).months
+    idx = len(months) - 1 - months_between(billing_month, month_key(today))
+    return idx if 0 <= idx < len(months) else None
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,16 @@ def _day(billing_month: str, day: int) -> date:
     return date(y, m, min(day, days_in_month(y, m)))
 
 
-def month_charges(billing_month: str, index: int, *, usage: bool = True) -> list[Charge]:
+def month_charges(billing_month: str, index: int, *, usage: bool = True, today: date | None = None) -> list[Charge]:
     """The world's charges for one calendar month, using quantities ``demo_world.MONTHS[index]``
-    (see the module docstring). ``usage=False`` leaves out usage billed in arrears (Pax8's draft
-    items do). In customer, subscription order."""
+    (see the module docstring) of the world of ``today`` (default ``clock.today()``). ``usage=False``
+    leaves out usage billed in arrears (Pax8's draft items do). In customer, subscription order."""
+    w = world.world(today)
     first, last = month_span(billing_month)
     prev_first, prev_last = month_span(add_months(billing_month, -1))
-    world_month = world.MONTHS[index]
+    world_month = w.months[index]
     out: list[Charge] = []
-    for cust in world.CUSTOMERS:
+    for cust in w.customers:
         for sub in cust.subscriptions:
             qty = sub.quantities[index]
             if qty <= 0:
@@ -111,7 +113,7 @@ def month_charges(billing_month: str, index: int, *, usage: bool = True) -> list
             prod = world.PRODUCTS_BY_SKU[sub.sku]
             base = dict(customer_id=cust.vendor_id, customer_name=cust.vendor_name, sub_id=sub.sub_id, sku=prod.sku,
                         product_name=prod.name, term=prod.term, quantity=qty)
-            started_now = month_key(sub.start) == world_month
+            started_now = sub.start is not None and month_key(sub.start) == world_month
             if prod.charge_type == "usage":
                 if usage:
                     out.append(Charge(**base, kind="usage", unit_cost=prod.unit_cost, unit_price=prod.unit_price,
@@ -130,13 +132,11 @@ def month_charges(billing_month: str, index: int, *, usage: bool = True) -> list
             else:
                 out.append(Charge(**base, kind="subscription", unit_cost=prod.unit_cost, unit_price=prod.unit_price,
                                   start=first, end=last))
-    if index == len(world.MONTHS) - 1:
-        from billbridge.sources.demo import CREDIT_PERIODS
-
-        for cust_id, sub_id, sku, qty, unit in world.CREDITS:
-            cust = world.CUSTOMERS_BY_ID[cust_id]
+    if index == len(w.months) - 1:
+        for cust_id, sub_id, sku, qty, unit in w.credits:
+            cust = w.customers_by_id[cust_id]
             prod = world.PRODUCTS_BY_SKU[sku]
-            cancelled = CREDIT_PERIODS[(cust_id, sub_id)][0]
+            cancelled = w.cancelled_on[(cust_id, sub_id)]
             start = _day(add_months(billing_month, -1), cancelled.day)
             out.append(Charge(customer_id=cust_id, customer_name=cust.vendor_name, sub_id=sub_id, sku=sku,
                               product_name=f"{prod.name} (refund)", kind="credit", term=prod.term,

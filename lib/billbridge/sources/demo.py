@@ -9,8 +9,11 @@ For each customer (BDOM = its creation day) and subscription billed in the month
   gets a prorated catch-up line for ``[start, BDOM)``.
 * ``usage``: the period that ends on the month's BDOM (arrears), quantity = units used.
 * ``one_time``: dated the month's BDOM (effective date = the subscription's start).
-* ``credit`` (:data:`~billbridge.demo_world.CREDITS`, 2026-11): the refund of the cancelled
-  subscription's unused days, in arrears.
+* ``credit`` (``World.credits``, the current month): the refund of the cancelled subscription's
+  unused days, from the day it was cancelled to the end of its vendor period, in arrears.
+
+The demo covers the four months ending with the current one (:func:`billbridge.demo_world.months`);
+any other month is an :class:`~billbridge.errors.InputError` that says which months it has.
 
 Unit costs and prices of prorated lines are the vendor's figures, rounded by the vendor to 4
 decimals (billbridge stores what the vendor bills; it never recomputes it).
@@ -25,22 +28,23 @@ from fractions import Fraction
 
 import pandas as pd
 
-from billbridge import demo_world as world
+from billbridge import demo_world
+from billbridge.errors import InputError
 from billbridge.bdom import (
     ProrationConvention,
     Timing,
     VendorPeriod,
+    add_months,
     covered_days,
     month_key,
+    parse_billing_month,
     period_for_billing_month,
 )
 from billbridge.sources.formats import CANONICAL_COLUMNS
 
-__all__ = ["DEMO_VENDOR", "demo_lines", "demo_month", "load_demo", "CREDIT_PERIODS"]
+__all__ = ["DEMO_VENDOR", "demo_lines", "demo_month", "load_demo", "credit_period", "check_demo_month"]
 
-DEMO_VENDOR = world.VENDOR
-#: the unused days refunded by each credit in demo_world.CREDITS (cancellation day, period end)
-CREDIT_PERIODS = {("DC-10012", "S-1020"): (date(2026, 10, 24), date(2026, 11, 7))}
+DEMO_VENDOR = demo_world.VENDOR
 _Q4 = Decimal("0.0001")
 
 
@@ -57,13 +61,32 @@ def _money(d: Decimal) -> str:
     return f"{whole}.{frac.ljust(2, '0')}"
 
 
-def demo_lines(billing_month: str) -> pd.DataFrame:
-    """The demo vendor's lines for ``billing_month`` (one of ``demo_world.MONTHS``), canonical
-    columns as text, in customer / subscription order."""
-    if billing_month not in world.MONTHS:
-        raise ValueError(f"the demo vendor has {', '.join(world.MONTHS)}; not {billing_month!r}")
+def check_demo_month(billing_month: str, today: date | None = None) -> demo_world.World:
+    """The demo world when it covers ``billing_month``; else an :class:`InputError` naming the
+    months it has (as for a malformed month)."""
+    parse_billing_month(billing_month)
+    world = demo_world.world(today)
+    if not world.covers(billing_month):
+        have = world.months
+        raise InputError(f"The demo vendor has no bill for {billing_month}: it has bills for {have[0]} to {have[-1]} "
+                         f"(the {len(have)} months up to this month).", column="month", reason="not a demo month")
+    return world
+
+
+def credit_period(world: demo_world.World, cust: demo_world.Customer, sub_id: str) -> VendorPeriod:
+    """The unused days a cancellation refund covers: from the day the subscription was cancelled to
+    the end of the vendor period it was cancelled in (the period last month's BDOM started)."""
+    cancelled = world.cancelled_on[(cust.vendor_id, sub_id)]
+    period = period_for_billing_month(cust.created.day, add_months(world.current_month, -1), Timing.ADVANCE)
+    return VendorPeriod(cancelled, period.next_start)
+
+
+def demo_lines(billing_month: str, today: date | None = None) -> pd.DataFrame:
+    """The demo vendor's lines for ``billing_month`` (a month of :func:`demo_world.months`),
+    canonical columns as text, in customer / subscription order."""
+    world = check_demo_month(billing_month, today)
     rows: list[dict[str, str]] = []
-    for cust in world.CUSTOMERS:
+    for cust in world.customers:
         anchor = cust.created.day
         base = {"vendor_customer_id": cust.vendor_id, "vendor_customer_name": cust.vendor_name,
                 "customer_created": cust.created.isoformat(), "currency": "USD"}
@@ -71,7 +94,7 @@ def demo_lines(billing_month: str) -> pd.DataFrame:
             qty = world.quantity(sub, billing_month)
             if qty <= 0:
                 continue
-            prod = world.PRODUCTS_BY_SKU[sub.sku]
+            prod = demo_world.PRODUCTS_BY_SKU[sub.sku]
             line = {**base, "subscription_id": sub.sub_id, "sku": prod.sku, "product_name": prod.name,
                     "charge_type": prod.charge_type, "billing_frequency": prod.billing_frequency,
                     "term": prod.term, "quantity": str(qty)}
@@ -86,24 +109,27 @@ def demo_lines(billing_month: str) -> pd.DataFrame:
                 add(period_for_billing_month(anchor, billing_month, Timing.ARREARS))
             elif prod.charge_type == "one_time":
                 bd = period_for_billing_month(anchor, billing_month, Timing.ADVANCE).start
-                add(VendorPeriod(bd, bd + timedelta(days=1)), effective=sub.start)
+                add(VendorPeriod(bd, bd + timedelta(days=1)), effective=sub.start or cust.created)
             else:
                 period = period_for_billing_month(anchor, billing_month, Timing.ADVANCE)
                 prev_start = period_for_billing_month(anchor, billing_month, Timing.ARREARS).start
-                if prev_start < sub.start < period.start and month_key(sub.start) == billing_month:
+                start = sub.start or cust.created
+                if prev_start < start < period.start and month_key(start) == billing_month:
                     catch_up = VendorPeriod(prev_start, period.start)
-                    n, den = covered_days(catch_up, sub.start, None, ProrationConvention.CW_INCLUSIVE)
-                    add(VendorPeriod(sub.start, period.start), Fraction(n, den), sub.start)
-                if period.start < sub.start < period.next_start:
-                    n, den = covered_days(period, sub.start, None, ProrationConvention.CW_INCLUSIVE)
-                    add(VendorPeriod(sub.start, period.next_start), Fraction(n, den), sub.start)
+                    n, den = covered_days(catch_up, start, None, ProrationConvention.CW_INCLUSIVE)
+                    add(VendorPeriod(start, period.start), Fraction(n, den), start)
+                if period.start < start < period.next_start:
+                    n, den = covered_days(period, start, None, ProrationConvention.CW_INCLUSIVE)
+                    add(VendorPeriod(start, period.next_start), Fraction(n, den), start)
                 else:
                     add(period)
-    if billing_month == world.MONTHS[-1]:
-        for cust_id, sub_id, sku, qty, unit in world.CREDITS:
-            cust = world.CUSTOMERS_BY_ID[cust_id]
-            prod = world.PRODUCTS_BY_SKU[sku]
-            start, end = CREDIT_PERIODS[(cust_id, sub_id)]
+    if billing_month == world.current_month:
+        by_id = world.customers_by_id
+        for cust_id, sub_id, sku, qty, unit in world.credits:
+            cust = by_id[cust_id]
+            prod = demo_world.PRODUCTS_BY_SKU[sku]
+            refund = credit_period(world, cust, sub_id)
+            start, end = refund.start, refund.end
             rows.append({"vendor_customer_id": cust_id, "vendor_customer_name": cust.vendor_name,
                          "customer_created": cust.created.isoformat(), "subscription_id": sub_id, "sku": sku,
                          "product_name": f"{prod.name} (refund)", "charge_type": "credit",
@@ -114,15 +140,16 @@ def demo_lines(billing_month: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(CANONICAL_COLUMNS)).fillna("")
 
 
-def demo_month(billing_month: str) -> bytes:
+def demo_month(billing_month: str, today: date | None = None) -> bytes:
     """The demo vendor's file for ``billing_month`` in the generic CSV format (deterministic bytes)."""
     buf = io.StringIO()
-    demo_lines(billing_month).to_csv(buf, index=False, lineterminator="\n")
+    demo_lines(billing_month, today).to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
 
 
 def load_demo(store, billing_month: str, loaded_by: str | None = None):
-    """Load the demo vendor's month like a file (vendor ``"demo"``); see :func:`load_month`."""
+    """Load the demo vendor's month like a file (vendor ``"demo"``); see :func:`load_month`. A month
+    the demo does not cover is an :class:`InputError` (nothing is stored)."""
     from billbridge.sources.load import load_month
 
     return load_month(store, billing_month, demo_month(billing_month), f"demo-{billing_month}.csv",

@@ -96,6 +96,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from billbridge.errors import InputError
+
 __all__ = [
     "CANONICAL_COLUMNS",
     "REQUIRED_COLUMNS",
@@ -174,12 +176,12 @@ class ColumnMapping:
 
     def __post_init__(self) -> None:
         if self.delimiter not in (None, ",", ";", "\t", "|"):
-            raise ValueError(f"delimiter must be , ; tab or |, got {self.delimiter!r}")
+            raise InputError(f"delimiter must be , ; tab or |, got {self.delimiter!r}")
         valid = set(CANONICAL_COLUMNS) | {PERIOD_RANGE, ""}
         bad = [f for f in self.columns.values() if f not in valid]
         bad += [f for f in [*self.constants, *self.derive, *self.derive.values()] if f not in CANONICAL_COLUMNS]
         if bad:
-            raise ValueError(f"unknown canonical field(s): {', '.join(sorted(set(bad)))}")
+            raise InputError(f"unknown canonical field(s): {', '.join(sorted(set(bad)))}")
         self.ignore = tuple(self.ignore)
 
     def to_dict(self) -> dict[str, Any]:
@@ -275,7 +277,7 @@ def preset(name: str) -> ColumnMapping:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown format {name!r}; built-in formats: {', '.join(PRESETS)}") from None
+        raise InputError(f"unknown format {name!r}; built-in formats: {', '.join(PRESETS)}") from None
 
 
 def format_names() -> list[str]:

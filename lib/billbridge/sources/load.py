@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from billbridge import store as st
+from billbridge.errors import InputError
 from billbridge.money import format_money
 from billbridge.sources.formats import PRESETS, ColumnMapping
 from billbridge.sources.parse import ParseResult, Problem, parse_file, resolve_format
@@ -81,7 +82,9 @@ def format_for(store: Store | None, fmt: str | ColumnMapping | dict, vendor: str
             return resolve_format(fmt, saved)
     if fmt in PRESETS:
         return PRESETS[fmt]
-    raise ValueError(f"unknown format {fmt!r} for vendor {vendor!r}")
+    saved_for = f" or a format saved for vendor {vendor}" if vendor else " (or a saved format: name its --vendor)"
+    raise InputError(f"unknown format {fmt!r}: use one of {', '.join(PRESETS)}{saved_for}", column="format",
+                     reason="unknown format")
 
 
 def load_month(

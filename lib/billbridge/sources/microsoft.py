@@ -643,7 +643,8 @@ def demo_rows(billing_month: str, world_index: int = -1) -> list[dict[str, str]]
                 continue
             prod = world.PRODUCTS_BY_SKU[sub.sku]
             product_id, sku_id, sku_name, term = DEMO_PRODUCTS[sub.sku]
-            period = period_for_billing_month(sub.start.day, billing_month, Timing.ADVANCE)
+            # a subscription bought long ago (no start day in the world) runs on calendar months
+            period = period_for_billing_month(sub.start.day if sub.start else 1, billing_month, Timing.ADVANCE)
             base = {
                 "PartnerId": "3f6b8f0e-4f4c-4b8e-9a35-2f1d0c6d7e11", "CustomerId": _uid("tenant", cust.vendor_id),
                 "CustomerName": cust.vendor_name,

@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from billbridge.bdom import landing_month, lands_in, parse_billing_month
+from billbridge.errors import InputError
 from billbridge.money import MINOR_UNITS
 from billbridge.sources.formats import (
     CHARGE_TYPES,
@@ -218,7 +219,7 @@ def resolve_format(fmt: str | ColumnMapping | dict, saved: dict | None = None) -
         return ColumnMapping.from_dict(saved)
     if fmt in PRESETS:
         return PRESETS[fmt]
-    raise ValueError(f"unknown format {fmt!r}; built-in formats: {', '.join(PRESETS)}")
+    raise InputError(f"unknown format {fmt!r}; built-in formats: {', '.join(PRESETS)}")
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -386,9 +387,9 @@ def _read_xlsx(data: bytes):
     empty_numbers = np.array([], dtype=np.int64)
     try:
         raw = pd.read_excel(io.BytesIO(data), dtype=str, header=None, keep_default_na=False, engine="openpyxl")
-    except Exception as exc:  # noqa: BLE001 - any reader failure is one problem for the file
+    except Exception:  # noqa: BLE001 - any reader failure is one problem for the file
         raise _Unreadable("the file cannot be read as an Excel workbook (.xlsx): it is damaged or not a workbook. "
-                          f"Open it in Excel and save it again, or export the bill as CSV ({type(exc).__name__})") from None
+                          "Open it in Excel and save it again, or export the bill as CSV") from None
     if raw.empty:
         return [], _table([], 0), empty_numbers, "xlsx", None, [], 0, {}
     values = raw.astype(str).to_numpy().tolist()
@@ -464,7 +465,7 @@ def _read(data: bytes, file_name: str, fmt: ColumnMapping):
 def file_columns(data: bytes, file_name: str) -> list[str]:
     """The column headers of a vendor file as written in it (for mapping a custom layout).
 
-    Raises ``ValueError`` with a plain reason when the file is empty, not text or Excel, or has no
+    Raises :class:`~billbridge.errors.InputError` with a plain reason when the file is empty, not text or Excel, or has no
     header row.
     """
     try:
@@ -481,10 +482,10 @@ def file_columns(data: bytes, file_name: str) -> list[str]:
             _, text, _ = _decode(data)
             header = _header(text, _sniff(text)) if text.strip() else []
     except _Unreadable as exc:
-        raise ValueError(str(exc)) from None
+        raise InputError(str(exc)) from None
     header = [h for h in header if h]
     if not header:
-        raise ValueError("the file is empty or has no header row")
+        raise InputError("the file is empty or has no header row")
     return header
 
 

@@ -244,26 +244,29 @@ def mark_interrupted_runs(store: Store, alive: Callable[[int], bool] | None = No
 
 
 def latest_row_results(store: Store, month: str) -> pd.DataFrame:
-    """The newest real (not dry-run) result per row key of ``month``, across push and retry runs."""
+    """The newest real (not dry-run) result per row key of ``month``, across push, retry and undo runs
+    (a row whose latest result is an ``ok`` of an undo run was undone)."""
     df = push_row_results(store, month=month)
     if df.empty:
         return df
-    df = df[(df["dry_run"] == 0) & (df["result"] != "pending") & (df["run_kind"] != "undo")]
+    df = df[(df["dry_run"] == 0) & (df["result"] != "pending")]
     return df.drop_duplicates("key", keep="first").reset_index(drop=True)
 
 
 def company_push_status(store: Store, month: str) -> pd.DataFrame:
     """Per company of ``month``: rows, ok, not ok, status (``green`` when every row's latest result is
-    ok, else ``red``) and the last push time."""
+    an ok push, ``undone`` when the rest were undone, else ``red``) and the last push time."""
     df = latest_row_results(store, month)
     cols = ["company_id", "company_name", "rows", "ok", "not_ok", "status", "last_push"]
     if df.empty:
         return pd.DataFrame(columns=cols)
-    df = df.assign(company_name=df["company_name"].fillna("(no company)"), is_ok=df["result"] == "ok")
+    undone = (df["result"] == "ok") & (df["run_kind"] == "undo")
+    df = df.assign(company_name=df["company_name"].fillna("(no company)"), is_ok=(df["result"] == "ok") & ~undone,
+                   is_undone=undone)
     g = df.groupby("company_name", dropna=False).agg(
-        company_id=("company_id", "first"), rows=("key", "count"), ok=("is_ok", "sum"),
+        company_id=("company_id", "first"), rows=("key", "count"), ok=("is_ok", "sum"), undone=("is_undone", "sum"),
         last_push=("finished_at", "max")).reset_index()
     g["not_ok"] = g["rows"] - g["ok"]
-    g["status"] = g["not_ok"].map(lambda n: "green" if n == 0 else "red")
+    g["status"] = ["green" if n == 0 else ("undone" if n == u else "red") for n, u in zip(g["not_ok"], g["undone"])]
     return g[cols].sort_values(["status", "company_name"], ascending=[False, True]).reset_index(drop=True)
 
