@@ -6,6 +6,7 @@ import billbridge_ui as ui
 from billbridge import month as mo
 from billbridge import store as bst
 from billbridge.connectwise import ConnectWiseError
+from billbridge.plan.build import ensure_plan
 from billbridge_ui import plan_views as pv
 
 st.title("Reconcile")
@@ -19,12 +20,13 @@ if top1.button("Refresh from ConnectWise", key="refresh_cw", icon=":material/ref
     pv.refresh_snapshot(store, month)
 try:
     with st.spinner("Reconciling…"):
-        plan_id, note = pv.ensure_plan(store, month, lambda: ui.connection().client)
+        ensured = ensure_plan(store, lambda: ui.connection().client, month)
 except ConnectWiseError as exc:
     ui.show_cw_error(exc, what="Reading ConnectWise")
     st.stop()
-if note:
-    st.toast(note)
+plan_id = ensured.plan_id
+if ensured.note:
+    st.toast(ensured.note)
 meta = bst.get_plan(store, plan_id)
 s = meta["summary"]
 snap = bst.latest_snapshot(store, month)
