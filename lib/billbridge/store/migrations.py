@@ -438,7 +438,8 @@ _M007_LOOKUP = {"cw_companies": "company_id", "cw_agreements": "agreement_id", "
 def m007_snapshot_tables(db: sqlite_utils.Database) -> None:
     """The ConnectWise snapshot in typed tables, one row per record (``cw_companies``,
     ``cw_agreements``, ``cw_additions``, ``cw_catalog_items``, ``cw_agreement_types``,
-    ``cw_product_types``, ``cw_invoices``), each with the raw record as JSON; every stored
+    ``cw_product_types``, ``cw_invoices``), each with the raw record as JSON, and the view
+    ``month_additions`` (the additions of each month's newest snapshot); every stored
     ``snapshot_data`` list is moved into them in its order, and that table is dropped.
 
     The typed values come from the one conversion the reconciliation reads
@@ -457,6 +458,9 @@ def m007_snapshot_tables(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX {table}_snapshot ON {table} (snapshot_id)")
         if table in _M007_LOOKUP:
             db.execute(f"CREATE INDEX {table}_{_M007_LOOKUP[table]} ON {table} (snapshot_id, {_M007_LOOKUP[table]})")
+    db.execute("""CREATE VIEW month_additions AS
+        SELECT s.billing_month, a.* FROM cw_additions a JOIN snapshots s ON s.id = a.snapshot_id
+        WHERE s.id = (SELECT MAX(t.id) FROM snapshots t WHERE t.billing_month = s.billing_month)""")
     if "snapshot_data" not in db.table_names():
         return
     import json
@@ -549,6 +553,9 @@ def m008_plan_tables(db: sqlite_utils.Database) -> None:
         FROM plan_rows r
         JOIN plan_accounts a ON a.plan_id = r.plan_id AND a.account_no = r.account_no
         JOIN plan_products p ON p.plan_id = r.plan_id AND p.product_no = r.product_no""")
+    db.execute("""CREATE VIEW month_plan_lines AS
+        SELECT p.billing_month, l.* FROM plan_lines l JOIN plans p ON p.id = l.plan_id
+        WHERE p.id = (SELECT MAX(q.id) FROM plans q WHERE q.billing_month = p.billing_month)""")
     import json
 
     from billbridge.store.plans import _insert_rows
@@ -562,7 +569,8 @@ def m008_plan_tables(db: sqlite_utils.Database) -> None:
 def m009_import_withdrawal(db: sqlite_utils.Database) -> None:
     """Imports can be withdrawn and restored (issue 10): the current state on ``imports``
     (``withdrawn_at``/``_by``/``_reason``, NULL while the import is in effect) and every act in
-    ``import_events`` (who, when, why); nothing is deleted."""
+    ``import_events`` (who, when, why); nothing is deleted. The view ``month_lines`` is the vendor
+    lines each month uses: those of every vendor's newest import not withdrawn."""
     for c in ("withdrawn_at", "withdrawn_by", "withdrawn_reason"):
         db.execute(f"ALTER TABLE imports ADD COLUMN {c} TEXT")
     db.execute(
@@ -577,6 +585,10 @@ def m009_import_withdrawal(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX import_events_import ON import_events (import_id, id)")
     db.execute("CREATE INDEX imports_month ON imports (billing_month, vendor, version)")
+    db.execute("""CREATE VIEW month_lines AS
+        SELECT i.billing_month, i.vendor, i.version, l.* FROM vendor_lines l JOIN imports i ON i.id = l.import_id
+        WHERE i.withdrawn_at IS NULL AND i.version = (SELECT MAX(j.version) FROM imports j WHERE j.vendor = i.vendor
+              AND j.billing_month = i.billing_month AND j.withdrawn_at IS NULL)""")
 
 
 #: Ordered migrations; version N = the first N functions have run. Append only.
