@@ -87,3 +87,17 @@ def test_no_json_where_a_column_can_say_it(world):
         assert not {"import_blobs", "snapshot_data"} & {t for (t,) in con.execute("SELECT name FROM sqlite_master")}
     finally:
         con.close()
+
+
+def test_the_readmes_investigation_queries_run_and_answer(world):
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Investigating with SQL", 1)[1].split("\n## ", 1)[0]
+    queries = [shlex.split(line)[3] for line in section.splitlines() if line.startswith("sqlite-utils query")]
+    assert len(queries) == 3
+    for sql in queries:
+        assert len(re.findall(r"\bWHERE\b", sql)) == 1, sql
+        assert query(world["path"], sql), sql

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from billbridge import demo_world
@@ -82,13 +83,24 @@ class StoredPlan:
     rows: pd.DataFrame = field(repr=False)
 
 
-def plan_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Stored JSON rows -> DataFrame with Decimal money/quantities (the columns reconcile uses)."""
+def plan_frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Stored rows (dicts, or the frame :func:`billbridge.store.plan_table` reads) -> DataFrame with
+    Decimal money/quantities (the columns reconcile uses), each distinct value converted once."""
     cols = list(ROW_COLUMNS) + list(PLAN_EXTRA_COLUMNS)
-    df = pd.DataFrame(rows).reindex(columns=cols + [c for c in (pd.DataFrame(rows).columns if rows else [])
-                                                   if c not in cols]).astype(object)
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    df = frame.reindex(columns=cols + [c for c in frame.columns if c not in cols]).astype(object)
     for c in MONEY_FIELDS:
-        df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float) and v != v) else Decimal(str(v))).astype(object)
+        values = df[c].to_numpy(dtype=object)
+        if set(map(type, values.tolist())) <= {str, type(None)}:  # stored text: each distinct text once
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            conv = np.empty(len(uniques) + 1, dtype=object)
+            conv[:-1] = [Decimal(v) for v in uniques]
+            conv[-1] = None
+            converted = conv[codes]
+        else:  # numbers: one by one (31 and 31.0 are equal Decimals, not the same text)
+            converted = np.empty(len(values), dtype=object)
+            converted[:] = [None if v is None or (isinstance(v, float) and v != v) else Decimal(str(v)) for v in values]
+        df[c] = pd.Series(converted, index=df.index, dtype=object)
     return df
 
 
@@ -97,7 +109,7 @@ def latest_plan(store: st.Store, month: str, *, rows: bool = True) -> StoredPlan
     meta = st.latest_plan_meta(store, month)
     if meta is None:
         return None
-    data = plan_frame(st.plan_rows(store, meta["id"])) if rows else plan_frame([])
+    data = plan_frame(st.plan_table(store, meta["id"])) if rows else plan_frame([])
     return StoredPlan(id=meta["id"], month=month, created_at=meta["created_at"], created_by=meta["created_by"],
                       snapshot_id=meta["snapshot_id"], summary=meta["summary"], inputs=meta["inputs"], rows=data)
 

@@ -33,7 +33,8 @@ from billbridge.store.mappings import (MAPPING_KINDS, delete_mappings, get_mappi
                                        mapping_history, mappings_changed_at, mappings_version, set_mappings)
 from billbridge.store.migrations import MIGRATIONS
 from billbridge.store.plans import (KEEP_UNPUSHED, add_creation_requests, creation_requests, get_plan,
-                                    latest_plan_meta, plan_facets, plan_keys, plan_page, plan_rows, prune_plans,
+                                    latest_plan_meta, plan_facets, plan_keys, plan_page, plan_rows, plan_table,
+                                    prune_plans,
                                     save_plan, set_creation_status)
 from billbridge.store.snapshots import (SNAPSHOT_TABLES, latest_snapshot, load_snapshot, load_snapshot_frames,
                                         save_snapshot)
@@ -46,7 +47,7 @@ __all__ = [
     "MAPPING_KINDS", "set_mappings", "delete_mappings", "get_mappings", "mapping_frames", "mapping_history",
     "mappings_changed_at", "mappings_version",
     "SNAPSHOT_TABLES", "save_snapshot", "latest_snapshot", "load_snapshot", "load_snapshot_frames",
-    "KEEP_UNPUSHED", "save_plan", "prune_plans", "get_plan", "latest_plan_meta", "plan_rows", "plan_page",
+    "KEEP_UNPUSHED", "save_plan", "prune_plans", "get_plan", "latest_plan_meta", "plan_rows", "plan_table", "plan_page",
     "plan_keys", "plan_facets",
     "add_creation_requests", "creation_requests", "set_creation_status",
     "CONTRACT_COLUMNS", "CONTRACT_ADDITION_COLUMNS", "record_contract_feed", "contract_sync_state",

@@ -42,7 +42,7 @@ from billbridge.model import MONEY_FIELDS
 from billbridge.store.db import Store, utcnow
 
 __all__ = ["KEEP_UNPUSHED", "ACCOUNT_COLUMNS", "PRODUCT_COLUMNS", "ROW_FIELDS", "save_plan", "get_plan",
-           "latest_plan_meta", "plan_rows", "plan_page", "plan_keys", "plan_facets", "prune_plans",
+           "latest_plan_meta", "plan_rows", "plan_table", "plan_page", "plan_keys", "plan_facets", "prune_plans",
            "add_creation_requests", "creation_requests", "set_creation_status"]
 
 #: plans no push used that are kept per month (the newest ones)
@@ -150,7 +150,10 @@ def _money_values(values: list[Any]) -> list[Any]:
     if types <= {str, _NONE}:
         return values
     if types <= {Decimal, _NONE}:
-        return [None if v is None else v.__format__("f") for v in values]
+        # the rules share one Decimal object per distinct value: format each object once (by
+        # identity: 31 and 31.0 are equal Decimals with different texts)
+        seen: dict[int, str] = {}
+        return [None if v is None else seen.get(id(v)) or seen.setdefault(id(v), v.__format__("f")) for v in values]
     return [_money_text(v) for v in values]
 
 
@@ -340,6 +343,37 @@ def plan_rows(store: Store, plan_id: int, keys: list[str] | None = None) -> list
         out.extend((r[0], _row_dict(r[1:])) for r in cur)
     out.sort(key=lambda t: t[0])
     return [r for _, r in out]
+
+
+def _decoded(col: str, values: tuple) -> np.ndarray:
+    """One column of ``plan_lines`` as an object array with lists and documents decoded."""
+    arr = np.empty(len(values), dtype=object)
+    if col == "flags":
+        arr[:] = [v.split(",") if v else [] for v in values]
+    elif col == "vendor_lines":
+        arr[:] = [[int(x) for x in v.split(",")] if v else [] for v in values]
+    elif col in _JSON:
+        empty = [] if col in _EMPTY_LIST_JSON else None
+        arr[:] = [json.loads(v) if v is not None else (empty if empty is None else []) for v in values]
+    else:
+        arr[:] = values
+    return arr
+
+
+def plan_table(store: Store, plan_id: int) -> pd.DataFrame:
+    """Every stored row of a plan as one frame (plan order; the dicts of :func:`plan_rows` as
+    columns, values as stored: decimal strings, ISO dates), without building a dict per row."""
+    rows = store.conn.execute(_SELECT_VIEW + " WHERE plan_id = ? ORDER BY id", (plan_id,)).fetchall()
+    columns = list(zip(*rows)) if rows else [()] * (len(_VIEW_COLUMNS) + 1)
+    frame = pd.DataFrame({c: pd.Series(_decoded(c, v), dtype=object) for c, v in zip(_VIEW_COLUMNS, columns)})
+    extras = [(i, json.loads(e)) for i, e in enumerate(columns[-1]) if e]
+    for name in dict.fromkeys(k for _, d in extras for k in d):
+        values = np.full(len(frame), None, dtype=object)
+        for i, d in extras:
+            if name in d:
+                values[i] = d[name]
+        frame[name] = pd.Series(values, dtype=object)
+    return frame
 
 
 _CUSTOMER_EXPR = "COALESCE(vendor_customer_name, company_name, '')"
