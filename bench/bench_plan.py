@@ -67,8 +67,6 @@ def no_client():
 def build_world_store(path: Path, scale: float = 1.0):
     """The bench world of bench_reconcile.py stored as billbridge stores a month: one import, the
     mappings, one snapshot (with the mapped agreements recorded as read)."""
-    import pandas as pd
-
     from bench_reconcile import build_world
     from billbridge import store as st
     from billbridge.snapshot import Snapshot

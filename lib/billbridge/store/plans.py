@@ -260,10 +260,12 @@ def save_plan(store: Store, billing_month: str, snapshot_id: int | None, summary
               rows: pd.DataFrame | list[dict[str, Any]], *, inputs: dict[str, Any] | None = None,
               created_by: str | None = None) -> int:
     """Store one reconcile run: its summary and every row (a frame of plan rows, or JSON-ready dicts
-    with ``key``, ``action``, ``cause``, ``reason``, ``target``...) in one transaction, then prune
-    the month's unpushed plans to the newest :data:`KEEP_UNPUSHED`; returns the plan id."""
+    with ``key``, ``action``, ``cause``, ``reason``, ``target``...) in one transaction, in which the
+    month's unpushed plans are also pruned to the newest :data:`KEEP_UNPUSHED` (this one included);
+    returns the plan id."""
     n = len(rows)
     with store.atomic():
+        prune_plans(store, billing_month, keep=KEEP_UNPUSHED - 1)  # first: the new rows reuse the freed pages
         cur = store.conn.execute(
             "INSERT INTO plans (billing_month, snapshot_id, created_at, created_by, status, row_count, summary, inputs) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -272,7 +274,6 @@ def save_plan(store: Store, billing_month: str, snapshot_id: int | None, summary
         )
         pid = int(cur.lastrowid)
         _insert_rows(store.conn, pid, rows)
-        prune_plans(store, billing_month)
     return pid
 
 
@@ -353,8 +354,8 @@ def _decoded(col: str, values: tuple) -> np.ndarray:
     elif col == "vendor_lines":
         arr[:] = [[int(x) for x in v.split(",")] if v else [] for v in values]
     elif col in _JSON:
-        empty = [] if col in _EMPTY_LIST_JSON else None
-        arr[:] = [json.loads(v) if v is not None else (empty if empty is None else []) for v in values]
+        listy = col in _EMPTY_LIST_JSON
+        arr[:] = [json.loads(v) if v is not None else [] if listy else None for v in values]
     else:
         arr[:] = values
     return arr

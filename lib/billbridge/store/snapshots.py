@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from billbridge.plan.inputs import SnapshotFrames, _empty, _objectify, snapshot_frames
+from billbridge.plan.inputs import SnapshotFrames, _empty, snapshot_frames
 from billbridge.store.db import Store
 
 __all__ = ["SNAPSHOT_TABLES", "save_snapshot", "latest_snapshot", "load_snapshot", "load_snapshot_frames"]
