@@ -10,7 +10,8 @@ Every figure is a ratio (or a size) measured in the same run:
                    (50,000 vendor lines, 10,000 agreements, ~100,000 additions, already stored):
                    :func:`billbridge.plan.build.ensure_plan` reading the import and the snapshot from
                    SQLite, reconciling, writing the plan back (target <= 10) / a bare pandas outer
-                   merge of the lines and additions frames. Measured at a month's steady state (five
+                   merge of the lines and additions frames, both timed in a fresh process that holds
+                   only the database (as the command runs). Measured at a month's steady state (five
                    plans kept: each new one also prunes the oldest). Split into ``kernel_s`` (the
                    reconciliation alone, on the same frames) and ``store_s`` (everything else: reading
                    lines and snapshot frames, the plan's lifecycle columns and summary, saving, pruning).
@@ -24,8 +25,8 @@ Every figure is a ratio (or a size) measured in the same run:
 ``refresh_ratio``  :func:`billbridge.month.refresh_snapshot` for 2,000 mapped agreements (~20,000
                    additions) from the sandbox at 50 ms latency / (requests x latency / default
                    concurrency) (target <= 1.3).
-``peak_mib``       peak resident memory the e2e path adds (``VmHWM`` of a child process that opens
-                   the stored world and runs it once, minus its RSS before), next to the input sizes
+``peak_mib``       peak resident memory the e2e path adds (``VmHWM`` of the child process after its
+                   first run, minus its RSS before), next to the input sizes
                    (``input_frames_mib``: the lines and additions frames in memory; ``db_mib``: the file).
 
 ``kernel_ratio`` and ``growth`` are bench_reconcile.py's (the rules engine): ``null`` here.
@@ -99,79 +100,81 @@ def best_of(fn, repeat: int) -> tuple[float, object]:
 
 
 def measure_e2e(workdir: Path, repeat: int, scale: float) -> dict:
-    from billbridge import store as st
+    """Store the world, measure what its first plan adds to the file, then time the path in a fresh
+    process (as ``billbridge reconcile`` runs: only the database in memory, not the world's records)."""
     from billbridge.plan import build
-    from billbridge.reconcile import Context, Mappings, reconcile
 
     db = workdir / "e2e.db"
     t = time.perf_counter()
     store, vl, snap = build_world_store(db, scale)
     setup = time.perf_counter() - t
+    sizes = {"lines": len(vl), "additions": len(snap["additions"]), "agreements": len(snap["agreements"])}
+    del vl, snap
     # plan_mb: the first plan stored (the file has no free pages to reuse yet)
     free = store.conn.execute("PRAGMA freelist_count").fetchone()[0]
     before = _size(store)
     first = build.ensure_plan(store, no_client, MONTH, api_member=API)
     plan_bytes = _size(store) - before
     rows = len(first.plan.rows)
-    # e2e at the steady state of a month: five plans kept, so every new plan also prunes the oldest
-    for _ in range(st.KEEP_UNPUSHED - 1):
+    store.close()
+    del first
+    out = {**sizes, "plan_rows": rows, "setup_s": round(setup, 2), "plan_mb": round(plan_bytes / 1e6, 2),
+           "free_pages_before": free}
+    res = subprocess.run([sys.executable, __file__, "--child-e2e", str(db), "--repeat", str(repeat)],
+                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "lib")})
+    out.update(json.loads(res.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def child_e2e(db: str, repeat: int) -> dict:
+    """In a fresh process: the e2e path once (its peak memory), then at the month's steady state
+    (five plans kept, each new one prunes the oldest) best of ``repeat``, its parts, the baseline."""
+    from billbridge import clock, demo_world
+    from billbridge import store as st
+    from billbridge.plan import build
+    from billbridge.reconcile import Context, Mappings, reconcile
+
+    store = st.Store.open(db)
+    rss = _status_mb("VmRSS")
+    build.ensure_plan(store, no_client, MONTH, rebuild=True, api_member=API)
+    peak = _status_mb("VmHWM") - rss
+    for _ in range(st.KEEP_UNPUSHED - 2):
         build.ensure_plan(store, no_client, MONTH, rebuild=True, api_member=API)
     t_e2e, res = best_of(lambda: build.ensure_plan(store, no_client, MONTH, rebuild=True, api_member=API), repeat)
     # the kernel alone, on the inputs as the lifecycle reads them
-    imports = build.month_vendor_lines(store, MONTH, raw=True)
-    _imp, lines = imports["demo"]
-    frames = st.load_snapshot_frames(store, st.latest_snapshot(store, MONTH)["id"])
+    sid = st.latest_snapshot(store, MONTH)["id"]
+    imp, lines = build.month_vendor_lines(store, MONTH, raw=True)["demo"]
+    frames = st.load_snapshot_frames(store, sid)
     maps = Mappings(**st.mapping_frames(store, "demo"))
-    from billbridge import demo_world, clock
     ctx = Context(month=MONTH, vendor="demo", api_member=API, today=clock.today(), journal=st.written_lines(store),
-                  vendor_name="Demo", line_key_field=demo_world.LINE_KEY_FIELD, line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
+                  vendor_name="Demo", line_key_field=demo_world.LINE_KEY_FIELD,
+                  line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
     t_kernel, _ = best_of(lambda: reconcile(lines, frames, maps, ctx), repeat)
     # the store's parts, timed alone
-    sid = st.latest_snapshot(store, MONTH)["id"]
     t_lines, _ = best_of(lambda: build.month_vendor_lines(store, MONTH, raw=True), repeat)
     t_frames, _ = best_of(lambda: st.load_snapshot_frames(store, sid), repeat)
     plan_rows = res.plan.rows
     t_save, _ = best_of(lambda: st.save_plan(store, MONTH, sid, {"status": "changes"}, plan_rows), repeat)
-    oldest = store.conn.execute("SELECT COUNT(*) FROM plans WHERE billing_month = ?", (MONTH,)).fetchone()[0]
     t = time.perf_counter()
-    st.prune_plans(store, MONTH, keep=oldest - 1)  # one 50,000-row plan deleted
+    st.prune_plans(store, MONTH, keep=st.KEEP_UNPUSHED - 1)  # one 50,000-row plan deleted
     t_prune = time.perf_counter() - t
     # the bare baseline: an outer merge of the lines and the additions frames
-    keyed = vl.assign(key="demo|" + vl["vendor_customer_id"] + "|" + vl["subscription_id"])
+    typed = st.import_lines(store, imp["id"])
+    keyed = typed.assign(key="demo|" + typed["vendor_customer_id"] + "|" + typed["subscription_id"])
     adds = frames.additions
     t_outer, _ = best_of(lambda: keyed.merge(adds, on="key", how="outer"), repeat)
-    plans_kept = store.conn.execute("SELECT COUNT(*) FROM plans WHERE billing_month = ?", (MONTH,)).fetchone()[0]
-    inputs_mb = (lines.memory_usage(deep=True).sum() + adds.memory_usage(deep=True).sum()) / 2**20
+    inputs_mb = (typed.memory_usage(deep=True).sum() + adds.memory_usage(deep=True).sum()) / 2**20
     db_mb = _size(store) / 2**20
     store.close()
     return {
-        "lines": len(vl), "additions": len(snap["additions"]), "agreements": len(snap["agreements"]), "plan_rows": rows,
-        "setup_s": round(setup, 2), "e2e_s": round(t_e2e, 3), "kernel_s": round(t_kernel, 3),
-        "store_s": round(t_e2e - t_kernel, 3), "read_lines_s": round(t_lines, 3), "read_frames_s": round(t_frames, 3),
-        "save_plan_s": round(t_save, 3), "prune_one_plan_s": round(t_prune, 3), "outer_merge_s": round(t_outer, 4),
+        "e2e_s": round(t_e2e, 3), "kernel_s": round(t_kernel, 3), "store_s": round(t_e2e - t_kernel, 3),
+        "read_lines_s": round(t_lines, 3), "read_frames_s": round(t_frames, 3), "save_plan_s": round(t_save, 3),
+        "prune_one_plan_s": round(t_prune, 3), "outer_merge_s": round(t_outer, 4),
         "e2e_ratio": round(t_e2e / t_outer, 1), "kernel_only_ratio": round(t_kernel / t_outer, 1),
         "store_only_ratio": round((t_e2e - t_kernel) / t_outer, 1),
-        "plan_mb": round(plan_bytes / 1e6, 2), "free_pages_before": free, "plans_kept": plans_kept,
+        "peak_mib": round(peak, 1), "rss_before_mib": round(rss, 1),
         "input_frames_mib": round(inputs_mb, 1), "db_mib": round(db_mb, 1),
-        "db_path": str(db),
     }
-
-
-def child_peak(db: str) -> dict:
-    """In a fresh process: open the stored world and run the e2e path once; peak RSS it added."""
-    from billbridge import store as st
-    from billbridge.plan import build
-
-    store = st.Store.open(db)
-    before = _status_mb("VmRSS")
-    build.ensure_plan(store, no_client, MONTH, rebuild=True, api_member=API)
-    return {"rss_before_mib": round(before, 1), "peak_mib": round(_status_mb("VmHWM") - before, 1)}
-
-
-def measure_peak(db: str) -> dict:
-    res = subprocess.run([sys.executable, __file__, "--child-peak", db], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "lib")})
-    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def measure_load(workdir: Path, repeat: int, n: int = 100_000) -> dict:
@@ -251,17 +254,15 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--skip-refresh", action="store_true")
     ap.add_argument("--skip-load", action="store_true")
-    ap.add_argument("--child-peak")
+    ap.add_argument("--child-e2e")
     args = ap.parse_args()
-    if args.child_peak:
-        print(json.dumps(child_peak(args.child_peak)))
+    if args.child_e2e:
+        print(json.dumps(child_e2e(args.child_e2e, args.repeat)))
         return
     with tempfile.TemporaryDirectory(prefix="bench_plan_") as tmp:
         workdir = Path(tmp)
         out: dict = {}
-        e2e = measure_e2e(workdir, args.repeat, args.scale)
-        out.update({k: v for k, v in e2e.items() if k != "db_path"})
-        out.update(measure_peak(e2e["db_path"]))
+        out.update(measure_e2e(workdir, args.repeat, args.scale))
         if not args.skip_load:
             out.update(measure_load(workdir, args.repeat))
         if not args.skip_refresh:
