@@ -96,9 +96,19 @@ def _line_columns(lines: pd.DataFrame | pa.Table) -> tuple[list[int], list[list[
     return line_no, cols
 
 
+#: page cache while a large import is written (KiB, negative as SQLite wants it): the two line
+#: indexes of a 1,000,000-line import outgrow the default 2 MB and would be re-read page by page
+_BULK_CACHE_KIB = -65536
+
+
 def _insert_lines(conn, import_id: int, line_no: list[int], cols: list[list[str | None]]) -> None:
     """One ``executemany`` over plain tuples (inside the caller's transaction)."""
-    conn.executemany(_INSERT_LINES, zip(itertools.repeat(import_id, len(line_no)), line_no, *cols))
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size = {min(_BULK_CACHE_KIB, cache) if cache < 0 else _BULK_CACHE_KIB}")
+    try:
+        conn.executemany(_INSERT_LINES, zip(itertools.repeat(import_id, len(line_no)), line_no, *cols))
+    finally:
+        conn.execute(f"PRAGMA cache_size = {cache}")
 
 
 def _iso_date(v: str) -> date | None:
