@@ -96,15 +96,18 @@ def _line_columns(lines: pd.DataFrame | pa.Table) -> tuple[list[int], list[list[
     return line_no, cols
 
 
-#: page cache while a large import is written (KiB, negative as SQLite wants it): the two line
-#: indexes of a 1,000,000-line import outgrow the default 2 MB and would be re-read page by page
-_BULK_CACHE_KIB = -65536
+#: page cache while an import is written, per line (bytes) and at most (KiB): the two line indexes
+#: of a 1,000,000-line import outgrow SQLite's default 2 MB and would be re-read page by page
+_BULK_CACHE_PER_LINE = 64
+_BULK_CACHE_MAX_KIB = 65536
 
 
 def _insert_lines(conn, import_id: int, line_no: list[int], cols: list[list[str | None]]) -> None:
     """One ``executemany`` over plain tuples (inside the caller's transaction)."""
-    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-    conn.execute(f"PRAGMA cache_size = {min(_BULK_CACHE_KIB, cache) if cache < 0 else _BULK_CACHE_KIB}")
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]  # negative: KiB
+    want = min(_BULK_CACHE_MAX_KIB, len(line_no) * _BULK_CACHE_PER_LINE // 1024)
+    if cache < 0 and want > -cache:
+        conn.execute(f"PRAGMA cache_size = {-want}")
     try:
         conn.executemany(_INSERT_LINES, zip(itertools.repeat(import_id, len(line_no)), line_no, *cols))
     finally:
