@@ -7,6 +7,7 @@ from billbridge import month as mo
 from billbridge import store as bst
 from billbridge.connectwise import ConnectWiseError
 from billbridge.model import ACTION_LABELS
+from billbridge.plan.build import ensure_plan
 from billbridge_ui import plan_views as pv
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.text import md
@@ -21,12 +22,13 @@ if st.button("Refresh from ConnectWise", key="refresh_cw", icon=":material/refre
     pv.refresh_snapshot(store, month)
 try:
     with st.spinner("Reconciling…"):
-        plan_id, note = pv.ensure_plan(store, month, lambda: ui.connection().client)
+        ensured = ensure_plan(store, lambda: ui.connection().client, month)
 except ConnectWiseError as exc:
     ui.show_cw_error(exc, what="Reading ConnectWise")
     st.stop()
-if note:
-    st.toast(note)
+plan_id = ensured.plan_id
+if ensured.note:
+    st.toast(ensured.note)
 meta = bst.get_plan(store, plan_id)
 s = meta["summary"]
 snap = bst.latest_snapshot(store, month)

@@ -51,3 +51,32 @@ def test_read_additions_keeps_cancelled_lines_and_tags_each_with_its_agreement(e
     got = read_additions(client, [agreement_id, agreement_id])  # asked twice, read once
     assert len(got) == len(lines) and any(a.get("cancelledDate") for a in got)
     assert {a["agreementId"] for a in got} == {agreement_id}
+
+
+def _connections(client) -> int:
+    """HTTP connections the client's pool has opened (one per request in flight at once, at most)."""
+    pools = client.session.get_adapter("http://").poolmanager.pools
+    return sum(pools[key].num_connections for key in pools.keys())
+
+
+def test_additions_are_read_several_agreements_at_a_time_and_a_429_is_waited_out():
+    from push_support import client_for as fast_client
+
+    sb = new_sandbox()
+    try:
+        plain = fast_client(sb)
+        ids = sorted({a["agreementId"] for a in sb.records("additions")})[:12]
+        expected = read_additions(plain, ids, concurrency=1)
+        assert _connections(plain) == 1  # one after another: one connection
+        plain.close()
+        client = fast_client(sb, pool_size=8)
+        client.codebase
+        sb.set_faults(latency_ms=30, throttle_rate=0.3, retry_after_s=1, seed=7)
+        got = read_additions(client, ids, concurrency=4)
+        sb.set_faults(latency_ms=0, throttle_rate=0.0)
+        assert got == expected  # same additions, same order
+        assert client.stats_retries["429"] > 0  # throttled requests were retried after Retry-After (capped in tests)
+        assert 2 <= _connections(client) <= 4  # several in flight, never more than the concurrency
+        client.close()
+    finally:
+        sb.stop()

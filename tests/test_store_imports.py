@@ -30,7 +30,7 @@ def store(tmp_path):
 
 def counts(store):
     """(imports, stored lines)."""
-    lines = store.conn.execute("SELECT COALESCE(SUM(line_count), 0) FROM import_blobs").fetchone()[0]
+    lines = store.conn.execute("SELECT COUNT(*) FROM vendor_lines").fetchone()[0]
     return (store.db["imports"].count, lines)
 
 
@@ -68,10 +68,10 @@ def test_invalid_file_stores_nothing(store):
 def test_a_failure_while_writing_lines_leaves_no_import_row(store, monkeypatch):
     import billbridge.store.imports as st
 
-    def broken(table):
+    def broken(*args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(st, "_lines_blob", broken)
+    monkeypatch.setattr(st, "_insert_lines", broken)
     with pytest.raises(RuntimeError):
         load_month(store, M, f("C1,Acme,S1,SKU,3,18.00,2026-11-04,2026-12-03"), "a.csv", vendor="acme")
     assert counts(store) == (0, 0)
@@ -184,14 +184,15 @@ def test_unknown_format_name_is_an_error(store):
         sources.load_month(store, M, b"x", "x.csv", "nope", vendor="v")
 
 
-def test_a_database_from_before_line_blobs_keeps_its_imports(tmp_path, monkeypatch):
+def test_a_database_from_before_line_blobs_keeps_its_imports_through_blobs_and_back_to_rows(tmp_path, monkeypatch):
     """m005_import_blobs moves the one-row-per-line ``import_lines`` of an older database into
-    blobs (one transaction) and drops the table; every read gives what it gave before."""
+    blobs and m006_vendor_lines moves them back into typed rows (each in one transaction); every
+    read gives what it gave before."""
     import billbridge.store as st
     import billbridge.store.migrations as migrations
 
     path = tmp_path / "old.db"
-    before = [fn for fn in MIGRATIONS if fn.__name__ != "m005_import_blobs"]
+    before = MIGRATIONS[:MIGRATIONS.index(migrations.m005_import_blobs)]  # m001..m004: lines as rows
     monkeypatch.setattr(migrations, "MIGRATIONS", before)
     old = Store.open(path)
     cols = ", ".join(st.LINE_COLUMNS)
@@ -218,10 +219,10 @@ def test_a_database_from_before_line_blobs_keeps_its_imports(tmp_path, monkeypat
     subset_before = pd.DataFrame(old.conn.execute(f"SELECT line_no, {cols} FROM import_lines WHERE import_id = 1 AND line_no IN (3, 9)").fetchall(),
                                  columns=["line_no", *st.LINE_COLUMNS])
     old.close()
-    monkeypatch.setattr(migrations, "MIGRATIONS", before + [migrations.m005_import_blobs])
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
     s = Store.open(path)
-    assert s.schema_version() == len(before) + 1
-    assert "import_lines" not in s.db.table_names() and counts(s) == (3, 3)
+    assert s.schema_version() == len(MIGRATIONS)
+    assert not {"import_lines", "import_blobs"} & set(s.db.table_names()) and counts(s) == (3, 3)
     for i in lines:
         pd.testing.assert_frame_equal(st.import_lines(s, i, raw=True), raw_before[i])
     typed = st.import_lines(s, 1)

@@ -325,13 +325,12 @@ def export_month(month, xlsx_path, csv_path) -> None:
 
 # ---- mappings and reconcile (issue 4) -----------------------------------------------------------
 def _month_snapshot(store, month: str, refresh: bool = False):
-    """The month's stored snapshot; read ConnectWise first when asked or when the snapshot is out
-    of date (:func:`billbridge.month.refresh_reason`)."""
+    """The month's stored snapshot, read from ConnectWise first when asked or when it is out of date
+    (:func:`billbridge.month.ensure_snapshot`)."""
     from billbridge import month as mo
 
-    why = "as asked" if refresh else mo.refresh_reason(store, month)
+    res, why = mo.ensure_snapshot(store, lambda: open_connection().client, month, refresh=refresh)
     if why:
-        res = mo.refresh_snapshot(store, open_connection().client, month)
         click.echo(f"Read ConnectWise for {month} ({why}): {res.request_count} requests.", err=True)
     return mo.snapshot_for(store, month)
 
@@ -417,22 +416,28 @@ def map_import(file) -> None:
 @click.option("--refresh", is_flag=True, help="Read ConnectWise again before reconciling.")
 @click.option("--json", "as_json", is_flag=True, help="Print {summary, rows} as JSON.")
 def reconcile_cmd(month, refresh, as_json) -> None:
-    """Reconcile MONTH's vendor lines against ConnectWise and store the plan (nothing is written to ConnectWise)."""
-    from billbridge import month as mo
+    """Reconcile MONTH's vendor lines against ConnectWise and store the plan (nothing is written to ConnectWise).
+
+    ConnectWise is read first when the stored read is out of date (or with --refresh); the plan is
+    rebuilt when the imports, mappings or that read changed, else the stored one is reported.
+    """
     from billbridge import store as st
+    from billbridge.plan.build import ensure_plan
 
     month = month_arg(month)
     store = open_store()
-    if not st.list_imports(store, billing_month=month):
+    if not st.month_imports(store, month):
         raise NotFoundError(f"No vendor month is loaded for {month}: run 'billbridge load {month} ...' first.")
-    snap = _month_snapshot(store, month, refresh)
-    _plan, plan_id = mo.build_plan(store, month, snap)
-    stored = mo.latest_plan(store, month)
+    res = ensure_plan(store, lambda: open_connection().client, month, refresh=refresh)
+    if res.refreshed:
+        click.echo(f"Read ConnectWise for {month} ({res.refreshed}): {res.snapshot.request_count} requests.", err=True)
+    meta = st.get_plan(store, res.plan_id)
     if as_json:
-        echo_json({"plan_id": plan_id, "summary": stored.summary, "rows": st.plan_rows(store, plan_id)})
+        echo_json({"plan_id": res.plan_id, "summary": meta["summary"], "rows": st.plan_rows(store, res.plan_id)})
         return
-    s = stored.summary
-    click.echo(f"Plan {plan_id} for {month}: {s['status']}")
+    s = meta["summary"]
+    click.echo(f"Plan {res.plan_id} for {month}: {s['status']}"
+               + ("" if res.built else f" (unchanged since it was built at {meta['created_at']})"))
     click.echo(f"  vendor lines {s['lines_checked']} (${s['dollars_checked']}): reconciled {s['lines_reconciled']}, "
                f"blocked {s['lines_blocked']}, excluded {s['lines_excluded']}; coverage {float(s['coverage']):.1%}")
     click.echo("  rows by action: " + ", ".join(f"{a} {d['rows']}" for a, d in s["by_action"].items()))
@@ -440,9 +445,32 @@ def reconcile_cmd(month, refresh, as_json) -> None:
         click.echo("  blocked/excluded by cause: " + ", ".join(f"{c} {d['rows']}" for c, d in s["by_cause"].items()))
     click.echo(f"  customer price impact {s['price_impact']}, margin impact {s['margin_impact']}, "
                f"{s['requests']} ConnectWise writes proposed" + (f", {s['creations']} records to create" if s.get("creations") else ""))
-    for r in stored.rows.itertuples():
-        if r.action != "in_sync":
-            click.echo(f"  [{r.action}{'/' + r.cause if isinstance(r.cause, str) else ''}] {r.reason}")
+    changes, _ = st.plan_page(store, res.plan_id, actions=["update", "create", "cancel", "blocked"], limit=None)
+    for r in changes:
+        click.echo(f"  [{r['action']}{'/' + r['cause'] if r.get('cause') else ''}] {r['reason']}")
+
+
+@main.command("withdraw")
+@click.argument("import_id", type=int)
+@click.option("--reason", required=True, help="Why (recorded with who and when).")
+@click.option("--restore", is_flag=True, help="Put a withdrawn import back into its month instead.")
+def withdraw_cmd(import_id, reason, restore) -> None:
+    """Withdraw import IMPORT_ID from its month, or --restore it; its lines stay in the history.
+
+    A withdrawn import is no part of its month: the month uses the vendor's newest version still in
+    effect (the plan is rebuilt on the next reconcile). Import ids: the Load month page's history, or
+    'billbridge load ... --json'. Exit 2 for an unknown id or an import already in that state.
+    """
+    from billbridge import store as st
+    from billbridge.config import operator_name
+
+    store = open_store()
+    imp = (st.restore_import if restore else st.withdraw_import)(store, import_id, reason=reason, by=operator_name())
+    now = st.latest_import(store, imp["vendor"], imp["billing_month"])
+    click.echo(f"{'Restored' if restore else 'Withdrew'} import {imp['id']} ({imp['vendor']} {imp['billing_month']} "
+               f"version {imp['version']}, {imp['file_name']}). " + (
+                   f"{imp['billing_month']} uses version {now['version']} of {imp['vendor']}." if now else
+                   f"{imp['billing_month']} has no {imp['vendor']} import in effect."))
 
 
 # ---- push, undo and status (issue 5) -------------------------------------------------------------

@@ -166,11 +166,14 @@ def render_history(store, month: str) -> None:
         return
     table = pd.DataFrame(imports)
     table["sha256"] = table["sha256"].str[:12]
+    table["status"] = [withdrawal_status(i) for i in imports]
     st.dataframe(
-        display_frame(table, ["vendor", "version", "file_name", "format", "line_count", "customer_count", "total_cost",
-                              "total_price", "loaded_at", "loaded_by", "sha256"]),
+        display_frame(table, ["id", "vendor", "version", "status", "file_name", "format", "line_count",
+                              "customer_count", "total_cost", "total_price", "loaded_at", "loaded_by", "sha256"],
+                      rename={"id": "Import", "status": "Status"}),
         hide_index=True, width="stretch",
     )
+    render_withdrawal(store, imports)
     by_vendor: dict[str, list[dict]] = {}
     for imp in imports:
         by_vendor.setdefault(imp["vendor"], []).append(imp)
@@ -199,3 +202,38 @@ def __getattr__(name: str):
     if name == "DEMO_MONTHS":
         return demo_world.months()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def withdrawal_status(imp: dict) -> str:
+    """'in effect', or who withdrew the import, when and why."""
+    if not imp.get("withdrawn_at"):
+        return "in effect"
+    return f"withdrawn {imp['withdrawn_at'][:10]} by {imp['withdrawn_by']}: {imp['withdrawn_reason']}"
+
+
+def render_withdrawal(store, imports: list[dict]) -> None:
+    """Withdraw an import from the month (or restore a withdrawn one): recorded with who, when, why."""
+    from billbridge.errors import BillbridgeError
+
+    with st.expander("Withdraw or restore an import"):
+        by_id = {i["id"]: i for i in imports}
+        pick = st.selectbox("Import", list(by_id), key="withdraw_pick",
+                            format_func=lambda i: f"#{i} · {by_id[i]['vendor']} v{by_id[i]['version']} · "
+                                                  f"{by_id[i]['file_name']} ({withdrawal_status(by_id[i]).split(':')[0]})")
+        imp = by_id[pick]
+        withdrawn = bool(imp.get("withdrawn_at"))
+        reason = st.text_input("Why", key="withdraw_reason",
+                               help="Recorded with your name and the time. The lines stay in the history.")
+        label = "Restore this import" if withdrawn else "Withdraw this import"
+        if st.button(label, key="withdraw_go", disabled=not reason.strip()):
+            act = bst.restore_import if withdrawn else bst.withdraw_import
+            try:
+                act(store, pick, reason=reason, by=operator())
+            except BillbridgeError as exc:
+                st.error(str(exc))
+                return
+            now = bst.latest_import(store, imp["vendor"], imp["billing_month"])
+            ui.flash(f"{'Restored' if withdrawn else 'Withdrew'} import #{pick}. " + (
+                f"{imp['billing_month']} uses version {now['version']} of {md(imp['vendor'])}." if now else
+                f"{imp['billing_month']} has no {md(imp['vendor'])} import in effect."))
+            st.rerun()

@@ -19,7 +19,7 @@ import billbridge_ui as ui
 
 from billbridge import mappings as mp
 from billbridge import store as bst
-from billbridge.model import label
+from billbridge.model import MAPPING_DEFAULTS, label
 from billbridge.model import labels as label_list
 from billbridge_ui.tables import display_frame, qty_text
 
@@ -153,12 +153,14 @@ def accept_rows(store: bst.Store, rows: pd.DataFrame) -> int:
                                                               "company_id": int(r["_id"])}], source="suggestion")
         elif r["kind"] == "agreement":
             n += bst.set_mappings(store, "agreement", vendor, [{"vendor_customer_id": cust, "agreement_id": int(r["_id"]),
-                                                                "sync_mode": "standing", "period_rule": "advance"}],
+                                                                "sync_mode": MAPPING_DEFAULTS["sync_mode"],
+                                                                "period_rule": MAPPING_DEFAULTS["period_rule"]}],
                                   source="suggestion")
         else:
             n += bst.set_mappings(store, "product", vendor, [{"sku": r["_sku"], "term": r["_term"], "billing_frequency": r["_freq"],
                                                               "product_name": r["_name"], "catalog_item_id": int(r["_id"]),
-                                                              "own_cost": True, "own_price": True,
+                                                              "own_cost": MAPPING_DEFAULTS["own_cost"],
+                                                              "own_price": MAPPING_DEFAULTS["own_price"],
                                                               "quantity_basis": mp.QUANTITY_BASES[0]}], source="suggestion")
     return n
 
@@ -212,8 +214,8 @@ def agreement_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Da
                        for i, h in zip(df["agreement_id"], has)]
     df["state"] = [(label_list(flags.get(int(i), ("missing",)), "match_flag") or "Active") if h else "Not mapped"
                    for i, h in zip(df["agreement_id"], has)]
-    df["sync_mode"] = df["sync_mode"].where(df["sync_mode"].notna(), "standing")
-    df["period_rule"] = df["period_rule"].where(df["period_rule"].notna(), "advance")
+    df["sync_mode"] = df["sync_mode"].where(df["sync_mode"].notna(), MAPPING_DEFAULTS["sync_mode"])
+    df["period_rule"] = df["period_rule"].where(df["period_rule"].notna(), MAPPING_DEFAULTS["period_rule"])
     df.index = df["vendor"] + SEP + df["vendor_customer_id"]
     return _blank(df[["vendor", "vendor_customer_id", "vendor_customer_name", "agreement", "state", "sync_mode", "period_rule",
                       "updated_by", "updated_at"]], ["vendor_customer_name", "updated_by", "updated_at"])

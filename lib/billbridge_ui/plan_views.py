@@ -1,4 +1,5 @@
-"""Reconcile page pieces: the plan grid (names, not ids), the detail panel and the plan lifecycle."""
+"""Reconcile page pieces: the plan grid (names, not ids) and the detail panel. The plan lifecycle is
+the library's (:func:`billbridge.plan.build.ensure_plan`)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def by_method(result: mo.SnapshotResult) -> str:
 
 def require_vendor_month(store, month: str) -> None:
     """Stop the page with a pointer to Load month when nothing is loaded for ``month``."""
-    if not bst.list_imports(store, billing_month=month):
+    if not bst.month_imports(store, month):
         st.info(f"No vendor month is loaded for **{month}**. Load one first (Month › Load month), "
                 "or pick another month in the sidebar.")
         st.stop()
@@ -120,22 +121,6 @@ def facets(db_path: str, plan_id: int) -> dict[str, list[str]]:
     """Filter choices of a plan, cached: a stored plan never changes (~0.6 s on 50,000 rows)."""
     with bst.Store.open(db_path) as s:
         return bst.plan_facets(s, plan_id)
-
-
-def ensure_plan(store: bst.Store, month: str, client_factory) -> tuple[int | None, str | None]:
-    """Make sure the month has an up-to-date plan: read ConnectWise when there is no snapshot,
-    agreements were mapped since it was taken, or billbridge pushed since; rebuild when imports,
-    mappings, creation requests or the snapshot changed. Returns (plan id, note for the operator)."""
-    note = None
-    why = mo.refresh_reason(store, month)
-    if why:
-        res = mo.refresh_snapshot(store, client_factory(), month)
-        note = f"Read ConnectWise ({res.request_count} requests): {why}."
-    if mo.plan_is_stale(store, month):
-        _plan, plan_id = mo.build_plan(store, month)
-        return plan_id, note
-    meta = bst.latest_plan_meta(store, month)
-    return (meta["id"] if meta else None), note
 
 
 def _show(v: Any) -> str:

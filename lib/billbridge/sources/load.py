@@ -160,13 +160,9 @@ def load_month(
 
 
 def _same_file_elsewhere(store: Store, billing_month: str, vendor: str, sha256: str) -> dict[str, Any] | None:
-    """The import of another vendor for the month (its latest version, the one that counts) with
-    exactly these bytes, or None."""
-    seen: set[str] = set()
-    for imp in st.list_imports(store, billing_month=billing_month):  # newest version first per vendor
-        if imp["vendor"] in seen:
-            continue
-        seen.add(imp["vendor"])
+    """The import of another vendor in effect for the month (its newest version not withdrawn, the
+    one that counts) with exactly these bytes, or None."""
+    for imp in st.month_imports(store, billing_month):
         if imp["vendor"] != vendor and imp["sha256"] == sha256:
             return imp
     return None

@@ -3,10 +3,10 @@
 =================  ==========================================================================
 ``db``             :class:`Store` (open, migrate, ``atomic()`` transactions), timestamps
 ``migrations``     :data:`MIGRATIONS`, the one ordered list of schema changes (append only)
-``imports``        loaded vendor months (versions, their lines, diffs) and saved file formats
+``imports``        loaded vendor months (versions, their lines as rows, diffs, withdrawals) and saved file formats
 ``mappings``       vendor -> ConnectWise mappings and their history
-``snapshots``      what billbridge read from ConnectWise, per billing month
-``plans``          stored plans and their rows; the "create missing record" queue
+``snapshots``      what billbridge read from ConnectWise, per billing month (typed ``cw_*`` tables)
+``plans``          stored plans and their typed rows (retention); the "create missing record" queue
 ``contracts``      the one-way agreement import from ConnectWise
 ``journal``        push runs, per-row results and the write journal
 =================  ==========================================================================
@@ -22,8 +22,9 @@ from billbridge.store.contracts import (CONTRACT_ADDITION_COLUMNS, CONTRACT_COLU
                                         save_contract_notes)
 from billbridge.store.db import Store, default_db_path, utcnow
 from billbridge.store.imports import (DATE_COLUMNS, LINE_COLUMNS, LINE_KEY, MONEY_COLUMNS, delete_format,
-                                      diff_imports, get_format, get_import, import_lines, import_lines_subset,
-                                      latest_import, list_formats, list_imports, record_import, save_format)
+                                      diff_imports, get_format, get_import, import_events, import_lines,
+                                      import_lines_subset, latest_import, list_formats, list_imports, month_imports,
+                                      record_import, restore_import, save_format, withdraw_import)
 from billbridge.store.journal import (PUSH_RESULTS, company_push_status, create_push_run, finish_push_run,
                                       get_push_run, journal_entries, journal_intent, journal_result,
                                       last_write_at, latest_row_results, list_push_runs, mark_interrupted_runs,
@@ -31,19 +32,23 @@ from billbridge.store.journal import (PUSH_RESULTS, company_push_status, create_
 from billbridge.store.mappings import (MAPPING_KINDS, delete_mappings, get_mappings, mapping_frames,
                                        mapping_history, mappings_changed_at, mappings_version, set_mappings)
 from billbridge.store.migrations import MIGRATIONS
-from billbridge.store.plans import (add_creation_requests, creation_requests, get_plan, latest_plan_meta,
-                                    plan_facets, plan_keys, plan_page, plan_rows, save_plan, set_creation_status)
-from billbridge.store.snapshots import latest_snapshot, load_snapshot, save_snapshot
+from billbridge.store.plans import (KEEP_UNPUSHED, add_creation_requests, creation_requests, get_plan,
+                                    latest_plan_meta, plan_facets, plan_keys, plan_page, plan_rows, plan_table,
+                                    prune_plans,
+                                    save_plan, set_creation_status)
+from billbridge.store.snapshots import (SNAPSHOT_TABLES, latest_snapshot, load_snapshot, load_snapshot_frames,
+                                        save_snapshot)
 
 __all__ = [
     "Store", "default_db_path", "utcnow", "MIGRATIONS",
     "LINE_COLUMNS", "MONEY_COLUMNS", "DATE_COLUMNS", "LINE_KEY", "record_import", "list_imports", "get_import",
-    "latest_import", "import_lines", "import_lines_subset", "diff_imports", "save_format", "list_formats",
-    "get_format", "delete_format",
+    "latest_import", "month_imports", "import_lines", "import_lines_subset", "diff_imports", "withdraw_import",
+    "restore_import", "import_events", "save_format", "list_formats", "get_format", "delete_format",
     "MAPPING_KINDS", "set_mappings", "delete_mappings", "get_mappings", "mapping_frames", "mapping_history",
     "mappings_changed_at", "mappings_version",
-    "save_snapshot", "latest_snapshot", "load_snapshot",
-    "save_plan", "get_plan", "latest_plan_meta", "plan_rows", "plan_page", "plan_keys", "plan_facets",
+    "SNAPSHOT_TABLES", "save_snapshot", "latest_snapshot", "load_snapshot", "load_snapshot_frames",
+    "KEEP_UNPUSHED", "save_plan", "prune_plans", "get_plan", "latest_plan_meta", "plan_rows", "plan_table", "plan_page",
+    "plan_keys", "plan_facets",
     "add_creation_requests", "creation_requests", "set_creation_status",
     "CONTRACT_COLUMNS", "CONTRACT_ADDITION_COLUMNS", "record_contract_feed", "contract_sync_state",
     "contract_feed_records", "pending_contract_changes", "import_contracts", "list_contracts",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
 from billbridge.store.db import Store, utcnow
-from billbridge.store.imports import _to_decimal
 
+
+def _to_decimal(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: None if v is None or v == "" else Decimal(v), na_action="ignore").astype(object)
 
 
 # ---- contracts (issue 6) ----------------------------------------------------------------------

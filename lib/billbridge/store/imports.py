@@ -1,14 +1,27 @@
-"""Month imports: one row per loaded file version (``imports``), its canonical vendor lines, and
-the saved column mappings per vendor (``formats``).
+"""Month imports: one row per loaded file version (``imports``), its canonical vendor lines one row
+per line (``vendor_lines``), withdrawals (``import_events``) and the saved column mappings per vendor
+(``formats``).
 
-Money is stored as TEXT decimal strings (``"1234.50"``) and read back as :class:`~decimal.Decimal`;
-dates as ISO ``YYYY-MM-DD`` and read back as :class:`datetime.date`.
+``vendor_lines`` holds the canonical columns (:data:`LINE_COLUMNS`) as typed SQLite rows:
+ids and names TEXT, dates ISO ``YYYY-MM-DD`` TEXT, money and quantities TEXT decimal strings exactly
+as loaded (``"1234.50"``, ``"0.0120"``: exact, and a unit cost may have more decimals than the
+currency's minor unit, so no integer cents), NULL when missing. They are read back as
+:class:`~decimal.Decimal` and :class:`datetime.date` (``import_lines``) or as the stored text
+(``raw=True``). Indexed by import (the primary key ``(import_id, line_no)``), by
+``(import_id, vendor_customer_id)`` and by ``(import_id, sku)``::
+
+    SELECT * FROM vendor_lines WHERE import_id = 3 AND vendor_customer_id = 'DC-10001';
+
+An import can be **withdrawn** (who, when, why) and **restored**; both are recorded in
+``import_events`` and the import's lines stay where they are. A withdrawn import is not part of its
+month: :func:`month_imports` (what the plan lifecycle reads) is the newest non-withdrawn version of
+each vendor.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -17,13 +30,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc as pa_ipc
 
+from billbridge.config import operator_name
+from billbridge.errors import InputError, NotFoundError
 from billbridge.store.db import Store, utcnow
 
-
-
-#: canonical vendor-line columns as stored in ``import_lines`` (after ``import_id``, ``line_no``)
+#: canonical vendor-line columns as stored in ``vendor_lines`` (after ``import_id``, ``line_no``)
 LINE_COLUMNS: tuple[str, ...] = (
     "vendor_customer_id", "vendor_customer_name", "customer_created", "subscription_id", "sku",
     "product_name", "charge_type", "billing_frequency", "term", "quantity", "unit_cost",
@@ -35,78 +47,71 @@ MONEY_COLUMNS: tuple[str, ...] = ("quantity", "unit_cost", "unit_price", "extend
 #: stored as ISO ``YYYY-MM-DD`` TEXT, read back as ``datetime.date``
 DATE_COLUMNS: tuple[str, ...] = ("customer_created", "period_start", "period_end", "effective_date")
 
-
-BLOB_CODEC = "arrow-ipc/zstd"
-_BLOB_COMPRESSION = "zstd"
-
-
-def _text_array(col: pd.Series) -> pa.Array:
-    """A frame column of text (str, pandas string or object; missing = null) as an Arrow string array."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return pc.cast(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr, pa.string())
-    values = col.to_numpy(dtype=object, na_value=None)
-    try:
-        return pa.array(values, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers in a text column: stored as their text, as SQLite did
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+_INSERT_LINES = (f"INSERT INTO vendor_lines (import_id, line_no, {', '.join(LINE_COLUMNS)}) "
+                 f"VALUES ({', '.join('?' * (len(LINE_COLUMNS) + 2))})")
+_SELECT_LINES = f"SELECT line_no, {', '.join(LINE_COLUMNS)} FROM vendor_lines"
 
 
-def _lines_table(lines: pd.DataFrame | pa.Table) -> pa.Table:
-    """``line_no`` (int64) + :data:`LINE_COLUMNS` (text, null when missing) from a frame or an Arrow
-    table of canonical lines (extra columns dropped; dictionary-encoded text kept as it is, except
-    where nearly every value is distinct)."""
-    n = len(lines) if isinstance(lines, pd.DataFrame) else lines.num_rows
-    names = lines.columns if isinstance(lines, pd.DataFrame) else lines.column_names
-    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+def _arrow_texts(a: pa.Array | pa.ChunkedArray) -> list[str | None]:
+    """An Arrow column as Python text values (None when missing), each distinct value decoded once."""
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks() if a.num_chunks != 1 else a.chunk(0)
+    if pa.types.is_dictionary(a.type):
+        values = np.empty(len(a.dictionary) + 1, dtype=object)
+        values[:-1] = pc.cast(a.dictionary, pa.string()).to_pylist()
+        values[-1] = None
+        return values[a.indices.fill_null(len(a.dictionary)).to_numpy(zero_copy_only=False)].tolist()
+    if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+        a = pc.cast(a, pa.string())
+    return a.to_pylist()
+
+
+def _frame_texts(col: pd.Series) -> list[str | None]:
+    """A frame column as text values (None when missing; numbers in a text column as their text)."""
+    values = col.to_numpy(dtype=object, na_value=None) if col.dtype != object else col.to_numpy()
+    out = values.tolist()
+    if any(v is not None and not isinstance(v, str) for v in out):
+        out = [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else
+               v if isinstance(v, str) else str(v) for v in out]
+    return out
+
+
+def _line_columns(lines: pd.DataFrame | pa.Table) -> tuple[list[int], list[list[str | None]]]:
+    """``line_no`` and the :data:`LINE_COLUMNS` of canonical lines (a frame or the Arrow table of a
+    parse) as Python lists, ready for ``executemany`` (missing columns: all NULL)."""
+    frame = isinstance(lines, pd.DataFrame)
+    n = len(lines) if frame else lines.num_rows
+    names = set(lines.columns if frame else lines.column_names)
     if "line_no" in names:
         ln = lines["line_no"]
-        cols["line_no"] = pc.cast(ln, pa.int64()) if not isinstance(lines, pd.DataFrame) else pa.array(ln.to_numpy(dtype=np.int64))
+        line_no = [int(x) for x in (ln.tolist() if frame else ln.to_pylist())]
     else:
-        cols["line_no"] = pa.array(np.arange(1, n + 1, dtype=np.int64))
+        line_no = list(range(1, n + 1))
+    cols = []
     for c in LINE_COLUMNS:
         if c not in names:
-            cols[c] = pa.nulls(n, pa.string())
-        elif isinstance(lines, pd.DataFrame):
-            cols[c] = _text_array(lines[c])
+            cols.append([None] * n)
         else:
-            a = lines[c]
-            if pa.types.is_dictionary(a.type):
-                if sum(len(ch.dictionary) for ch in a.chunks) > n // 2:
-                    a = pc.cast(a, pa.string())
-            else:
-                a = pc.cast(a, pa.string())
-            cols[c] = a
-    return pa.table(cols)
+            cols.append(_frame_texts(lines[c]) if frame else _arrow_texts(lines[c]))
+    return line_no, cols
 
 
-def _lines_blob(table: pa.Table) -> bytes:
-    """An import's lines table -> the bytes stored in ``import_blobs.data``."""
-    sink = pa.BufferOutputStream()
-    with pa_ipc.new_stream(sink, table.schema, options=pa_ipc.IpcWriteOptions(compression=_BLOB_COMPRESSION)) as w:
-        w.write_table(table)
-    return sink.getvalue().to_pybytes()
+#: page cache while an import is written, per line (bytes) and at most (KiB): the two line indexes
+#: of a 1,000,000-line import outgrow SQLite's default 2 MB and would be re-read page by page
+_BULK_CACHE_PER_LINE = 64
+_BULK_CACHE_MAX_KIB = 65536
 
 
-def _blob_table(store: Store, import_id: int) -> pa.Table:
-    """The lines of one import as stored (``line_no`` order); an empty table when it has none."""
-    row = store.conn.execute("SELECT data FROM import_blobs WHERE import_id = ?", (import_id,)).fetchone()
-    if row is None:
-        return pa.table({"line_no": pa.array([], pa.int64()), **{c: pa.array([], pa.string()) for c in LINE_COLUMNS}})
-    return pa_ipc.open_stream(row[0]).read_all()
-
-
-def _objects(col: pa.ChunkedArray, convert: Callable[[str], Any] | None = None) -> np.ndarray:
-    """A text column as a numpy object array of Python values (None when missing), each distinct
-    value converted once (``convert``: e.g. ``Decimal``)."""
-    enc = col if pa.types.is_dictionary(col.type) else col.dictionary_encode()
-    enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
-    values = np.empty(len(enc.dictionary) + 1, dtype=object)
-    values[:-1] = enc.dictionary.to_pylist()
-    if convert is not None:
-        values[:-1] = [None if v is None or v == "" else convert(v) for v in values[:-1]]
-    values[-1] = None
-    return values[enc.indices.fill_null(len(enc.dictionary)).to_numpy()]
+def _insert_lines(conn, import_id: int, line_no: list[int], cols: list[list[str | None]]) -> None:
+    """One ``executemany`` over plain tuples (inside the caller's transaction)."""
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]  # negative: KiB
+    want = min(_BULK_CACHE_MAX_KIB, len(line_no) * _BULK_CACHE_PER_LINE // 1024)
+    if cache < 0 and want > -cache:
+        conn.execute(f"PRAGMA cache_size = {-want}")
+    try:
+        conn.executemany(_INSERT_LINES, zip(itertools.repeat(import_id, len(line_no)), line_no, *cols))
+    finally:
+        conn.execute(f"PRAGMA cache_size = {cache}")
 
 
 def _iso_date(v: str) -> date | None:
@@ -124,7 +129,7 @@ def record_import(
     file_name: str,
     sha256: str,
     format: str,
-    lines: pd.DataFrame,
+    lines: pd.DataFrame | pa.Table,
     total_cost: Decimal | str,
     total_price: Decimal | str,
     customer_count: int | None = None,
@@ -134,12 +139,12 @@ def record_import(
 
     ``lines`` holds the canonical columns (:data:`LINE_COLUMNS`) as text (dates ISO, money as
     decimal strings, empty = NULL) and optionally ``line_no`` (the row in the file): a DataFrame,
-    or the Arrow table of :attr:`billbridge.sources.ParseResult.table`. They are written as one
-    compressed Arrow blob (``import_blobs``). The version is the next one for ``(vendor, billing_month)``.
+    or the Arrow table of :attr:`billbridge.sources.ParseResult.table`. They become one
+    ``vendor_lines`` row each. The version is the next one for ``(vendor, billing_month)``.
     """
-    table = _lines_table(lines)
+    line_no, cols = _line_columns(lines)
     if customer_count is None:
-        customer_count = int(pc.count_distinct(pc.cast(table["vendor_customer_id"], pa.string())).as_py()) if table.num_rows else 0
+        customer_count = len({v for v in cols[0] if v is not None})
     with store.atomic():
         row = store.conn.execute(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM imports WHERE vendor = ? AND billing_month = ?",
@@ -148,7 +153,7 @@ def record_import(
         version = int(row[0])
         record = {
             "vendor": vendor, "billing_month": billing_month, "version": version,
-            "file_name": file_name, "sha256": sha256, "format": format, "line_count": int(table.num_rows),
+            "file_name": file_name, "sha256": sha256, "format": format, "line_count": len(line_no),
             "customer_count": int(customer_count), "total_cost": str(total_cost),
             "total_price": str(total_price), "loaded_at": utcnow(), "loaded_by": loaded_by,
         }
@@ -157,16 +162,13 @@ def record_import(
             tuple(record.values()),
         )
         import_id = int(cur.lastrowid)
-        store.conn.execute(
-            "INSERT INTO import_blobs (import_id, line_count, codec, data) VALUES (?, ?, ?, ?)",
-            (import_id, int(table.num_rows), BLOB_CODEC, _lines_blob(table)),
-        )
-    return {"id": import_id, **record}
-
+        _insert_lines(store.conn, import_id, line_no, cols)
+    return {"id": import_id, **record, "withdrawn_at": None, "withdrawn_by": None, "withdrawn_reason": None}
 
 
 def list_imports(store: Store, billing_month: str | None = None, vendor: str | None = None) -> list[dict[str, Any]]:
-    """Imports, newest first, optionally for one month and/or vendor (money as Decimal)."""
+    """Imports, newest first, optionally for one month and/or vendor (money as Decimal); withdrawn
+    ones included (``withdrawn_at``/``_by``/``_reason`` set)."""
     where, params = [], []
     if billing_month:
         where.append("billing_month = ?")
@@ -192,44 +194,122 @@ def get_import(store: Store, import_id: int) -> dict[str, Any] | None:
     return _import_row(rows[0]) if rows else None
 
 
-def latest_import(store: Store, vendor: str, billing_month: str) -> dict[str, Any] | None:
-    """The newest version imported for ``vendor`` and ``billing_month``, or None."""
+def latest_import(store: Store, vendor: str, billing_month: str, *, include_withdrawn: bool = False) -> dict[str, Any] | None:
+    """The newest version of ``vendor``'s ``billing_month`` in effect (not withdrawn, unless
+    ``include_withdrawn``), or None."""
     rows = list(store.db.query(
-        "SELECT * FROM imports WHERE vendor = ? AND billing_month = ? ORDER BY version DESC LIMIT 1",
+        "SELECT * FROM imports WHERE vendor = ? AND billing_month = ?"
+        + ("" if include_withdrawn else " AND withdrawn_at IS NULL") + " ORDER BY version DESC LIMIT 1",
         [vendor, billing_month],
     ))
     return _import_row(rows[0]) if rows else None
 
 
-def _to_decimal(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: None if v is None or v == "" else Decimal(v), na_action="ignore").astype(object)
+def month_imports(store: Store, billing_month: str) -> list[dict[str, Any]]:
+    """The imports that make up ``billing_month``: the newest non-withdrawn version of each vendor,
+    by vendor name."""
+    sql = ("SELECT * FROM imports i WHERE billing_month = ? AND withdrawn_at IS NULL AND version = ("
+           "SELECT MAX(version) FROM imports j WHERE j.vendor = i.vendor AND j.billing_month = i.billing_month "
+           "AND j.withdrawn_at IS NULL) ORDER BY vendor")
+    return [_import_row(r) for r in store.db.query(sql, [billing_month])]
 
 
-def _to_date(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").dt.date.astype(object).where(s.notna(), None)
+# ---- withdrawal (issue 10) ---------------------------------------------------------------------
+def _import_or_fail(store: Store, import_id: int) -> dict[str, Any]:
+    imp = get_import(store, import_id)
+    if imp is None:
+        raise NotFoundError(f"no import {import_id}: the Load month page and 'billbridge status' list them")
+    return imp
+
+
+def _describe(imp: dict[str, Any]) -> str:
+    return f"import {imp['id']} ({imp['vendor']} {imp['billing_month']} version {imp['version']}, {imp['file_name']})"
+
+
+def withdraw_import(store: Store, import_id: int, *, reason: str, by: str | None = None) -> dict[str, Any]:
+    """Withdraw an import: it stops being part of its month (the month falls back to the vendor's
+    newest version still in effect, or to none). Recorded with who, when and why; the lines stay
+    in ``vendor_lines``. Returns the updated ``imports`` row.
+
+    :class:`NotFoundError` for an unknown id, :class:`InputError` without a reason or when the
+    import is already withdrawn."""
+    return _set_withdrawn(store, import_id, reason=reason, by=by, withdraw=True)
+
+
+def restore_import(store: Store, import_id: int, *, reason: str, by: str | None = None) -> dict[str, Any]:
+    """Undo a withdrawal: the import is part of its month again (as the newest version it is the
+    one the month uses). Recorded like the withdrawal. :class:`InputError` when it is not withdrawn."""
+    return _set_withdrawn(store, import_id, reason=reason, by=by, withdraw=False)
+
+
+def _set_withdrawn(store: Store, import_id: int, *, reason: str, by: str | None, withdraw: bool) -> dict[str, Any]:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InputError("say why (a reason is recorded with every withdrawal and restore)", column="reason")
+    by = by or operator_name()
+    with store.atomic():
+        imp = _import_or_fail(store, import_id)
+        if withdraw and imp["withdrawn_at"]:
+            raise InputError(f"{_describe(imp)} is already withdrawn (since {imp['withdrawn_at']}, by "
+                             f"{imp['withdrawn_by']}: {imp['withdrawn_reason']})")
+        if not withdraw and not imp["withdrawn_at"]:
+            raise InputError(f"{_describe(imp)} is not withdrawn: nothing to restore")
+        now = utcnow()
+        store.conn.execute("UPDATE imports SET withdrawn_at = ?, withdrawn_by = ?, withdrawn_reason = ? WHERE id = ?",
+                           (now, by, reason, import_id) if withdraw else (None, None, None, import_id))
+        store.conn.execute("INSERT INTO import_events (import_id, event, reason, at, by) VALUES (?, ?, ?, ?, ?)",
+                           (import_id, "withdrawn" if withdraw else "restored", reason, now, by))
+    return get_import(store, import_id)
+
+
+def import_events(store: Store, *, import_id: int | None = None, billing_month: str | None = None) -> list[dict[str, Any]]:
+    """Withdrawals and restores (oldest first): ``import_id``, ``event`` (withdrawn | restored),
+    ``reason``, ``at``, ``by`` and the import's ``vendor``, ``billing_month``, ``version``."""
+    where, params = [], []
+    if import_id is not None:
+        where.append("e.import_id = ?")
+        params.append(import_id)
+    if billing_month:
+        where.append("i.billing_month = ?")
+        params.append(billing_month)
+    sql = ("SELECT e.*, i.vendor, i.billing_month, i.version FROM import_events e JOIN imports i ON i.id = e.import_id"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.id")
+    return list(store.db.query(sql, params))
+
+
+# ---- reading lines -----------------------------------------------------------------------------
+def _objects(values: tuple | list, convert) -> np.ndarray:
+    """A column of stored text as an object array, each distinct value converted once (``convert``:
+    e.g. ``Decimal``; '' and NULL -> None)."""
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    if convert is None:
+        return arr
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    conv = np.empty(len(uniques) + 1, dtype=object)
+    conv[:-1] = [None if v == "" else convert(v) for v in uniques.tolist()]
+    conv[-1] = None
+    return conv[codes]
 
 
 def import_lines(store: Store, import_id: int, *, raw: bool = False) -> pd.DataFrame:
-    """The lines of one import: ``line_no`` + :data:`LINE_COLUMNS`.
+    """The lines of one import (file order): ``line_no`` + :data:`LINE_COLUMNS`.
 
     Money and quantities come back as Decimal, dates as ``datetime.date`` (``raw=True``: the
     stored text, which is faster for large imports). Each distinct value is converted once.
     """
-    table = _blob_table(store, import_id)
-    line_no = table["line_no"].to_numpy()
-    order = None if len(line_no) < 2 or bool(np.all(line_no[1:] > line_no[:-1])) else np.argsort(line_no, kind="stable")
-    cols: dict[str, np.ndarray] = {"line_no": line_no.astype(object)}
-    for c in LINE_COLUMNS:
+    rows = store.conn.execute(_SELECT_LINES + " WHERE import_id = ? ORDER BY line_no", (import_id,)).fetchall()
+    columns = list(zip(*rows)) if rows else [()] * (len(LINE_COLUMNS) + 1)
+    cols: dict[str, np.ndarray] = {"line_no": _objects(columns[0], None)}
+    for c, values in zip(LINE_COLUMNS, columns[1:]):
         convert = None if raw else Decimal if c in MONEY_COLUMNS else _iso_date if c in DATE_COLUMNS else None
-        values = _objects(table[c], convert)
+        arr = _objects(values, convert)
         if raw or c not in DATE_COLUMNS:
-            # as the row-per-line reads gave: NaN for a missing value in a column that has values
-            missing = pd.isna(values)
+            # as the row-per-line reads always gave: NaN for a missing value in a column that has values
+            missing = pd.isna(arr)
             if missing.any() and not missing.all():
-                values[missing] = np.nan
-        cols[c] = values
-    if order is not None:
-        cols = {k: v[order] for k, v in cols.items()}
+                arr[missing] = np.nan
+        cols[c] = arr
     df = pd.DataFrame(cols, dtype=object)
     if not raw:
         df["line_no"] = df["line_no"].astype("int64")
@@ -314,12 +394,13 @@ def delete_format(store: Store, vendor: str, name: str) -> bool:
 
 def import_lines_subset(store: Store, import_id: int, line_nos: list[int]) -> pd.DataFrame:
     """Only the given lines of an import (as :func:`import_lines`, text values): the vendor lines
-    behind one plan row without converting the whole month."""
+    behind one plan row without reading the whole month."""
     cols = ["line_no", *LINE_COLUMNS]
-    table = _blob_table(store, import_id)
-    wanted = pa.array(sorted({int(x) for x in line_nos}), type=pa.int64())
-    part = table.filter(pc.is_in(table["line_no"], value_set=wanted))
-    part = part.take(pc.sort_indices(part["line_no"])) if part.num_rows > 1 else part
-    values = [pc.cast(part[c], pa.string()).to_pylist() if c != "line_no" else part[c].to_pylist() for c in cols]
-    return pd.DataFrame(list(zip(*values)), columns=cols)
-
+    wanted = sorted({int(x) for x in line_nos})
+    rows: list[tuple] = []
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        rows += store.conn.execute(
+            _SELECT_LINES + f" WHERE import_id = ? AND line_no IN ({', '.join('?' * len(part))}) ORDER BY line_no",
+            (import_id, *part)).fetchall()
+    return pd.DataFrame(rows, columns=cols)

@@ -321,6 +321,21 @@ def m004_push(db: sqlite_utils.Database) -> None:
 
 
 
+#: the blob format m005 wrote (frozen: imports.py no longer writes blobs; m006 reads them back)
+_M005_BLOB_CODEC = "arrow-ipc/zstd"
+
+
+def _m005_lines_blob(table: pa.Table) -> bytes:
+    """An import's lines table -> the bytes m005 stored in ``import_blobs.data`` (as imports.py wrote
+    them while blobs were the storage)."""
+    import pyarrow.ipc as pa_ipc
+
+    sink = pa.BufferOutputStream()
+    with pa_ipc.new_stream(sink, table.schema, options=pa_ipc.IpcWriteOptions(compression="zstd")) as w:
+        w.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
 def m005_import_blobs(db: sqlite_utils.Database) -> None:
     """An import's lines as one compressed Arrow blob (``import_blobs``) instead of one SQLite row
     per line: existing ``import_lines`` rows are moved into blobs and the table is dropped (the
@@ -335,7 +350,7 @@ def m005_import_blobs(db: sqlite_utils.Database) -> None:
     )
     if "import_lines" not in db.table_names():
         return
-    from billbridge.store.imports import BLOB_CODEC, _lines_blob
+    BLOB_CODEC, _lines_blob = _M005_BLOB_CODEC, _m005_lines_blob  # frozen above (imports.py writes rows again)
 
     names = ["line_no", *_M001_LINE_COLUMNS]
     for (import_id,) in db.execute("SELECT id FROM imports ORDER BY id").fetchall():
@@ -355,6 +370,227 @@ def m005_import_blobs(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE import_lines")
 
 
+# ---- issue 9: the database answers questions (typed rows instead of blobs and JSON documents) ----
+#: vendor-line columns of m006's ``vendor_lines`` (after ``import_id``, ``line_no``): all TEXT
+#: (dates ISO, money and quantities decimal strings); these five are required by every source
+_M006_LINE_COLUMNS = _M001_LINE_COLUMNS
+_M006_REQUIRED = ("vendor_customer_id", "vendor_customer_name", "sku", "quantity", "unit_cost")
+
+
+def m006_vendor_lines(db: sqlite_utils.Database) -> None:
+    """Vendor lines one typed row per line again (``vendor_lines``), indexed by import, by
+    (import, vendor customer) and by (import, SKU): every ``import_blobs`` blob is moved into rows
+    (same text, same line numbers) and the blob table is dropped."""
+    cols = ",\n".join(f"{c} TEXT" + (" NOT NULL" if c in _M006_REQUIRED else "") for c in _M006_LINE_COLUMNS)
+    db.execute(
+        f"""CREATE TABLE vendor_lines (
+            import_id INTEGER NOT NULL REFERENCES imports(id),
+            line_no INTEGER NOT NULL,
+            {cols},
+            PRIMARY KEY (import_id, line_no)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX vendor_lines_customer ON vendor_lines (import_id, vendor_customer_id)")
+    db.execute("CREATE INDEX vendor_lines_sku ON vendor_lines (import_id, sku)")
+    if "import_blobs" not in db.table_names():
+        return
+    import pyarrow.ipc as pa_ipc
+
+    from billbridge.store.imports import _insert_lines, _line_columns
+
+    for import_id, data in db.execute("SELECT import_id, data FROM import_blobs ORDER BY import_id").fetchall():
+        table = pa_ipc.open_stream(data).read_all()
+        table = table.select(["line_no", *_M006_LINE_COLUMNS])
+        line_no, values = _line_columns(table)
+        _insert_lines(db.conn, import_id, line_no, values)
+    db.execute("DROP TABLE import_blobs")
+
+
+#: m007's ConnectWise tables: resource -> (table, typed columns as (name, SQL type)); each row also
+#: has ``id`` (its place in the list ConnectWise returned), ``snapshot_id`` and ``record`` (the raw JSON)
+_M007_SNAPSHOT_TABLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "companies": ("cw_companies", (
+        ("company_id", "INTEGER"), ("identifier", "TEXT"), ("name", "TEXT"), ("account_number", "TEXT"),
+        ("deleted", "INTEGER"), ("status", "TEXT"), ("types", "TEXT"))),
+    "agreements": ("cw_agreements", (
+        ("agreement_id", "INTEGER"), ("name", "TEXT"), ("company_id", "INTEGER"), ("company_name", "TEXT"),
+        ("type_name", "TEXT"), ("status", "TEXT"), ("cancelled", "INTEGER"), ("end_date", "TEXT"),
+        ("no_end", "INTEGER"), ("prorate", "INTEGER"), ("parent_id", "INTEGER"), ("parent_name", "TEXT"),
+        ("currency", "TEXT"))),
+    "additions": ("cw_additions", (
+        ("addition_id", "INTEGER"), ("agreement_id", "INTEGER"), ("product_id", "INTEGER"),
+        ("product_identifier", "TEXT"), ("quantity", "TEXT"), ("unit_price", "TEXT"), ("unit_cost", "TEXT"),
+        ("effective_date", "TEXT"), ("cancelled_date", "TEXT"), ("line_key", "TEXT"), ("updated_by", "TEXT"),
+        ("last_updated", "TEXT"), ("entered_by", "TEXT"), ("date_entered", "TEXT"))),
+    "catalog": ("cw_catalog_items", (
+        ("catalog_item_id", "INTEGER"), ("identifier", "TEXT"), ("description", "TEXT"), ("inactive", "INTEGER"),
+        ("price", "TEXT"), ("cost", "TEXT"), ("vendor_sku", "TEXT"))),
+    "agreement_types": ("cw_agreement_types", (("type_id", "INTEGER"), ("name", "TEXT"))),
+    "product_types": ("cw_product_types", (("type_id", "INTEGER"), ("name", "TEXT"))),
+    "invoices": ("cw_invoices", (
+        ("invoice_id", "INTEGER"), ("agreement_id", "INTEGER"), ("date", "TEXT"), ("type", "TEXT"))),
+}
+#: the column each table is looked up by within a snapshot (besides the snapshot itself)
+_M007_LOOKUP = {"cw_companies": "company_id", "cw_agreements": "agreement_id", "cw_additions": "agreement_id",
+                "cw_catalog_items": "catalog_item_id", "cw_invoices": "agreement_id"}
+
+
+def m007_snapshot_tables(db: sqlite_utils.Database) -> None:
+    """The ConnectWise snapshot in typed tables, one row per record (``cw_companies``,
+    ``cw_agreements``, ``cw_additions``, ``cw_catalog_items``, ``cw_agreement_types``,
+    ``cw_product_types``, ``cw_invoices``), each with the raw record as JSON, and the view
+    ``month_additions`` (the additions of each month's newest snapshot); every stored
+    ``snapshot_data`` list is moved into them in its order, and that table is dropped.
+
+    The typed values come from the one conversion the reconciliation reads
+    (:func:`billbridge.store.snapshots._snapshot_rows`); only the columns listed here are written,
+    so a later change of that conversion must first freeze the old one here."""
+    for table, columns in _M007_SNAPSHOT_TABLES.values():
+        cols = ",\n".join(f"{c} {t}" for c, t in columns)
+        db.execute(
+            f"""CREATE TABLE {table} (
+                id INTEGER PRIMARY KEY,
+                snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+                {cols},
+                record TEXT NOT NULL
+            )"""
+        )
+        db.execute(f"CREATE INDEX {table}_snapshot ON {table} (snapshot_id)")
+        if table in _M007_LOOKUP:
+            db.execute(f"CREATE INDEX {table}_{_M007_LOOKUP[table]} ON {table} (snapshot_id, {_M007_LOOKUP[table]})")
+    db.execute("""CREATE VIEW month_additions AS
+        SELECT s.billing_month, a.* FROM cw_additions a JOIN snapshots s ON s.id = a.snapshot_id
+        WHERE s.id = (SELECT MAX(t.id) FROM snapshots t WHERE t.billing_month = s.billing_month)""")
+    if "snapshot_data" not in db.table_names():
+        return
+    import json
+
+    from billbridge.store.snapshots import _snapshot_rows
+
+    for (sid,) in db.execute("SELECT id FROM snapshots ORDER BY id").fetchall():
+        records = {r: json.loads(t) for r, t in db.execute(
+            "SELECT resource, records FROM snapshot_data WHERE snapshot_id = ?", [sid]).fetchall()}
+        for resource, rows in _snapshot_rows(records).items():
+            table, columns = _M007_SNAPSHOT_TABLES[resource]
+            names = [c for c, _ in columns]
+            db.conn.executemany(
+                f"INSERT INTO {table} (snapshot_id, {', '.join(names)}, record) VALUES (?, {', '.join('?' * (len(names) + 1))})",
+                ((sid, *[r[c] for c in names], r["record"]) for r in rows))
+    db.execute("DROP TABLE snapshot_data")
+
+
+#: m008's plan tables. A plan row's who (vendor customer, company, agreement) and what (SKU,
+#: catalog item) are stored once per plan in ``plan_accounts`` / ``plan_products``; ``plan_rows``
+#: holds the rest; the view ``plan_lines`` joins them back into the full row (model.ROW_COLUMNS).
+_M008_ACCOUNT_COLUMNS = (("vendor", "TEXT"), ("vendor_customer_id", "TEXT"), ("vendor_customer_name", "TEXT"),
+                         ("company_id", "INTEGER"), ("company_name", "TEXT"), ("agreement_id", "INTEGER"),
+                         ("agreement_name", "TEXT"), ("sync_mode", "TEXT"), ("currency", "TEXT"))
+_M008_PRODUCT_COLUMNS = (("sku", "TEXT"), ("product_name", "TEXT"), ("charge_type", "TEXT"), ("term", "TEXT"),
+                         ("billing_frequency", "TEXT"), ("quantity_basis", "TEXT"), ("catalog_item_id", "INTEGER"),
+                         ("product_identifier", "TEXT"), ("product_description", "TEXT"))
+_M008_ROW_COLUMNS = (
+    ("key", "TEXT NOT NULL"), ("action", "TEXT NOT NULL"), ("cause", "TEXT"), ("bucket", "TEXT"),
+    ("target", "TEXT NOT NULL"), ("reason", "TEXT"), ("flags", "TEXT"), ("subscription_id", "TEXT"),
+    ("vendor_lines", "TEXT"), ("vendor_line_count", "INTEGER"), ("vendor_amount", "TEXT"),
+    ("vendor_quantity_raw", "TEXT"), ("vendor_quantity", "TEXT"), ("vendor_unit_cost", "TEXT"),
+    ("vendor_unit_price", "TEXT"), ("cw_addition_id", "INTEGER"), ("cw_quantity", "TEXT"), ("cw_unit_price", "TEXT"),
+    ("cw_unit_cost", "TEXT"), ("cw_effective_date", "TEXT"), ("cw_cancelled_date", "TEXT"), ("new_quantity", "TEXT"),
+    ("new_unit_price", "TEXT"), ("new_unit_cost", "TEXT"), ("effective_date", "TEXT"), ("cancelled_date", "TEXT"),
+    ("price_impact", "TEXT"), ("margin_impact", "TEXT"), ("cw_proration", "TEXT"), ("vendor_proration", "TEXT"),
+    ("credit_for", "TEXT"), ("writes", "TEXT"), ("request", "TEXT"), ("lookup", "TEXT"), ("depends_on", "TEXT"),
+    ("maps", "TEXT"), ("extra", "TEXT"),
+)
+#: the view's columns, in the plan's display order (model.ROW_COLUMNS as of m008, then the lifecycle's)
+_M008_VIEW_COLUMNS = (
+    "key", "action", "cause", "reason", "bucket", "flags",
+    "vendor", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku", "product_name",
+    "charge_type", "term", "billing_frequency", "sync_mode", "quantity_basis",
+    "company_id", "company_name", "agreement_id", "agreement_name",
+    "catalog_item_id", "product_identifier", "product_description",
+    "vendor_lines", "vendor_line_count", "vendor_amount", "vendor_quantity_raw",
+    "vendor_quantity", "vendor_unit_cost", "vendor_unit_price",
+    "cw_addition_id", "cw_quantity", "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date",
+    "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
+    "writes", "request", "price_impact", "margin_impact",
+    "cw_proration", "vendor_proration", "credit_for", "currency",
+    "target", "lookup", "depends_on", "maps", "extra",
+)
+
+
+def m008_plan_tables(db: sqlite_utils.Database) -> None:
+    """Plan rows as typed columns instead of one JSON document each: ``plan_rows`` (one row per
+    plan row, in plan order by ``id``), ``plan_accounts`` and ``plan_products`` (a plan's distinct
+    customers/agreements and products, stored once) and the view ``plan_lines`` (the full row).
+    JSON stays only in ``writes``, ``request``, ``lookup``, ``depends_on``, ``maps`` (documents by
+    nature) and ``extra`` (fields a row carries beyond these columns). Every stored plan is
+    converted (with the live writer :func:`billbridge.store.plans._insert_rows`, keeping only
+    these columns) and the JSON table is dropped."""
+    db.execute("ALTER TABLE plan_rows RENAME TO plan_rows_json")
+    db.execute("DROP INDEX IF EXISTS plan_rows_seq")
+    acols = ", ".join(f"{c} {t}" for c, t in _M008_ACCOUNT_COLUMNS)
+    pcols = ", ".join(f"{c} {t}" for c, t in _M008_PRODUCT_COLUMNS)
+    db.execute(f"""CREATE TABLE plan_accounts (
+        plan_id INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        account_no INTEGER NOT NULL, {acols},
+        PRIMARY KEY (plan_id, account_no)) WITHOUT ROWID""")
+    db.execute(f"""CREATE TABLE plan_products (
+        plan_id INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        product_no INTEGER NOT NULL, {pcols},
+        PRIMARY KEY (plan_id, product_no)) WITHOUT ROWID""")
+    rcols = ",\n".join(f"{c} {t}" for c, t in _M008_ROW_COLUMNS)
+    db.execute(f"""CREATE TABLE plan_rows (
+        id INTEGER PRIMARY KEY,
+        plan_id INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        account_no INTEGER NOT NULL,
+        product_no INTEGER NOT NULL,
+        {rcols}
+    )""")
+    db.execute("CREATE INDEX plan_rows_plan ON plan_rows (plan_id)")
+    accounts = {c for c, _ in _M008_ACCOUNT_COLUMNS}
+    products = {c for c, _ in _M008_PRODUCT_COLUMNS}
+    select = ", ".join(("a." if c in accounts else "p." if c in products else "r.") + c for c in _M008_VIEW_COLUMNS)
+    db.execute(f"""CREATE VIEW plan_lines AS SELECT r.id, r.plan_id, {select}
+        FROM plan_rows r
+        JOIN plan_accounts a ON a.plan_id = r.plan_id AND a.account_no = r.account_no
+        JOIN plan_products p ON p.plan_id = r.plan_id AND p.product_no = r.product_no""")
+    db.execute("""CREATE VIEW month_plan_lines AS
+        SELECT p.billing_month, l.* FROM plan_lines l JOIN plans p ON p.id = l.plan_id
+        WHERE p.id = (SELECT MAX(q.id) FROM plans q WHERE q.billing_month = p.billing_month)""")
+    import json
+
+    from billbridge.store.plans import _insert_rows
+
+    for (pid,) in db.execute("SELECT id FROM plans ORDER BY id").fetchall():
+        rows = [json.loads(r) for (r,) in db.execute("SELECT row FROM plan_rows_json WHERE plan_id = ? ORDER BY seq", [pid])]
+        _insert_rows(db.conn, pid, rows)
+    db.execute("DROP TABLE plan_rows_json")
+
+
+def m009_import_withdrawal(db: sqlite_utils.Database) -> None:
+    """Imports can be withdrawn and restored (issue 10): the current state on ``imports``
+    (``withdrawn_at``/``_by``/``_reason``, NULL while the import is in effect) and every act in
+    ``import_events`` (who, when, why); nothing is deleted. The view ``month_lines`` is the vendor
+    lines each month uses: those of every vendor's newest import not withdrawn."""
+    for c in ("withdrawn_at", "withdrawn_by", "withdrawn_reason"):
+        db.execute(f"ALTER TABLE imports ADD COLUMN {c} TEXT")
+    db.execute(
+        """CREATE TABLE import_events (
+            id INTEGER PRIMARY KEY,
+            import_id INTEGER NOT NULL REFERENCES imports(id),
+            event TEXT NOT NULL CHECK (event IN ('withdrawn', 'restored')),
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX import_events_import ON import_events (import_id, id)")
+    db.execute("CREATE INDEX imports_month ON imports (billing_month, vendor, version)")
+    db.execute("""CREATE VIEW month_lines AS
+        SELECT i.billing_month, i.vendor, i.version, l.* FROM vendor_lines l JOIN imports i ON i.id = l.import_id
+        WHERE i.withdrawn_at IS NULL AND i.version = (SELECT MAX(j.version) FROM imports j WHERE j.vendor = i.vendor
+              AND j.billing_month = i.billing_month AND j.withdrawn_at IS NULL)""")
+
+
 #: Ordered migrations; version N = the first N functions have run. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_imports,
@@ -362,4 +598,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m003_contracts,
     m004_push,
     m005_import_blobs,
+    m006_vendor_lines,
+    m007_snapshot_tables,
+    m008_plan_tables,
+    m009_import_withdrawal,
 ]

@@ -1,37 +1,296 @@
 """Plans (one reconcile run of a billing month and its rows) and the queue of "create this
-ConnectWise record" requests from the Mappings page."""
+ConnectWise record" requests from the Mappings page.
+
+A plan's rows are typed columns, not documents:
+
+``plan_rows``       one row per plan row, in plan order (``id``): key, action, cause, bucket, target,
+                    reason, flags (comma-separated codes), subscription, vendor lines (comma-separated
+                    line numbers), quantities, prices, dates, impacts (TEXT decimal strings / ISO
+                    dates, NULL when empty) and JSON only for documents: ``writes`` (the field
+                    diff), ``request`` (the exact API call), ``lookup`` (creates only), ``depends_on``,
+                    ``maps`` and ``extra`` (any field a row carries beyond these columns)
+``plan_accounts``   the plan's distinct who: vendor, vendor customer id and name, company id and
+                    name, agreement id and name, sync mode, currency (``account_no`` per plan)
+``plan_products``   the plan's distinct what: SKU, product name, charge type, term, billing
+                    frequency, quantity basis, catalog item id, identifier, description
+``plan_lines``      a view joining the three: the full row with every column of
+                    :data:`billbridge.model.ROW_COLUMNS`, e.g.
+                    ``SELECT key, vendor_customer_name, reason FROM plan_lines WHERE plan_id = 7 AND cause = 'unmapped_customer'``
+
+Who and what are stored once per plan because they repeat on every row of a customer or product
+(a 50,000-row plan has ~10,000 accounts and a few dozen products). Reads return the rows as dicts
+(JSON-ready: money as decimal strings, dates ISO, lists as lists), exactly as they were saved.
+
+Retention: when a plan is saved, the month's plans that no push run used are pruned to the newest
+:data:`KEEP_UNPUSHED`; a plan a push used (``push_runs.plan_id``) is never pruned.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from billbridge.config import operator_name
+from billbridge.errors import ConservationError
+from billbridge.model import MONEY_FIELDS
 from billbridge.store.db import Store, utcnow
 
+__all__ = ["KEEP_UNPUSHED", "ACCOUNT_COLUMNS", "PRODUCT_COLUMNS", "ROW_FIELDS", "save_plan", "get_plan",
+           "latest_plan_meta", "plan_rows", "plan_table", "plan_page", "plan_keys", "plan_facets", "prune_plans",
+           "add_creation_requests", "creation_requests", "set_creation_status"]
+
+#: plans no push used that are kept per month (the newest ones)
+KEEP_UNPUSHED = 5
+
+#: columns of ``plan_accounts`` / ``plan_products`` (after plan_id and the number)
+ACCOUNT_COLUMNS = ("vendor", "vendor_customer_id", "vendor_customer_name", "company_id", "company_name",
+                   "agreement_id", "agreement_name", "sync_mode", "currency")
+PRODUCT_COLUMNS = ("sku", "product_name", "charge_type", "term", "billing_frequency", "quantity_basis",
+                   "catalog_item_id", "product_identifier", "product_description")
+#: typed columns of ``plan_rows`` (after id, plan_id, account_no, product_no), ``extra`` last
+ROW_FIELDS = (
+    "key", "action", "cause", "bucket", "target", "reason", "flags", "subscription_id", "vendor_lines",
+    "vendor_line_count", "vendor_amount", "vendor_quantity_raw", "vendor_quantity", "vendor_unit_cost",
+    "vendor_unit_price", "cw_addition_id", "cw_quantity", "cw_unit_price", "cw_unit_cost", "cw_effective_date",
+    "cw_cancelled_date", "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
+    "price_impact", "margin_impact", "cw_proration", "vendor_proration", "credit_for", "writes", "request",
+    "lookup", "depends_on", "maps",
+)
+_INTS = {"company_id", "agreement_id", "catalog_item_id", "cw_addition_id", "vendor_line_count"}
+_MONEY = set(MONEY_FIELDS)
+_DATES = {"cw_effective_date", "cw_cancelled_date", "effective_date", "cancelled_date"}
+_LISTS = {"flags", "vendor_lines"}  # comma-separated in SQLite
+_JSON = {"writes", "request", "lookup", "depends_on", "maps"}
+_EMPTY_LIST_JSON = {"writes", "depends_on"}  # NULL reads back as []
+_KNOWN = set(ACCOUNT_COLUMNS) | set(PRODUCT_COLUMNS) | set(ROW_FIELDS)
+#: what a read returns, in order (the view's columns)
+_VIEW_COLUMNS = (
+    "key", "action", "cause", "reason", "bucket", "flags",
+    "vendor", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku", "product_name",
+    "charge_type", "term", "billing_frequency", "sync_mode", "quantity_basis",
+    "company_id", "company_name", "agreement_id", "agreement_name",
+    "catalog_item_id", "product_identifier", "product_description",
+    "vendor_lines", "vendor_line_count", "vendor_amount", "vendor_quantity_raw",
+    "vendor_quantity", "vendor_unit_cost", "vendor_unit_price",
+    "cw_addition_id", "cw_quantity", "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date",
+    "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
+    "writes", "request", "price_impact", "margin_impact",
+    "cw_proration", "vendor_proration", "credit_for", "currency",
+    "target", "lookup", "depends_on", "maps",
+)
+_SELECT_VIEW = f"SELECT {', '.join(_VIEW_COLUMNS)}, extra FROM plan_lines"
 
 
-# plans -------------------------------------------------------------------------------------------
+# ---- writing -----------------------------------------------------------------------------------
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def _plain(x: Any) -> Any:
+    """A value inside a JSON document, JSON-ready (Decimal -> '12.50', dates ISO, NaN -> null)."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, Decimal):
+        return format(x, "f")
+    if isinstance(x, (date, datetime)):
+        return x.isoformat()
+    if isinstance(x, np.generic):
+        return x.item()
+    if _missing(x):
+        return None
+    return x
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, Decimal):
+        return format(x, "f")
+    if isinstance(x, (date, datetime)):
+        return x.isoformat()
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, tuple):
+        return list(x)
+    raise TypeError(f"not JSON: {type(x).__name__}")
+
+
+def _dumps(v: Any) -> str:
+    try:
+        return json.dumps(v, default=_json_default, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a NaN somewhere: null, as the plan's JSON always had it
+        return json.dumps(_plain(v), separators=(",", ":"))
+
+
+_NONE = type(None)
+
+
+def _text_values(values: list[Any]) -> list[Any]:
+    if set(map(type, values)) <= {str, _NONE}:
+        return values
+    return [None if _missing(v) else v if isinstance(v, str) else str(v) for v in values]
+
+
+def _money_text(v: Any) -> str | None:
+    if isinstance(v, Decimal):
+        return v.__format__("f")
+    if v is None or isinstance(v, str):
+        return v
+    return None if _missing(v) else str(v)
+
+
+def _money_values(values: list[Any]) -> list[Any]:
+    types = set(map(type, values))
+    if types <= {str, _NONE}:
+        return values
+    if types <= {Decimal, _NONE}:
+        # the rules share one Decimal object per distinct value: format each object once (by
+        # identity: 31 and 31.0 are equal Decimals with different texts)
+        seen: dict[int, str] = {}
+        return [None if v is None else seen.get(id(v)) or seen.setdefault(id(v), v.__format__("f")) for v in values]
+    return [_money_text(v) for v in values]
+
+
+def _date_values(values: list[Any]) -> list[Any]:
+    if set(map(type, values)) <= {str, _NONE}:
+        return values
+    return [None if _missing(v) else v if isinstance(v, str) else v.isoformat()[:10] if isinstance(v, (date, datetime))
+            else str(v) for v in values]
+
+
+def _int_values(values: list[Any]) -> list[Any]:
+    if set(map(type, values)) <= {int, _NONE}:
+        return values
+    return [None if v is None or v != v or v is pd.NA else int(v) for v in values]
+
+
+def _list_values(col: str, values: list[Any]) -> list[Any]:
+    if col == "flags":
+        return [",".join(v) if v else None for v in values] if set(map(type, values)) <= {list, _NONE} else \
+            [None if _missing_value(v) or len(v) == 0 else ",".join(map(str, v)) for v in values]
+    return [None if _missing_value(v) or len(v) == 0 else ",".join(map(str, v)) for v in values]
+
+
+def _json_values(col: str, values: list[Any]) -> list[Any]:
+    return [None if v is None or (isinstance(v, float) and v != v) or (isinstance(v, (list, dict)) and not v)
+            else _dumps(v) for v in values]
+
+
+def _column(col: str, values: list[Any]) -> list[Any]:
+    if col in _INTS:
+        return _int_values(values)
+    if col in _MONEY:
+        return _money_values(values)
+    if col in _DATES:
+        return _date_values(values)
+    if col in _LISTS:
+        return _list_values(col, values)
+    if col in _JSON:
+        return _json_values(col, values)
+    return _text_values(values)
+
+
+def _columns_of(rows: pd.DataFrame | list[dict[str, Any]]) -> tuple[int, dict[str, list[Any]]]:
+    """Plan rows (a frame or dicts) as ``{column: values}`` over every column any row has."""
+    if isinstance(rows, pd.DataFrame):
+        return len(rows), {c: rows[c].to_numpy(dtype=object).tolist() for c in rows.columns}
+    names: dict[str, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r))
+    return len(rows), {c: [r.get(c) for r in rows] for c in names}
+
+
+def _factor(columns: list[list[Any]]) -> tuple[list[int], list[tuple]]:
+    """Codes of each row's tuple over ``columns`` and the distinct tuples (first-seen order)."""
+    codes: dict[tuple, int] = {}
+    return [codes.setdefault(t, len(codes)) for t in zip(*columns)], list(codes)
+
+
+def _insert_rows(conn, plan_id: int, rows: pd.DataFrame | list[dict[str, Any]]) -> int:
+    """Write a plan's rows (inside the caller's transaction): accounts and products once each,
+    then one typed ``plan_rows`` row per plan row, in order. Returns how many."""
+    n, cols = _columns_of(rows)
+    if n == 0:
+        return 0
+    keys = cols.get("key") or [None] * n
+    if any(k is None for k in keys) or len(set(keys)) != n:
+        dupes = sorted({k for k in keys if keys.count(k) > 1} - {None})[:5] if len(set(keys)) != n else []
+        raise ConservationError("every plan row needs its own key" + (f" (repeated: {', '.join(map(str, dupes))})" if dupes else ""))
+    none = [None] * n
+    typed = {c: _column(c, cols[c]) if c in cols else none for c in _KNOWN}
+    if "target" not in cols:
+        typed["target"] = ["addition"] * n
+    else:
+        typed["target"] = [t or "addition" for t in typed["target"]]
+    extra_cols = [c for c in cols if c not in _KNOWN]
+    if extra_cols:
+        extras = []
+        for i in range(n):
+            d = {c: cols[c][i] for c in extra_cols if not _missing_value(cols[c][i])}
+            extras.append(_dumps(d) if d else None)
+    else:
+        extras = none
+    account_no, accounts = _factor([typed[c] for c in ACCOUNT_COLUMNS])
+    product_no, products = _factor([typed[c] for c in PRODUCT_COLUMNS])
+    conn.executemany(f"INSERT INTO plan_accounts (plan_id, account_no, {', '.join(ACCOUNT_COLUMNS)}) "
+                     f"VALUES (?, ?, {', '.join('?' * len(ACCOUNT_COLUMNS))})",
+                     ((plan_id, i, *a) for i, a in enumerate(accounts)))
+    conn.executemany(f"INSERT INTO plan_products (plan_id, product_no, {', '.join(PRODUCT_COLUMNS)}) "
+                     f"VALUES (?, ?, {', '.join('?' * len(PRODUCT_COLUMNS))})",
+                     ((plan_id, i, *p) for i, p in enumerate(products)))
+    conn.executemany(f"INSERT INTO plan_rows (plan_id, account_no, product_no, {', '.join(ROW_FIELDS)}, extra) "
+                     f"VALUES (?, ?, ?, {', '.join('?' * (len(ROW_FIELDS) + 1))})",
+                     zip([plan_id] * n, account_no, product_no, *[typed[c] for c in ROW_FIELDS], extras))
+    return n
+
+
+def _missing_value(v: Any) -> bool:
+    if isinstance(v, (list, tuple, dict, np.ndarray)):
+        return False
+    return _missing(v)
+
+
 def save_plan(store: Store, billing_month: str, snapshot_id: int | None, summary: dict[str, Any],
-              rows: list[dict[str, Any]], *, inputs: dict[str, Any] | None = None, created_by: str | None = None) -> int:
-    """Store one reconcile run: its summary and every row (JSON-ready dicts with ``key``, ``action``,
-    ``cause``, ``reason``, ``target``) in one transaction; returns the plan id."""
+              rows: pd.DataFrame | list[dict[str, Any]], *, inputs: dict[str, Any] | None = None,
+              created_by: str | None = None) -> int:
+    """Store one reconcile run: its summary and every row (a frame of plan rows, or JSON-ready dicts
+    with ``key``, ``action``, ``cause``, ``reason``, ``target``...) in one transaction, in which the
+    month's unpushed plans are also pruned to the newest :data:`KEEP_UNPUSHED` (this one included);
+    returns the plan id."""
+    n = len(rows)
     with store.atomic():
+        prune_plans(store, billing_month, keep=KEEP_UNPUSHED - 1)  # first: the new rows reuse the freed pages
         cur = store.conn.execute(
             "INSERT INTO plans (billing_month, snapshot_id, created_at, created_by, status, row_count, summary, inputs) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (billing_month, snapshot_id, utcnow(), created_by or operator_name(), str(summary.get("status", "")),
-             len(rows), json.dumps(summary), json.dumps(inputs or {}, sort_keys=True)),
+             n, json.dumps(summary), json.dumps(inputs or {}, sort_keys=True)),
         )
         pid = int(cur.lastrowid)
-        store.conn.executemany(
-            "INSERT INTO plan_rows (plan_id, seq, key, action, cause, reason, target, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ((pid, i, r["key"], r["action"], r.get("cause"), r.get("reason"), r.get("target") or "addition",
-              json.dumps(r)) for i, r in enumerate(rows)),
-        )
+        _insert_rows(store.conn, pid, rows)
     return pid
 
 
+def prune_plans(store: Store, billing_month: str, keep: int = KEEP_UNPUSHED) -> list[int]:
+    """Delete the month's plans that no push run used, except the newest ``keep``; returns their ids."""
+    ids = [r[0] for r in store.conn.execute(
+        "SELECT id FROM plans WHERE billing_month = ? AND id NOT IN "
+        "(SELECT plan_id FROM push_runs WHERE plan_id IS NOT NULL) ORDER BY id DESC", (billing_month,))][keep:]
+    if ids:
+        with store.atomic():
+            for table in ("plan_rows", "plan_accounts", "plan_products"):
+                store.conn.executemany(f"DELETE FROM {table} WHERE plan_id = ?", [(i,) for i in ids])
+            store.conn.executemany("DELETE FROM plans WHERE id = ?", [(i,) for i in ids])
+    return ids
+
+
+# ---- reading -----------------------------------------------------------------------------------
 def _plan_meta(r: dict[str, Any]) -> dict[str, Any]:
     r = dict(r)
     r["summary"] = json.loads(r["summary"])
@@ -51,24 +310,134 @@ def latest_plan_meta(store: Store, billing_month: str) -> dict[str, Any] | None:
     return _plan_meta(rows[0]) if rows else None
 
 
+_DECODE_LIST = {c: i for i, c in enumerate(_VIEW_COLUMNS) if c in _LISTS | _JSON}
+
+
+def _row_dict(rec: tuple) -> dict[str, Any]:
+    row = dict(zip(_VIEW_COLUMNS, rec))
+    for c in _DECODE_LIST:
+        v = row[c]
+        if c == "flags":
+            row[c] = v.split(",") if v else []
+        elif c == "vendor_lines":
+            row[c] = [int(x) for x in v.split(",")] if v else []
+        elif v is None:
+            row[c] = [] if c in _EMPTY_LIST_JSON else None
+        else:
+            row[c] = json.loads(v)
+    extra = rec[-1]
+    if extra:
+        row.update(json.loads(extra))
+    return row
+
+
 def plan_rows(store: Store, plan_id: int, keys: list[str] | None = None) -> list[dict[str, Any]]:
-    """The stored rows of a plan (JSON dicts, plan order), optionally only ``keys``."""
+    """The stored rows of a plan (dicts, plan order), optionally only ``keys``."""
     if keys is None:
-        cur = store.conn.execute("SELECT row FROM plan_rows WHERE plan_id = ? ORDER BY seq", (plan_id,))
-        return [json.loads(r[0]) for r in cur]
-    out = []
+        cur = store.conn.execute(_SELECT_VIEW + " WHERE plan_id = ? ORDER BY id", (plan_id,))
+        return [_row_dict(r) for r in cur]
+    out: list[tuple[int, dict[str, Any]]] = []
     for start in range(0, len(keys), 500):
         part = keys[start:start + 500]
-        cur = store.conn.execute(
-            f"SELECT row FROM plan_rows WHERE plan_id = ? AND key IN ({', '.join('?' * len(part))}) ORDER BY seq",
-            (plan_id, *part))
-        out.extend(json.loads(r[0]) for r in cur)
-    return out
+        cur = store.conn.execute(f"SELECT id, {_SELECT_VIEW[7:]} WHERE plan_id = ? AND key IN ({', '.join('?' * len(part))})",
+                                 (plan_id, *part))
+        out.extend((r[0], _row_dict(r[1:])) for r in cur)
+    out.sort(key=lambda t: t[0])
+    return [r for _, r in out]
+
+
+def _decoded(col: str, values: tuple) -> np.ndarray:
+    """One column of ``plan_lines`` as an object array with lists and documents decoded."""
+    arr = np.empty(len(values), dtype=object)
+    if col == "flags":
+        arr[:] = [v.split(",") if v else [] for v in values]
+    elif col == "vendor_lines":
+        arr[:] = [[int(x) for x in v.split(",")] if v else [] for v in values]
+    elif col in _JSON:
+        listy = col in _EMPTY_LIST_JSON
+        arr[:] = [json.loads(v) if v is not None else [] if listy else None for v in values]
+    else:
+        arr[:] = values
+    return arr
+
+
+def plan_table(store: Store, plan_id: int) -> pd.DataFrame:
+    """Every stored row of a plan as one frame (plan order; the dicts of :func:`plan_rows` as
+    columns, values as stored: decimal strings, ISO dates), without building a dict per row."""
+    rows = store.conn.execute(_SELECT_VIEW + " WHERE plan_id = ? ORDER BY id", (plan_id,)).fetchall()
+    columns = list(zip(*rows)) if rows else [()] * (len(_VIEW_COLUMNS) + 1)
+    frame = pd.DataFrame({c: pd.Series(_decoded(c, v), dtype=object) for c, v in zip(_VIEW_COLUMNS, columns)})
+    extras = [(i, json.loads(e)) for i, e in enumerate(columns[-1]) if e]
+    for name in dict.fromkeys(k for _, d in extras for k in d):
+        values = np.full(len(frame), None, dtype=object)
+        for i, d in extras:
+            if name in d:
+                values[i] = d[name]
+        frame[name] = pd.Series(values, dtype=object)
+    return frame
+
+
+_CUSTOMER_EXPR = "COALESCE(vendor_customer_name, company_name, '')"
+_PRODUCT_EXPR = "COALESCE(product_description, product_name, sku, '')"
+
+
+def _plan_where(plan_id: int, actions=None, causes=None, customers=None, products=None) -> tuple[str, list[Any]]:
+    """A WHERE over ``plan_rows r``: action and cause on the row, customer and product through the
+    plan's accounts and products (small tables)."""
+    where, params = ["r.plan_id = ?"], [plan_id]
+    for expr, values in (("r.action", actions), ("COALESCE(r.cause, '')", causes)):
+        if values:
+            where.append(f"{expr} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    for col, table, expr, values in (("account_no", "plan_accounts", _CUSTOMER_EXPR, customers),
+                                     ("product_no", "plan_products", _PRODUCT_EXPR, products)):
+        if values:
+            where.append(f"r.{col} IN (SELECT {col} FROM {table} WHERE plan_id = ? AND {expr} IN "
+                         f"({', '.join('?' * len(values))}))")
+            params.extend([plan_id, *values])
+    return " AND ".join(where), params
+
+
+def plan_page(store: Store, plan_id: int, *, actions: list[str] | None = None, causes: list[str] | None = None,
+              customers: list[str] | None = None, products: list[str] | None = None, limit: int | None = 500,
+              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of a plan's rows matching the filters (plan order) and how many match in all, so a
+    50,000-row plan is never loaded whole to show 500 rows. ``causes`` may include '' (no cause)."""
+    where, params = _plan_where(plan_id, actions, causes, customers, products)
+    total = store.conn.execute(f"SELECT COUNT(*) FROM plan_rows r WHERE {where}", params).fetchone()[0]
+    if limit == 0:
+        return [], int(total)
+    ids = f"SELECT r.id FROM plan_rows r WHERE {where} ORDER BY r.id"
+    if limit is not None:
+        ids += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    elif offset:
+        ids += f" LIMIT -1 OFFSET {int(offset)}"
+    cur = store.conn.execute(f"{_SELECT_VIEW} WHERE id IN ({ids}) ORDER BY id", params)
+    return [_row_dict(r) for r in cur], int(total)
+
+
+def plan_keys(store: Store, plan_id: int, **filters: Any) -> list[str]:
+    """Keys of every row matching the filters of :func:`plan_page` (for "select all")."""
+    where, params = _plan_where(plan_id, **filters)
+    return [r[0] for r in store.conn.execute(f"SELECT r.key FROM plan_rows r WHERE {where} ORDER BY r.id", params)]
+
+
+def plan_facets(store: Store, plan_id: int) -> dict[str, list[str]]:
+    """Distinct actions, causes, customers and products of a plan (filter choices)."""
+    def q(expr: str, table: str) -> list[str]:
+        return [r[0] for r in store.conn.execute(
+            f"SELECT DISTINCT {expr} AS v FROM {table} WHERE plan_id = ? AND v IS NOT NULL AND v != '' ORDER BY v",
+            (plan_id,))]
+
+    return {"actions": q("action", "plan_rows"), "causes": q("cause", "plan_rows"),
+            "customers": q("COALESCE(vendor_customer_name, company_name)", "plan_accounts"),
+            "products": q(_PRODUCT_EXPR, "plan_products")}
 
 
 # creation requests ---------------------------------------------------------------------------------
-def add_creation_requests(store: Store, rows: list[dict[str, Any]], *, by: str | None = None) -> int:
+def add_creation_requests(store: Store, rows: Iterable[dict[str, Any]], *, by: str | None = None) -> int:
     """Queue "create this ConnectWise record" plan rows (keyed; a re-request replaces a pending one)."""
+    rows = list(rows)
     by = by or operator_name()
     now = utcnow()
     with store.atomic():
@@ -101,48 +470,3 @@ def set_creation_status(store: Store, keys: list[str], status: str) -> int:
             n += store.conn.execute("UPDATE creation_requests SET status = ?, resolved_at = ? WHERE key = ?",
                                     (status, utcnow(), k)).rowcount
     return n
-
-
-
-def _plan_where(plan_id: int, actions=None, causes=None, customers=None, products=None) -> tuple[str, list[Any]]:
-    where, params = ["plan_id = ?"], [plan_id]
-    for expr, values in (("action", actions), ("COALESCE(cause, '')", causes),
-                         ("COALESCE(json_extract(row, '$.vendor_customer_name'), json_extract(row, '$.company_name'), '')", customers),
-                         (_PRODUCT_EXPR, products)):
-        if values:
-            where.append(f"{expr} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-    return " AND ".join(where), params
-
-
-_PRODUCT_EXPR = ("COALESCE(json_extract(row, '$.product_description'), json_extract(row, '$.product_name'), "
-                 "json_extract(row, '$.sku'), '')")
-
-
-def plan_page(store: Store, plan_id: int, *, actions: list[str] | None = None, causes: list[str] | None = None,
-              customers: list[str] | None = None, products: list[str] | None = None, limit: int | None = 500,
-              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """One page of a plan's rows matching the filters (plan order) and how many match in all, so a
-    50,000-row plan is never loaded whole to show 500 rows. ``causes`` may include '' (no cause)."""
-    where, params = _plan_where(plan_id, actions, causes, customers, products)
-    total = store.conn.execute(f"SELECT COUNT(*) FROM plan_rows WHERE {where}", params).fetchone()[0]
-    sql = f"SELECT row FROM plan_rows WHERE {where} ORDER BY seq"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-    return [json.loads(r[0]) for r in store.conn.execute(sql, params)], int(total)
-
-
-def plan_keys(store: Store, plan_id: int, **filters: Any) -> list[str]:
-    """Keys of every row matching the filters of :func:`plan_page` (for "select all")."""
-    where, params = _plan_where(plan_id, **filters)
-    return [r[0] for r in store.conn.execute(f"SELECT key FROM plan_rows WHERE {where} ORDER BY seq", params)]
-
-
-def plan_facets(store: Store, plan_id: int) -> dict[str, list[str]]:
-    """Distinct actions, causes, customers and products of a plan (filter choices)."""
-    q = lambda expr: [r[0] for r in store.conn.execute(  # noqa: E731
-        f"SELECT DISTINCT {expr} AS v FROM plan_rows WHERE plan_id = ? AND v IS NOT NULL AND v != '' ORDER BY v", (plan_id,))]
-    return {"actions": q("action"), "causes": q("cause"),
-            "customers": q("COALESCE(json_extract(row, '$.vendor_customer_name'), json_extract(row, '$.company_name'))"),
-            "products": q(_PRODUCT_EXPR)}
-

@@ -1,0 +1,381 @@
+"""The one plan lifecycle: when to read ConnectWise again, read it, build the month's plan and store it.
+
+::
+
+    from billbridge.plan.build import ensure_plan
+    result = ensure_plan(store, client, "2026-11")        # client: a CWClient, or a function making one
+    result.plan_id, result.refreshed, result.built       # which plan, why ConnectWise was read (or None)
+
+The Reconcile page and ``billbridge reconcile`` both call :func:`ensure_plan`; neither decides
+anything itself. The steps, each a function of its own:
+
+* :func:`refresh_reason` - why the month's snapshot must be read again, in plain words, or None
+  (no snapshot yet; agreements mapped since it was taken; billbridge wrote to ConnectWise since);
+* :func:`refresh_snapshot` - read ConnectWise (companies, agreements, types, catalog, the month's
+  invoices, the additions of every mapped agreement) and store it;
+* :func:`plan_is_stale` - whether the imports in effect, the snapshot, the mappings or the queue of
+  records to create changed since the newest plan;
+* :func:`build_plan` - reconcile every vendor of the month (its newest import not withdrawn) against
+  the snapshot and store the plan. The snapshot's frames are read straight from its typed tables and
+  the plan frame is written as typed rows: no JSON on the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from billbridge import clock, demo_world
+from billbridge import store as st
+from billbridge.errors import NotFoundError
+from billbridge.model import ROW_COLUMNS
+from billbridge.plan.inputs import SnapshotFrames, snapshot_frames
+from billbridge.reconcile import Context, Mappings, Plan, Summary, plan_to_json, reconcile
+
+__all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "ensure_snapshot", "refresh_reason",
+           "refresh_snapshot", "mapped_agreement_ids", "snapshot_is_stale", "written_since_snapshot",
+           "plan_is_stale", "build_plan", "month_vendor_lines", "impact_by_customer"]
+
+
+class NoSnapshotError(NotFoundError):
+    """No ConnectWise snapshot is stored for the month: refresh from ConnectWise first."""
+
+
+# ------------------------------------------------------------------------------------ snapshots
+@dataclass
+class SnapshotResult:
+    snapshot_id: int
+    snapshot: Any  # billbridge.snapshot.Snapshot
+    request_count: int
+    requests: dict[str, int]
+
+
+def mapped_agreement_ids(store: st.Store) -> list[int]:
+    """Every agreement a mapping points at (their additions are what a snapshot reads)."""
+    df = st.get_mappings(store, "agreement")
+    return sorted({int(a) for a in df["agreement_id"].dropna()})
+
+
+def refresh_snapshot(store: st.Store, client: Any, month: str) -> SnapshotResult:
+    """Read ConnectWise (companies, agreements, types, catalog, the month's invoices and the additions
+    of every mapped agreement) and store it; returns it with the number of requests it took."""
+    from billbridge.snapshot import take_snapshot
+
+    ids = mapped_agreement_ids(store)
+    snap = take_snapshot(client, billing_month=month, agreement_ids=ids)
+    sid = st.save_snapshot(store, month, snap, ids)
+    return SnapshotResult(sid, snap, snap.request_count, dict(snap.requests))
+
+
+def snapshot_is_stale(store: st.Store, month: str) -> list[int]:
+    """Agreements mapped since the month's snapshot was taken (their additions were not read)."""
+    meta = st.latest_snapshot(store, month)
+    if meta is None:
+        return mapped_agreement_ids(store)
+    return sorted(set(mapped_agreement_ids(store)) - set(meta["agreement_ids"]))
+
+
+def written_since_snapshot(store: st.Store, month: str) -> bool:
+    """True when billbridge wrote to ConnectWise (a push, retry or undo that sent a write) after the
+    month's snapshot was taken: the snapshot no longer shows what ConnectWise holds."""
+    meta = st.latest_snapshot(store, month)
+    last = st.last_write_at(store) if meta is not None else None
+    # timestamps have whole seconds: a write in the snapshot's own second counts as after it (the
+    # cost is at most one extra read within that second)
+    return bool(last and last >= meta["taken_at"])
+
+
+def refresh_reason(store: st.Store, month: str) -> str | None:
+    """Why the month's snapshot must be read again before planning, in plain words, or None.
+
+    No snapshot yet; agreements mapped since it was taken (their lines were never read, and a plan
+    without them would propose creating lines ConnectWise already has); or billbridge wrote to
+    ConnectWise since (the plan would still show the changes it already made).
+    """
+    if st.latest_snapshot(store, month) is None:
+        return "for the first time this month"
+    missing = snapshot_is_stale(store, month)
+    if missing:
+        return f"{len(missing)} newly mapped agreement(s)"
+    if written_since_snapshot(store, month):
+        return "billbridge wrote to it since the last read"
+    return None
+
+
+def _client(client: Any) -> Any:
+    """A client, or the client a zero-argument factory makes (connect only when ConnectWise is read)."""
+    return client() if callable(client) and not hasattr(client, "list") else client
+
+
+def ensure_snapshot(store: st.Store, client: Any, month: str, *, refresh: bool = False
+                    ) -> tuple[SnapshotResult | None, str | None]:
+    """Read ConnectWise for ``month`` when :func:`refresh_reason` says so (or ``refresh``): returns
+    the new snapshot and why it was read, or ``(None, None)`` when the stored one is current.
+    ``client``: a :class:`~billbridge.connectwise.CWClient` or a function returning one (called only
+    when ConnectWise is read). ConnectWise errors propagate."""
+    why = "as asked" if refresh else refresh_reason(store, month)
+    if not why:
+        return None, None
+    return refresh_snapshot(store, _client(client), month), why
+
+
+# ------------------------------------------------------------------------------------ vendor side
+def month_vendor_lines(store: st.Store, month: str, *, raw: bool = False) -> dict[str, tuple[dict[str, Any], pd.DataFrame]]:
+    """``{vendor: (import row, lines)}``: the import in effect of every vendor for ``month`` (its
+    newest version not withdrawn). ``raw``: the lines' stored text (the reconciliation converts it)."""
+    return {imp["vendor"]: (imp, st.import_lines(store, imp["id"], raw=raw)) for imp in st.month_imports(store, month)}
+
+
+# ------------------------------------------------------------------------------------ plans
+def _line_key_of(key: str, request: dict[str, Any]) -> str:
+    body = request.get("body") or {}
+    for cf in body.get("customFields") or [] if isinstance(body, dict) else []:
+        if cf.get("caption") == demo_world.LINE_KEY_FIELD or cf.get("id") == demo_world.LINE_KEY_FIELD_ID:
+            if cf.get("value"):
+                return str(cf["value"])
+    return str(key).split("#")[0]
+
+
+def _addition_lookup(action: Any, key: Any, request: Any) -> dict[str, Any] | None:
+    """Natural key of an addition a create row would make: the line key custom field on its agreement
+    (what push looks for before a POST). None for every other row."""
+    if action != "create" or not isinstance(request, dict) or request.get("method") != "POST":
+        return None
+    value = _line_key_of(key, request).replace('"', '\\"')
+    return {"path": request["path"], "conditions": None,
+            "custom_field_conditions": f'caption="{demo_world.LINE_KEY_FIELD}" AND value="{value}"'}
+
+
+def _inputs(store: st.Store, month: str, imports: list[dict[str, Any]], snapshot_id: int | None) -> dict[str, Any]:
+    """What a plan was built from; a plan is stale when these differ now."""
+    return {
+        "imports": {imp["vendor"]: imp["id"] for imp in imports},
+        "snapshot_id": snapshot_id,
+        "mappings_version": st.mappings_version(store),
+        "creations": sorted(r["key"] + "@" + r["requested_at"] for r in st.creation_requests(store, status=None)),
+    }
+
+
+def plan_is_stale(store: st.Store, month: str) -> bool:
+    """True when the imports in effect, the snapshot, the mappings or the creation queue changed since
+    the month's newest plan was built (or there is none)."""
+    meta = st.latest_plan_meta(store, month)
+    if meta is None:
+        return True
+    snap = st.latest_snapshot(store, month)
+    return _inputs(store, month, st.month_imports(store, month), snap["id"] if snap else None) != meta["inputs"]
+
+
+def _merge_summaries(summaries: list[Summary], month: str) -> Summary:
+    if len(summaries) == 1:
+        return summaries[0]
+    if not summaries:
+        return Summary(month=month, vendor="", status="empty", lines_checked=0, dollars_checked=Decimal(0),
+                       lines_reconciled=0, dollars_reconciled=Decimal(0), lines_blocked=0, dollars_blocked=Decimal(0),
+                       lines_excluded=0, dollars_excluded=Decimal(0), rows=0, customers=0, by_action={}, by_cause={},
+                       price_impact=Decimal(0), margin_impact=Decimal(0), requests=0, coverage=Decimal(0))
+    num = ("lines_checked", "dollars_checked", "lines_reconciled", "dollars_reconciled", "lines_blocked",
+           "dollars_blocked", "lines_excluded", "dollars_excluded", "rows", "customers", "price_impact",
+           "margin_impact", "requests")
+    total = {k: sum((getattr(s, k) for s in summaries[1:]), getattr(summaries[0], k)) for k in num}
+
+    def merge(attr: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for s in summaries:
+            for name, d in getattr(s, attr).items():
+                acc = out.setdefault(name, {k: (Decimal(0) if isinstance(v, Decimal) else 0) for k, v in d.items()})
+                for k, v in d.items():
+                    acc[k] = acc[k] + v
+        return out
+
+    statuses = [s.status for s in summaries]
+    status = next((x for x in ("changes", "blocked", "in_sync", "nothing_in_period") if x in statuses), "empty")
+    cov = (total["dollars_reconciled"] / total["dollars_checked"]).quantize(Decimal("0.0001")) \
+        if total["dollars_checked"] else Decimal(0)
+    return Summary(month=month, vendor=",".join(s.vendor for s in summaries), status=status,
+                   by_action=merge("by_action"), by_cause=merge("by_cause"), coverage=cov, **total)
+
+
+def _resolve_creations(store: st.Store, snapshot: dict[str, Any], pending: list[dict[str, Any]]
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pending creation rows, split into (still to create, already in ConnectWise). A record that
+    now exists is marked done and, when the request named a mapping, that mapping is recorded."""
+    from billbridge.mappings import creation_exists
+
+    todo, done = [], []
+    for req in pending:
+        row = req["row"]
+        found = creation_exists(row, snapshot)
+        if found is None:
+            todo.append(row)
+            continue
+        maps = row.get("maps")
+        if maps:
+            values = {**maps["values"], maps["id_field"]: found}
+            if st.get_mappings(store, maps["kind"], maps["vendor"]).pipe(
+                    lambda df: df[(df[list(maps["match"])] == pd.Series(maps["match"])).all(axis=1)]).empty:
+                st.set_mappings(store, maps["kind"], maps["vendor"], [{**maps["match"], **values}],
+                                by=req["requested_by"], source="created in ConnectWise")
+        st.set_creation_status(store, [row["key"]], "done")
+        done.append({**row, "action": "in_sync", "request": None, "writes": [],
+                     "reason": f"{row.get('reason_done') or 'ConnectWise has it now'} (#{found})."})
+    return todo, done
+
+
+def _dec(v: Any) -> Decimal:
+    if isinstance(v, Decimal):
+        return v
+    if v is None or (isinstance(v, float) and v != v) or v == "":
+        return Decimal(0)
+    return Decimal(str(v))
+
+
+def impact_by_customer(rows: list[dict[str, Any]] | pd.DataFrame) -> list[dict[str, str]]:
+    """Customer-price and margin impact per customer (exact sums; JSON-ready strings), largest
+    absolute price impact first, for every customer with a price, margin or blocked-dollar figure
+    (customers whose rows change nothing are left out). Blocked rows are counted as dollars at stake
+    (vendor amount)."""
+    if not isinstance(rows, pd.DataFrame):
+        rows = pd.DataFrame(list(rows))
+    if not len(rows):
+        return []
+
+    def col(c: str) -> list[Any]:
+        return rows[c].to_numpy(dtype=object).tolist() if c in rows.columns else [None] * len(rows)
+
+    names = [n if isinstance(n, str) and n else c if isinstance(c, str) and c else i if isinstance(i, str) and i
+             else "(none)" for n, c, i in zip(col("vendor_customer_name"), col("company_name"), col("vendor_customer_id"))]
+    blocked = [a == "blocked" and b == "blocked" for a, b in zip(col("action"), col("bucket"))]
+    acc: dict[str, list[Decimal]] = {}
+    for name, pi, mi, is_blocked, amount in zip(names, col("price_impact"), col("margin_impact"), blocked,
+                                                col("vendor_amount")):
+        a = acc.get(name)
+        if a is None:
+            a = acc[name] = [Decimal(0), Decimal(0), Decimal(0)]
+        a[0] += _dec(pi)
+        a[1] += _dec(mi)
+        if is_blocked:
+            a[2] += _dec(amount)
+    out = [{"customer": k, "price_impact": str(v[0]), "margin_impact": str(v[1]), "blocked_dollars": str(v[2])}
+           for k, v in acc.items() if any(v)]
+    out.sort(key=lambda d: (-abs(Decimal(d["price_impact"])), -Decimal(d["blocked_dollars"]), d["customer"]))
+    return out
+
+
+def _with_lifecycle_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rules' rows + what push needs to be idempotent: ``target`` (an addition), ``lookup`` (the
+    natural key, creates only), ``depends_on`` (none) and ``maps`` (none)."""
+    n = len(rows)
+    lookup = np.full(n, None, dtype=object)
+    if n:
+        actions = rows["action"].to_numpy(dtype=object)
+        for i in np.flatnonzero(actions == "create"):
+            lookup[i] = _addition_lookup(actions[i], rows["key"].iat[i], rows["request"].iat[i])
+    depends = np.empty(n, dtype=object)
+    depends[:] = [[]] * n  # one shared empty list: nothing depends on anything (stored as NULL)
+    return rows.assign(target="addition", lookup=lookup, depends_on=depends, maps=None)
+
+
+def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotFrames | None = None, *,
+               api_member: str | None = None, today: date | None = None,
+               overrides: frozenset[str] = frozenset()) -> tuple[Plan, int]:
+    """Reconcile ``month`` (every vendor's import in effect) against the snapshot and store the plan.
+
+    ``snapshot``: default the month's newest stored one, read as frames from its typed tables
+    (:class:`NoSnapshotError` when there is none); records as :func:`billbridge.month.snapshot_for`
+    returns them also work. Returns the plan (rows + ``target``, ``lookup``, ``depends_on``,
+    ``maps``; queued creation rows first, those ConnectWise now has last) and its id.
+    """
+    from billbridge.month import api_member_for, plan_frame, vendor_name
+
+    records: dict[str, Any] | None = None
+    if snapshot is None:
+        meta = st.latest_snapshot(store, month)
+        if meta is None:
+            raise NoSnapshotError(f"no ConnectWise snapshot for {month}: refresh from ConnectWise first")
+        snapshot_id = meta["id"]
+        frames = st.load_snapshot_frames(store, snapshot_id)
+    elif isinstance(snapshot, SnapshotFrames):
+        snapshot_id, frames = None, snapshot
+    else:
+        records = snapshot
+        snapshot_id = (snapshot.get("meta") or {}).get("id")
+        frames = snapshot_frames(snapshot, line_key_field=demo_world.LINE_KEY_FIELD,
+                                 line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
+    pending = st.creation_requests(store, "pending")
+    if pending and records is None:
+        records = st.load_snapshot(store, snapshot_id) if snapshot_id is not None else {}
+    todo, done = _resolve_creations(store, records, pending) if pending else ([], [])
+    imports = month_vendor_lines(store, month, raw=True)
+    member = api_member or api_member_for()
+    journal = st.written_lines(store)
+    parts, summaries = [], []
+    for vendor, (_imp, lines) in sorted(imports.items()):
+        maps = Mappings(**st.mapping_frames(store, vendor))
+        ctx = Context(month=month, vendor=vendor, api_member=member, today=today or clock.today(),
+                      journal=journal, overrides=overrides, vendor_name=vendor_name(vendor),
+                      line_key_field=demo_world.LINE_KEY_FIELD, line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
+        p = reconcile(lines, frames, maps, ctx)
+        parts.append(p.rows)
+        summaries.append(p.summary)
+    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0] if parts else \
+        pd.DataFrame({c: pd.Series([], dtype=object) for c in ROW_COLUMNS})
+    summary = _merge_summaries(summaries, month)
+    rows = _with_lifecycle_columns(rows)
+    if todo or done:  # creations first: additions may depend on them
+        rows = pd.concat([plan_frame(todo), rows, plan_frame(done)], ignore_index=True)
+    doc = plan_to_json(Plan(rows=rows.iloc[:0], summary=summary))["summary"]
+    doc["creations"] = len(todo)
+    doc["impact_by_customer"] = impact_by_customer(rows)
+    stored_imports = [imp for imp, _ in imports.values()]
+    plan_id = st.save_plan(store, month, snapshot_id, doc, rows, inputs=_inputs(store, month, stored_imports, snapshot_id))
+    return Plan(rows=rows, summary=summary), plan_id
+
+
+# ------------------------------------------------------------------------------------ the lifecycle
+@dataclass
+class EnsuredPlan:
+    """What :func:`ensure_plan` did: the month's current plan (``plan``: the one just built, None when
+    the stored one was current), its id, why ConnectWise was read (None: not read) and the read."""
+
+    plan: Plan | None
+    plan_id: int | None
+    refreshed: str | None = None
+    snapshot: SnapshotResult | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.plan is not None
+
+    @property
+    def note(self) -> str | None:
+        """What happened, for the operator ("Read ConnectWise (24 requests): for the first time this month.")."""
+        if self.snapshot is None:
+            return None
+        return f"Read ConnectWise ({self.snapshot.request_count} requests): {self.refreshed}."
+
+
+def ensure_plan(store: st.Store, client: Any | Callable[[], Any], month: str, *, refresh: bool = False,
+                rebuild: bool = False, api_member: str | None = None, today: date | None = None,
+                overrides: frozenset[str] = frozenset()) -> EnsuredPlan:
+    """Make sure ``month`` has an up-to-date stored plan, doing only what is needed.
+
+    1. Read ConnectWise again when :func:`refresh_reason` says so (or ``refresh``).
+    2. Build and store a new plan when :func:`plan_is_stale` (or ``rebuild``), else keep the newest.
+
+    ``client``: a CWClient or a zero-argument function returning one (called only when ConnectWise is
+    read). ConnectWise errors propagate (the caller explains them); :class:`NoSnapshotError` cannot
+    happen (a month without a snapshot is read first).
+    """
+    snap, why = ensure_snapshot(store, client, month, refresh=refresh)
+    if rebuild or plan_is_stale(store, month):
+        plan, plan_id = build_plan(store, month, api_member=api_member, today=today, overrides=overrides)
+        return EnsuredPlan(plan, plan_id, why, snap)
+    meta = st.latest_plan_meta(store, month)
+    return EnsuredPlan(None, meta["id"] if meta else None, why, snap)
