@@ -28,7 +28,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from billbridge.reconcile import Context, Mappings, reconcile, snapshot_frames
+from billbridge.plan import Context, Mappings, reconcile, snapshot_frames
 
 MONTH = "2026-11"
 API = "BillbridgeAPI"

@@ -9,7 +9,7 @@
     stored = month.latest_plan(store, "2026-11")                  # what a push/review reads back
 
 ``build_plan`` reconciles every vendor loaded for the month (latest import version each) with
-:func:`billbridge.reconcile.reconcile`, adds what push needs to be idempotent (``target`` and a
+:func:`billbridge.plan.reconcile`, adds what push needs to be idempotent (``target`` and a
 natural-key ``lookup`` on every create), appends the operator's queued "create missing record"
 rows (:mod:`billbridge.mappings`) and stores the result, so the push, the sync status and the
 month review all read the plan a push was made from.
@@ -28,7 +28,8 @@ from billbridge import clock, demo_world
 from billbridge import store as st
 from billbridge.errors import NotFoundError
 from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS
-from billbridge.reconcile import Context, Mappings, Plan, Summary, plan_to_json, reconcile
+from billbridge.plan import Context, Mappings, Plan, Summary, plan_to_json, reconcile
+from billbridge.vendors import VENDOR_NAMES, month_vendor_lines, vendor_name
 
 __all__ = [
     "NoSnapshotError", "SnapshotResult", "StoredPlan", "PLAN_EXTRA_COLUMNS", "MONEY_FIELDS", "VENDOR_NAMES",
@@ -37,17 +38,8 @@ __all__ = [
     "api_member_for",
 ]
 
-#: display names of the vendors billbridge knows (others: the vendor key, title-cased)
-VENDOR_NAMES = {"demo": demo_world.VENDOR_NAME, "intermedia": "Intermedia", "interworks": "interworks.cloud",
-                "phin": "Phin", "generic": "Generic"}
-
-
 class NoSnapshotError(NotFoundError):
     """No ConnectWise snapshot is stored for the month: refresh from ConnectWise first."""
-
-
-def vendor_name(vendor: str) -> str:
-    return VENDOR_NAMES.get(vendor) or vendor.replace("_", " ").title()
 
 
 def api_member_for(connection: Any = None) -> str:
@@ -62,16 +54,6 @@ def api_member_for(connection: Any = None) -> str:
 
         return CREDENTIALS["full"]["member"]
     return demo_world.API_MEMBER
-
-
-# ------------------------------------------------------------------------------------ vendor side
-def month_vendor_lines(store: st.Store, month: str) -> dict[str, tuple[dict[str, Any], pd.DataFrame]]:
-    """``{vendor: (import row, lines)}``: the latest import version of every vendor for ``month``."""
-    out: dict[str, tuple[dict[str, Any], pd.DataFrame]] = {}
-    for imp in st.list_imports(store, billing_month=month):  # newest version first per vendor
-        if imp["vendor"] not in out:
-            out[imp["vendor"]] = (imp, st.import_lines(store, imp["id"]))
-    return out
 
 
 # ------------------------------------------------------------------------------------ snapshots

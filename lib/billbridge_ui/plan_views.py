@@ -13,7 +13,7 @@ import billbridge_ui as ui
 
 from billbridge import month as mo
 from billbridge import store as bst
-from billbridge.reconcile import CAUSES
+from billbridge.model import CAUSES
 
 PAGE_SIZE = 500
 ACTION_LABELS = {"in_sync": "in sync", "update": "update", "create": "create", "cancel": "cancel", "blocked": "blocked"}

@@ -9,47 +9,19 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-import pandas as pd
 import pytest
 
 from billbridge import demo_world as dw
-from billbridge.matching import best_suggestions, suggest_agreements, suggest_companies, suggest_products
-from billbridge.reconcile import Context, Mappings, plan_to_json, reconcile
-
-seed = pytest.importorskip("billbridge.sandbox.seed")
-demo = pytest.importorskip("billbridge.sources.demo")
-parse = pytest.importorskip("billbridge.sources.parse")
+from billbridge.plan import plan_to_json, reconcile
+from plan_support import demo_context, demo_inputs
 
 MONTH = dw.MONTHS[-1]
 
 
-def demo_inputs():
-    data, _ = seed.build_seed()
-    snap = {k: list(data[k].values()) for k in ("companies", "agreements", "additions", "catalog", "invoices",
-                                                 "agreement_types")}
-    text = demo.demo_lines(MONTH).replace("", None)
-    lines = parse.typed_lines(text)
-    lines["line_no"] = range(1, len(lines) + 1)
-    customers = lines[["vendor_customer_id", "vendor_customer_name"]].drop_duplicates()
-    best = best_suggestions(suggest_companies(customers, snap["companies"]), customers)
-    comp = best[best["auto_ok"]][["vendor_customer_id", "company_id"]]
-    agr = suggest_agreements(comp, snap["agreements"], dw.VENDOR_NAME, today="2026-11-20")
-    agr = agr[agr["score"] >= 95].groupby("vendor_customer_id").head(1)  # mapped while they were still active
-    agreements = agr.assign(subscription_id=None, sync_mode="standing", period_rule="advance")
-    products = lines[["sku", "term", "billing_frequency", "product_name"]].drop_duplicates()
-    prod = suggest_products(products, snap["catalog"])
-    prod = prod[prod["method"] == "catalog identifier"].groupby("sku").head(1)
-    products_map = prod.rename(columns={})[["sku", "term", "billing_frequency", "catalog_item_id"]].assign(
-        own_cost=True, own_price=True, quantity_basis="purchased seats, end of period")
-    rules = pd.DataFrame([{"vendor_customer_id": "DC-10023", "sku": None, "rule": "do_not_sync", "value": None}])
-    maps = Mappings(companies=comp, agreements=agreements, products=products_map, rules=rules)
-    return lines, snap, maps
-
-
 @pytest.fixture(scope="module")
 def plan():
-    lines, snap, maps = demo_inputs()
-    return reconcile(lines, snap, maps, Context(month=MONTH, vendor=dw.VENDOR, api_member=dw.API_MEMBER))
+    lines, snap, maps = demo_inputs(MONTH)
+    return reconcile(lines, snap, maps, demo_context(MONTH))
 
 
 def row(plan, key):

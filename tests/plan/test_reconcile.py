@@ -1,4 +1,4 @@
-"""Table-driven tests of billbridge.reconcile: every action, every cause, both sync modes.
+"""Table-driven tests of the reconciliation (billbridge.plan.reconcile): every action, every cause, both sync modes.
 
 The world is tiny and explicit: one customer per case, one company (100, "Acme Dental Group"),
 one agreement (200, "Demo Cloud Services"), catalog items 501 HPBX-SEAT / 502 EXCH-MBX /
@@ -16,9 +16,9 @@ import pytest
 from types import SimpleNamespace
 
 from billbridge.linekey import line_key
-from billbridge.reconcile import (
-    ACTIONS, CAUSES, ConservationError, Context, Mappings, plan_to_json, reconcile, snapshot_frames,
-)
+from billbridge.errors import ConservationError
+from billbridge.model import ACTIONS, CAUSES
+from billbridge.plan import Context, Mappings, plan_to_json, reconcile, snapshot_frames
 
 MONTH = "2026-11"
 API = "BillbridgeAPI"
