@@ -154,3 +154,19 @@ def test_the_landing_month_is_an_intended_difference(monkeypatch):
     monkeypatch.setattr(reference, "_landing", section9_landing)
     assert reference.reconcile(lines, {}, Mappings(), ctx).rows["cause"].tolist() == ["out_of_period"]
     assert len(INTENDED) == 3
+
+
+def test_no_nan_or_none_in_a_reason_is_an_intended_difference():
+    """The old engine printed pandas' NaN for a product it could not look up, and None for what a line lacks;
+    the new one names the product by its SKU and leaves out what is unknown."""
+    from rules_support import ctx, lines, mappings, snapshot, vline
+
+    unmapped = lines(vline(sku="FAX-LINE"))
+    assert reference.reconcile(unmapped, snapshot([]), mappings(company=False), ctx()).rows["reason"].tolist() == [
+        "Acme Dental is not linked to a ConnectWise company yet: map the customer to sync nan (10)."]
+    assert reconcile(unmapped, snapshot([]), mappings(company=False), ctx()).rows["reason"].tolist() == [
+        "Acme Dental is not linked to a ConnectWise company yet: map the customer to sync Fax-Line (10)."]
+    bare = lines(vline(sku="FAX-LINE") | {"product_name": None, "term": None})
+    assert "(None, None term)" in reference.reconcile(bare, snapshot([]), mappings(), ctx()).rows["reason"].iat[0]
+    assert reconcile(bare, snapshot([]), mappings(), ctx()).rows["reason"].iat[0] == (
+        "The vendor SKU FAX-LINE is not mapped to a ConnectWise product: map it to bill Acme Dental for 10.")

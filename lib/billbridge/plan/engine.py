@@ -127,7 +127,8 @@ def _database() -> duckdb.DuckDBPyConnection:
     global _DATABASE
     with _DATABASE_LOCK:
         if _DATABASE is None:
-            db = duckdb.connect(":memory:")
+            # one thread: a plan's tables fit in one DuckDB row group, so more threads only contend
+            db = duckdb.connect(":memory:", config={"threads": 1})
             db.execute("SET TimeZone = 'UTC'")
             db.register("minor_units_in", sql.minor_units())
             db.execute("CREATE TABLE minor_units AS SELECT * FROM minor_units_in")

@@ -59,9 +59,14 @@ def text(values: pd.Series) -> pa.Array:
         return pa.array([None if _missing(x) else str(x) for x in values.tolist()], type=pa.string())
 
 
-def _exact(d: Decimal, table: str, column: str, row: int) -> None:
+def _problem(table: str, column: str, row: int | None, reason: str) -> InputError:
+    where = f"{table}, row {row}" if row else table
+    return InputError(f"{where}, {column}: {reason}", row=row, column=column, reason=reason)
+
+
+def _exact(d: Decimal, table: str, column: str, row: int | None) -> None:
     if d.is_finite() and d.as_tuple().exponent < -DECIMAL_PLACES and d != d.quantize(_LIMIT):
-        raise InputError(row, column, f"{table}: {d} has more than {DECIMAL_PLACES} decimal places")
+        raise _problem(table, column, row, f"{d} has more than {DECIMAL_PLACES} decimal places")
 
 
 def decimal_text(values: pd.Series, table: str, column: str) -> pa.Array:
@@ -71,7 +76,7 @@ def decimal_text(values: pd.Series, table: str, column: str) -> pa.Array:
         codes, uniques = pd.factorize(arr, use_na_sentinel=True)
         texts = [repr(float(u)) if arr.dtype.kind == "f" else str(int(u)) for u in uniques]
         for t in texts:
-            _exact(Decimal(t), table, column, 0)
+            _exact(Decimal(t), table, column, None)
         out = np.array(texts + [None], dtype=object)[codes]
         return pa.array(out, type=pa.string())
     values = arr.tolist()
@@ -81,7 +86,7 @@ def decimal_text(values: pd.Series, table: str, column: str) -> pa.Array:
         distinct.discard(None)
         if all(d.is_finite() for d in distinct):
             for d in distinct:  # equal values are equally exact: check each once
-                _exact(d, table, column, 0)
+                _exact(d, table, column, None)
             return pa.array([None if x is None else str(x) for x in values], type=pa.string())
     out: list[str | None] = []
     for i, x in enumerate(values):
@@ -91,7 +96,7 @@ def decimal_text(values: pd.Series, table: str, column: str) -> pa.Array:
         try:
             d = x if isinstance(x, Decimal) else Decimal(repr(x)) if isinstance(x, float) else Decimal(str(x).strip())
         except InvalidOperation:
-            raise InputError(i + 1, column, f"{table}: {x!r} is not a number") from None
+            raise _problem(table, column, i + 1, f"{x} is not a number") from None
         _exact(d, table, column, i + 1)
         out.append(str(d))
     return pa.array(out, type=pa.string())
@@ -124,7 +129,7 @@ def dates(values: pd.Series, table: str, column: str) -> pa.Array:
         try:
             conv.append(_date(u))
         except ValueError:
-            raise InputError(0, column, f"{table}: {u!r} is not a date") from None
+            raise _problem(table, column, None, f"{u} is not a date") from None
     return pa.array(np.array(conv + [None], dtype=object)[codes], type=pa.date32())
 
 

@@ -61,7 +61,8 @@ def apply(run: "Run") -> None:
         try:
             key, plan_key, original = keys_for(vendor, month, cust, sub, sku, monthly, credit, inside)
         except ValueError as exc:
-            raise InputError(int(line_no), "sku", str(exc)) from None
+            raise InputError(f"Vendor line {line_no}: it needs a subscription id or a SKU.", row=int(line_no),
+                             column="sku", reason="a line key needs a subscription id or a SKU") from exc
         line_keys.append(key)
         plan_keys.append(plan_key)
         credit_for.append(original)

@@ -62,7 +62,9 @@ def apply(run: "Run") -> None:
         SELECT coalesce(line_no, li + 1), CASE WHEN quantity IS NULL THEN 'quantity' ELSE 'unit_cost' END
         FROM lines_in WHERE quantity IS NULL OR unit_cost IS NULL ORDER BY li LIMIT 1""")
     if missing:
-        raise InputError(int(missing[0][0]), missing[0][1], "a vendor line needs a quantity and a unit cost")
+        row, column = int(missing[0][0]), missing[0][1]
+        raise InputError(f"Vendor line {row} has no {column.replace('_', ' ')}: it cannot be reconciled.", row=row,
+                         column=column, reason="a vendor line needs a quantity and a unit cost")
     run.view("signed", """
         SELECT li, coalesce(line_no, li + 1) AS line_no, vendor_customer_id,
                coalesce(vendor_customer_name, vendor_customer_id) AS vendor_customer_name, customer_created,
