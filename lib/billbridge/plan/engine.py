@@ -20,13 +20,12 @@ tuple, ``vendor_lines`` and ``writes`` lists, ``request`` a dict or None, dates 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
-import threading
 
 import duckdb
 import numpy as np
@@ -37,13 +36,13 @@ import pyarrow.compute as pc
 from billbridge import bdom
 from billbridge.linekey import vendor_prefix
 from billbridge.model import MONEY_FIELDS, ROW_COLUMNS
-from billbridge.plan import reasons, requests, summary as summary_mod
-from billbridge.rules import sql
+from billbridge.plan import reasons, requests
+from billbridge.plan import summary as summary_mod
 from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, snapshot_frames
 from billbridge.plan.summary import Summary
 from billbridge.plan.tables import context_tables, mapping_tables, snapshot_tables, vendor_lines_table
 from billbridge.rules import (agreement, blocked, cancels, company, excluded, flags, grouped, impact, keys, landed,
-                              manual_edits, mapped, matched, normalise, product, proration, targets)
+                              manual_edits, mapped, matched, normalise, product, proration, sql, targets)
 
 __all__ = ["STEPS", "RULES", "Run", "Plan", "reconcile", "plan_to_json"]
 
@@ -71,29 +70,17 @@ class Run:
         self.month_start, self.month_end = bdom.addition_dates(context.month)
         self.previous_month_end = self.month_start - timedelta(days=1)
 
-    def execute(self, statement: str) -> None:
-        self.db.execute(statement)
-
-    def _timed(self, what, statement):
-        import os, time
-        t = time.perf_counter()
-        c = time.process_time()
-        out = self.db.execute(statement)
-        if os.environ.get("BB_TIME"):
-            print(f"{(time.perf_counter() - t) * 1000:7.2f} ms wall {(time.process_time() - c) * 1000:7.2f} ms cpu  {what}")
-        return out
-
     def view(self, name: str, select: str) -> None:
-        self._timed("view " + name, f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+        self.db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
 
     def create(self, name: str, select: str) -> None:
-        self._timed("table " + name, f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
+        self.db.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
 
     def register(self, name: str, table: pa.Table) -> None:
         self.db.register(name, table)
 
     def fetch(self, query: str) -> list[tuple]:
-        return self._timed("fetch " + query.split()[1][:30], query).fetchall()
+        return self.db.execute(query).fetchall()
 
     def arrow(self, query: str) -> pa.Table:
         return self.db.sql(query).to_arrow_table()

@@ -1,6 +1,6 @@
 """Cancels: lines billbridge keeps that the vendor no longer bills, and the date they end
--> tables ``ended`` (the additions to end), ``cancel_rows`` (their plan rows); action ``cancel``; flags ``never_invoiced``, ``invoiced_this_month``,
-``not_invoiced_this_month``.
+-> tables ``ended`` (the additions to end) and ``cancel_rows`` (their plan rows); action ``cancel``; flags
+``never_invoiced``, ``invoiced_this_month``, ``not_invoiced_this_month``.
 
 The whole cancel rule lives here (billing-rules.md):
 
@@ -43,7 +43,8 @@ USD = minor_unit("USD")
 #: the flags of a cancel row, in the order they are listed
 FLAG_ORDER = ("never_invoiced", "invoiced_this_month", "not_invoiced_this_month", "overrides_manual_edit")
 #: the causes that block ending a line, in the order they apply (macros named for the cause)
-CAUSE_ORDER = ("agreement_cancelled(a.status, a.cancelled)", "agreement_expired(a.status, a.end_date, a.no_end, month_start())",
+CAUSE_ORDER = ("agreement_cancelled(a.status, a.cancelled)",
+               "agreement_expired(a.status, a.end_date, a.no_end, month_start())",
                "excluded_by_rule(k.vendor_customer_id IN (SELECT vendor_customer_id FROM map_rules "
                "WHERE rule = 'do_not_sync' AND sku IS NULL))",
                "manually_edited(TRUE, x.edited_by_hand, x.overridden)")

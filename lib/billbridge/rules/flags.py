@@ -1,4 +1,4 @@
-"""Flags: what the operator should know about a row that does not block it -> tables ``flags`` (``gi``),
+"""Flags: what the operator should know about a row that does not block it -> views ``flags`` (``gi``),
 ``cancel_flags`` (``ai``); flags ``late_month_bdom``, ``annual_term_decrease``, ``credit``, ``usage_in_arrears``.
 
 Rules implemented (billing-rules.md):

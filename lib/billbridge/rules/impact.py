@@ -1,4 +1,4 @@
-"""Impact: what a row changes in the customer's monthly bill and in the MSP's margin -> table ``impact``
+"""Impact: what a row changes in the customer's monthly bill and in the MSP's margin -> view ``impact``
 (the rows that create or update; every other row moves no money).
 
 Rules implemented (billing-rules.md):
