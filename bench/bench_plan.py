@@ -132,7 +132,7 @@ def child_e2e(db: str, repeat: int) -> dict:
     from billbridge import clock, demo_world
     from billbridge import store as st
     from billbridge.plan import build
-    from billbridge.reconcile import Context, Mappings, reconcile
+    from billbridge.plan import Context, Mappings, reconcile
 
     store = st.Store.open(db)
     rss = _status_mb("VmRSS")

@@ -15,7 +15,7 @@ import pandas as pd
 from billbridge import demo_world as dw
 from billbridge.connectwise import CWClient, CWSettings
 from billbridge.matching import best_suggestions, suggest_agreements, suggest_companies, suggest_products
-from billbridge.reconcile import Context, Mappings, reconcile
+from billbridge.plan import Context, Mappings, reconcile
 from billbridge import clock
 from billbridge.sandbox import CREDENTIALS, SandboxConfig, start_sandbox
 from billbridge.snapshot import take_snapshot

@@ -13,7 +13,7 @@ from billbridge import month as mo
 from billbridge import push, sources
 from billbridge import store as st
 from billbridge.plan import build
-from billbridge.reconcile import Context, Mappings, plan_to_json, reconcile
+from billbridge.plan import Context, Mappings, plan_to_json, reconcile
 from demo_month_support import MONTH, TODAY, close, demo_month_world
 from sandbox_fixtures import new_sandbox
 from test_month_demo import client_for

@@ -21,7 +21,7 @@ import pytest
 
 from billbridge import push as P
 from billbridge import store as S
-from billbridge.reconcile import plan_to_json
+from billbridge.plan import plan_to_json
 from push_support import MONTH, additions_state, client_for, demo_plan, keyed_counts, new_sandbox, writable
 
 ROOT = Path(__file__).resolve().parents[1]

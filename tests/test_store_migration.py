@@ -22,7 +22,7 @@ from billbridge import month as mo
 from billbridge import push, sources
 from billbridge import store as st
 from billbridge.plan.inputs import snapshot_frames
-from billbridge.reconcile import plan_to_json
+from billbridge.plan import plan_to_json
 from billbridge.snapshot import Snapshot
 from billbridge.sources.demo import demo_month
 from billbridge.store import MIGRATIONS, Store

@@ -8,11 +8,11 @@ run the app as if it were another day; unset, it is the machine's local date.
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime, timezone
 
 from billbridge.errors import ConfigError
 
-__all__ = ["today", "current_month", "ENV"]
+__all__ = ["today", "current_month", "utcnow", "ENV"]
 
 ENV = "BILLBRIDGE_TODAY"
 
@@ -32,3 +32,9 @@ def current_month() -> str:
     """The billing month ``YYYY-MM`` containing :func:`today`."""
     d = today()
     return f"{d.year:04d}-{d.month:02d}"
+
+
+def utcnow() -> str:
+    """Now, UTC, to the second: ``YYYY-MM-DDTHH:MM:SSZ`` (every timestamp billbridge stores has this
+    form). The wall clock, not ``BILLBRIDGE_TODAY``: it records when something really happened."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

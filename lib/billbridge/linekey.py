@@ -28,7 +28,8 @@ import re
 
 from billbridge.errors import InputError
 
-__all__ = ["MAX_KEY_LEN", "line_key", "is_vendor_key", "parse_line_key", "KIND_CREDIT", "KIND_OUT_OF_PERIOD"]
+__all__ = ["MAX_KEY_LEN", "line_key", "vendor_prefix", "is_vendor_key", "parse_line_key", "KIND_CREDIT",
+           "KIND_OUT_OF_PERIOD"]
 
 #: longest key a ConnectWise addition custom field / serialNumber can hold
 MAX_KEY_LEN = 50
@@ -77,15 +78,20 @@ def line_key(
     digest = hashlib.sha256(full.encode("utf-8")).hexdigest()[:_HASH_LEN]
     keep = MAX_KEY_LEN - _HASH_LEN - 1
     prefix = full[:keep]
-    vendor_prefix = _clean(vendor) + "|"
-    if not prefix.startswith(vendor_prefix):  # absurdly long vendor name: keep it recognisable anyway
-        prefix = vendor_prefix[: keep]
+    head = vendor_prefix(vendor)
+    if not prefix.startswith(head):  # absurdly long vendor name: keep it recognisable anyway
+        prefix = head[: keep]
     return f"{prefix}~{digest}"
+
+
+def vendor_prefix(vendor: str) -> str:
+    """What every line key of ``vendor`` starts with (hashed keys keep it too): ``"demo|"``."""
+    return _clean(vendor) + "|"
 
 
 def is_vendor_key(key: object, vendor: str) -> bool:
     """True when ``key`` is a billbridge line key of ``vendor``."""
-    return isinstance(key, str) and key.startswith(_clean(vendor) + "|")
+    return isinstance(key, str) and key.startswith(vendor_prefix(vendor))
 
 
 def parse_line_key(key: str) -> dict[str, str | None] | None:

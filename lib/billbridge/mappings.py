@@ -30,6 +30,8 @@ from billbridge import demo_world, matching
 from billbridge.errors import InputError
 from billbridge.money import extended
 from billbridge import store as st
+from billbridge import vendors
+from billbridge.vendors import month_vendor_lines
 
 __all__ = [
     "CSV_COLUMNS", "SYNC_MODES", "PERIOD_RULES", "RULES", "QUANTITY_BASES", "Problem", "ImportResult",
@@ -60,8 +62,6 @@ def _amount(lines: pd.DataFrame) -> pd.Series:
 
 def vendor_customers(store: st.Store, month: str) -> pd.DataFrame:
     """One row per (vendor, vendor customer) of the month: name, lines, vendor dollars (cost)."""
-    from billbridge.month import month_vendor_lines
-
     frames = []
     for vendor, (_imp, lines) in month_vendor_lines(store, month).items():
         df = lines.assign(vendor=vendor, amount=_amount(lines))
@@ -75,8 +75,6 @@ def vendor_customers(store: st.Store, month: str) -> pd.DataFrame:
 
 def vendor_products(store: st.Store, month: str) -> pd.DataFrame:
     """One row per (vendor, sku, term, billing_frequency): product name, lines, vendor dollars."""
-    from billbridge.month import month_vendor_lines
-
     frames = []
     for vendor, (_imp, lines) in month_vendor_lines(store, month).items():
         df = lines.assign(vendor=vendor, amount=_amount(lines))
@@ -108,8 +106,6 @@ def suggestions(store: st.Store, month: str, snapshot: dict[str, Any], *, today:
     "products"}``, each with ``vendor``, the item's vendor ``dollars`` at stake, ``score``,
     ``method``, ``flags``, ``auto_ok`` and ``reason``. Items without any candidate are listed with
     score 0 (the unmapped queue). Already mapped items are left out unless ``include_mapped``."""
-    from billbridge.month import vendor_name
-
     customers = vendor_customers(store, month)
     products = vendor_products(store, month)
     out_c, out_a, out_p = [], [], []
@@ -135,7 +131,7 @@ def suggestions(store: st.Store, month: str, snapshot: dict[str, Any], *, today:
             ~with_company["vendor_customer_id"].isin(am.loc[am["subscription_id"].isna(), "vendor_customer_id"])]
         if len(need):
             sa = matching.suggest_agreements(need[["vendor_customer_id", "company_id"]],
-                                             snapshot.get("agreements") or [], vendor_name(vendor), today=today)
+                                             snapshot.get("agreements") or [], vendors.vendor_name(vendor), today=today)
             sa = sa.merge(vc[["vendor_customer_id", "vendor_customer_name", "dollars"]], on="vendor_customer_id", how="left")
             missing = need[~need["vendor_customer_id"].isin(sa["vendor_customer_id"])]
             if len(missing):
@@ -451,9 +447,7 @@ def agreement_creation(vendor: str, vendor_customer_id: str, company_id: int, sn
                        *, vendor_name: str | None = None, vendor_customer_name: str | None = None) -> list[dict[str, Any]]:
     """Plan rows creating a recurring monthly agreement "<Vendor> Services" for a mapped company,
     preceded by the agreement type named after the vendor when ConnectWise has none."""
-    from billbridge.month import vendor_name as _vn
-
-    vname = vendor_name or _vn(vendor)
+    vname = vendor_name or vendors.vendor_name(vendor)
     comp = next((c for c in snapshot.get("companies") or [] if c.get("id") == company_id), None)
     if comp is None:
         raise CreationError(f"company {company_id} is not in the ConnectWise snapshot: push its creation, refresh, then create the agreement.")
@@ -495,9 +489,7 @@ def catalog_creation(vendor: str, sku: str, product_name: str, snapshot: dict[st
                      vendor_name: str | None = None) -> list[dict[str, Any]]:
     """Plan rows creating a catalog item (identifier = the vendor SKU) of product type
     ``<Vendor>_Services``, preceded by that product type when ConnectWise has none."""
-    from billbridge.month import vendor_name as _vn
-
-    vname = vendor_name or _vn(vendor)
+    vname = vendor_name or vendors.vendor_name(vendor)
     ptype = re.sub(r"\W+", "_", vname).strip("_") + "_Services"
     catalog = snapshot.get("catalog") or []
     if any(str(p.get("identifier") or "").lower() == sku.lower() for p in catalog):

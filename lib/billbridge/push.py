@@ -12,7 +12,7 @@
     push.undo(store, client, run.id, operator="ann")     # runs them as a new, linked push run
     push.retry(store, client, run.id, keys=None, operator="ann")   # failed rows again, new attempts
 
-Rows are plan rows (a DataFrame or a list of dicts, as :func:`billbridge.reconcile.reconcile` or
+Rows are plan rows (a DataFrame or a list of dicts, as :func:`billbridge.plan.reconcile` or
 :func:`billbridge.month.latest_plan` give them): ``key``, ``action``, ``request`` ({method, path,
 body}), ``cw_*`` (what ConnectWise held when the plan was made), ``company_id``/``company_name``,
 ``agreement_id``, ``cw_addition_id``, ``price_impact``, optional ``target``/``lookup``/``depends_on``.

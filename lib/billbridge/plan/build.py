@@ -22,8 +22,9 @@ anything itself. The steps, each a function of its own:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -34,13 +35,17 @@ import pandas as pd
 from billbridge import clock, demo_world
 from billbridge import store as st
 from billbridge.errors import NotFoundError
-from billbridge.model import ROW_COLUMNS
+from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS
 from billbridge.plan.inputs import SnapshotFrames, snapshot_frames
-from billbridge.reconcile import Context, Mappings, Plan, Summary, plan_to_json, reconcile
+from billbridge.plan.engine import Plan, plan_to_json, reconcile
+from billbridge.plan.inputs import Context, Mappings
+from billbridge.plan.summary import Summary
+from billbridge.vendors import month_vendor_lines, vendor_name
 
 __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "ensure_snapshot", "refresh_reason",
            "refresh_snapshot", "mapped_agreement_ids", "snapshot_is_stale", "written_since_snapshot",
-           "plan_is_stale", "build_plan", "month_vendor_lines", "impact_by_customer"]
+           "plan_is_stale", "build_plan", "month_vendor_lines", "impact_by_customer", "api_member_for", "snapshot_for",
+           "StoredPlan", "plan_frame", "latest_plan"]
 
 
 class NoSnapshotError(NotFoundError):
@@ -123,13 +128,6 @@ def ensure_snapshot(store: st.Store, client: Any, month: str, *, refresh: bool =
     if not why:
         return None, None
     return refresh_snapshot(store, _client(client), month), why
-
-
-# ------------------------------------------------------------------------------------ vendor side
-def month_vendor_lines(store: st.Store, month: str, *, raw: bool = False) -> dict[str, tuple[dict[str, Any], pd.DataFrame]]:
-    """``{vendor: (import row, lines)}``: the import in effect of every vendor for ``month`` (its
-    newest version not withdrawn). ``raw``: the lines' stored text (the reconciliation converts it)."""
-    return {imp["vendor"]: (imp, st.import_lines(store, imp["id"], raw=raw)) for imp in st.month_imports(store, month)}
 
 
 # ------------------------------------------------------------------------------------ plans
@@ -292,7 +290,6 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotF
     returns them also work. Returns the plan (rows + ``target``, ``lookup``, ``depends_on``,
     ``maps``; queued creation rows first, those ConnectWise now has last) and its id.
     """
-    from billbridge.month import api_member_for, plan_frame, vendor_name
 
     records: dict[str, Any] | None = None
     if snapshot is None:
@@ -379,3 +376,69 @@ def ensure_plan(store: st.Store, client: Any | Callable[[], Any], month: str, *,
         return EnsuredPlan(plan, plan_id, why, snap)
     meta = st.latest_plan_meta(store, month)
     return EnsuredPlan(None, meta["id"] if meta else None, why, snap)
+
+
+# ------------------------------------------------------------------------------------ stored plans
+def api_member_for(connection: Any = None) -> str:
+    """The member identifier billbridge writes as: the sandbox's full member, ``$BILLBRIDGE_API_MEMBER``
+    for a real site (ConnectWise does not tell the keys' owner), else ``BillbridgeAPI``."""
+    if os.environ.get("BILLBRIDGE_API_MEMBER"):
+        return os.environ["BILLBRIDGE_API_MEMBER"]
+    if connection is None or getattr(connection, "mode", "sandbox") == "sandbox":
+        from billbridge.sandbox import CREDENTIALS
+
+        return CREDENTIALS["full"]["member"]
+    return demo_world.API_MEMBER
+
+
+def snapshot_for(store: st.Store, month: str) -> dict[str, Any] | None:
+    """The newest stored snapshot of ``month`` (records + ``meta``), or None."""
+    meta = st.latest_snapshot(store, month)
+    return st.load_snapshot(store, meta["id"]) if meta else None
+
+
+@dataclass
+class StoredPlan:
+    """A plan as stored: metadata, JSON summary and the rows as a DataFrame (money as Decimal)."""
+
+    id: int
+    month: str
+    created_at: str
+    created_by: str | None
+    snapshot_id: int | None
+    summary: dict[str, Any]
+    inputs: dict[str, Any]
+    rows: pd.DataFrame = field(repr=False)
+
+
+def plan_frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Stored rows (dicts, or the frame :func:`billbridge.store.plan_table` reads) -> DataFrame with
+    Decimal money/quantities (the columns reconcile uses), each distinct value converted once."""
+    cols = list(ROW_COLUMNS) + list(PLAN_EXTRA_COLUMNS)
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    df = frame.reindex(columns=cols + [c for c in frame.columns if c not in cols]).astype(object)
+    for c in MONEY_FIELDS:
+        values = df[c].to_numpy(dtype=object)
+        if set(map(type, values.tolist())) <= {str, type(None)}:  # stored text: each distinct text once
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            conv = np.empty(len(uniques) + 1, dtype=object)
+            conv[:-1] = [Decimal(v) for v in uniques]
+            conv[-1] = None
+            converted = conv[codes]
+        else:  # numbers: one by one (31 and 31.0 are equal Decimals, not the same text)
+            converted = np.empty(len(values), dtype=object)
+            converted[:] = [None if v is None or (isinstance(v, float) and v != v) else Decimal(str(v)) for v in values]
+        df[c] = pd.Series(converted, index=df.index, dtype=object)
+    return df
+
+
+def latest_plan(store: st.Store, month: str, *, rows: bool = True) -> StoredPlan | None:
+    """The newest stored plan of ``month`` (rows loaded unless ``rows=False``), or None."""
+    meta = st.latest_plan_meta(store, month)
+    if meta is None:
+        return None
+    data = plan_frame(st.plan_table(store, meta["id"])) if rows else plan_frame([])
+    return StoredPlan(id=meta["id"], month=month, created_at=meta["created_at"], created_by=meta["created_by"],
+                      snapshot_id=meta["snapshot_id"], summary=meta["summary"], inputs=meta["inputs"], rows=data)
+
+

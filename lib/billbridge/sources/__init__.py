@@ -41,6 +41,7 @@ from billbridge.sources.registry import (
 )
 from billbridge.sources.registry import file_names as format_names
 from billbridge.sources.http import VendorAPIError
+from billbridge.sources import microsoft, pax8, sherweb  # noqa: E402,F401  (each registers its source)
 
 __all__ = [
     "CANONICAL_COLUMNS", "REQUIRED_COLUMNS", "PRESETS", "ColumnMapping", "preset", "format_names",

@@ -508,7 +508,5 @@ def _preset_source(mapping: ColumnMapping) -> Source:
 for _m in PRESETS.values():
     register(_preset_source(_m))
 
-# the vendor modules register themselves (imported here so the registry is complete on import)
-from billbridge.sources import microsoft as _microsoft  # noqa: E402,F401
-from billbridge.sources import pax8 as _pax8  # noqa: E402,F401
-from billbridge.sources import sherweb as _sherweb  # noqa: E402,F401
+# The vendor modules register themselves when imported; billbridge.sources (the package, which runs
+# before any of its modules) imports each of them, so the registry is complete whatever imports it.

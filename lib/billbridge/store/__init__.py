@@ -16,28 +16,91 @@ One calling style throughout: every read and write is a function taking the stor
 write ``from billbridge import store as st``.
 """
 
-from billbridge.store.contracts import (CONTRACT_ADDITION_COLUMNS, CONTRACT_COLUMNS, contract_feed_records,
-                                        contract_sync_state, import_contracts, list_contract_additions,
-                                        list_contracts, pending_contract_changes, record_contract_feed,
-                                        save_contract_notes)
+from billbridge.store.contracts import (
+                                        CONTRACT_ADDITION_COLUMNS,
+                                        CONTRACT_COLUMNS,
+                                        contract_feed_records,
+                                        contract_sync_state,
+                                        import_contracts,
+                                        list_contract_additions,
+                                        list_contracts,
+                                        pending_contract_changes,
+                                        record_contract_feed,
+                                        save_contract_notes,
+)
 from billbridge.store.db import Store, default_db_path, utcnow
-from billbridge.store.imports import (DATE_COLUMNS, LINE_COLUMNS, LINE_KEY, MONEY_COLUMNS, delete_format,
-                                      diff_imports, get_format, get_import, import_events, import_lines,
-                                      import_lines_subset, latest_import, list_formats, list_imports, month_imports,
-                                      record_import, restore_import, save_format, withdraw_import)
-from billbridge.store.journal import (PUSH_RESULTS, company_push_status, create_push_run, finish_push_run,
-                                      get_push_run, journal_entries, journal_intent, journal_result,
-                                      last_write_at, latest_row_results, list_push_runs, mark_interrupted_runs,
-                                      push_row_results, push_run_by_token, record_push_row, written_lines)
-from billbridge.store.mappings import (MAPPING_KINDS, delete_mappings, get_mappings, mapping_frames,
-                                       mapping_history, mappings_changed_at, mappings_version, set_mappings)
+from billbridge.store.imports import (
+                                        DATE_COLUMNS,
+                                        LINE_COLUMNS,
+                                        LINE_KEY,
+                                        MONEY_COLUMNS,
+                                        delete_format,
+                                        diff_imports,
+                                        get_format,
+                                        get_import,
+                                        import_events,
+                                        import_lines,
+                                        import_lines_subset,
+                                        latest_import,
+                                        list_formats,
+                                        list_imports,
+                                        month_imports,
+                                        record_import,
+                                        restore_import,
+                                        save_format,
+                                        withdraw_import,
+)
+from billbridge.store.journal import (
+                                        PUSH_RESULTS,
+                                        company_push_status,
+                                        create_push_run,
+                                        finish_push_run,
+                                        get_push_run,
+                                        journal_entries,
+                                        journal_intent,
+                                        journal_result,
+                                        last_write_at,
+                                        latest_row_results,
+                                        list_push_runs,
+                                        mark_interrupted_runs,
+                                        push_row_results,
+                                        push_run_by_token,
+                                        record_push_row,
+                                        written_lines,
+)
+from billbridge.store.mappings import (
+                                        MAPPING_KINDS,
+                                        delete_mappings,
+                                        get_mappings,
+                                        mapping_frames,
+                                        mapping_history,
+                                        mappings_changed_at,
+                                        mappings_version,
+                                        set_mappings,
+)
 from billbridge.store.migrations import MIGRATIONS
-from billbridge.store.plans import (KEEP_UNPUSHED, add_creation_requests, creation_requests, get_plan,
-                                    latest_plan_meta, plan_facets, plan_keys, plan_page, plan_rows, plan_table,
-                                    prune_plans,
-                                    save_plan, set_creation_status)
-from billbridge.store.snapshots import (SNAPSHOT_TABLES, latest_snapshot, load_snapshot, load_snapshot_frames,
-                                        save_snapshot)
+from billbridge.store.plans import (
+                                        KEEP_UNPUSHED,
+                                        add_creation_requests,
+                                        creation_requests,
+                                        get_plan,
+                                        latest_plan_meta,
+                                        plan_facets,
+                                        plan_keys,
+                                        plan_page,
+                                        plan_rows,
+                                        plan_table,
+                                        prune_plans,
+                                        save_plan,
+                                        set_creation_status,
+)
+from billbridge.store.snapshots import (
+                                        SNAPSHOT_TABLES,
+                                        latest_snapshot,
+                                        load_snapshot,
+                                        load_snapshot_frames,
+                                        save_snapshot,
+)
 
 __all__ = [
     "Store", "default_db_path", "utcnow", "MIGRATIONS",

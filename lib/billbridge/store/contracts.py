@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from billbridge.store.db import Store, utcnow
+from billbridge.clock import utcnow
+
+if TYPE_CHECKING:  # the store's type only: the concern modules never import db at run time
+    from billbridge.store.db import Store
 
 
 def _to_decimal(s: pd.Series) -> pd.Series:

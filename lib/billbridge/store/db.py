@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlite_utils
 
+from billbridge.clock import utcnow
 from billbridge.config import db_path_from_env
 
 __all__ = ["Store", "default_db_path", "utcnow"]
@@ -26,11 +26,6 @@ __all__ = ["Store", "default_db_path", "utcnow"]
 def default_db_path(env: dict[str, str] | None = None) -> Path:
     """``$BILLBRIDGE_DB`` or ``data/billbridge.db`` (decided in :mod:`billbridge.config`)."""
     return db_path_from_env(env)
-
-
-def utcnow() -> str:
-    """Now, UTC, to the second: ``YYYY-MM-DDTHH:MM:SSZ`` (every stored timestamp has this form)."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Store:

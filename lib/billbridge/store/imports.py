@@ -24,16 +24,19 @@ import itertools
 import json
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from billbridge.clock import utcnow
 from billbridge.config import operator_name
 from billbridge.errors import InputError, NotFoundError
-from billbridge.store.db import Store, utcnow
+
+if TYPE_CHECKING:  # the store's type only: the concern modules never import db at run time
+    from billbridge.store.db import Store
 
 #: canonical vendor-line columns as stored in ``vendor_lines`` (after ``import_id``, ``line_no``)
 LINE_COLUMNS: tuple[str, ...] = (

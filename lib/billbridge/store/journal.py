@@ -6,13 +6,16 @@ import json
 import os
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from billbridge.clock import utcnow
 from billbridge.config import operator_name
-from billbridge.store.db import Store, utcnow
 from billbridge.store.mappings import _store_value
+
+if TYPE_CHECKING:  # the store's type only: the concern modules never import db at run time
+    from billbridge.store.db import Store
 
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from billbridge.clock import utcnow
 from billbridge.config import operator_name
 from billbridge.model import MAPPING_DEFAULTS
-from billbridge.store.db import Store, utcnow
+
+if TYPE_CHECKING:  # the store's type only: the concern modules never import db at run time
+    from billbridge.store.db import Store
 
 
 
@@ -130,7 +133,7 @@ def get_mappings(store: Store, kind: str, vendor: str | None = None) -> pd.DataF
     """Mappings of one kind (columns: vendor, key columns, value columns, updated_at, updated_by).
 
     Blank optional key parts come back as None, ids as int, ``own_*`` as bool, rule values as
-    Decimal: the shape :class:`billbridge.reconcile.Mappings` expects (plus vendor and who/when).
+    Decimal: the shape :class:`billbridge.plan.Mappings` expects (plus vendor and who/when).
     """
     table, keys, values = MAPPING_KINDS[kind]
     cols = ["vendor", *keys, *values, "updated_at", "updated_by"]
@@ -159,7 +162,7 @@ def get_mappings(store: Store, kind: str, vendor: str | None = None) -> pd.DataF
 
 def mapping_frames(store: Store, vendor: str) -> dict[str, pd.DataFrame]:
     """``{"companies", "agreements", "products", "rules"}`` for one vendor, shaped for
-    :class:`billbridge.reconcile.Mappings`."""
+    :class:`billbridge.plan.Mappings`."""
     names = {"company": "companies", "agreement": "agreements", "product": "products", "rule": "rules"}
     return {names[k]: get_mappings(store, k, vendor).drop(columns=["vendor", "updated_at", "updated_by"])
             for k in MAPPING_KINDS}

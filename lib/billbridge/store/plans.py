@@ -31,15 +31,18 @@ import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from billbridge.clock import utcnow
 from billbridge.config import operator_name
 from billbridge.errors import ConservationError
 from billbridge.model import MONEY_FIELDS
-from billbridge.store.db import Store, utcnow
+
+if TYPE_CHECKING:  # the store's type only: the concern modules never import db at run time
+    from billbridge.store.db import Store
 
 __all__ = ["KEEP_UNPUSHED", "ACCOUNT_COLUMNS", "PRODUCT_COLUMNS", "ROW_FIELDS", "save_plan", "get_plan",
            "latest_plan_meta", "plan_rows", "plan_table", "plan_page", "plan_keys", "plan_facets", "prune_plans",

@@ -12,45 +12,16 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
-import pandas as pd
 import pytest
 
 from billbridge import clock
 from billbridge import demo_world as dw
 from billbridge.bdom import days_in_month
-from billbridge.matching import best_suggestions, suggest_agreements, suggest_companies, suggest_products
-from billbridge.reconcile import Context, Mappings, plan_to_json, reconcile
-
-seed = pytest.importorskip("billbridge.sandbox.seed")
-demo = pytest.importorskip("billbridge.sources.demo")
-parse = pytest.importorskip("billbridge.sources.parse")
+from billbridge.plan import plan_to_json, reconcile
+from plan_support import demo_context, demo_inputs
 
 #: the suite's day, then a month start, a month end and a leap day
 DAYS = [None, date(2027, 3, 1), date(2026, 12, 31), date(2028, 2, 29)]
-
-
-def demo_inputs(today: date):
-    month = dw.world(today).current_month
-    data, _ = seed.build_seed(today=today)
-    snap = {k: list(data[k].values()) for k in ("companies", "agreements", "additions", "catalog", "invoices",
-                                                 "agreement_types")}
-    text = demo.demo_lines(month, today).replace("", None)
-    lines = parse.typed_lines(text)
-    lines["line_no"] = range(1, len(lines) + 1)
-    customers = lines[["vendor_customer_id", "vendor_customer_name"]].drop_duplicates()
-    best = best_suggestions(suggest_companies(customers, snap["companies"]), customers)
-    comp = best[best["auto_ok"]][["vendor_customer_id", "company_id"]]
-    agr = suggest_agreements(comp, snap["agreements"], dw.VENDOR_NAME, today=today.isoformat())
-    agr = agr[agr["score"] >= 95].groupby("vendor_customer_id").head(1)  # mapped while they were still active
-    agreements = agr.assign(subscription_id=None, sync_mode="standing", period_rule="advance")
-    products = lines[["sku", "term", "billing_frequency", "product_name"]].drop_duplicates()
-    prod = suggest_products(products, snap["catalog"])
-    prod = prod[prod["method"] == "catalog identifier"].groupby("sku").head(1)
-    products_map = prod.rename(columns={})[["sku", "term", "billing_frequency", "catalog_item_id"]].assign(
-        own_cost=True, own_price=True, quantity_basis="purchased seats, end of period")
-    rules = pd.DataFrame([{"vendor_customer_id": "DC-10023", "sku": None, "rule": "do_not_sync", "value": None}])
-    maps = Mappings(companies=comp, agreements=agreements, products=products_map, rules=rules)
-    return lines, snap, maps
 
 
 @pytest.fixture(scope="module", params=DAYS, ids=lambda d: f"on {d or 'the suite day'}")
@@ -60,9 +31,8 @@ def today(request) -> date:
 
 @pytest.fixture(scope="module")
 def plan(today):
-    lines, snap, maps = demo_inputs(today)
-    month = dw.world(today).current_month
-    return reconcile(lines, snap, maps, Context(month=month, vendor=dw.VENDOR, api_member=dw.API_MEMBER, today=today))
+    lines, snap, maps = demo_inputs(today=today)
+    return reconcile(lines, snap, maps, demo_context(today=today))
 
 
 def row(plan, key):

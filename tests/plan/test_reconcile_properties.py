@@ -1,4 +1,4 @@
-"""Hypothesis properties of billbridge.reconcile over random months.
+"""Hypothesis properties of billbridge.plan.reconcile over random months.
 
 - conservation: vendor lines and dollars = reconciled + blocked + excluded, to the cent;
 - determinism: reconciling twice gives identical keys (and plan keys are unique);
@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal as D
 import pandas as pd
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from billbridge.reconcile import Context, Mappings, reconcile
+from billbridge.plan import Context, Mappings, reconcile
 
 MONTH = "2026-11"
 API = "BillbridgeAPI"

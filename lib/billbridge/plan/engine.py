@@ -1,0 +1,312 @@
+"""The reconciliation engine: inputs -> the rules in :data:`STEPS` order -> plan rows and summary (pure).
+
+``reconcile(vendor_lines, snapshot, mappings, context) -> Plan`` answers, for every vendor line, "the
+vendor billed X, ConnectWise will bill Y, the difference is $Z, and this is the exact change that would
+fix it". No network, no database file, no Streamlit: DataFrames in, a DataFrame and a summary out.
+
+How it runs: the inputs become typed Arrow tables (:mod:`billbridge.plan.tables`) in an in-memory DuckDB;
+each rule file in :mod:`billbridge.rules` adds the tables it is named for, in the order of :data:`STEPS`,
+with SQL over the previous ones (and small pure Python functions where a billing rule already lives in
+Python: :func:`billbridge.bdom.landing_month`, :func:`billbridge.linekey.line_key`, proration). The rows
+then get their reasons and requests (:mod:`~billbridge.plan.reasons`, :mod:`~billbridge.plan.requests`,
+only for rows that change, are blocked or are credits) and the summary checks conservation
+(:mod:`~billbridge.plan.summary`).
+
+Output: :class:`Plan` with ``rows`` (columns exactly :data:`billbridge.model.ROW_COLUMNS`, one row per
+(agreement, product, line key): vendor rows in the vendor file's order, then the lines ended) and
+``summary``. Money and quantities are ``Decimal``, missing values ``None`` (never NaN), ``flags`` a
+tuple, ``vendor_lines`` and ``writes`` lists, ``request`` a dict or None, dates ISO ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from billbridge import bdom
+from billbridge.linekey import vendor_prefix
+from billbridge.model import MONEY_FIELDS, ROW_COLUMNS
+from billbridge.plan import reasons, requests
+from billbridge.plan import summary as summary_mod
+from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, snapshot_frames
+from billbridge.plan.summary import Summary
+from billbridge.plan.tables import context_tables, mapping_tables, snapshot_tables, vendor_lines_table
+from billbridge.rules import (agreement, blocked, cancels, company, excluded, flags, grouped, impact, keys, landed,
+                              manual_edits, mapped, matched, normalise, product, proration, sql, targets)
+
+__all__ = ["STEPS", "RULES", "Run", "Plan", "reconcile", "plan_to_json"]
+
+#: the rules pipeline, in the order it runs (each module's ``apply(run)`` adds its tables)
+STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, targets, impact, cancels,
+         proration, flags)
+#: every rule file (the steps and the cause families they apply), for the rules index
+RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, product, blocked, manual_edits,
+         matched, targets, impact, cancels, proration, flags)
+
+
+@dataclass
+class Plan:
+    rows: pd.DataFrame
+    summary: Summary
+
+
+class Run:
+    """One reconciliation in progress: its DuckDB connection and context, what the rules call."""
+
+    def __init__(self, db: duckdb.DuckDBPyConnection, context: Context):
+        self.db = db
+        self.context = context
+        self.month = context.month
+        self.month_start, self.month_end = bdom.addition_dates(context.month)
+        self.previous_month_end = self.month_start - timedelta(days=1)
+
+    def view(self, name: str, select: str) -> None:
+        self.db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+
+    def create(self, name: str, select: str) -> None:
+        self.db.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.db.register(name, table)
+
+    def fetch(self, query: str) -> list[tuple]:
+        return self.db.execute(query).fetchall()
+
+    def arrow(self, query: str) -> pa.Table:
+        return self.db.sql(query).to_arrow_table()
+
+    def columns(self, query: str) -> dict[str, list]:
+        table = self.arrow(query)
+        return {name: table.column(name).to_pylist() for name in table.column_names}
+
+
+def _constants(run: Run) -> str:
+    """The run's own constants, as macros of its connection: ``billing_month()``, ``month_start()``, ..."""
+    ctx = run.context
+    values = {"billing_month": sql.literal(run.month), "month_start": f"DATE '{run.month_start}'",
+              "month_end": f"DATE '{run.month_end}'", "previous_month_end": f"DATE '{run.previous_month_end}'",
+              "vendor": sql.literal(ctx.vendor), "vendor_prefix": sql.literal(vendor_prefix(ctx.vendor)),
+              "api_member": sql.literal(str(ctx.api_member))}
+    return "\n".join(f"CREATE TEMP MACRO {name}() AS {value};" for name, value in values.items())
+
+
+def _statements(block: str) -> list[str]:
+    return [s for s in block.split(";") if s.strip()]
+
+
+_DATABASE: duckdb.DuckDBPyConnection | None = None
+_DATABASE_LOCK = threading.Lock()
+
+
+def _database() -> duckdb.DuckDBPyConnection:
+    """The in-memory database holding the rules' SQL vocabulary (every file's MACROS, the minor units),
+    created once per process; each run works in a connection of its own (its tables are its own)."""
+    global _DATABASE
+    with _DATABASE_LOCK:
+        if _DATABASE is None:
+            # one thread: a plan's tables fit in one DuckDB row group, so more threads only contend
+            db = duckdb.connect(":memory:", config={"threads": 1})
+            db.execute("SET TimeZone = 'UTC'")
+            db.register("minor_units_in", sql.minor_units())
+            db.execute("CREATE TABLE minor_units AS SELECT * FROM minor_units_in")
+            db.unregister("minor_units_in")
+            for block in [sql.MACROS, summary_mod.MACROS, reasons.MACROS] + [getattr(m, "MACROS", "") for m in RULES]:
+                for statement in _statements(block):
+                    db.execute(statement)
+            _DATABASE = db
+        return _DATABASE
+
+
+def _open(context: Context) -> Run:
+    run = Run(_database().cursor(), context)
+    run.db.execute("SET TimeZone = 'UTC'")
+    for statement in _statements(_constants(run)):
+        run.db.execute(statement)
+    return run
+
+
+# ---------------------------------------------------------------------------------------- the rows
+#: the plan rows in SQL (vendor rows, then the lines ended, in ``part``, ``position`` order), with the names
+#: a reason shows (``customer``, ``product``, ``agreement``)
+_PLAN_ROWS = """
+    SELECT 0 AS part, g.position, g.key, t.action, t.cause, bucket(t.cause) AS bucket, f.flags, vendor() AS vendor,
+           g.vendor_customer_id, g.vendor_customer_name, g.subscription_id, g.sku, g.product_name, g.charge_type,
+           g.term, g.billing_frequency, g.sync_mode, g.quantity_basis, g.company_id, b.company_name, g.agreement_id,
+           b.agreement_name, g.catalog_item_id, b.product_identifier, b.product_description, g.vendor_lines,
+           g.line_count AS vendor_line_count, g.amount AS vendor_amount, t.vendor_quantity_raw, t.vendor_quantity,
+           t.vendor_unit_cost, t.vendor_unit_price, t.cw_addition_id, t.cw_quantity, t.cw_unit_price, t.cw_unit_cost,
+           CAST(t.cw_effective_date AS VARCHAR) AS cw_effective_date,
+           CAST(t.cw_cancelled_date AS VARCHAR) AS cw_cancelled_date, t.new_quantity, t.new_unit_price, t.new_unit_cost,
+           CAST(t.new_effective_date AS VARCHAR) AS effective_date, CAST(t.new_cancelled_date AS VARCHAR) AS cancelled_date,
+           coalesce(i.price_impact, '0') AS price_impact, coalesce(i.margin_impact, '0') AS margin_impact,
+           p.cw_proration, p.vendor_proration, g.credit_for, g.currency,
+           shown_customer(g.vendor_customer_name, g.vendor_customer_id) AS customer,
+           shown_product(b.product_description, g.product_name, g.sku, NULL) AS product,
+           shown_agreement(b.agreement_name, g.agreement_id) AS agreement
+    FROM groups g JOIN blocked b USING (gi) JOIN targets t USING (gi) JOIN flags f USING (gi)
+    LEFT JOIN impact i USING (gi) LEFT JOIN prorations p USING (gi)
+    UNION ALL BY NAME
+    SELECT 1 AS part, ai AS position, c.plan_key AS key, c.action, c.cause, bucket(c.cause) AS bucket, f.flags,
+           vendor() AS vendor, c.vendor_customer_id, c.vendor_customer_name, c.subscription_id, c.sync_mode,
+           c.company_id, c.company_name, c.agreement_id, c.agreement_name, c.product_id AS catalog_item_id,
+           c.catalog_identifier AS product_identifier, c.product_description, [] AS vendor_lines,
+           0 AS vendor_line_count, '0' AS vendor_amount, '0' AS vendor_quantity_raw, '0' AS vendor_quantity,
+           c.addition_id AS cw_addition_id, c.quantity AS cw_quantity, c.unit_price AS cw_unit_price,
+           c.unit_cost AS cw_unit_cost, CAST(c.effective_date AS VARCHAR) AS cw_effective_date,
+           CAST(c.cancelled_date AS VARCHAR) AS cw_cancelled_date, c.quantity AS new_quantity,
+           c.unit_price AS new_unit_price, c.unit_cost AS new_unit_cost, CAST(c.effective_date AS VARCHAR) AS effective_date,
+           CAST(CASE WHEN c.action = 'cancel' THEN c.end_on ELSE c.cancelled_date END AS VARCHAR) AS cancelled_date,
+           c.price_impact, c.margin_impact, 'USD' AS currency,
+           shown_customer(c.vendor_customer_name, c.vendor_customer_id) AS customer,
+           shown_product(c.product_description, NULL, NULL, c.catalog_identifier) AS product,
+           shown_agreement(c.agreement_name, c.agreement_id) AS agreement
+    FROM cancel_rows c JOIN cancel_flags f USING (ai)"""
+
+#: what else the reasons and requests read, for the rows that are not simply in sync (same order)
+_TEXT_ROWS = """
+    SELECT 0 AS part, g.position, t.write_price, t.write_cost, CAST(t.target_eff AS VARCHAR) AS target_eff,
+           CAST(t.target_can AS VARCHAR) AS target_can, g.line_key, t.d_qty, t.d_price, t.d_cost, t.d_dates, t.d_key,
+           t.d_product, t.cw_product, t.overrides_manual_edit, t.updated_by, t.last_updated, m.dup_key, m.keyed,
+           m.n_free, CAST(g.period_start AS VARCHAR) AS period_start, CAST(g.period_end AS VARCHAR) AS period_end
+    FROM groups g JOIN targets t USING (gi) JOIN matched m USING (gi)
+    WHERE NOT (t.action = 'in_sync' AND g.charge_type <> 'credit')
+    UNION ALL BY NAME
+    SELECT 1 AS part, ai AS position, key AS line_key, overrides_manual_edit, updated_by, last_updated,
+           CAST(end_on AS VARCHAR) AS end_on, invoiced
+    FROM cancel_rows
+    ORDER BY part, position"""
+
+#: what the reasons and requests read of a row that is not simply in sync
+_TEXT_FIELDS = (
+    "action", "cause", "charge_type", "sync_mode", "customer", "product", "agreement", "agreement_id", "company_name",
+    "catalog_item_id", "cw_addition_id", "sku", "product_name", "term", "vendor_quantity", "vendor_amount",
+    "vendor_unit_price", "vendor_unit_cost", "credit_for", "new_quantity", "new_unit_price", "cw_quantity",
+    "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date", "flags", "write_price", "write_cost",
+    "target_eff", "target_can", "line_key", "d_qty", "d_price", "d_cost", "d_dates", "d_key", "d_product", "cw_product",
+    "overrides_manual_edit", "updated_by", "last_updated", "dup_key", "keyed", "n_free", "period_start", "period_end",
+    "end_on", "invoiced")
+
+
+def _objects(column: pa.ChunkedArray, name: str) -> np.ndarray:
+    """One Arrow column as the plan's Python values (Decimals for money, tuples for flags, None for null)."""
+    if name in MONEY_FIELDS or name == "flags":  # few distinct values: each converted once
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        words = encoded.dictionary.to_pylist()
+        convert = (lambda t: tuple(t.split(",")) if t else ()) if name == "flags" else Decimal
+        values = np.array([convert(w) for w in words] + [None], dtype=object)
+        return values[encoded.indices.fill_null(len(words)).to_numpy()]
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column.to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(column.type) or pa.types.is_boolean(column.type):
+        out = column.fill_null(0 if pa.types.is_integer(column.type) else False).to_numpy().astype(object)
+        if column.null_count:
+            out[column.is_null().to_numpy(zero_copy_only=False)] = None
+        return out
+    out = np.empty(len(column), dtype=object)
+    for i, value in enumerate(column.to_pylist()):  # element by element: numpy would read lists as a 2-D shape
+        out[i] = value
+    return out
+
+
+def _rows(run: Run) -> pd.DataFrame:
+    """The plan rows as the output contract has them, with their reasons, writes and requests."""
+    ctx = run.context
+    table = run.arrow(_PLAN_ROWS)
+    run.register("plan_rows", table)
+    n = table.num_rows
+    order = np.lexsort((table.column("position").to_numpy(), table.column("part").to_numpy()))
+    cols = {name: _objects(table.column(name), name)[order]
+            for name in (*ROW_COLUMNS, "customer", "product", "agreement") if name not in ("reason", "writes", "request")}
+    reason = np.empty(n, dtype=object)
+    writes: list[list] = [[] for _ in range(n)]
+    request = np.full(n, None, dtype=object)
+    cancel_row = table.column("part").to_numpy()[order] == 1
+    # rows in sync read one template; every other row gets its text one at a time
+    plain = (cols["action"] == "in_sync") & (cols["charge_type"] != "credit") & ~cancel_row
+    idx = np.flatnonzero(plain)
+    if len(idx):
+        shown: dict[str, str] = {}
+        quantity_text = table.column("vendor_quantity").take(pa.array(order[idx])).to_pylist()
+        texts = [shown.get(q) or shown.setdefault(q, reasons.quantity(Decimal(q))) for q in quantity_text]
+        reason[idx] = [reasons.in_sync(c, p, g, q) for c, p, g, q in zip(
+            cols["customer"][idx].tolist(), cols["product"][idx].tolist(), cols["agreement"][idx].tolist(), texts)]
+    rest = np.flatnonzero(~plain)
+    if len(rest):
+        extra = run.arrow(_TEXT_ROWS)
+        fields = [(cols[name][rest] if name in cols else _objects(extra.column(name), name)).tolist()
+                  for name in _TEXT_FIELDS]
+        for i, values in zip(rest.tolist(), zip(*fields)):
+            r = dict(zip(_TEXT_FIELDS, values))
+            a = r["action"]
+            if cancel_row[i]:
+                reason[i] = reasons.ended(r, run.month)
+                if a == "cancel":
+                    writes[i], request[i] = requests.end(r)
+            elif a == "blocked":
+                reason[i] = reasons.blocked(r, run.month, ctx.vendor_name or ctx.vendor)
+            else:
+                reason[i] = reasons.changed(r, run.month)
+                if a == "create":
+                    writes[i], request[i] = requests.create(r, ctx)
+                elif a == "update":
+                    writes[i], request[i] = requests.update(r, ctx)
+    cols.update(reason=reason, writes=writes, request=request)  # type: ignore[arg-type]
+    return pd.DataFrame({c: pd.Series(cols[c], dtype=object, copy=False) for c in ROW_COLUMNS}, copy=False)
+
+
+# ---------------------------------------------------------------------------------------- the call
+def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | SnapshotFrames, mappings: Mappings,
+              context: Context) -> Plan:
+    """Reconcile one billing month (see the module docstring and :mod:`billbridge.rules`)."""
+    frames = snapshot_frames(snapshot, line_key_field=context.line_key_field,
+                             line_key_field_id=context.line_key_field_id)
+    run = _open(context)
+    try:
+        run.register("lines_in", vendor_lines_table(vendor_lines))
+        for name, table in {**snapshot_tables(frames), **mapping_tables(mappings), **context_tables(context)}.items():
+            run.register(name, table)
+        for step in STEPS:
+            step.apply(run)
+        rows = _rows(run)
+        return Plan(rows=rows, summary=summary_mod.summarise(run))
+    finally:
+        run.db.close()
+
+
+# ---------------------------------------------------------------------------------------- JSON
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Decimal):
+        return format(x, "f")
+    if isinstance(x, (date, datetime)):
+        return x.isoformat()
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if x is None or (isinstance(x, float) and x != x):
+        return None
+    return x
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """``{"summary": ..., "rows": [...]}`` with Decimals as strings and dates ISO (for ``--json``).
+
+    Request bodies keep JSON numbers (what ConnectWise receives); diff values are strings.
+    """
+    cols = list(plan.rows.columns)
+    rows = []
+    for rec in plan.rows.itertuples(index=False, name=None):
+        rows.append({c: (v if c == "request" else _jsonable(v)) for c, v in zip(cols, rec)})
+    return {"summary": _jsonable(plan.summary.to_dict()), "rows": rows}

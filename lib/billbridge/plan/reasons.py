@@ -1,0 +1,159 @@
+"""The reason of a plan row, in plain words with names and numbers (pure, one function per kind).
+
+Rows in sync read one template (:func:`in_sync`); the others (:func:`changed`, :func:`blocked`,
+:func:`ended`) get their reason one row at a time, from a mapping of the row's values. A reason never
+shows "None" or "nan": the names it shows (``customer``, ``product``, ``agreement``, decided once for every
+row by :data:`MACROS`) fall back to the id, then to a plain word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from billbridge.model import CAUSES
+from billbridge.money import format_money
+
+__all__ = ["MACROS", "quantity", "money", "in_sync", "changed", "blocked", "ended"]
+
+#: the names a reason shows for a row's customer, product and agreement
+MACROS = """
+CREATE MACRO shown_customer(name, id) AS coalesce(nullif(name, ''), nullif(id, ''), 'the customer');
+CREATE MACRO shown_product(description, name, sku, identifier) AS
+    coalesce(nullif(description, ''), nullif(name, ''), nullif(sku, ''), nullif(identifier, ''), '?');
+CREATE MACRO shown_agreement(name, id) AS coalesce(nullif(name, ''), 'agreement #' || id, 'no agreement');
+"""
+
+
+def quantity(d: Any) -> str:
+    """A quantity as a person writes it: ``14`` (not ``14.0``), ``0.0120``; ``-`` when missing."""
+    if d is None:
+        return "-"
+    if isinstance(d, Decimal):
+        return format(d.normalize() if d == d.to_integral_value() else d, "f")
+    return str(d)
+
+
+def money(d: Any) -> str:
+    """``$1,234.50``; ``-`` when missing."""
+    return "-" if d is None else format_money(Decimal(d))
+
+
+def in_sync(cust: str, prod: str, agr: str, qty: str) -> str:
+    """The reason of a row ConnectWise already bills as the vendor does."""
+    return f"{cust}: {prod} on {agr} is {qty} in ConnectWise, as the vendor bills."
+
+
+def changed(r: Mapping[str, Any], month: str) -> str:
+    """The reason of a credit, a create or an update."""
+    c, p, g = r["customer"], r["product"], r["agreement"]
+    q = quantity(r["vendor_quantity"])
+    a = r["action"]
+    if r["charge_type"] == "credit":
+        base = (f"Vendor refund of {quantity(-r['vendor_quantity'])} x {p} for {c} ({money(r['vendor_amount'])}), "
+                f"matched to the original line {r['credit_for']}")
+        if a == "create":
+            return f"{base}: add it as a one-month credit line on {g}."
+        return f"{base}: already on {g}." if a == "in_sync" else f"{base}: correct the credit line on {g}."
+    if a == "create":
+        what = "one-time charge" if r["charge_type"] == "one_time" else (
+            "line for this month" if r["sync_mode"] == "monthly" else "line for it")
+        price = money(r["new_unit_price"]) if r["new_unit_price"] is not None else "the catalog price"
+        return f"{c}: the vendor bills {q} x {p} but {g} has no {what}: add {q} at {price} from {r['target_eff']}."
+    parts = []
+    if r["d_qty"]:
+        parts.append(f"quantity {quantity(r['cw_quantity'])} -> {q}")
+    if r["d_price"]:
+        parts.append(f"price {money(r['cw_unit_price'])} -> {money(r['vendor_unit_price'])}")
+    if r["d_cost"]:
+        parts.append(f"cost {money(r['cw_unit_cost'])} -> {money(r['vendor_unit_cost'])}")
+    if r["d_dates"]:
+        parts.append(f"dates -> {r['target_eff']} to {r['target_can']}")
+    if r["d_product"]:
+        parts.append("product -> " + p)
+    if r["d_key"]:
+        parts.append("take over the existing line (adds billbridge's key)")
+    note = ""
+    if "annual_term_decrease" in r["flags"]:
+        note = " Careful: an annual-term seat decrease is usually not refunded by the vendor."
+    if r["overrides_manual_edit"]:
+        note += f" Overwrites {r['updated_by'] or 'someone'}'s manual change (you allowed it)."
+    return f"{c}: {p} on {g} differs from the vendor: " + ", ".join(parts) + "." + note
+
+
+def _sku(r: Mapping[str, Any], *details: Any) -> str:
+    """``SKU (name, monthly term)`` with only the details the line has."""
+    shown = [str(d) for d in details if d]
+    return str(r.get("sku") or "?") + (f" ({', '.join(shown)})" if shown else "")
+
+
+def blocked(r: Mapping[str, Any], month: str, vendor_name: str) -> str:
+    """The reason of a vendor row that cannot be written: what blocks it and what to do."""
+    cust, prod, agr = r["customer"], r["product"], r["agreement"]
+    cause = r["cause"]
+    vq = quantity(r["vendor_quantity"])
+    if cause == "unmapped_customer":
+        return f"{cust} is not linked to a ConnectWise company yet: map the customer to sync {prod} ({vq})."
+    if cause == "company_deleted":
+        return (f"{cust} is mapped to {r.get('company_name') or 'a company'}, which is deleted in ConnectWise: "
+                f"map it to the live company.")
+    if cause == "no_agreement":
+        if r.get("agreement_id") is not None:
+            return (f"{cust} is mapped to agreement #{r['agreement_id']}, which ConnectWise no longer has: "
+                    f"map an existing agreement.")
+        company = r.get("company_name")
+        who = cust if not company or company == cust else f"{cust} (ConnectWise company {company})"
+        return f"{who} has no {vendor_name} agreement mapped: map or create one to bill {prod} ({vq})."
+    if cause == "agreement_cancelled":
+        return f"{agr} for {cust} is cancelled in ConnectWise: {prod} ({vq}) cannot be billed there."
+    if cause == "agreement_expired":
+        return f"{agr} for {cust} ended before this month: renew it or map another agreement to bill {prod} ({vq})."
+    if cause == "agreement_inactive":
+        return f"{agr} for {cust} is inactive in ConnectWise: {prod} ({vq}) cannot be billed there."
+    if cause == "unmapped_product":
+        if r.get("catalog_item_id") is not None:
+            return (f"{_sku(r, r.get('product_name'))} is mapped to catalog item #{r['catalog_item_id']}, "
+                    f"which ConnectWise no longer has.")
+        term = f"{r['term']} term" if r.get("term") else None
+        return (f"The vendor SKU {_sku(r, r.get('product_name'), term)} is not mapped to a ConnectWise product: "
+                f"map it to bill {cust} for {vq}.")
+    if cause == "ambiguous":
+        if r["dup_key"]:
+            return f"{agr} for {cust} has two active lines carrying billbridge's key for {prod}: cancel the duplicate in ConnectWise."
+        if r["keyed"]:
+            return (f"{agr} for {cust} has another active {prod} line, added by hand, next to the one billbridge keeps "
+                    f"current: the customer would be billed twice. Cancel or merge the extra line, then reconcile again.")
+        return (f"{agr} for {cust} has {int(r['n_free'] or 0)} active {prod} line(s) billbridge cannot tell apart "
+                f"from the vendor's subscription(s): keep one line per product, then reconcile again.")
+    if cause == "manually_edited":
+        who = r["updated_by"] or "someone"
+        when = str(r["last_updated"] or "")[:10]
+        return (f"{who} changed {prod} on {agr} for {cust} by hand on {when} (ConnectWise has "
+                f"{quantity(r['cw_quantity'])} at {money(r['cw_unit_price'])}, the vendor bills {vq}): "
+                f"billbridge leaves it alone unless you override.")
+    if cause == "excluded_by_rule":
+        return f"{cust} is set to 'do not sync': {prod} ({vq}) is left out on purpose."
+    if cause == "out_of_period":
+        return (f"This {prod} line for {cust} covers {r.get('period_start') or '?'} to {r.get('period_end') or '?'}, "
+                f"which belongs to another billing month: it is not part of {month}.")
+    return CAUSES.get(cause, str(cause))
+
+
+def ended(r: Mapping[str, Any], month: str) -> str:
+    """The reason of a row for a line the vendor no longer bills (ended, already ending, or left alone)."""
+    cust, prod, agr = r["customer"], r["product"], r["agreement"]
+    cause = r["cause"]
+    if cause == "excluded_by_rule":
+        return (f"The vendor no longer bills {prod} for {cust}, but the customer is set to 'do not sync': the line on "
+                f"{agr} is left as it is.")
+    if cause == "manually_edited":
+        return (f"The vendor no longer bills {prod} for {cust}, but {r['updated_by'] or 'someone'} changed that line on "
+                f"{agr} by hand on {str(r['last_updated'] or '')[:10]}: billbridge leaves it alone unless you override.")
+    if cause:
+        return f"The vendor no longer bills {prod} for {cust}, but {agr} is {cause.split('_')[1]}: nothing to end there."
+    if r["action"] == "in_sync":
+        return f"{cust}: {prod} on {agr} already ends on {r['end_on']}, as the vendor stopped billing it."
+    why = f"the agreement was already invoiced for {month}" if r["invoiced"] else f"the last invoiced month is before {month}"
+    return (f"{cust}: the vendor no longer bills {prod} ({quantity(r['cw_quantity'])} on {agr}): end the line on "
+            f"{r['end_on']} ({why}); the line is kept for history, not deleted.")

@@ -1,0 +1,60 @@
+"""Flags: what the operator should know about a row that does not block it -> views ``flags`` (``gi``),
+``cancel_flags`` (``ai``); flags ``late_month_bdom``, ``annual_term_decrease``, ``credit``, ``usage_in_arrears``.
+
+Rules implemented (billing-rules.md):
+
+- **Rule 1.1 / section 9** (late month): an account whose BDOM falls in the last days of a month (29-31
+  clamp, and Intermedia's "the agreement may not be updated before the 1st") is flagged ``late_month_bdom``
+  (:func:`billbridge.bdom.late_month_risk`, once per distinct account creation date).
+- **Rule 4.3** "a CW quantity *decrease* on an annual line outside the window is a red flag, because the MSP
+  would bill less while still paying the full amount": ``annual_term_decrease`` on annual and triennial terms.
+- **Rule 6.5** a credit is its own line (``credit``); **Rule 3.1 / 3.3** usage is billed in arrears
+  (``usage_in_arrears``).
+
+Every other flag is decided by the rule it belongs to and arrives here as a column of its name; this step
+lists a row's flags in the order of :data:`billbridge.model.FLAGS` (a cancel row's in
+:data:`billbridge.rules.cancels.FLAG_ORDER`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from billbridge import bdom
+from billbridge.model import FLAGS
+from billbridge.rules import cancels
+
+if TYPE_CHECKING:
+    from billbridge.plan.engine import Run
+
+DECIDES = ("late_month_bdom", "annual_term_decrease", "credit", "usage_in_arrears")
+
+#: the flags a vendor row can carry (all but those only ending a line raises), in FLAGS order
+VENDOR_ROW_FLAGS = tuple(f for f in FLAGS if f not in cancels.DECIDES)
+
+
+def listed(flags: tuple[str, ...]) -> str:
+    """SQL: the flags whose columns are true, comma-separated in the order given."""
+    return "concat_ws(',', " + ", ".join(f"CASE WHEN {f} THEN '{f}' END" for f in flags) + ")"
+
+
+def apply(run: "Run") -> None:
+    created = [d for (d,) in run.fetch("SELECT DISTINCT customer_created FROM groups WHERE customer_created IS NOT NULL")]
+    run.register("late_month", pa.table({"customer_created": pa.array(created, pa.date32()),
+                                         "late": pa.array([bdom.late_month_risk(d) for d in created], pa.bool_())}))
+    run.view("flags", f"""
+        WITH decided AS (
+            SELECT g.gi, coalesce(l.late, FALSE) AS late_month_bdom,
+                   t.cw_quantity IS NOT NULL AND g.term IN ('annual', 'triennial')
+                       AND coalesce(exact(t.vendor_quantity) < exact(t.cw_quantity), FALSE) AS annual_term_decrease,
+                   p.gi IS NOT NULL AS mid_month_start, coalesce(p.prorated_by_connectwise, FALSE) AS prorated_by_connectwise,
+                   g.vendor_prorated, b.catalog_item_inactive, b.child_agreement, g.mixed_unit_costs,
+                   t.overrides_manual_edit, t.credit_priced_at_cost, g.charge_type = 'credit' AS credit,
+                   g.charge_type = 'usage' AS usage_in_arrears, m.adopts_existing_line, b.agreement_company_mismatch,
+                   t.no_vendor_price
+            FROM groups g JOIN blocked b USING (gi) JOIN matched m USING (gi) JOIN targets t USING (gi)
+            LEFT JOIN prorations p USING (gi) LEFT JOIN late_month l ON l.customer_created = g.customer_created)
+        SELECT gi, {listed(VENDOR_ROW_FLAGS)} AS flags FROM decided""")
+    run.view("cancel_flags", f"SELECT ai, {listed(cancels.FLAG_ORDER)} AS flags FROM cancel_rows")
