@@ -142,6 +142,8 @@ def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle
         click.echo(f"  {name} member {member['member']}: public key {member['public_key']}, "
                    f"private key {member['private_key']}")
     click.echo("  CW_CLIENT_ID=any non-empty value")
+    for line in _vendor_emulator_lines(sb.base_url):
+        click.echo(line)
     click.echo("Press Ctrl+C to stop.")
     sys.stdout.flush()  # the address must reach a pipe (tee, a test) before serving blocks
     try:
@@ -150,6 +152,21 @@ def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle
         pass
     finally:
         sb.stop()
+
+
+def _vendor_emulator_lines(base_url: str) -> list[str]:
+    """One line per vendor API emulator: its URL and credentials as the environment variables
+    ``billbridge pull`` reads (sandbox.VENDOR_CREDENTIALS, sources.settings.VENDOR_APIS)."""
+    from billbridge.sandbox import VENDOR_CREDENTIALS
+    from billbridge.sources.settings import VENDOR_APIS
+
+    out = []
+    for vendor, cred in VENDOR_CREDENTIALS.items():
+        spec = VENDOR_APIS[vendor]
+        values = {"api_url": base_url.rstrip("/") + cred["path"], **cred}
+        out.append(f"  {spec.label} emulator: " + " ".join(f"{var}={values[key]}" for key, var in spec.env.items()
+                                                          if values.get(key)))
+    return out
 
 
 @main.command()
@@ -219,6 +236,15 @@ def load(month, file_path, fmt, vendor, demo, exclude_out_of_month, problems_csv
         path = Path(file_path)
         result = sources.load_month(store, month, path.read_bytes(), path.name, fmt, vendor=vendor,
                                     exclude_out_of_month=exclude_out_of_month, loaded_by=operator_name())
+    _echo_load(result, as_json, problems_csv)
+
+
+def _echo_load(result, as_json: bool, problems_csv: str | None = None) -> None:
+    """The outcome of a load or a pull: message, problems, warnings (or the JSON summary); exit 2 when invalid."""
+    from pathlib import Path
+
+    from billbridge import sources
+
     if problems_csv and result.problems:
         Path(problems_csv).write_bytes(sources.problems_csv(result.problems))
     if as_json:
@@ -240,6 +266,35 @@ def load(month, file_path, fmt, vendor, demo, exclude_out_of_month, problems_csv
                        + ", ".join(str(r) for r in oom["line_no"][:20]) + "); --exclude-out-of-month leaves them out.")
     if not result.ok:
         sys.exit(EXIT_USAGE)
+
+
+@main.command()
+@click.argument("vendor", metavar="VENDOR")
+@click.argument("month")
+@click.option("--draft", is_flag=True, help="Pull the charges not invoiced yet (Pax8 draft items, Sherweb's open period).")
+@click.option("--exclude-out-of-month", is_flag=True, help="Leave out lines that bill in another month.")
+@click.option("--problems-csv", type=click.Path(dir_okay=False), help="Write every problem to this CSV file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def pull(vendor, month, draft, exclude_out_of_month, problems_csv, as_json) -> None:
+    """Pull VENDOR's bill for MONTH from its API and store it (all or nothing, versioned).
+
+    VENDOR is a vendor API: pax8 or sherweb. Credentials come from the [pax8] / [sherweb] section of
+    .streamlit/secrets.toml or PAX8_* / SHERWEB_* variables; with none set, the sandbox's emulator of
+    that vendor is used. Exit 2 when a line is invalid (nothing is stored), 3 when the vendor API is
+    unreachable or refuses the credentials.
+    """
+    from billbridge import sources
+    from billbridge.config import operator_name
+
+    month = month_arg(month)
+    apis = sources.names(kind="api")
+    if vendor not in apis:
+        raise click.BadParameter(f"{vendor!r} is not a vendor API; use one of {', '.join(apis)} (files: billbridge "
+                                 "load MONTH --file PATH --format NAME)", param_hint="VENDOR")
+    progress = None if as_json else (lambda done, total, text: click.echo(f"  {text}", err=True))
+    result = sources.pull(open_store(), vendor, month, draft=draft, progress=progress,
+                          exclude_out_of_month=exclude_out_of_month, loaded_by=operator_name())
+    _echo_load(result, as_json, problems_csv)
 
 
 # ---- agreement import and month export (issue 6)
