@@ -372,8 +372,11 @@ def export_month(month, xlsx_path, csv_path) -> None:
             export.write_csv(review, csv_path)
     except OSError as exc:
         raise InputError(f"Cannot write {exc.filename or xlsx_path}: {exc.strerror or exc}.") from exc
-    click.echo(f"Wrote {xlsx_path}: vendor cost {review.totals.vendor_cost}, billed {review.totals.billed_price}, "
-               f"margin {review.totals.margin}.")
+    from billbridge.money import format_money
+
+    per = "; ".join(f"vendor cost {format_money(t.vendor_cost, c)}, billed {format_money(t.billed_price, c)}, "
+                    f"margin {format_money(t.margin, c)}" for c, t in review.currency_totals.items())
+    click.echo(f"Wrote {xlsx_path}: {per or 'no amounts'}.")
     if csv_path:
         click.echo(f"Wrote {csv_path} ({len(review.lines)} lines).")
 
@@ -490,16 +493,21 @@ def reconcile_cmd(month, refresh, as_json) -> None:
     if as_json:
         echo_json({"plan_id": res.plan_id, "summary": meta["summary"], "rows": st.plan_rows(store, res.plan_id)})
         return
+    from billbridge import review
+    from billbridge.money import format_money as fm
+
     s = meta["summary"]
     click.echo(f"Plan {res.plan_id} for {month}: {s['status']}"
                + ("" if res.built else f" (unchanged since it was built at {meta['created_at']})"))
-    click.echo(f"  vendor lines {s['lines_checked']} (${s['dollars_checked']}): reconciled {s['lines_reconciled']}, "
-               f"blocked {s['lines_blocked']}, excluded {s['lines_excluded']}; coverage {float(s['coverage']):.1%}")
+    for f in review.currency_figures(review.plan_figures(st.plan_table(store, res.plan_id))).to_dict("records"):
+        c = f["currency"]  # Rule 7.1: one line per currency, never one total of two
+        click.echo(f"  vendor lines {f['lines']} ({fm(f['dollars'], c)}): reconciled {f['reconciled_lines']}, "
+                   f"blocked {f['blocked_lines']}, excluded {f['excluded_lines']}; coverage {float(f['coverage']):.1%}; "
+                   f"customer price impact {fm(f['price_impact'], c)}, margin impact {fm(f['margin_impact'], c)}")
     click.echo("  rows by action: " + ", ".join(f"{a} {d['rows']}" for a, d in s["by_action"].items()))
     if s["by_cause"]:
         click.echo("  blocked/excluded by cause: " + ", ".join(f"{c} {d['rows']}" for c, d in s["by_cause"].items()))
-    click.echo(f"  customer price impact {s['price_impact']}, margin impact {s['margin_impact']}, "
-               f"{s['requests']} ConnectWise writes proposed" + (f", {s['creations']} records to create" if s.get("creations") else ""))
+    click.echo(f"  {s['requests']} ConnectWise writes proposed" + (f", {s['creations']} records to create" if s.get("creations") else ""))
     changes, _ = st.plan_page(store, res.plan_id, actions=["update", "create", "cancel", "blocked"], limit=None)
     for r in changes:
         click.echo(f"  [{r['action']}{'/' + r['cause'] if r.get('cause') else ''}] {r['reason']}")

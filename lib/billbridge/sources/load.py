@@ -17,7 +17,7 @@ from billbridge.sources.formats import PRESETS, ColumnMapping
 from billbridge.sources.parse import ParseResult, Problem, parse_file, resolve_format
 from billbridge.store import Store, diff_imports, latest_import, record_import
 
-__all__ = ["LoadResult", "load_month", "format_for"]
+__all__ = ["LoadResult", "load_month", "format_for", "cost_by_currency"]
 
 
 @dataclass
@@ -173,13 +173,14 @@ def _when(imp: dict[str, Any]) -> str:
     return f"{at} UTC" + (f" by {imp['loaded_by']}" if imp.get("loaded_by") else "")
 
 
-def cost_by_currency(lines: pa.Table) -> dict[str, Decimal]:
-    """The lines' vendor cost per currency (exact; Rule 7.1: a message never adds two currencies)."""
-    if lines.num_rows == 0 or "extended_cost" not in lines.column_names:
+def cost_by_currency(lines: pa.Table, column: str = "extended_cost") -> dict[str, Decimal]:
+    """The lines' vendor cost (or another extended ``column``) per currency (exact; Rule 7.1: a
+    message never adds two currencies)."""
+    if lines is None or lines.num_rows == 0 or column not in lines.column_names:
         return {}
     cur = pc.cast(lines["currency"], pa.string()) if "currency" in lines.column_names else \
         pa.array(["USD"] * lines.num_rows, type=pa.string())
-    grouped = pa.table({"c": pc.fill_null(cur, "USD"), "x": pc.cast(lines["extended_cost"], pa.string())}) \
+    grouped = pa.table({"c": pc.fill_null(cur, "USD"), "x": pc.cast(lines[column], pa.string())}) \
         .group_by(["c", "x"]).aggregate([("x", "count")])
     out: dict[str, Decimal] = {}
     for c, x, n in zip(grouped["c"].to_pylist(), grouped["x"].to_pylist(), grouped["x_count"].to_pylist()):

@@ -234,6 +234,20 @@ def month_imports(store: Store, billing_month: str) -> list[dict[str, Any]]:
     return [_import_row(r) for r in store.db.query(sql, [billing_month])]
 
 
+def import_currencies(store: Store, import_ids: list[int]) -> dict[int, list[str]]:
+    """The currencies of each import's lines (code order; a line without one is USD): what its
+    ``total_cost`` is in (Rule 7.1)."""
+    out: dict[int, list[str]] = {int(i): [] for i in import_ids}
+    ids = sorted(out)
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        for iid, cur in store.conn.execute(
+                f"SELECT DISTINCT import_id, COALESCE(NULLIF(currency, ''), 'USD') FROM vendor_lines "
+                f"WHERE import_id IN ({', '.join('?' * len(part))}) ORDER BY 1, 2", part):
+            out[int(iid)].append(cur)
+    return out
+
+
 # ---- withdrawal (issue 10) ---------------------------------------------------------------------
 def _import_or_fail(store: Store, import_id: int) -> dict[str, Any]:
     imp = get_import(store, import_id)
