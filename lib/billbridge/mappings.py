@@ -139,15 +139,20 @@ def _product_mapped(pm: pd.DataFrame, sku: str, term: Any, freq: Any) -> bool:
 
 
 def suggestions(store: st.Store, month: str, snapshot: dict[str, Any], *, today: str | None = None,
-                include_mapped: bool = False) -> dict[str, pd.DataFrame]:
+                include_mapped: bool = False, vendor: str | None = None) -> dict[str, pd.DataFrame]:
     """Candidates for what the month needs, best first per item: ``{"companies", "agreements",
-    "products"}``, each with ``vendor``, the item's vendor ``dollars`` at stake, ``score``,
-    ``method``, ``flags``, ``auto_ok`` and ``reason``. Items without any candidate are listed with
-    score 0 (the unmapped queue). Already mapped items are left out unless ``include_mapped``."""
+    "products"}``, each with ``vendor``, the item's vendor ``dollars`` at stake (in ``currency``),
+    ``score``, ``method``, ``flags``, ``auto_ok`` and ``reason``. Items without any candidate are
+    listed with score 0 (the unmapped queue). Already mapped items are left out unless
+    ``include_mapped``; ``vendor``: that vendor's items only (a customer mapped for another vendor
+    still counts: once per customer)."""
     customers = vendor_customers(store, month)
     products = vendor_products(store, month)
     out_c, out_a, out_p = [], [], []
-    for vendor in sorted(set(customers["vendor"]) | set(products["vendor"])):
+    wanted = sorted(set(customers["vendor"]) | set(products["vendor"]))
+    if vendor is not None:
+        wanted = [v for v in wanted if v == vendor]
+    for vendor in wanted:  # noqa: B020 - the filter is read above
         cm = st.get_mappings(store, "company", vendor)
         am = st.get_mappings(store, "agreement", vendor)
         pm = st.get_mappings(store, "product", vendor)
@@ -222,27 +227,28 @@ def _best(df: pd.DataFrame, keys: list[str], min_score: int, id_col: str) -> pd.
 
 def accept(store: st.Store, month: str, snapshot: dict[str, Any], *, min_score: int = matching.AUTO_ACCEPT_THRESHOLD,
            kinds: tuple[str, ...] = ("company", "agreement", "product"), by: str | None = None,
-           today: str | None = None) -> dict[str, int]:
+           today: str | None = None, vendor: str | None = None) -> dict[str, int]:
     """Record the best suggestion of every unmapped item scoring at least ``min_score`` whose
     candidate carries no flag (deleted, prospect, cancelled, tie ...). Companies go first so the
     agreements of just-mapped companies are suggested and accepted in the same call. Returns
-    how many mappings of each kind were recorded."""
+    how many mappings of each kind were recorded. ``vendor``: that vendor's items only."""
     counts = {"company": 0, "agreement": 0, "product": 0}
+    one = vendor
     if "company" in kinds:
-        sug = suggestions(store, month, snapshot, today=today)["companies"]
+        sug = suggestions(store, month, snapshot, today=today, vendor=one)["companies"]
         best = _best(sug, ["vendor", "vendor_customer_id"], min_score, "company_id")
         for vendor, grp in best.groupby("vendor"):
             counts["company"] += st.set_mappings(store, "company", vendor, grp[["vendor_customer_id", "vendor_customer_name",
                                                                                "company_id"]], by=by, source="suggestion")
     if "agreement" in kinds:
-        sug = suggestions(store, month, snapshot, today=today)["agreements"]
+        sug = suggestions(store, month, snapshot, today=today, vendor=one)["agreements"]
         best = _best(sug, ["vendor", "vendor_customer_id"], min_score, "agreement_id")
         for vendor, grp in best.groupby("vendor"):
             rows = grp[["vendor_customer_id", "agreement_id"]].assign(subscription_id=None, sync_mode="standing",
                                                                       period_rule="advance")
             counts["agreement"] += st.set_mappings(store, "agreement", vendor, rows, by=by, source="suggestion")
     if "product" in kinds:
-        sug = suggestions(store, month, snapshot, today=today)["products"]
+        sug = suggestions(store, month, snapshot, today=today, vendor=one)["products"]
         best = _best(sug, ["vendor", "sku", "term", "billing_frequency"], min_score, "catalog_item_id")
         for vendor, grp in best.groupby("vendor"):
             rows = grp[["sku", "term", "billing_frequency", "product_name", "catalog_item_id"]].assign(

@@ -45,7 +45,8 @@ from billbridge.money import extended, format_money
 
 __all__ = [
     "Totals", "MonthReview", "ALERT_KINDS", "CHANGE_KINDS", "review_lines", "lines_from_vendor", "totals",
-    "totals_by_currency", "currencies", "by_vendor", "by_customer", "plan_figures", "impact_figure",
+    "totals_by_currency", "currencies", "by_vendor", "by_customer", "plan_figures", "currency_figures",
+    "impacts_by_currency", "impact_figure",
     "changes", "alerts", "month_review", "trend_frame", "margin_by_customer_figure", "trend_figure",
     "actions_figure", "DEFAULT_CURRENCY",
 ]
@@ -711,17 +712,27 @@ def trend_figure(trend: pd.DataFrame, currency: str | None = None):
     return fig
 
 
-def impact_figure(rows: pd.DataFrame, currency: str, *, top: int = 25):
-    """The Reconcile page's "dollar impact by customer" of the plan rows in ``currency``: monthly
-    customer-price and margin change per customer, and vendor cost still blocked (the plan
-    lifecycle's :func:`billbridge.plan.build.impact_by_customer` on that currency's rows)."""
+def impacts_by_currency(rows: pd.DataFrame, vendor: str | None = None) -> dict[str, list[dict[str, str]]]:
+    """Customer-price and margin impact per customer, per currency (``vendor``: that vendor's rows):
+    the plan lifecycle's :func:`billbridge.plan.build.impact_by_customer` on each currency's rows
+    (the plan summary's ``impact_by_customer`` adds currencies together; this never does)."""
+    from billbridge.plan.build import impact_by_customer
+
+    if vendor is not None and len(rows):
+        rows = rows[rows["vendor"] == vendor]
+    cur = _currency_of(rows)
+    return {c: impact_by_customer(rows[cur == c]) for c in currencies(rows)}
+
+
+def impact_figure(impacts: list[dict[str, str]], currency: str, *, top: int = 25):
+    """The Reconcile page's "dollar impact by customer" in ``currency`` (one of
+    :func:`impacts_by_currency`): monthly customer-price and margin change per customer, and the
+    vendor cost still blocked."""
     import plotly.graph_objects as go
 
     from billbridge.money import format_money
-    from billbridge.plan.build import impact_by_customer
 
-    subset = rows[_currency_of(rows) == currency] if len(rows) else rows
-    data = [d for d in impact_by_customer(subset)
+    data = [d for d in impacts
             if any(Decimal(d[k]) for k in ("price_impact", "margin_impact", "blocked_dollars"))][:top][::-1]
     names = [chart_text(d["customer"]) for d in data]
     fig = go.Figure()
