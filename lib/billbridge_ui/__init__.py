@@ -173,20 +173,20 @@ def set_vendor_filter(vendor: str | None) -> None:
 
 
 def vendor_label(vendor: str | None) -> str:
-    """A vendor as a person reads it (``Demo Cloud``, ``Pax8``); ``All vendors`` for None."""
+    """A vendor as a person reads it (``Demo Cloud``, ``Pax8``); ``All vendors`` for None or ''."""
     from billbridge.vendors import vendor_name
 
-    return vendor_name(vendor) if vendor else ALL_VENDORS
+    return vendor_name(vendor) if vendor and vendor != ALL_VENDORS else ALL_VENDORS
 
 
 def vendor_picker(month: str) -> str | None:
     """The sidebar's vendor control: *All vendors* or one vendor of ``month``; returns the choice."""
     vendors = month_vendors(month)
     current = vendor_filter(month)
-    options = [None, *vendors]
+    options = ["", *vendors]  # "": all vendors (a None option would read as "nothing chosen")
     key = f"vendor_picker_{month}"  # one widget per month: another month offers other vendors
     st.selectbox(
-        "Vendor", options, index=options.index(current), key=key, format_func=vendor_label,
+        "Vendor", options, index=options.index(current or ""), key=key, format_func=vendor_label,
         on_change=lambda: set_vendor_filter(st.session_state[key]), disabled=len(vendors) < 2,
         help="Every page shows this vendor's lines only, or all vendors of the month. Amounts are always "
              "per currency: two currencies are never added.",

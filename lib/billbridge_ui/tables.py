@@ -79,12 +79,21 @@ def display_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None, *, 
     people = export.people_frame(frame, tuple(cols), kind)
     names = rename or {}
     cur = list(frame["currency"]) if "currency" in frame.columns else ["USD"] * len(frame)
-    out = pd.DataFrame({names.get(c, column_label(c)): [cell_text(c, v, money_cols, k)
-                                                        for v, k in zip(people[column_label(c)], cur)]
+    out = pd.DataFrame({names.get(c, column_label(c)): _one_type([cell_text(c, v, money_cols, k)
+                                                                  for v, k in zip(people[column_label(c)], cur)])
                         for c in cols}, columns=[names.get(c, column_label(c)) for c in cols])
     if index is not None:
         out.index = list(frame[index])
     return out
+
+
+def _one_type(values: list[Any]) -> list[Any]:
+    """A column of numbers with blanks ('') as text throughout (an id column of a blocked row has no
+    agreement): a column mixing the two cannot be sent to the browser as it is."""
+    kinds = {type(v) for v in values if not isinstance(v, bool)}
+    if str in kinds and len(kinds) > 1:
+        return ["" if v == "" else str(v) for v in values]
+    return values
 
 
 #: coded columns of page frames beyond the review's (export.CODED)
