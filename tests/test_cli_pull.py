@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import CW_VARS, SUITE_TODAY
+from conftest import CW_VARS
 
 BIN = Path(sys.executable).with_name("billbridge")
-MONTH = SUITE_TODAY[:7]  # the sandbox follows today: Pax8's invoice for this month is dated the 4th
+MONTH = os.environ["BILLBRIDGE_TODAY"][:7]  # the suite's today (conftest); Pax8 invoices this month on the 4th
 VENDOR_VARS = ("PAX8_CLIENT_ID", "PAX8_CLIENT_SECRET", "PAX8_API_URL", "PAX8_TOKEN_URL", "SHERWEB_CLIENT_ID",
                "SHERWEB_CLIENT_SECRET", "SHERWEB_SUBSCRIPTION_KEY", "SHERWEB_API_URL", "SHERWEB_TOKEN_URL")
 
