@@ -38,8 +38,10 @@ st.caption(f"Plan #{plan_id} built {meta['created_at']} by {md(meta['created_by'
 
 # ---- headline: per currency (Rule 7.1), for the sidebar's vendor or all -----------------------
 db_path = str(ui.config().db_path)
-index, by_vendor, impacts = pv.plan_index(db_path, plan_id)
+head = pv.plan_figures(db_path, plan_id)
+by_vendor, impacts = head["figures"], head["impacts"]
 figures = review.currency_figures(by_vendor if vendor is None else by_vendor[by_vendor["vendor"] == vendor])
+index = None if vendor is None else pv.plan_index(db_path, plan_id)
 status_words = {"changes": "changes to make", "blocked": "blocked lines need you", "in_sync": "all in sync",
                 "empty": "the vendor month is empty", "nothing_in_period": "no vendor line belongs to this month"}
 words = status_words.get(s["status"], s["status"]) if vendor is None else f"{ui.vendor_label(vendor)}'s lines"
@@ -59,8 +61,7 @@ m.metric("Coverage", " · ".join(f"{c} {v}" for c, v in coverage.items()) if len
          width=METRIC)
 m.metric("Customer price change / month", ui.amounts(per("price_impact")),
          delta=f"margin {ui.amounts(per('margin_impact'))}", delta_color="off", width=METRIC)
-mine = index if vendor is None else index[index["vendor"] == vendor]
-creations = int((mine["target"].map(lambda t: isinstance(t, str) and t != "addition")).sum())
+creations = head["creations"].get(vendor, 0)
 a = metric_row()
 for act in ("in_sync", "update", "create", "cancel", "blocked"):
     acts = [f["by_action"].get(act, {"rows": 0, "dollars": 0}) for f in figures.to_dict("records")]
@@ -142,4 +143,4 @@ else:
     from billbridge import month as mo
 
     render_push_panel(plan_id, mo.plan_frame(bst.plan_rows(store, plan_id, selected)), selected,
-                      only_keys=None if vendor is None else set(mine["key"]))
+                      only_keys=None if vendor is None else set(index.loc[index["vendor"] == vendor, "key"]))

@@ -560,10 +560,11 @@ FIGURE_COLUMNS = ("vendor", "currency", "lines", "rows", "customers", "dollars",
                   "requests", "by_action")
 
 
-def _bucket(action: Any, cause: Any) -> str:
-    if not isinstance(cause, str) or not cause:
-        return "reconciled"
-    return "excluded" if cause in EXCLUDED_CAUSES else "blocked"
+def _decimals(values: pd.Series) -> pd.Series:
+    """Money text / Decimals / numbers as Decimals (0 when missing), each distinct value converted once."""
+    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), None), use_na_sentinel=True)
+    conv = [(_d(u) or ZERO) for u in uniques.tolist()] + [ZERO]
+    return pd.Series([conv[c] for c in codes], index=values.index, dtype=object)
 
 
 def plan_figures(rows: pd.DataFrame, *, vendor: str | None = None) -> pd.DataFrame:
@@ -578,40 +579,42 @@ def plan_figures(rows: pd.DataFrame, *, vendor: str | None = None) -> pd.DataFra
         return pd.DataFrame(columns=list(FIGURE_COLUMNS))
     df = rows
     if "target" in df.columns:
-        df = df[df["target"].map(lambda t: t is None or (isinstance(t, float) and t != t) or t == "addition")]
+        df = df[df["target"].isna() | (df["target"] == "addition")]
     if vendor is not None:
         df = df[df["vendor"] == vendor]
+    if not len(df):
+        return pd.DataFrame(columns=list(FIGURE_COLUMNS))
+    cause = df["cause"] if "cause" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    no_cause = cause.isna() | (cause.astype(object) == "")
+    frame = pd.DataFrame({
+        "v": df["vendor"].map(lambda v: _d_text(v) or "") if "vendor" in df.columns else "",
+        "c": _currency_of(df), "action": df["action"],
+        "bucket": ["reconciled" if n else ("excluded" if k in EXCLUDED_CAUSES else "blocked")
+                   for n, k in zip(no_cause, cause)],
+        "n": pd.to_numeric(df["vendor_line_count"], errors="coerce").fillna(0).astype(int)
+        if "vendor_line_count" in df.columns else 0,
+        "amount": _decimals(df["vendor_amount"]) if "vendor_amount" in df.columns else ZERO,
+        "price": _decimals(df["price_impact"]) if "price_impact" in df.columns else ZERO,
+        "margin": _decimals(df["margin_impact"]) if "margin_impact" in df.columns else ZERO,
+        "customer": df["vendor_customer_id"] if "vendor_customer_id" in df.columns else None,
+    }, index=df.index)
+    total = lambda s: sum(s, ZERO)  # noqa: E731 - exact Decimal sums
     out = []
-    keyed = df.assign(_vendor=df["vendor"].map(lambda v: _d_text(v) or ""), _currency=_currency_of(df))
-    for (v, cur), g in keyed.groupby(["_vendor", "_currency"], sort=True):
-        recs = g.to_dict("records")
-        acc = {"reconciled": [0, ZERO], "blocked": [0, ZERO], "excluded": [0, ZERO]}
-        by_action: dict[str, dict[str, Any]] = {}
-        price = margin = ZERO
-        requests = lines = 0
-        for r in recs:
-            n = int(_d(_get(r, "vendor_line_count")) or 0)
-            amount = _d(_get(r, "vendor_amount")) or ZERO
-            b = acc[_bucket(r.get("action"), _get(r, "cause"))]
-            b[0] += n
-            b[1] += amount
-            lines += n
-            a = by_action.setdefault(r.get("action"), {"rows": 0, "dollars": ZERO})
-            a["rows"] += 1
-            a["dollars"] += amount
-            price += _d(_get(r, "price_impact")) or ZERO
-            margin += _d(_get(r, "margin_impact")) or ZERO
-            requests += r.get("action") in ("create", "update", "cancel")
-        dollars = acc["reconciled"][1] + acc["blocked"][1] + acc["excluded"][1]
+    for (v, cur), g in frame.groupby(["v", "c"], sort=True):
+        buckets = g.groupby("bucket").agg(n=("n", "sum"), d=("amount", total))
+        acts = g.groupby("action").agg(rows=("n", "size"), dollars=("amount", total))
+        pick = lambda b, col: buckets.loc[b, col] if b in buckets.index else (ZERO if col == "d" else 0)  # noqa: E731
+        dollars = pick("reconciled", "d") + pick("blocked", "d") + pick("excluded", "d")
         out.append({
-            "vendor": v or None, "currency": cur, "lines": lines, "rows": len(recs),
-            "customers": int(g["vendor_customer_id"].dropna().nunique()) if "vendor_customer_id" in g else 0,
-            "dollars": dollars, "reconciled_lines": acc["reconciled"][0], "reconciled": acc["reconciled"][1],
-            "blocked_lines": acc["blocked"][0], "blocked": acc["blocked"][1], "excluded_lines": acc["excluded"][0],
-            "excluded": acc["excluded"][1],
-            "coverage": (acc["reconciled"][1] / dollars).quantize(Decimal("0.0001")) if dollars else ZERO,
-            "price_impact": price, "margin_impact": margin, "requests": int(requests),
-            "by_action": dict(sorted(by_action.items())),
+            "vendor": v or None, "currency": cur, "lines": int(g["n"].sum()), "rows": int(len(g)),
+            "customers": int(g["customer"].dropna().nunique()), "dollars": dollars,
+            "reconciled_lines": int(pick("reconciled", "n")), "reconciled": pick("reconciled", "d"),
+            "blocked_lines": int(pick("blocked", "n")), "blocked": pick("blocked", "d"),
+            "excluded_lines": int(pick("excluded", "n")), "excluded": pick("excluded", "d"),
+            "coverage": (pick("reconciled", "d") / dollars).quantize(Decimal("0.0001")) if dollars else ZERO,
+            "price_impact": total(g["price"]), "margin_impact": total(g["margin"]),
+            "requests": int(g["action"].isin(["create", "update", "cancel"]).sum()),
+            "by_action": {a: {"rows": int(r["rows"]), "dollars": r["dollars"]} for a, r in acts.sort_index().iterrows()},
         })
     return pd.DataFrame(out, columns=list(FIGURE_COLUMNS))
 

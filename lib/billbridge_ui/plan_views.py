@@ -130,24 +130,42 @@ def _coalesce(t: pd.DataFrame, *cols: str) -> pd.Series:
     return out
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def plan_index(db_path: str, plan_id: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """A stored plan (it never changes) as what the page filters and sums, cached: every row's key,
-    vendor, action, cause, customer, product and target (plan order), its figures per vendor and
-    currency (:func:`billbridge.review.plan_figures`) and its impact per customer per currency, for
-    all vendors (``None``) and for each (:func:`billbridge.review.impacts_by_currency`)."""
-    from billbridge import review
-
+def _read_plan(db_path: str, plan_id: int) -> pd.DataFrame:
     with bst.Store.open(db_path) as s:
-        t = bst.plan_table(s, plan_id)
-    impacts = {v: review.impacts_by_currency(t, v) for v in [None, *sorted({x for x in t["vendor"] if isinstance(x, str)})]}
-    index = pd.DataFrame({
+        return bst.plan_table(s, plan_id)
+
+
+def _index(t: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
         "key": t["key"], "vendor": t["vendor"], "action": t["action"], "cause": t["cause"].fillna(""),
         "customer": _coalesce(t, "vendor_customer_name", "company_name"),
         "product": _coalesce(t, "product_description", "product_name", "sku"),
         "target": t["target"] if "target" in t.columns else None,
     })
-    return index, review.plan_figures(t), impacts
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def plan_figures(db_path: str, plan_id: int) -> dict[str, Any]:
+    """A stored plan's headline (it never changes), cached and small: its figures per vendor and
+    currency (:func:`billbridge.review.plan_figures`), its impact per customer per currency for all
+    vendors (``None``) and each (:func:`billbridge.review.impacts_by_currency`), and the ConnectWise
+    records requested from Mappings per vendor."""
+    from billbridge import review
+
+    t = _read_plan(db_path, plan_id)
+    vendors = sorted({x for x in t["vendor"] if isinstance(x, str)})
+    index = _index(t)
+    created = index["target"].map(lambda x: isinstance(x, str) and x != "addition")
+    return {"figures": review.plan_figures(t),
+            "impacts": {v: review.impacts_by_currency(t, v) for v in [None, *vendors]},
+            "creations": {v: int((created & ((index["vendor"] == v) if v else True)).sum()) for v in [None, *vendors]}}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def plan_index(db_path: str, plan_id: int) -> pd.DataFrame:
+    """Every row's key, vendor, action, cause, customer, product and target (plan order), cached:
+    what the grid filters when the sidebar narrows to one vendor (the store pages the whole plan)."""
+    return _index(_read_plan(db_path, plan_id))
 
 
 def vendor_rows(index: pd.DataFrame, vendor: str, *, actions=None, causes=None, customers=None,
