@@ -49,6 +49,7 @@ with st.sidebar:
         help="The calendar month whose ConnectWise invoice you are preparing. Every page uses it; "
              "it is kept in the address (?month=), so a refresh or a shared link opens the same month.",
     )
+    ui.vendor_picker(st.session_state.get(ui.MONTH_KEY, current))  # every page narrows to it (or shows all)
     ui.keep_month_in_url()
 
 st.navigation(PAGES).run()

@@ -13,7 +13,8 @@ st.caption("Load the vendor's bill for the billing month. Nothing is stored unti
 ui.show_flash()
 store = ui.store()
 
-tab_file, tab_demo, tab_history = st.tabs(["Vendor file", "Demo vendor", "Imports this month"])
+tab_file, tab_pull, tab_demo, tab_history = st.tabs(["Vendor file", "Pull from vendor", "Demo vendor",
+                                                     "Imports this month"])
 
 with tab_file:
     c1, c2 = st.columns(2)
@@ -60,6 +61,18 @@ with tab_file:
             samples.download_button(f"{fmt} sample", sources.sample_bytes(fmt), file_name=fname, key=f"sample_{fmt}",
                                     icon=":material/download:")
 
+with tab_pull:
+    c1, c2 = st.columns(2)
+    api = c1.selectbox("Vendor", loading.api_vendors(), key="pull_vendor", format_func=ui.vendor_label,
+                       help="Vendors billbridge reads through their API. Credentials: the vendor's section of "
+                            ".streamlit/secrets.toml or its environment variables; none set: the sandbox's emulator.")
+    draft = c2.toggle("Draft (not invoiced yet)", key="pull_draft",
+                      help="The vendor's charges before the bill exists (Pax8 draft items, Sherweb's open period), "
+                           "to reconcile early; the final bill later becomes a new version and shows what changed.")
+    if st.button(f"Pull {month}", key="pull_go", type="primary", icon=":material/cloud_download:"):
+        loading.run_pull(store, api, month, draft=draft)
+    loading.render_pull_result(store, month)
+
 with tab_demo:
     st.write(
         "The demo vendor (**Demo Cloud**) bills the sandbox's customers. It has history for "
@@ -74,4 +87,4 @@ with tab_demo:
         st.warning(f"The demo vendor has no bill for {month}. Pick one of {', '.join(loading.DEMO_MONTHS)} in the sidebar.")
 
 with tab_history:
-    loading.render_history(store, month)
+    loading.render_history(store, month, ui.vendor_filter(month))

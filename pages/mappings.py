@@ -9,15 +9,17 @@ from billbridge import mappings as mp
 from billbridge import month as mo
 from billbridge import store as bst
 from billbridge.model import label
+from billbridge.money import sum_by_currency
 from billbridge_ui import mapping_views as mv
 from billbridge_ui import plan_views as pv
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import display_frame
 from billbridge_ui.text import md
 
-st.title("Mappings")
-ui.show_flash()
 month = ui.billing_month()
+vendor = ui.vendor_filter(month)
+st.title("Mappings" + (f" · {ui.vendor_label(vendor)}" if vendor else ""))
+ui.show_flash()
 store = ui.store()
 pv.require_vendor_month(store, month)
 
@@ -27,7 +29,7 @@ if snapshot is None or st.button("Refresh from ConnectWise", key="map_refresh", 
 meta = snapshot["meta"]
 st.caption(f"ConnectWise as read at {meta['taken_at']} ({meta['request_count']} requests). Operator: **{md(operator_name())}**.")
 
-sug = mp.suggestions(store, month, snapshot)
+sug = mv.suggestions_for(mp.suggestions(store, month, snapshot), vendor)  # the sidebar's vendor, or all
 q = mv.queue(sug)
 companies_c = mp.company_choices(snapshot)
 agreements_c = mp.agreement_choices(snapshot)
@@ -37,8 +39,8 @@ row = metric_row()
 for kind, title in (("company", "Customers without a company"), ("agreement", "Customers without an agreement"),
                     ("product", "SKUs without a catalog item")):
     part = q[q["kind"] == kind] if len(q) else q
-    row.metric(title, len(part), width=METRIC,
-               help="Vendor dollars at stake this month: " + ui.money(sum(part["_dollars"])) if len(part) else None)
+    at_stake = ui.amounts(sum_by_currency(part["_dollars"], part["_currency"])) if len(part) else ""
+    row.metric(title, len(part), width=METRIC, help=f"Vendor dollars at stake this month: {at_stake}" if len(part) else None)
 
 tab_q, tab_c, tab_a, tab_p, tab_r, tab_io, tab_h = st.tabs(
     ["Unmapped queue", "Companies", "Agreements", "Products", "Rules", "Import / export", "History"])
@@ -68,7 +70,7 @@ with tab_q:
         bulk = bar.number_input("Accept all at or above", 0, 100, 90, key="accept_score", label_visibility="collapsed",
                                 width=120)
         if bar.button(f"Accept all ≥ {bulk} (no flags)", key="accept_bulk", icon=":material/done_all:"):
-            counts = mp.accept(store, month, snapshot, min_score=int(bulk))
+            counts = mp.accept(store, month, snapshot, min_score=int(bulk), vendor=vendor)
             ui.flash("Accepted " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" mapping(s) scoring {bulk} or more.")
             st.rerun()
         if bar.button("Create ticked in ConnectWise…", key="create_picked", icon=":material/add_business:"):
@@ -114,11 +116,11 @@ def ui_label(code):
 
 LABELS = {"vendor_customer_id": "vendor customer id", "vendor_customer_name": "vendor customer", "updated_by": "by",
           "updated_at": "when", "billing_frequency": "billed", "product_name": "vendor product"}
-grid(tab_c, "company", mv.company_grid(store, month, companies_c), "companies_editor",
+grid(tab_c, "company", mv.company_grid(store, month, companies_c, vendor), "companies_editor",
      {"company": st.column_config.SelectboxColumn("ConnectWise company", options=[mv.UNMAPPED, *companies_c["label"]], width="large"),
       "at_stake": "vendor $", "state": st.column_config.TextColumn("state", help="deleted, prospect, not_approved… are shown as such")},
      ["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "state", *who])
-grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c), "agreements_editor",
+grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c, vendor), "agreements_editor",
      {"agreement": st.column_config.SelectboxColumn("ConnectWise agreement", options=[mv.UNMAPPED, *agreements_c["label"]], width="large"),
       "sync_mode": st.column_config.SelectboxColumn("sync mode", options=list(mp.SYNC_MODES), format_func=ui_label,
                                                     help="Standing line: one line kept current; Monthly: new lines each month"),
@@ -126,16 +128,16 @@ grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c), "agreeme
                                                       help="In advance: the month the vendor period starts; in arrears: "
                                                            "the month it ends")},
      ["vendor", "vendor_customer_id", "vendor_customer_name", "state", *who])
-grid(tab_p, "product", mv.product_grid(store, month, catalog_c), "products_editor",
+grid(tab_p, "product", mv.product_grid(store, month, catalog_c, vendor), "products_editor",
      {"catalog_item": st.column_config.SelectboxColumn("ConnectWise catalog item", options=[mv.UNMAPPED, *catalog_c["label"]], width="large"),
       "own_cost": st.column_config.CheckboxColumn("owns cost"), "own_price": st.column_config.CheckboxColumn("owns price"),
       "quantity_basis": st.column_config.SelectboxColumn("quantity basis", options=list(mp.QUANTITY_BASES)), "at_stake": "vendor $"},
      ["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", *who])
 
-vc = mp.vendor_customers(store, month)
+vc = mv.only(mp.vendor_customers(store, month), vendor)
 cust_labels = {(v, c): f"{n} ({c})" for v, c, n in zip(vc["vendor"], vc["vendor_customer_id"], vc["vendor_customer_name"])}
 customer_ids = {label: key for key, label in cust_labels.items()}
-grid(tab_r, "rule", mv.rule_grid(store, cust_labels), "rules_editor",
+grid(tab_r, "rule", mv.rule_grid(store, cust_labels, vendor), "rules_editor",
      {"customer": st.column_config.SelectboxColumn("vendor customer", options=sorted(customer_ids), required=True, width="large"),
       "sku": st.column_config.TextColumn("SKU (blank = every product)"),
       "rule": st.column_config.SelectboxColumn("rule", options=list(mp.RULES), required=True, format_func=ui_label),

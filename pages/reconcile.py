@@ -3,7 +3,7 @@
 import streamlit as st
 
 import billbridge_ui as ui
-from billbridge import month as mo
+from billbridge import review
 from billbridge import store as bst
 from billbridge.connectwise import ConnectWiseError
 from billbridge.model import ACTION_LABELS
@@ -12,9 +12,10 @@ from billbridge_ui import plan_views as pv
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.text import md
 
-st.title("Reconcile")
-ui.show_flash()
 month = ui.billing_month()
+vendor = ui.vendor_filter(month)
+st.title("Reconcile" + (f" · {ui.vendor_label(vendor)}" if vendor else ""))
+ui.show_flash()
 store = ui.store()
 pv.require_vendor_month(store, month)
 
@@ -35,42 +36,53 @@ snap = bst.latest_snapshot(store, month)
 st.caption(f"Plan #{plan_id} built {meta['created_at']} by {md(meta['created_by'])} · ConnectWise as read at "
            f"{snap['taken_at']} ({snap['request_count']} requests)")
 
-# ---- headline ---------------------------------------------------------------------------------
+# ---- headline: per currency (Rule 7.1), for the sidebar's vendor or all -----------------------
+db_path = str(ui.config().db_path)
+head = pv.plan_figures(db_path, plan_id)
+by_vendor, impacts = head["figures"], head["impacts"]
+figures = review.currency_figures(by_vendor if vendor is None else by_vendor[by_vendor["vendor"] == vendor])
+index = None if vendor is None else pv.plan_index(db_path, plan_id)
 status_words = {"changes": "changes to make", "blocked": "blocked lines need you", "in_sync": "all in sync",
                 "empty": "the vendor month is empty", "nothing_in_period": "no vendor line belongs to this month"}
-(st.success if s["status"] == "in_sync" else st.warning if s["status"] in ("empty", "nothing_in_period") else st.info)(
-    f"**{month}: {status_words.get(s['status'], s['status'])}.** "
-    f"Vendor total {ui.money(s['dollars_checked'])} = reconciled {ui.money(s['dollars_reconciled'])} + blocked "
-    f"{ui.money(s['dollars_blocked'])} + excluded {ui.money(s['dollars_excluded'])}.")
+words = status_words.get(s["status"], s["status"]) if vendor is None else f"{ui.vendor_label(vendor)}'s lines"
+for f in figures.to_dict("records"):
+    c = f["currency"]
+    (st.success if s["status"] == "in_sync" else st.warning if s["status"] in ("empty", "nothing_in_period") else st.info)(
+        f"**{month}: {words}.** Vendor total {ui.money(f['dollars'], c)} = reconciled {ui.money(f['reconciled'], c)} + "
+        f"blocked {ui.money(f['blocked'], c)} + excluded {ui.money(f['excluded'], c)}.")
+per = lambda col: {f["currency"]: f[col] for f in figures.to_dict("records")}  # noqa: E731
 m = metric_row()
-m.metric("Vendor lines", s["lines_checked"], help=f"{s['customers']} customers", width=METRIC)
-m.metric("Vendor dollars", ui.money(s["dollars_checked"]), width=METRIC)
-m.metric("Coverage", f"{float(s['coverage']):.0%}", help="share of vendor dollars reconciled (not blocked or excluded)",
+m.metric("Vendor lines", int(figures["lines"].sum()) if len(figures) else 0, width=METRIC,
+         help=f"{int(figures['customers'].sum()) if len(figures) else 0} customers")
+m.metric("Vendor dollars", ui.amounts(per("dollars")), width=METRIC)
+coverage = {c: f"{float(v):.0%}" for c, v in per("coverage").items()}
+m.metric("Coverage", " · ".join(f"{c} {v}" for c, v in coverage.items()) if len(coverage) > 1 else
+         next(iter(coverage.values()), "0%"), help="share of vendor dollars reconciled (not blocked or excluded)",
          width=METRIC)
-m.metric("Customer price change / month", ui.money(s["price_impact"]), delta=f"margin {ui.money(s['margin_impact'])}",
-         delta_color="off", width=METRIC)
+m.metric("Customer price change / month", ui.amounts(per("price_impact")),
+         delta=f"margin {ui.amounts(per('margin_impact'))}", delta_color="off", width=METRIC)
+creations = head["creations"].get(vendor, 0)
 a = metric_row()
 for act in ("in_sync", "update", "create", "cancel", "blocked"):
-    d = s["by_action"].get(act, {"rows": 0, "dollars": "0"})
-    rows = pv.create_count(s) if act == "create" else d["rows"]
-    extra = (f"; {s['creations']} of them ConnectWise records requested from Mappings" if act == "create" and s.get("creations")
+    acts = [f["by_action"].get(act, {"rows": 0, "dollars": 0}) for f in figures.to_dict("records")]
+    rows = sum(d["rows"] for d in acts) + (creations if act == "create" else 0)
+    dollars = ui.amounts({f["currency"]: d["dollars"] for f, d in zip(figures.to_dict("records"), acts)})
+    extra = (f"; {creations} of them ConnectWise records requested from Mappings" if act == "create" and creations
              else " (blocked or excluded by a rule)" if act == "blocked" else "")
-    a.metric(f"{pv.ACTION_ICONS[act]} {ACTION_LABELS[act]}", rows, help=f"vendor dollars {ui.money(d['dollars'])}" + extra,
-             width=METRIC)
-if s.get("creations"):
-    st.info(f"{s['creations']} ConnectWise record(s) requested from the Mappings page wait in this plan (action "
+    a.metric(f"{pv.ACTION_ICONS[act]} {ACTION_LABELS[act]}", rows, help=f"vendor dollars {dollars}" + extra, width=METRIC)
+if creations:
+    st.info(f"{creations} ConnectWise record(s) requested from the Mappings page wait in this plan (action "
             f"{ACTION_LABELS['create']}).")
 
-# ---- chart ------------------------------------------------------------------------------------
+# ---- chart: one per currency ------------------------------------------------------------------
 with st.expander("Dollar impact by customer", expanded=False):
-    impacts = s.get("impact_by_customer") or []
-    if impacts:
-        st.plotly_chart(mo.impact_figure(impacts), key="impact_chart", width="stretch")
-    else:
+    for c, per_customer in impacts.get(vendor, {}).items():
+        st.plotly_chart(review.impact_figure(per_customer, c), key=f"impact_chart_{c}", width="stretch")
+    if not impacts.get(vendor):
         st.write("No dollar impact.")
 
 # ---- grid -------------------------------------------------------------------------------------
-facets = pv.facets(str(ui.config().db_path), plan_id)
+facets = pv.facets(db_path, plan_id) if vendor is None else pv.vendor_facets(index, vendor)
 f1, f2, f3, f4 = st.columns(4)
 flt = {
     "actions": f1.multiselect("Action", facets["actions"], key="flt_action", placeholder="All",
@@ -83,11 +95,16 @@ flt = {
 flt = {k: v or None for k, v in flt.items()}
 g = st.container(horizontal=True, wrap=True, vertical_alignment="center", gap="large")
 show_all = g.toggle("Show every row", key="show_all", help="Rows are shown a page of 500 at a time unless you ask for all.")
-total = bst.plan_page(store, plan_id, limit=0, **flt)[1]
+keys = None if vendor is None else pv.vendor_rows(index, vendor, **flt)  # the store pages the whole plan
+total = bst.plan_page(store, plan_id, limit=0, **flt)[1] if keys is None else len(keys)
 pages = max(1, -(-total // pv.PAGE_SIZE))
 page = 1 if show_all or pages == 1 else g.number_input(f"Page (of {pages})", 1, pages, 1, key="plan_page")
-rows, total = bst.plan_page(store, plan_id, limit=None if show_all else pv.PAGE_SIZE,
-                            offset=0 if show_all else (page - 1) * pv.PAGE_SIZE, **flt)
+if keys is None:
+    rows, total = bst.plan_page(store, plan_id, limit=None if show_all else pv.PAGE_SIZE,
+                                offset=0 if show_all else (page - 1) * pv.PAGE_SIZE, **flt)
+else:
+    shown = keys if show_all else keys[(page - 1) * pv.PAGE_SIZE:page * pv.PAGE_SIZE]
+    rows = bst.plan_rows(store, plan_id, shown)
 st.caption(f"{total} row(s) match; showing {len(rows)}. Tick rows to select them for the push below.")
 frame = pv.grid_frame(rows)
 selected = pv.selection(store, plan_id)  # for this plan only: a new month or plan starts empty
@@ -98,7 +115,7 @@ picked = [frame.index[i] for i in (event.selection.rows if event is not None and
           if i < len(frame)]
 sel = st.container(horizontal=True, wrap=True)
 if sel.button(f"Select all {total} matching rows", key="select_all"):
-    st.session_state["plan_selection"] = bst.plan_keys(store, plan_id, **flt)
+    st.session_state["plan_selection"] = bst.plan_keys(store, plan_id, **flt) if keys is None else list(keys)
 elif picked:
     st.session_state["plan_selection"] = picked
 if sel.button("Clear selection", key="clear_selection"):
@@ -123,4 +140,7 @@ try:
 except ImportError:
     st.info("Push controls not installed yet: this plan can be reviewed, not pushed.")
 else:
-    render_push_panel(plan_id, mo.plan_frame(bst.plan_rows(store, plan_id, selected)), selected)
+    from billbridge import month as mo
+
+    render_push_panel(plan_id, mo.plan_frame(bst.plan_rows(store, plan_id, selected)), selected,
+                      only_keys=None if vendor is None else set(index.loc[index["vendor"] == vendor, "key"]))

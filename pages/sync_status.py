@@ -15,19 +15,28 @@ from billbridge_ui import push_panel as pp
 from billbridge_ui.tables import display_frame
 from billbridge_ui.text import md
 
-st.title("Sync status")
-ui.show_flash()
 month = ui.billing_month()
+vendor = ui.vendor_filter(month)
+st.title("Sync status" + (f" · {ui.vendor_label(vendor)}" if vendor else ""))
+ui.show_flash()
 store = ui.store()
 runs = bst.list_push_runs(store, month)
+results = bst.push_row_results(store, month=month)
+if vendor is not None:  # the sidebar's vendor: the runs that pushed its rows, and those rows
+    results = results[pp.of_vendor(results, vendor)]
+    runs = runs[runs["id"].isin(set(results["run_id"]))]
 if runs.empty:
-    st.info(f"No push runs for {month} yet. Push plan rows from the Reconcile page (or `billbridge push {month}`).")
+    st.info(f"No push runs for {month} yet" + (f" with {md(ui.vendor_label(vendor))}'s rows" if vendor else "")
+            + f". Push plan rows from the Reconcile page (or `billbridge push {month}`).")
     st.stop()
 
 st.plotly_chart(jo.runs_figure(runs), key="ss_runs_chart")
 
 st.subheader("Companies")
 companies = bst.company_push_status(store, month)
+if vendor is not None:
+    companies = companies[companies["company_name"].isin(set(results["company_name"].fillna("(no company)")))]
+    st.caption(f"Companies with {md(ui.vendor_label(vendor))}'s rows; a company's status counts all its rows.")
 if companies.empty:
     st.caption("No real (non dry-run) push results yet.")
 else:
@@ -37,7 +46,6 @@ else:
                  hide_index=True, key="ss_companies", width="stretch")
 
 st.subheader("Row results")
-results = bst.push_row_results(store, month=month)
 run_status = {r["id"]: r["status_text"] for r in jo.status_summary(store, month)["runs"]}
 run_labels = {int(r.id): f"#{r.id} {r.kind} · {r.started_at[:16].replace('T', ' ')} · {run_status[int(r.id)]}"
               for r in runs.itertuples()}

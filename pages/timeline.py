@@ -10,27 +10,24 @@ from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import blank_text
 
 month = ui.billing_month()
-st.title(f"Timeline · {month}")
+vendor = ui.vendor_filter(month)
+st.title(f"Timeline · {month}" + (f" · {ui.vendor_label(vendor)}" if vendor else ""))
 st.caption(
     "Vendor periods run from billing day to billing day; ConnectWise additions run from the 1st to the last "
     "day and are invoiced on the 1st of the next month. Accounts billed in the last six days of a month are "
     "late-month risks (red)."
 )
 store = ui.store()
-imports = [i for i in bst.list_imports(store, billing_month=month)]
-latest: dict[str, dict] = {}
-for imp in imports:
-    if imp["vendor"] not in latest or imp["version"] > latest[imp["vendor"]]["version"]:
-        latest[imp["vendor"]] = imp
-if not latest:
+# the imports in effect (a withdrawn one is no part of the month), of the sidebar's vendor or all
+imports = [i for i in bst.month_imports(store, month) if vendor in (None, i["vendor"])]
+if not imports:
     st.info(f"Nothing loaded for {month} yet. Load the vendor's bill on the Load month page first.")
     st.page_link("pages/load_month.py", label="Load month", icon=":material/upload_file:")
     st.stop()
 
 bar = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
-vendors = bar.multiselect("Vendor", sorted(latest), default=sorted(latest), key="tl_vendors", width=260)
-frames = [bst.import_lines(store, latest[v]["id"]) for v in vendors]
-lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+frames = [bst.import_lines(store, i["id"], extras=False).assign(vendor=i["vendor"]) for i in imports]
+lines = pd.concat(frames, ignore_index=True)
 calendar = timeline.account_calendar(lines, month)
 names = sorted(calendar["label"]) if len(calendar) else []
 chosen = bar.multiselect("Customers", names, key="tl_customers", placeholder="All customers", width=320)
@@ -52,9 +49,10 @@ st.subheader("Accounts")
 view = calendar if ids is None else calendar[calendar["vendor_customer_id"].isin(ids)]
 if risk_only:
     view = view[view["late_risk"]]
+shown = ["vendor_customer_name", "vendor_customer_id", "anchor", "bdom", "cw_start", "cw_end", "cw_invoice",
+         "late_risk", "split", "line_count"] + (["vendor"] if len(imports) > 1 else [])
 st.dataframe(
-    blank_text(view[["vendor_customer_name", "vendor_customer_id", "anchor", "bdom", "cw_start", "cw_end", "cw_invoice",
-                     "late_risk", "split", "line_count"]]),
+    blank_text(view[shown]),
     hide_index=True,
     width="stretch",
     column_config={
@@ -68,6 +66,7 @@ st.dataframe(
         "late_risk": st.column_config.CheckboxColumn("Late-month risk"),
         "split": st.column_config.CheckboxColumn("Period split"),
         "line_count": "Lines",
+        "vendor": "Vendor",
     },
 )
 st.caption(f"Periods longer than the view (annual and three-year terms) are cut at its edges, {timeline.WINDOW_DAYS} "

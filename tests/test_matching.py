@@ -194,3 +194,117 @@ def test_suggest_companies_is_fast_for_5000_customers_and_10000_companies():
     best = best_suggestions(s)
     assert len(best) == 5_000 and (best["company_id"] == best["vendor_customer_id"].str[1:].astype(int)).all()
     assert elapsed < 60, elapsed
+
+
+# ---------------------------------------------------------------- once per customer (issue 11)
+def known(*rows):
+    """Customers already mapped for other vendors: (vendor label, customer id, name, company id, extra keys)."""
+    cols = ["vendor", "vendor_label", "vendor_customer_id", "vendor_customer_name", "company_id",
+            "vendor_customer_external_id", "vendor_customer_domain"]
+    return pd.DataFrame([{"vendor": lab.lower(), "vendor_label": lab, "vendor_customer_id": cid,
+                          "vendor_customer_name": name, "company_id": comp, **kw} for lab, cid, name, comp, kw in rows],
+                        columns=cols)
+
+
+def vck(cid, name, ext=None, domain=None):
+    return pd.DataFrame([{"vendor_customer_id": cid, "vendor_customer_name": name, "vendor_customer_external_id": ext,
+                          "vendor_customer_domain": domain}])
+
+
+COMPANIES = [co(1, "Acme Dental Group"), co(2, "Acme Dental Grp East"), co(3, "Zenith Law")]
+
+
+def test_a_customer_mapped_for_another_vendor_gets_that_company_saying_for_which_vendor():
+    # Pax8's externalId is the id the demo vendor bills Acme under: the same customer
+    s = suggest_companies(vck("uuid-1", "ACME Dental", ext="DC-10001"), COMPANIES,
+                          known=known(("Demo Cloud", "DC-10001", "Acme Dental Group", 2, {})))
+    best = s.iloc[0]
+    assert (best.company_id, best.score, best.method, bool(best.auto_ok)) == (2, 99, "already mapped", True)
+    assert best.reason.startswith("already mapped for Demo Cloud") and "DC-10001" in best.reason
+
+
+@pytest.mark.parametrize("mine, theirs, why", [
+    ({"ext": "ACC-7"}, {"vendor_customer_external_id": "ACC-7"}, "the same external id ACC-7"),
+    ({"domain": "acme.onmicrosoft.com"}, {"vendor_customer_domain": "ACME.onmicrosoft.com"},
+     "the same Microsoft tenant domain acme.onmicrosoft.com"),
+])
+def test_the_same_external_id_or_tenant_domain_is_the_same_customer(mine, theirs, why):
+    s = suggest_companies(vck("X-1", "Completely Different Name", **mine), COMPANIES,
+                          known=known(("Pax8", "P-9", "Zenith Law", 3, theirs)))
+    best = s.iloc[0]
+    assert (best.company_id, best.score) == (3, 99) and why in best.reason and best.auto_ok
+
+
+def test_another_vendors_external_id_naming_this_customers_id_is_the_same_customer():
+    s = suggest_companies(vck("DC-10003", "Cedar & Pine Law, LLP"), COMPANIES,
+                          known=known(("Pax8", "uuid-3", "Cedar Pine", 3, {"vendor_customer_external_id": "DC-10003"})))
+    assert (s.iloc[0].company_id, s.iloc[0].score) == (3, 99)
+    assert "the external id there is this customer's id DC-10003" in s.iloc[0].reason
+
+
+def test_two_vendors_plain_ids_that_happen_to_be_equal_say_nothing():
+    s = suggest_companies(vck("C1", "Nobody Alike"), COMPANIES, known=known(("Phin", "C1", "Zenith Law", 3, {})))
+    assert 3 not in set(s["company_id"])
+
+
+def test_the_same_name_mapped_elsewhere_beats_a_same_name_company_but_not_an_id():
+    k = known(("Intermedia", "IM-1", "Acme Dental Group, Inc.", 2, {}))
+    s = suggest_companies(vck("V-1", "Acme Dental Group"), COMPANIES, known=k)
+    assert list(s["company_id"][:2]) == [2, 1] and (s.iloc[0].score, s.iloc[1].score) == (97, 95)
+    assert s.iloc[0].reason == "already mapped for Intermedia: the same customer name" and s.iloc[0].auto_ok
+    by_account = [co(1, "Acme Dental Group", acct="V-1"), *COMPANIES[1:]]
+    assert suggest_companies(vck("V-1", "Acme Dental Group"), by_account, known=k).iloc[0].company_id == 1
+
+
+def test_two_vendors_disagreeing_about_the_company_is_a_tie_never_accepted_blindly():
+    k = known(("Pax8", "P-1", "Acme Dental Group", 1, {}), ("Sherweb", "S-1", "Acme Dental Group", 2, {}))
+    s = suggest_companies(vck("V-1", "Acme Dental Group"), COMPANIES, known=k)
+    top = s[s["score"] == s["score"].max()]
+    assert set(top["company_id"]) == {1, 2} and not top["auto_ok"].any() and all("tie" in f for f in top["flags"])
+
+
+def test_a_company_the_snapshot_no_longer_holds_is_not_offered():
+    s = suggest_companies(vck("uuid-1", "Someone", ext="DC-1"), COMPANIES,
+                          known=known(("Demo Cloud", "DC-1", "Someone", 99, {})))
+    assert 99 not in set(s["company_id"])
+
+
+@pytest.mark.parametrize("company, method, score, words", [
+    (co(5, "Tenant Co", acct="acme.onmicrosoft.com"), "account number", 100,
+     "the Microsoft tenant domain acme.onmicrosoft.com is the company's account number"),
+    (co(5, "Tenant Co", ident="ACC-7"), "identifier", 99, "the vendor's external id ACC-7 is the company's identifier"),
+    (co(5, "Tenant Co", customFields=[{"id": 3, "caption": "M365 tenant", "value": "acme.onmicrosoft.com"}]),
+     "custom field", 98, "is the company's custom field M365 tenant"),
+])
+def test_connectwise_holding_the_vendors_own_id_of_the_customer_finds_the_company(company, method, score, words):
+    s = suggest_companies(vck("uuid-1", "Something Else", ext="ACC-7", domain="acme.onmicrosoft.com"), [company])
+    best = s.iloc[0]
+    assert (best.company_id, best.method, best.score) == (5, method, score) and words in best.reason
+
+
+def test_the_month_suggests_the_company_mapped_for_the_other_vendor_by_tenant_domain(tmp_path):
+    from billbridge import mappings, sources
+    from billbridge import store as st
+    from billbridge.store import Store
+
+    store = Store.open(tmp_path / "b.db")
+    recon = sources.sample_bytes("microsoft")
+    assert sources.load_month(store, "2026-11", recon, "recon.csv", "microsoft").status == "loaded"
+    # a second reseller bills the same tenant under another name and id
+    other = recon.decode("utf-8-sig").replace("Delta Veterinary Clinic", "DVC Holdings").replace(
+        "3b34853f-892b-5c26-8de3-4b865bf3d0d6", "11111111-2222-3333-4444-555555555555").encode()
+    assert sources.load_month(store, "2026-11", other, "other.csv", "microsoft", vendor="reseller").status == "loaded"
+    delta = mappings.vendor_customers(store, "2026-11").query("vendor == 'microsoft' and vendor_customer_name == "
+                                                              "'Delta Veterinary Clinic'")
+    st.set_mappings(store, "company", "microsoft", [{"vendor_customer_id": delta["vendor_customer_id"].iloc[0],
+                                                     "vendor_customer_name": "Delta Veterinary Clinic", "company_id": 4}])
+    snapshot = {"companies": [co(4, "Delta Veterinary Clinic, Inc."), co(7, "DVC Holdings Group")],
+                "agreements": [], "catalog": []}
+    sug = mappings.suggestions(store, "2026-11", snapshot)["companies"]
+    dvc = sug[(sug["vendor"] == "reseller") & (sug["vendor_customer_name"] == "DVC Holdings")].iloc[0]
+    assert (dvc.company_id, dvc.score) == (4, 99)
+    assert dvc.reason == ("already mapped for Microsoft: the same Microsoft tenant domain "
+                          "deltaveterinaryclinic.onmicrosoft.com")
+    assert mappings.accept(store, "2026-11", snapshot, kinds=("company",))["company"] >= 1
+    got = st.get_mappings(store, "company", "reseller")
+    assert 4 in set(got["company_id"])

@@ -103,9 +103,10 @@ def _reads(store: Store, legacy: bool, plan_id: int, keys: list[str], customer: 
     snaps = L if legacy else st
     out = {
         "imports": [{k: v for k, v in i.items() if not k.startswith("withdrawn_")} for i in imports],
-        "raw": {i: lines.import_lines(store, i, raw=True) for i in ids},
-        "typed": {i: lines.import_lines(store, i) for i in ids},
-        "subset": lines.import_lines_subset(store, ids[0], [2, 5, 9, 10_000]),
+        # version 5 had only the canonical columns (m010 adds the vendor's extras, NULL for these lines)
+        "raw": {i: lines.import_lines(store, i, raw=True, **({} if legacy else {"extras": False})) for i in ids},
+        "typed": {i: lines.import_lines(store, i, **({} if legacy else {"extras": False})) for i in ids},
+        "subset": lines.import_lines_subset(store, ids[0], [2, 5, 9, 10_000])[["line_no", *st.LINE_COLUMNS]],
         "diff": lines.diff_imports(store, ids[0], ids[1]),
         "snapshot_meta": snaps.latest_snapshot(store, MONTH),
         "snapshots": {sid: snaps.load_snapshot(store, sid)

@@ -142,6 +142,8 @@ def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle
         click.echo(f"  {name} member {member['member']}: public key {member['public_key']}, "
                    f"private key {member['private_key']}")
     click.echo("  CW_CLIENT_ID=any non-empty value")
+    for line in _vendor_emulator_lines(sb.base_url):
+        click.echo(line)
     click.echo("Press Ctrl+C to stop.")
     sys.stdout.flush()  # the address must reach a pipe (tee, a test) before serving blocks
     try:
@@ -150,6 +152,21 @@ def sandbox(host, port, data_path, reset, seed, latency_ms, error_rate, throttle
         pass
     finally:
         sb.stop()
+
+
+def _vendor_emulator_lines(base_url: str) -> list[str]:
+    """One line per vendor API emulator: its URL and credentials as the environment variables
+    ``billbridge pull`` reads (sandbox.VENDOR_CREDENTIALS, sources.settings.VENDOR_APIS)."""
+    from billbridge.sandbox import VENDOR_CREDENTIALS
+    from billbridge.sources.settings import VENDOR_APIS
+
+    out = []
+    for vendor, cred in VENDOR_CREDENTIALS.items():
+        spec = VENDOR_APIS[vendor]
+        values = {"api_url": base_url.rstrip("/") + cred["path"], **cred}
+        out.append(f"  {spec.label} emulator: " + " ".join(f"{var}={values[key]}" for key, var in spec.env.items()
+                                                          if values.get(key)))
+    return out
 
 
 @main.command()
@@ -219,6 +236,15 @@ def load(month, file_path, fmt, vendor, demo, exclude_out_of_month, problems_csv
         path = Path(file_path)
         result = sources.load_month(store, month, path.read_bytes(), path.name, fmt, vendor=vendor,
                                     exclude_out_of_month=exclude_out_of_month, loaded_by=operator_name())
+    _echo_load(result, as_json, problems_csv)
+
+
+def _echo_load(result, as_json: bool, problems_csv: str | None = None) -> None:
+    """The outcome of a load or a pull: message, problems, warnings (or the JSON summary); exit 2 when invalid."""
+    from pathlib import Path
+
+    from billbridge import sources
+
     if problems_csv and result.problems:
         Path(problems_csv).write_bytes(sources.problems_csv(result.problems))
     if as_json:
@@ -240,6 +266,35 @@ def load(month, file_path, fmt, vendor, demo, exclude_out_of_month, problems_csv
                        + ", ".join(str(r) for r in oom["line_no"][:20]) + "); --exclude-out-of-month leaves them out.")
     if not result.ok:
         sys.exit(EXIT_USAGE)
+
+
+@main.command()
+@click.argument("vendor", metavar="VENDOR")
+@click.argument("month")
+@click.option("--draft", is_flag=True, help="Pull the charges not invoiced yet (Pax8 draft items, Sherweb's open period).")
+@click.option("--exclude-out-of-month", is_flag=True, help="Leave out lines that bill in another month.")
+@click.option("--problems-csv", type=click.Path(dir_okay=False), help="Write every problem to this CSV file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def pull(vendor, month, draft, exclude_out_of_month, problems_csv, as_json) -> None:
+    """Pull VENDOR's bill for MONTH from its API and store it (all or nothing, versioned).
+
+    VENDOR is a vendor API: pax8 or sherweb. Credentials come from the [pax8] / [sherweb] section of
+    .streamlit/secrets.toml or PAX8_* / SHERWEB_* variables; with none set, the sandbox's emulator of
+    that vendor is used. Exit 2 when a line is invalid (nothing is stored), 3 when the vendor API is
+    unreachable or refuses the credentials.
+    """
+    from billbridge import sources
+    from billbridge.config import operator_name
+
+    month = month_arg(month)
+    apis = sources.names(kind="api")
+    if vendor not in apis:
+        raise click.BadParameter(f"{vendor!r} is not a vendor API; use one of {', '.join(apis)} (files: billbridge "
+                                 "load MONTH --file PATH --format NAME)", param_hint="VENDOR")
+    progress = None if as_json else (lambda done, total, text: click.echo(f"  {text}", err=True))
+    result = sources.pull(open_store(), vendor, month, draft=draft, progress=progress,
+                          exclude_out_of_month=exclude_out_of_month, loaded_by=operator_name())
+    _echo_load(result, as_json, problems_csv)
 
 
 # ---- agreement import and month export (issue 6)
@@ -317,8 +372,11 @@ def export_month(month, xlsx_path, csv_path) -> None:
             export.write_csv(review, csv_path)
     except OSError as exc:
         raise InputError(f"Cannot write {exc.filename or xlsx_path}: {exc.strerror or exc}.") from exc
-    click.echo(f"Wrote {xlsx_path}: vendor cost {review.totals.vendor_cost}, billed {review.totals.billed_price}, "
-               f"margin {review.totals.margin}.")
+    from billbridge.money import format_money
+
+    per = "; ".join(f"vendor cost {format_money(t.vendor_cost, c)}, billed {format_money(t.billed_price, c)}, "
+                    f"margin {format_money(t.margin, c)}" for c, t in review.currency_totals.items())
+    click.echo(f"Wrote {xlsx_path}: {per or 'no amounts'}.")
     if csv_path:
         click.echo(f"Wrote {csv_path} ({len(review.lines)} lines).")
 
@@ -435,16 +493,21 @@ def reconcile_cmd(month, refresh, as_json) -> None:
     if as_json:
         echo_json({"plan_id": res.plan_id, "summary": meta["summary"], "rows": st.plan_rows(store, res.plan_id)})
         return
+    from billbridge import review
+    from billbridge.money import format_money as fm
+
     s = meta["summary"]
     click.echo(f"Plan {res.plan_id} for {month}: {s['status']}"
                + ("" if res.built else f" (unchanged since it was built at {meta['created_at']})"))
-    click.echo(f"  vendor lines {s['lines_checked']} (${s['dollars_checked']}): reconciled {s['lines_reconciled']}, "
-               f"blocked {s['lines_blocked']}, excluded {s['lines_excluded']}; coverage {float(s['coverage']):.1%}")
+    for f in review.currency_figures(review.plan_figures(st.plan_table(store, res.plan_id))).to_dict("records"):
+        c = f["currency"]  # Rule 7.1: one line per currency, never one total of two
+        click.echo(f"  vendor lines {f['lines']} ({fm(f['dollars'], c)}): reconciled {f['reconciled_lines']}, "
+                   f"blocked {f['blocked_lines']}, excluded {f['excluded_lines']}; coverage {float(f['coverage']):.1%}; "
+                   f"customer price impact {fm(f['price_impact'], c)}, margin impact {fm(f['margin_impact'], c)}")
     click.echo("  rows by action: " + ", ".join(f"{a} {d['rows']}" for a, d in s["by_action"].items()))
     if s["by_cause"]:
         click.echo("  blocked/excluded by cause: " + ", ".join(f"{c} {d['rows']}" for c, d in s["by_cause"].items()))
-    click.echo(f"  customer price impact {s['price_impact']}, margin impact {s['margin_impact']}, "
-               f"{s['requests']} ConnectWise writes proposed" + (f", {s['creations']} records to create" if s.get("creations") else ""))
+    click.echo(f"  {s['requests']} ConnectWise writes proposed" + (f", {s['creations']} records to create" if s.get("creations") else ""))
     changes, _ = st.plan_page(store, res.plan_id, actions=["update", "create", "cancel", "blocked"], limit=None)
     for r in changes:
         click.echo(f"  [{r['action']}{'/' + r['cause'] if r.get('cause') else ''}] {r['reason']}")

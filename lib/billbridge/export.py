@@ -3,14 +3,16 @@
 * :func:`load_review` gathers what :func:`billbridge.review.month_review` needs from the store:
   the month's newest plan, the previous month's plan (or its vendor lines), the push results, the
   agreements the month's snapshot shows as already invoiced, and up to six months of history.
-* :func:`workbook_bytes` / :func:`write_xlsx`: sheets ``summary``, ``plan``, ``changes``, ``alerts``,
-  ``push results``, written for people: headers from :data:`billbridge.model.COLUMN_LABELS`, labels
+* :func:`workbook_bytes` / :func:`write_xlsx`: sheets ``summary``, ``vendors``, ``plan``, ``changes``,
+  ``alerts``, ``push results``, written for people (Rule 7.1: the summary has one block of rows per
+  currency, ``vendors`` one row per vendor and currency, every money cell carries its row's currency
+  in its number format, ``€5,440.55``, and every sheet with amounts has a Currency column): headers from :data:`billbridge.model.COLUMN_LABELS`, labels
   instead of codes (actions, causes, flags, alert and change kinds, charge types), whole-number
   ids, quantities without ``.0``, money as numbers in a money format; the header row is frozen
   and filterable and the columns are sized to their text. A text cell that starts like a
   formula (``= + - @``) is stored as text, never evaluated. Totals are the review's exact Decimals.
 * :func:`csv_bytes`: the plan sheet as CSV for people (same headers and labels; money as exact
-  decimal text; formula-looking text prefixed with ``'``). The mappings CSV
+  decimal text in the row's Currency; formula-looking text prefixed with ``'``). The mappings CSV
   (:func:`billbridge.mappings.export_csv`) is the one meant for re-import and keeps its codes.
 """
 
@@ -32,7 +34,7 @@ from billbridge.model import column_label, label, labels
 __all__ = ["previous_month", "load_review", "workbook_bytes", "write_xlsx", "csv_bytes", "write_csv", "SHEETS",
            "people_frame"]
 
-SHEETS = ("summary", "plan", "changes", "alerts", "push results")
+SHEETS = ("summary", "vendors", "plan", "changes", "alerts", "push results")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -51,13 +53,16 @@ def _month_lines(store, month: str) -> tuple[pd.DataFrame, str] | None:
         return rv.review_lines(plan.rows), "plan"
     imports = mo.month_vendor_lines(store, month)
     if imports:
-        return rv.lines_from_vendor(pd.concat([lines for _imp, lines in imports.values()], ignore_index=True)), "vendor"
+        return rv.lines_from_vendor(pd.concat([lines.assign(vendor=vendor) for vendor, (_imp, lines) in imports.items()],
+                                              ignore_index=True)), "vendor"
     return None
 
 
 def load_review(store, month: str, *, margin_threshold: Decimal = Decimal("0.20"),
-                customer_change_threshold: Decimal = Decimal("0.25"), history_months: int = 6) -> rv.MonthReview | None:
-    """The review of ``month`` from what the store holds (None when the month has no plan)."""
+                customer_change_threshold: Decimal = Decimal("0.25"), history_months: int = 6,
+                vendor: str | None = None) -> rv.MonthReview | None:
+    """The review of ``month`` from what the store holds (None when the month has no plan);
+    ``vendor``: narrowed to that vendor (its lines, its previous months, its push results)."""
     from billbridge import month as mo
     from billbridge import store as st_
     from billbridge.snapshot import invoiced_agreements
@@ -81,25 +86,27 @@ def load_review(store, month: str, *, margin_threshold: Decimal = Decimal("0.20"
         plan.rows, month=month, previous_rows=prev, previous_month=prev_month, previous_basis=bases.get(prev_month),
         push_results=push,
         invoiced_agreement_ids=invoiced_agreements(snap) if snap else set(), history=history,
-        margin_threshold=margin_threshold, customer_change_threshold=customer_change_threshold,
+        margin_threshold=margin_threshold, customer_change_threshold=customer_change_threshold, vendor=vendor,
     )
 
 
 # ------------------------------------------------------------------------------------ values
 #: the columns of each sheet for people, in reading order (machine names; headers from model.COLUMN_LABELS)
-PLAN_COLUMNS = ("customer", "customer_id", "product", "sku", "charge_type", "term", "action", "cause", "flags",
+PLAN_COLUMNS = ("vendor", "customer", "customer_id", "product", "sku", "charge_type", "term", "action", "cause", "flags",
                 "agreement_id", "quantity", "unit_cost", "unit_price", "cost", "price", "margin", "not_rebilled",
-                "price_impact", "vendor_price", "bucket", "key")
-CHANGE_COLUMNS = ("kind", "customer", "customer_id", "product", "sku", "quantity_before", "quantity_now",
+                "price_impact", "vendor_price", "currency", "bucket", "key")
+CHANGE_COLUMNS = ("kind", "vendor", "customer", "customer_id", "product", "sku", "quantity_before", "quantity_now",
                   "unit_price_before", "unit_price_now", "unit_cost_before", "unit_cost_now", "price_before",
-                  "price_now", "impact")
-ALERT_COLUMNS = ("kind", "customer", "detail", "dollars", "what", "agreement_id", "key")
+                  "price_now", "impact", "currency")
+ALERT_COLUMNS = ("kind", "customer", "detail", "dollars", "currency", "what", "agreement_id", "key")
+VENDOR_COLUMNS = ("vendor", "currency", "vendor_cost", "billed_price", "margin", "margin_pct", "unbilled_cost",
+                  "customers", "lines")
 PUSH_COLUMNS = ("key", "result", "reason", "action", "company_name", "agreement_id", "addition_id", "http_status",
                 "cw_message", "run_id", "run_started_at", "operator")
 #: money columns (a money number format in Excel, two decimals in CSV)
 MONEY = frozenset({"unit_cost", "unit_price", "cost", "price", "margin", "not_rebilled", "price_impact", "vendor_price",
                    "unit_price_before", "unit_price_now", "unit_cost_before", "unit_cost_now", "price_before",
-                   "price_now", "impact", "dollars"})
+                   "price_now", "impact", "dollars", "vendor_cost", "billed_price", "unbilled_cost"})
 #: quantities (written without a trailing ".0")
 QUANTITIES = frozenset({"quantity", "quantity_before", "quantity_now"})
 #: ids (whole numbers, never "2.0")
@@ -108,6 +115,21 @@ IDS = frozenset({"agreement_id", "company_id", "addition_id", "run_id", "http_st
 CODED = {"action": "action", "cause": "cause", "charge_type": "value", "term": "value", "bucket": "value",
          "result": "value"}
 MONEY_FORMAT = '"$"#,##0.00;[Red]-"$"#,##0.00'
+
+
+def money_format(currency: str | None) -> str:
+    """The Excel number format of an amount in ``currency``: ``"€"#,##0.00`` for EUR, ``#,##0.00
+    "CHF"`` for a currency without a symbol of its own, the currency's decimals (Rule 7.1: a EUR cell
+    never reads as dollars)."""
+    from billbridge.money import CURRENCY_SYMBOLS, minor_unit
+
+    cur = rv._cur(currency)
+    places = minor_unit(cur)
+    body = "#,##0" + ("." + "0" * places if places else "")
+    symbol = CURRENCY_SYMBOLS.get(cur)
+    if symbol:
+        return f'"{symbol}"{body};[Red]-"{symbol}"{body}'
+    return f'{body} "{cur}";[Red]-{body} "{cur}"'
 
 
 def _missing(v: Any) -> bool:
@@ -123,6 +145,10 @@ def _human(col: str, v: Any, kind_table: str | None = None) -> Any:
         return None
     if col == "kind" and kind_table:
         return label(v, kind_table)
+    if col == "vendor" and isinstance(v, str):
+        from billbridge.vendors import vendor_name
+
+        return vendor_name(v)
     if col in CODED:
         return label(v, CODED[col])
     if col in IDS:
@@ -149,7 +175,9 @@ def people_frame(frame: pd.DataFrame, columns: tuple[str, ...] | None = None, ki
     """``frame`` for a person (workbook, CSV, page): the chosen ``columns`` that exist, in order,
     values by :func:`_human`, headers by :func:`billbridge.model.column_label`."""
     cols = [c for c in (columns or tuple(frame.columns)) if c in frame.columns]
-    out = pd.DataFrame({column_label(c): [_human(c, v, kind_table) for v in frame[c]] for c in cols},
+    # object columns from the start: ids mixed with blanks must stay whole numbers (never "2.0")
+    out = pd.DataFrame({column_label(c): pd.Series([_human(c, v, kind_table) for v in frame[c]], index=frame.index,
+                                                   dtype=object) for c in cols},
                        index=frame.index, columns=[column_label(c) for c in cols])
     return out.astype(object)
 
@@ -166,21 +194,25 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def summary_rows(review: rv.MonthReview) -> list[tuple[str, Any, Any, Any]]:
-    """(measure, this month, previous month, change) rows of the summary sheet."""
-    t, p = review.totals, review.previous_totals
+SUMMARY_MEASURES = (("vendor_cost", "Vendor cost"), ("billed_price", "ConnectWise billed price"), ("margin", "Margin"),
+                    ("margin_pct", "Margin %"), ("unbilled_cost", "Vendor cost not re-billed"),
+                    ("customers", "Customers"), ("lines", "Plan rows"))
+
+
+def summary_rows(review: rv.MonthReview) -> list[tuple[str, Any, Any, Any, str]]:
+    """(measure, this month, previous month, change, currency) rows of the summary sheet: one block
+    of :data:`SUMMARY_MEASURES` per currency (a USD and a EUR bill are two blocks, never one total)."""
     out = []
-    for name, text in (("vendor_cost", "Vendor cost"), ("billed_price", "ConnectWise billed price"),
-                       ("margin", "Margin"), ("margin_pct", "Margin %"),
-                       ("unbilled_cost", "Vendor cost not re-billed"), ("customers", "Customers"),
-                       ("lines", "Plan rows")):
-        a = getattr(t, name)
-        b = getattr(p, name) if p else None
-        if name in ("customers", "lines"):
-            change = (a - b) if b is not None else None
-        else:  # money is compared only on the same basis (see MonthReview.comparable)
-            change = review.delta(name)
-        out.append((text, a, b, change))
+    for cur in review.currencies or [rv.DEFAULT_CURRENCY]:
+        t, p = review.totals_for(cur), review.previous_totals_for(cur)
+        for name, text in SUMMARY_MEASURES:
+            a = getattr(t, name)
+            b = getattr(p, name) if p else None
+            if name in ("customers", "lines"):
+                change = (a - b) if b is not None else None
+            else:  # money is compared only on the same basis (see MonthReview.comparable)
+                change = review.delta(name, cur)
+            out.append((text, a, b, change, cur))
     return out
 
 
@@ -208,12 +240,14 @@ def _sheet(ws, frame: pd.DataFrame, columns: tuple[str, ...], kind_table: str | 
     for rec in people.itertuples(index=False, name=None):
         ws.append([_cell(v) for v in rec])
     money_cols = {i for i, c in enumerate(cols, start=1) if c in MONEY}
-    for row in ws.iter_rows(min_row=2):
+    row_currency = list(frame["currency"]) if "currency" in frame.columns else [None] * len(frame)
+    for row, cur in zip(ws.iter_rows(min_row=2), row_currency):
+        fmt = money_format(cur)
         for i, c in enumerate(row, start=1):
             if isinstance(c.value, str) and c.value.startswith(_FORMULA_START):
                 c.data_type = "s"  # never a formula: text typed by a vendor or an operator
             elif i in money_cols and isinstance(c.value, (int, float)):
-                c.number_format = MONEY_FORMAT
+                c.number_format = fmt
     _finish(ws, headers, money_cols, len(people))
 
 
@@ -225,16 +259,20 @@ def workbook_bytes(review: rv.MonthReview) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "summary"
-    headers = [f"Billing month {review.month}", "This month", f"Previous ({review.previous_month or 'none'})", "Change"]
+    title = f"Billing month {review.month}" + (f" · {review.vendor}" if review.vendor else "")
+    headers = [title, "This month", f"Previous ({review.previous_month or 'none'})", "Change", "Currency"]
     ws.append(headers)
-    for text, a, b, d in summary_rows(review):
-        ws.append([text, _cell(a), _cell(b), _cell(d)])
-        fmt = "0.00%" if text == "Margin %" else ("0" if text in ("Customers", "Plan rows") else MONEY_FORMAT)
-        for c in ws[ws.max_row][1:]:
+    for text, a, b, d, cur in summary_rows(review):
+        ws.append([text, _cell(a), _cell(b), _cell(d), cur])
+        fmt = "0.00%" if text == "Margin %" else ("0" if text in ("Customers", "Plan rows") else money_format(cur))
+        for c in ws[ws.max_row][1:4]:
             c.number_format = fmt
     _finish(ws, headers, {2, 3, 4}, 0)
     ws.auto_filter.ref = None
     ws.column_dimensions["A"].width = 30
+    _sheet(wb.create_sheet("vendors"), review.vendors, VENDOR_COLUMNS)
+    for row in wb["vendors"].iter_rows(min_row=2):
+        row[VENDOR_COLUMNS.index("margin_pct")].number_format = "0.00%"
     _sheet(wb.create_sheet("plan"), review.lines, PLAN_COLUMNS)
     _sheet(wb.create_sheet("changes"), review.changes, CHANGE_COLUMNS, "change")
     _sheet(wb.create_sheet("alerts"), review.alerts, ALERT_COLUMNS, "alert")

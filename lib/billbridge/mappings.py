@@ -35,7 +35,7 @@ from billbridge.vendors import month_vendor_lines
 
 __all__ = [
     "CSV_COLUMNS", "SYNC_MODES", "PERIOD_RULES", "RULES", "QUANTITY_BASES", "Problem", "ImportResult",
-    "CreationError", "vendor_customers", "vendor_products", "suggestions", "accept", "export_csv", "import_csv",
+    "CreationError", "vendor_customers", "known_customers", "vendor_products", "suggestions", "accept", "export_csv", "import_csv",
     "company_creation", "agreement_creation", "catalog_creation", "request_creation", "creation_exists",
     "company_choices", "agreement_choices", "catalog_choices",
 ]
@@ -60,33 +60,71 @@ def _amount(lines: pd.DataFrame) -> pd.Series:
                      index=lines.index, dtype=object)
 
 
+def _first_text(values: pd.Series) -> Any:
+    got = values.dropna()
+    got = got[got.astype(str).str.strip() != ""]
+    return got.iloc[0] if len(got) else None
+
+
 def vendor_customers(store: st.Store, month: str) -> pd.DataFrame:
-    """One row per (vendor, vendor customer) of the month: name, lines, vendor dollars (cost)."""
+    """One row per (vendor, vendor customer) of the month: name, lines, vendor dollars (cost) in
+    ``currency`` (the customer's lines' currency; Rule 7.1: ``dollars`` adds only lines of that
+    currency, a customer billed in several lists their codes joined and no dollars), and the ids
+    the vendor keeps for it that ConnectWise may hold (:data:`billbridge.matching.CUSTOMER_KEYS`)."""
     frames = []
     for vendor, (_imp, lines) in month_vendor_lines(store, month).items():
-        df = lines.assign(vendor=vendor, amount=_amount(lines))
+        df = lines.assign(vendor=vendor, amount=_amount(lines),
+                          currency=lines["currency"].fillna("USD") if "currency" in lines else "USD")
+        for c in matching.CUSTOMER_KEYS:
+            if c not in df:
+                df[c] = None
         g = df.groupby(["vendor", "vendor_customer_id"], sort=True).agg(
             vendor_customer_name=("vendor_customer_name", "first"), lines=("line_no", "size"),
-            dollars=("amount", lambda s: sum(s, Decimal(0)))).reset_index()
+            currency=("currency", lambda s: ", ".join(sorted(set(s)))),
+            dollars=("amount", lambda s: sum(s, Decimal(0))),
+            **{c: (c, _first_text) for c in matching.CUSTOMER_KEYS}).reset_index()
+        g["dollars"] = [d if "," not in c else None for d, c in zip(g["dollars"], g["currency"])]
         frames.append(g)
-    cols = ["vendor", "vendor_customer_id", "vendor_customer_name", "lines", "dollars"]
+    cols = ["vendor", "vendor_customer_id", "vendor_customer_name", "lines", "dollars", "currency",
+            *matching.CUSTOMER_KEYS]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
+def known_customers(store: st.Store, month: str, vendor: str, customers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Customers mapped to a company for every vendor but ``vendor`` (what "once per customer" reads,
+    :data:`billbridge.matching.KNOWN_COLUMNS`): the mapping, the vendor's name as a person reads
+    it, and the ids the month's lines give the customer (tenant domain, external id)."""
+    cm = st.get_mappings(store, "company")
+    cm = cm[(cm["vendor"] != vendor) & cm["company_id"].notna()]
+    cols = [*matching.KNOWN_COLUMNS, *matching.CUSTOMER_KEYS]
+    if not len(cm):
+        return pd.DataFrame(columns=cols)
+    customers = vendor_customers(store, month) if customers is None else customers
+    keys = customers[["vendor", "vendor_customer_id", *matching.CUSTOMER_KEYS]]
+    out = cm[["vendor", "vendor_customer_id", "vendor_customer_name", "company_id"]].merge(
+        keys, on=["vendor", "vendor_customer_id"], how="left")
+    out["vendor_label"] = out["vendor"].map(vendors.vendor_name)
+    return out[cols].reset_index(drop=True)
+
+
 def vendor_products(store: st.Store, month: str) -> pd.DataFrame:
-    """One row per (vendor, sku, term, billing_frequency): product name, lines, vendor dollars."""
+    """One row per (vendor, sku, term, billing_frequency): product name, lines, vendor dollars in
+    ``currency`` (as :func:`vendor_customers`: no dollars for a SKU billed in several currencies)."""
     frames = []
     for vendor, (_imp, lines) in month_vendor_lines(store, month).items():
-        df = lines.assign(vendor=vendor, amount=_amount(lines))
+        df = lines.assign(vendor=vendor, amount=_amount(lines),
+                          currency=lines["currency"].fillna("USD") if "currency" in lines else "USD")
         for c in ("term", "billing_frequency"):
             df[c] = df[c].fillna("")
         g = df.groupby(["vendor", "sku", "term", "billing_frequency"], sort=True).agg(
             product_name=("product_name", "first"), lines=("line_no", "size"),
+            currency=("currency", lambda s: ", ".join(sorted(set(s)))),
             dollars=("amount", lambda s: sum(s, Decimal(0)))).reset_index()
+        g["dollars"] = [d if "," not in c else None for d, c in zip(g["dollars"], g["currency"])]
         for c in ("term", "billing_frequency"):
             g[c] = g[c].map(lambda v: v or None).astype(object)
         frames.append(g)
-    cols = ["vendor", "sku", "term", "billing_frequency", "product_name", "lines", "dollars"]
+    cols = ["vendor", "sku", "term", "billing_frequency", "product_name", "lines", "dollars", "currency"]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
@@ -101,29 +139,37 @@ def _product_mapped(pm: pd.DataFrame, sku: str, term: Any, freq: Any) -> bool:
 
 
 def suggestions(store: st.Store, month: str, snapshot: dict[str, Any], *, today: str | None = None,
-                include_mapped: bool = False) -> dict[str, pd.DataFrame]:
+                include_mapped: bool = False, vendor: str | None = None) -> dict[str, pd.DataFrame]:
     """Candidates for what the month needs, best first per item: ``{"companies", "agreements",
-    "products"}``, each with ``vendor``, the item's vendor ``dollars`` at stake, ``score``,
-    ``method``, ``flags``, ``auto_ok`` and ``reason``. Items without any candidate are listed with
-    score 0 (the unmapped queue). Already mapped items are left out unless ``include_mapped``."""
+    "products"}``, each with ``vendor``, the item's vendor ``dollars`` at stake (in ``currency``),
+    ``score``, ``method``, ``flags``, ``auto_ok`` and ``reason``. Items without any candidate are
+    listed with score 0 (the unmapped queue). Already mapped items are left out unless
+    ``include_mapped``; ``vendor``: that vendor's items only (a customer mapped for another vendor
+    still counts: once per customer)."""
     customers = vendor_customers(store, month)
     products = vendor_products(store, month)
     out_c, out_a, out_p = [], [], []
-    for vendor in sorted(set(customers["vendor"]) | set(products["vendor"])):
+    wanted = sorted(set(customers["vendor"]) | set(products["vendor"]))
+    if vendor is not None:
+        wanted = [v for v in wanted if v == vendor]
+    for vendor in wanted:  # noqa: B020 - the filter is read above
         cm = st.get_mappings(store, "company", vendor)
         am = st.get_mappings(store, "agreement", vendor)
         pm = st.get_mappings(store, "product", vendor)
         vc = customers[customers["vendor"] == vendor]
         todo = vc if include_mapped else vc[~vc["vendor_customer_id"].isin(cm["vendor_customer_id"])]
         if len(todo):
-            sug = matching.suggest_companies(todo, snapshot.get("companies") or [])
-            best = sug.merge(todo[["vendor_customer_id", "dollars", "lines"]], on="vendor_customer_id", how="left")
+            sug = matching.suggest_companies(todo, snapshot.get("companies") or [],
+                                             known=known_customers(store, month, vendor, customers))
+            best = sug.merge(todo[["vendor_customer_id", "dollars", "currency", "lines"]], on="vendor_customer_id",
+                             how="left")
             missing = todo[~todo["vendor_customer_id"].isin(sug["vendor_customer_id"])]
             if len(missing):
                 none = missing.assign(company_id=None, company_identifier=None, company_name=None, score=0,
                                       method=None, flags=[()] * len(missing), auto_ok=False,
                                       reason="no candidate found: map by hand or create the company")
-                best = pd.concat([best, none.drop(columns=["vendor"])], ignore_index=True)
+                best = pd.concat([best, none.drop(columns=["vendor", *matching.CUSTOMER_KEYS])],
+                                 ignore_index=True)
             out_c.append(best.assign(vendor=vendor))
         # agreements for customers whose company is mapped but who have no customer-level agreement
         with_company = cm[cm["company_id"].notna() & cm["vendor_customer_id"].isin(vc["vendor_customer_id"])]
@@ -132,11 +178,12 @@ def suggestions(store: st.Store, month: str, snapshot: dict[str, Any], *, today:
         if len(need):
             sa = matching.suggest_agreements(need[["vendor_customer_id", "company_id"]],
                                              snapshot.get("agreements") or [], vendors.vendor_name(vendor), today=today)
-            sa = sa.merge(vc[["vendor_customer_id", "vendor_customer_name", "dollars"]], on="vendor_customer_id", how="left")
+            sa = sa.merge(vc[["vendor_customer_id", "vendor_customer_name", "dollars", "currency"]], on="vendor_customer_id",
+                          how="left")
             missing = need[~need["vendor_customer_id"].isin(sa["vendor_customer_id"])]
             if len(missing):
                 extra = missing[["vendor_customer_id", "company_id"]].merge(
-                    vc[["vendor_customer_id", "vendor_customer_name", "dollars"]], on="vendor_customer_id")
+                    vc[["vendor_customer_id", "vendor_customer_name", "dollars", "currency"]], on="vendor_customer_id")
                 extra = extra.assign(agreement_id=None, agreement_name=None, score=0, method=None,
                                      flags=[()] * len(extra), auto_ok=False,
                                      reason="the company has no agreement: map by hand or create one")
@@ -148,7 +195,7 @@ def suggestions(store: st.Store, month: str, snapshot: dict[str, Any], *, today:
         if len(vp):
             sp = matching.suggest_products(vp, snapshot.get("catalog") or [])
             keys = ["sku", "term", "billing_frequency"]
-            sp = sp.merge(vp[keys + ["dollars"]].astype(object), on=keys, how="left") if len(sp) else sp
+            sp = sp.merge(vp[keys + ["dollars", "currency"]].astype(object), on=keys, how="left") if len(sp) else sp
             have = set(zip(sp["sku"], sp["term"], sp["billing_frequency"])) if len(sp) else set()
             missing = vp[[(s, t, f) not in have for s, t, f in zip(vp["sku"], vp["term"], vp["billing_frequency"])]]
             if len(missing):
@@ -164,9 +211,9 @@ def suggestions(store: st.Store, month: str, snapshot: dict[str, Any], *, today:
         return df.reindex(columns=cols)
 
     return {
-        "companies": cat(out_c, ["vendor", *matching.COMPANY_COLUMNS, "dollars", "lines"]),
-        "agreements": cat(out_a, ["vendor", "vendor_customer_name", *matching.AGREEMENT_COLUMNS, "dollars"]),
-        "products": cat(out_p, ["vendor", *matching.PRODUCT_COLUMNS, "dollars"]),
+        "companies": cat(out_c, ["vendor", *matching.COMPANY_COLUMNS, "dollars", "currency", "lines"]),
+        "agreements": cat(out_a, ["vendor", "vendor_customer_name", *matching.AGREEMENT_COLUMNS, "dollars", "currency"]),
+        "products": cat(out_p, ["vendor", *matching.PRODUCT_COLUMNS, "dollars", "currency"]),
     }
 
 
@@ -180,27 +227,28 @@ def _best(df: pd.DataFrame, keys: list[str], min_score: int, id_col: str) -> pd.
 
 def accept(store: st.Store, month: str, snapshot: dict[str, Any], *, min_score: int = matching.AUTO_ACCEPT_THRESHOLD,
            kinds: tuple[str, ...] = ("company", "agreement", "product"), by: str | None = None,
-           today: str | None = None) -> dict[str, int]:
+           today: str | None = None, vendor: str | None = None) -> dict[str, int]:
     """Record the best suggestion of every unmapped item scoring at least ``min_score`` whose
     candidate carries no flag (deleted, prospect, cancelled, tie ...). Companies go first so the
     agreements of just-mapped companies are suggested and accepted in the same call. Returns
-    how many mappings of each kind were recorded."""
+    how many mappings of each kind were recorded. ``vendor``: that vendor's items only."""
     counts = {"company": 0, "agreement": 0, "product": 0}
+    one = vendor
     if "company" in kinds:
-        sug = suggestions(store, month, snapshot, today=today)["companies"]
+        sug = suggestions(store, month, snapshot, today=today, vendor=one)["companies"]
         best = _best(sug, ["vendor", "vendor_customer_id"], min_score, "company_id")
         for vendor, grp in best.groupby("vendor"):
             counts["company"] += st.set_mappings(store, "company", vendor, grp[["vendor_customer_id", "vendor_customer_name",
                                                                                "company_id"]], by=by, source="suggestion")
     if "agreement" in kinds:
-        sug = suggestions(store, month, snapshot, today=today)["agreements"]
+        sug = suggestions(store, month, snapshot, today=today, vendor=one)["agreements"]
         best = _best(sug, ["vendor", "vendor_customer_id"], min_score, "agreement_id")
         for vendor, grp in best.groupby("vendor"):
             rows = grp[["vendor_customer_id", "agreement_id"]].assign(subscription_id=None, sync_mode="standing",
                                                                       period_rule="advance")
             counts["agreement"] += st.set_mappings(store, "agreement", vendor, rows, by=by, source="suggestion")
     if "product" in kinds:
-        sug = suggestions(store, month, snapshot, today=today)["products"]
+        sug = suggestions(store, month, snapshot, today=today, vendor=one)["products"]
         best = _best(sug, ["vendor", "sku", "term", "billing_frequency"], min_score, "catalog_item_id")
         for vendor, grp in best.groupby("vendor"):
             rows = grp[["sku", "term", "billing_frequency", "product_name", "catalog_item_id"]].assign(

@@ -7,11 +7,22 @@ person looking). Methods and scores:
 ============================  =====  ==================================================
 method                        score  when
 ============================  =====  ==================================================
-``account number``            100    vendor customer id == company ``accountNumber``
-``identifier``                 99    vendor customer id == company ``identifier``
+``account number``            100    vendor customer id, the vendor's external id (Pax8
+                                     ``externalId``) or the Microsoft tenant domain ==
+                                     company ``accountNumber``
+``identifier``                 99    one of those == company ``identifier``
+``already mapped``             99    the same customer is mapped for another vendor: the same
+                                     tenant domain or external id (one vendor's external id
+                                     may be another's customer id)
+``custom field``               98    one of those == a value of the company's ``customFields``
+``already mapped``             97    ... by the same normalised name
 ``same name``                  95    names equal after :func:`normalise_name`
 ``similar name``             0-94    rapidfuzz token-sort ratio of the normalised names
 ============================  =====  ==================================================
+
+**Once per customer.** A customer billed by two vendors maps to one ConnectWise company once: pass
+the other vendors' company mappings as ``known`` to :func:`suggest_companies` and the company
+already chosen for that customer comes first, saying for which vendor ("already mapped for Pax8").
 
 ``auto_ok`` needs score >= :data:`AUTO_ACCEPT_THRESHOLD`, no flag, and no other candidate of the
 same customer at the same score. Flags: ``deleted`` (recycle bin), ``prospect``,
@@ -56,6 +67,11 @@ _SPACE = re.compile(r"\s+")
 
 COMPANY_COLUMNS = ["vendor_customer_id", "vendor_customer_name", "company_id", "company_identifier", "company_name",
                    "score", "method", "flags", "auto_ok", "reason"]
+#: the vendor's own ids of a customer that ConnectWise may hold (``sources.EXTRA_COLUMNS``), with the
+#: words a reason names them by
+CUSTOMER_KEYS = {"vendor_customer_external_id": "the vendor's external id", "vendor_customer_domain": "the Microsoft tenant domain"}
+#: ``known`` (customers mapped for other vendors): these columns, plus any of :data:`CUSTOMER_KEYS`
+KNOWN_COLUMNS = ["vendor", "vendor_label", "vendor_customer_id", "vendor_customer_name", "company_id"]
 
 
 def normalise_name(name: Any) -> str:
@@ -127,12 +143,16 @@ _FLAG_WORDS = {
 }
 
 
-def _reason(method: str, score: int, flags: Iterable[str], what: str) -> str:
-    text = {"account number": f"the vendor customer number is the {what}'s account number",
-            "identifier": f"the vendor customer number is the {what}'s identifier",
-            "same name": "same name once case, punctuation and Inc/LLC-style suffixes are ignored",
-            "similar name": f"similar name (score {score})"}.get(method, method)
-    extra = [_FLAG_WORDS.get(f, f) for f in flags]
+def _reason(method: str, score: int, flags: Iterable[str], what: str, note: str | None = None,
+            words: Mapping[str, str] | None = None) -> str:
+    if isinstance(note, str) and note:
+        text = note
+    else:
+        text = {"account number": f"the vendor customer number is the {what}'s account number",
+                "identifier": f"the vendor customer number is the {what}'s identifier",
+                "same name": "same name once case, punctuation and Inc/LLC-style suffixes are ignored",
+                "similar name": f"similar name (score {score})"}.get(method, method)
+    extra = [(words or {}).get(f) or _FLAG_WORDS.get(f, f) for f in flags]
     if extra:
         text += f"; but the {what} " + " and ".join(extra) + ": confirm by hand"
     elif score < AUTO_ACCEPT_THRESHOLD:
@@ -149,31 +169,51 @@ def _companies_frame(companies: Any) -> pd.DataFrame:
             df["flags"] = [()] * len(df)
         return df
     rows = [{"company_id": c.get("id"), "identifier": c.get("identifier"), "name": c.get("name"),
-             "account_number": c.get("accountNumber"), "flags": company_flags(c)} for c in companies]
-    return pd.DataFrame(rows, columns=["company_id", "identifier", "name", "account_number", "flags"])
+             "account_number": c.get("accountNumber"), "flags": company_flags(c),
+             "custom_fields": _custom_fields(c)} for c in companies]
+    return pd.DataFrame(rows, columns=["company_id", "identifier", "name", "account_number", "flags", "custom_fields"])
+
+
+def _custom_fields(company: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A CW company's custom field values as (caption, value) pairs (``customFields: [{caption, value}]``)."""
+    out = []
+    for f in company.get("customFields") or []:
+        if isinstance(f, Mapping) and _key(f.get("value")):
+            out.append((str(f.get("caption") or f.get("id") or "custom field"), str(f.get("value"))))
+    return tuple(out)
+
+
+def _column(df: pd.DataFrame, name: str) -> list[Any]:
+    return df[name].tolist() if name in df.columns else [None] * len(df)
 
 
 def suggest_companies(vendor_customers: pd.DataFrame, companies: Any, *, limit: int = 5,
-                      min_score: int = MIN_SCORE) -> pd.DataFrame:
+                      min_score: int = MIN_SCORE, known: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (vendor customer, candidate company), best first per customer.
 
-    ``vendor_customers``: columns ``vendor_customer_id``, ``vendor_customer_name`` (duplicates are
-    dropped). ``companies``: CW company JSON records (or a DataFrame with company_id, identifier,
-    name, account_number, flags). Returns :data:`COMPANY_COLUMNS`.
+    ``vendor_customers``: columns ``vendor_customer_id``, ``vendor_customer_name`` and optionally
+    :data:`CUSTOMER_KEYS` (the vendor's external id, the Microsoft tenant domain), duplicates
+    dropped. ``companies``: CW company JSON records (or a DataFrame with company_id, identifier,
+    name, account_number, flags). ``known``: customers already mapped for *other* vendors
+    (:data:`KNOWN_COLUMNS` plus any :data:`CUSTOMER_KEYS`; ``vendor_label`` is the vendor's name as
+    a person reads it): the same customer gets the company chosen there (module docstring).
+    Returns :data:`COMPANY_COLUMNS`.
     """
-    vc = vendor_customers[["vendor_customer_id", "vendor_customer_name"]].drop_duplicates("vendor_customer_id")
+    keep = ["vendor_customer_id", "vendor_customer_name", *[c for c in CUSTOMER_KEYS if c in vendor_customers.columns]]
+    vc = vendor_customers[keep].drop_duplicates("vendor_customer_id")
     vc = vc.reset_index(drop=True)
     cf = _companies_frame(companies).reset_index(drop=True)
     if not len(vc) or not len(cf):
         return pd.DataFrame(columns=COMPANY_COLUMNS)
-    cand: dict[tuple[int, int], tuple[int, str]] = {}
+    cand: dict[tuple[int, int], tuple[int, str, str | None]] = {}
 
-    def offer(i: int, j: int, score: int, method: str) -> None:
+    def offer(i: int, j: int, score: int, method: str, note: str | None = None) -> None:
         old = cand.get((i, j))
         if old is None or score > old[0]:
-            cand[(i, j)] = (score, method)
+            cand[(i, j)] = (score, method, note)
 
     ids = [_key(x) for x in vc["vendor_customer_id"]]
+    own_keys = {c: [_key(x) for x in _column(vc, c)] for c in CUSTOMER_KEYS}
     by_acct: dict[str, list[int]] = {}
     by_ident: dict[str, list[int]] = {}
     by_name: dict[str, list[int]] = {}
@@ -185,14 +225,31 @@ def suggest_companies(vendor_customers: pd.DataFrame, companies: Any, *, limit: 
             by_ident.setdefault(_key(ident), []).append(j)
         if nm:
             by_name.setdefault(nm, []).append(j)
+    by_custom: dict[str, list[tuple[int, str]]] = {}
+    for j, fields in enumerate(_column(cf, "custom_fields")):
+        for caption, value in fields or ():
+            by_custom.setdefault(_key(value), []).append((j, caption))
     vnames = [normalise_name(x) for x in vc["vendor_customer_name"]]
     for i, (cid, nm) in enumerate(zip(ids, vnames)):
         for j in by_acct.get(cid, ()):
             offer(i, j, 100, "account number")
         for j in by_ident.get(cid, ()):
             offer(i, j, 99, "identifier")
+        for col, words in CUSTOMER_KEYS.items():
+            value = own_keys[col][i]
+            if not value:
+                continue
+            shown = _column(vc, col)[i]
+            for j in by_acct.get(value, ()):
+                offer(i, j, 100, "account number", f"{words} {shown} is the company's account number")
+            for j in by_ident.get(value, ()):
+                offer(i, j, 99, "identifier", f"{words} {shown} is the company's identifier")
+            for j, caption in by_custom.get(value, ()):
+                offer(i, j, 98, "custom field", f"{words} {shown} is the company's custom field {caption}")
         for j in by_name.get(nm, ()):
             offer(i, j, 95, "same name")
+    if known is not None and len(known):
+        _offer_known(vc, ids, own_keys, vnames, cf, known, offer)
     # fuzzy: all pairs at once, chunked to bound memory
     chunk = max(1, 2_000_000 // max(1, len(cnames)))
     for start in range(0, len(vnames), chunk):
@@ -213,6 +270,7 @@ def suggest_companies(vendor_customers: pd.DataFrame, companies: Any, *, limit: 
     out = pd.DataFrame({
         "_i": [i for i, _ in keys], "_j": [j for _, j in keys],
         "score": [cand[k][0] for k in keys], "method": [cand[k][1] for k in keys],
+        "_note": [cand[k][2] for k in keys],
     })
     out["vendor_customer_id"] = vc["vendor_customer_id"].to_numpy(dtype=object)[out["_i"]]
     out["vendor_customer_name"] = vc["vendor_customer_name"].to_numpy(dtype=object)[out["_i"]]
@@ -230,8 +288,56 @@ def suggest_companies(vendor_customers: pd.DataFrame, companies: Any, *, limit: 
     tie = (out["score"] == top_score) & out["_clean"] & (out["_n_top"] > 1)
     out.loc[tie, "flags"] = out.loc[tie, "flags"].map(lambda f: tuple(f) + ("tie",))
     out["auto_ok"] = (out["score"] >= AUTO_ACCEPT_THRESHOLD) & (out["flags"].map(len) == 0) & (out["score"] == top_score)
-    out["reason"] = [_reason(m, s, f, "company") for m, s, f in zip(out["method"], out["score"], out["flags"])]
+    out["reason"] = [_reason(m, s, f, "company", n) for m, s, f, n in
+                     zip(out["method"], out["score"], out["flags"], out["_note"])]
     return out[COMPANY_COLUMNS].reset_index(drop=True)
+
+
+def _offer_known(vc: pd.DataFrame, ids: list[str], own_keys: dict[str, list[str]], vnames: list[str],
+                 cf: pd.DataFrame, known: pd.DataFrame, offer) -> None:
+    """Offer each customer the company it is already mapped to for another vendor (``known``):
+
+    * 99 when both have the same Microsoft tenant domain, or the same external id, or one's
+      external id is the other's customer id (an MSP sets the Pax8 ``externalId`` to its own
+      customer number, often the id another vendor uses); two vendors' plain customer ids that
+      happen to be equal say nothing;
+    * 97 when the names are the same once normalised (:func:`normalise_name`).
+    """
+    position: dict[int, int] = {}
+    for j, cid in enumerate(cf["company_id"]):
+        if cid is not None and cid == cid:
+            position.setdefault(int(cid), j)
+    domains: dict[str, list[tuple[int, str]]] = {}
+    externals: dict[str, list[tuple[int, str]]] = {}
+    customer_ids: dict[str, list[tuple[int, str]]] = {}
+    names: dict[str, list[tuple[int, str]]] = {}
+    label_col = "vendor_label" if "vendor_label" in known.columns else "vendor"
+    for rec in known.to_dict("records"):
+        comp = rec.get("company_id")
+        if comp is None or comp != comp or int(comp) not in position:
+            continue  # mapped to a company this snapshot does not hold
+        hit = (position[int(comp)], str(rec.get(label_col)))
+        for index, value in ((domains, rec.get("vendor_customer_domain")), (externals, rec.get("vendor_customer_external_id")),
+                             (customer_ids, rec.get("vendor_customer_id")), (names, normalise_name(rec.get("vendor_customer_name")))):
+            if _key(value):
+                index.setdefault(_key(value), []).append(hit)
+    for i in range(len(vc)):
+        dom, ext, own = own_keys["vendor_customer_domain"][i], own_keys["vendor_customer_external_id"][i], ids[i]
+        shown = {c: _column(vc, c)[i] for c in CUSTOMER_KEYS}
+        found: list[tuple[int, str, str]] = []
+        if dom:
+            found += [(j, lab, f"the same Microsoft tenant domain {shown['vendor_customer_domain']}") for j, lab in domains.get(dom, ())]
+        if ext:
+            found += [(j, lab, f"the same external id {shown['vendor_customer_external_id']}") for j, lab in externals.get(ext, ())]
+            found += [(j, lab, f"its external id {shown['vendor_customer_external_id']} is the customer's id there")
+                      for j, lab in customer_ids.get(ext, ())]
+        if own:
+            found += [(j, lab, f"the external id there is this customer's id {vc['vendor_customer_id'].iloc[i]}")
+                      for j, lab in externals.get(own, ())]
+        for j, lab, why in found:
+            offer(i, j, 99, "already mapped", f"already mapped for {lab}: {why}")
+        for j, lab in names.get(vnames[i], ()) if vnames[i] else ():
+            offer(i, j, 97, "already mapped", f"already mapped for {lab}: the same customer name")
 
 
 def best_suggestions(suggestions: pd.DataFrame, vendor_customers: pd.DataFrame | None = None,
@@ -320,7 +426,8 @@ def suggest_agreements(customer_companies: pd.DataFrame, agreements: Iterable[Ma
     tie = out["_clean"] & (out["score"] == top) & (n_top > 1)
     out.loc[tie, "flags"] = out.loc[tie, "flags"].map(lambda f: tuple(f) + ("tie",))
     out["auto_ok"] = (out["score"] >= 80) & (out["flags"].map(len) == 0) & (out["score"] == top)
-    out["reason"] = [m + ("" if not f else "; but it " + " and ".join(_FLAG_WORDS.get(x, x) for x in f) + ": confirm by hand")
+    words = {**_FLAG_WORDS, "tie": "ties with another agreement"}
+    out["reason"] = [m + ("" if not f else "; but it " + " and ".join(words.get(x, x) for x in f) + ": confirm by hand")
                      for m, f in zip(out["method"], out["flags"])]
     return out[AGREEMENT_COLUMNS].reset_index(drop=True)
 

@@ -32,6 +32,10 @@ __all__ = [
     "round_fraction",
     "to_fraction",
     "parse_money",
+    "format_money",
+    "sum_by_currency",
+    "format_amounts",
+    "CURRENCY_SYMBOLS",
     "is_currency_code",
     "MONEY_RE",
     "MONEY_RE_COMMA",
@@ -150,10 +154,39 @@ def parse_money(text: str | int | Decimal, decimal_comma: bool = False) -> Decim
     return -value if negative else value
 
 
-def format_money(amount: Decimal | int | str, currency: str = "USD") -> str:
-    """``$1,234.50`` / ``-$12.00`` for USD, ``1,234.50 EUR`` for other currencies (display only)."""
+#: currencies written with their symbol in front (``€5,440.55``); every other code follows the
+#: amount (``1,234.50 CHF``), so ``$`` never stands for a Canadian or Australian dollar
+CURRENCY_SYMBOLS: dict[str, str] = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def format_money(amount: Decimal | int | str, currency: str | None = "USD") -> str:
+    """``$1,234.50`` / ``-$12.00`` for USD, ``€5,440.55`` for EUR, ``£3.20`` for GBP, ``1,234.50
+    CHF`` for other currencies, to the currency's minor unit (display only; a missing currency is
+    billbridge's default, USD)."""
+    currency = currency if isinstance(currency, str) and currency.strip() else "USD"
+    currency = currency.strip().upper()
     d = Decimal(str(amount))
     sign = "-" if d < 0 else ""
     places = minor_unit(currency) if is_currency_code(currency) else 2
     body = f"{abs(d):,.{places}f}"
-    return f"{sign}${body}" if currency == "USD" else f"{sign}{body} {currency}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}"
+
+
+def sum_by_currency(amounts, currencies) -> dict[str, Decimal]:
+    """Exact sums of ``amounts`` per currency (Rule 7.1: two currencies are never added), in currency
+    order; missing amounts are skipped, a missing currency is USD."""
+    out: dict[str, Decimal] = {}
+    for amount, cur in zip(amounts, currencies):
+        if amount is None or (isinstance(amount, float) and amount != amount) or amount == "":
+            continue
+        code = cur.strip().upper() if isinstance(cur, str) and cur.strip() else "USD"
+        out[code] = out.get(code, Decimal(0)) + Decimal(str(amount))
+    return dict(sorted(out.items()))
+
+
+def format_amounts(by_currency: dict[str, Decimal], *, empty: str = "$0.00") -> str:
+    """Amounts of several currencies side by side, never added: ``$8,804.32 · €5,440.55``."""
+    if not by_currency:
+        return empty
+    return " · ".join(format_money(v, c) for c, v in by_currency.items())

@@ -61,10 +61,11 @@ def account_calendar(lines: pd.DataFrame, billing_month: str) -> pd.DataFrame:
     ``anchor`` (BDOM day: creation day, else the day recurring periods start), ``bdom`` (this
     month's billing date), ``cw_start``/``cw_end`` (addition dates), ``cw_invoice``, ``late_risk``
     (BDOM or a subscription start in the last six days of the month), ``split`` (a vendor period
-    spans two CW months), ``line_count``."""
+    spans two CW months), ``line_count``, ``vendor`` (the lines' ``vendor`` column when they have one:
+    several vendors' lines can be drawn together)."""
     parse_billing_month(billing_month)
     cols = ["vendor_customer_id", "vendor_customer_name", "label", "anchor", "bdom", "cw_start", "cw_end",
-            "cw_invoice", "late_risk", "split", "line_count"]
+            "cw_invoice", "late_risk", "split", "line_count", "vendor"]
     if lines is None or not len(lines):
         return pd.DataFrame(columns=cols)
     df = lines.copy()
@@ -93,7 +94,7 @@ def account_calendar(lines: pd.DataFrame, billing_month: str) -> pd.DataFrame:
         out.append({"vendor_customer_id": cid, "vendor_customer_name": name, "label": f"{name} ({cid})",
                     "anchor": anchor, "bdom": bdom, "cw_start": first, "cw_end": last,
                     "cw_invoice": cw_invoice_date(billing_month), "late_risk": risk, "split": split,
-                    "line_count": int(len(g))})
+                    "line_count": int(len(g)), "vendor": g["vendor"].iloc[0] if "vendor" in g else None})
     return pd.DataFrame(out, columns=cols)
 
 

@@ -1,8 +1,15 @@
 """Streamlit-side helpers shared by ``app.py`` and the pages (the only package that imports streamlit).
 
 Pages stay thin: they read widgets, call :mod:`billbridge`, and render. This package holds the few
-things every page needs: configuration from ``st.secrets`` or the environment, the cached
-ConnectWise connection, the database handle, the shared billing month and error display.
+things every page needs: configuration from ``st.secrets`` or the environment (ConnectWise's and
+the vendor APIs', :func:`secrets_section`), the cached ConnectWise connection, the database handle,
+the shared billing month and vendor, money in its currency, and error display.
+
+**The vendor filter** lives in the sidebar next to the billing month (:func:`vendor_picker`), not on
+each page: the month review, Reconcile, Mappings, Timeline and Sync status then all show the same
+vendor (or all of them) without the operator setting it five times, it survives page switches and a
+refresh (``?vendor=`` in the URL, like ``?month=``), and a month without that vendor simply shows
+all of its vendors (the choice comes back in a month that has it).
 """
 
 from __future__ import annotations
@@ -18,17 +25,28 @@ from billbridge.errors import InputError
 MONTH_KEY = "billing_month"
 #: the URL query parameter holding the billing month (``?month=2026-11``): shareable, survives a refresh
 MONTH_PARAM = "month"
+#: the vendor every page narrows to (None: all the month's vendors) and its URL parameter (``?vendor=pax8``)
+VENDOR_KEY = "vendor_filter"
+VENDOR_PARAM = "vendor"
+ALL_VENDORS = "All vendors"
 SHELL_KEY = "_billbridge_shell"
+
+
+def secrets_section(name: str) -> dict[str, Any] | None:
+    """A section of secrets.toml (``connectwise``, ``pax8``, ``sherweb``) as a plain dict, or
+    ``None`` when there is no secrets file or no such section; the library falls back to the
+    environment. Never shown on a page."""
+    try:
+        if name in st.secrets:
+            return dict(st.secrets[name])
+    except Exception:  # no secrets.toml at all: st.secrets raises (streamlit-notes.md)
+        return None
+    return None
 
 
 def _secrets_section() -> dict[str, Any] | None:
     """The ``[connectwise]`` section of secrets.toml, or ``None`` when there is no secrets file."""
-    try:
-        if "connectwise" in st.secrets:
-            return dict(st.secrets["connectwise"])
-    except Exception:  # no secrets.toml at all: st.secrets raises (streamlit-notes.md)
-        return None
-    return None
+    return secrets_section("connectwise")
 
 
 def config() -> AppConfig:
@@ -105,12 +123,17 @@ def set_billing_month(month: str) -> None:
 
 
 def keep_month_in_url() -> None:
-    """Write the billing month into the URL (``?month=``) unless it is there already: a page switch
-    drops query parameters, so the shell calls this on every run. Says so once when the link's
-    month could not be read."""
+    """Write the billing month (and the vendor filter, when one is chosen) into the URL (``?month=``,
+    ``?vendor=``) unless it is there already: a page switch drops query parameters, so the shell
+    calls this on every run. Says so once when the link's month could not be read."""
     month = billing_month()
     if st.query_params.get(MONTH_PARAM) != month:
         st.query_params[MONTH_PARAM] = month
+    chosen = st.session_state.get(VENDOR_KEY)
+    if chosen and st.query_params.get(VENDOR_PARAM) != chosen:
+        st.query_params[VENDOR_PARAM] = chosen
+    elif not chosen and VENDOR_PARAM in st.query_params:
+        del st.query_params[VENDOR_PARAM]
     bad = st.session_state.pop("_bad_month_param", None)
     if bad is not None:
         st.toast(f"The link's month {bad!r} is not a billing month (YYYY-MM); showing {month}.",
@@ -123,6 +146,52 @@ def month_options(around: str, known: list[str] | None = None, back: int = 12, a
 
     out = set(known or []) | {add_months(around, delta) for delta in range(-back, ahead + 1)}
     return sorted(out, reverse=True)
+
+
+def month_vendors(month: str) -> list[str]:
+    """The vendors whose imports make up ``month`` (in effect, not withdrawn), by name."""
+    from billbridge import store as bst
+
+    with store() as s:
+        return [imp["vendor"] for imp in bst.month_imports(s, month)]
+
+
+def vendor_filter(month: str | None = None) -> str | None:
+    """The vendor the pages narrow to (None: every vendor of the month). A new session starts from
+    the URL's ``?vendor=``; with ``month``, a vendor that has nothing in that month reads as None."""
+    if VENDOR_KEY not in st.session_state:
+        st.session_state[VENDOR_KEY] = st.query_params.get(VENDOR_PARAM) or None
+    chosen = st.session_state[VENDOR_KEY]
+    if chosen and month is not None and chosen not in month_vendors(month):
+        return None
+    return chosen
+
+
+def set_vendor_filter(vendor: str | None) -> None:
+    st.session_state[VENDOR_KEY] = vendor or None
+    keep_month_in_url()
+
+
+def vendor_label(vendor: str | None) -> str:
+    """A vendor as a person reads it (``Demo Cloud``, ``Pax8``); ``All vendors`` for None or ''."""
+    from billbridge.vendors import vendor_name
+
+    return vendor_name(vendor) if vendor and vendor != ALL_VENDORS else ALL_VENDORS
+
+
+def vendor_picker(month: str) -> str | None:
+    """The sidebar's vendor control: *All vendors* or one vendor of ``month``; returns the choice."""
+    vendors = month_vendors(month)
+    current = vendor_filter(month)
+    options = ["", *vendors]  # "": all vendors (a None option would read as "nothing chosen")
+    key = f"vendor_picker_{month}"  # one widget per month: another month offers other vendors
+    st.selectbox(
+        "Vendor", options, index=options.index(current or ""), key=key, format_func=vendor_label,
+        on_change=lambda: set_vendor_filter(st.session_state[key]), disabled=len(vendors) < 2,
+        help="Every page shows this vendor's lines only, or all vendors of the month. Amounts are always "
+             "per currency: two currencies are never added.",
+    )
+    return current
 
 
 def show_cw_error(exc: Exception, *, what: str = "ConnectWise") -> None:
@@ -142,10 +211,18 @@ def show_flash() -> None:
         getattr(st, kind)(message)
 
 
-def money(value: Any) -> str:
-    """``$1,234.50`` / ``-$12.00`` for Decimals, ints or floats (display only)."""
+def money(value: Any, currency: Any = "USD") -> str:
+    """``$1,234.50`` / ``-$12.00`` / ``€5,440.55`` for Decimals, ints or floats in ``currency``
+    (display only; a missing currency is USD)."""
     from billbridge.money import format_money
 
     if value is None or value == "" or (isinstance(value, float) and value != value):
         return ""
-    return format_money(value)
+    return format_money(value, currency if isinstance(currency, str) and currency else "USD")
+
+
+def amounts(by_currency: dict, empty: str = "$0.00") -> str:
+    """Amounts of several currencies side by side (``$8,804.32 · €5,440.55``), never added."""
+    from billbridge.money import format_amounts
+
+    return format_amounts(by_currency, empty=empty)

@@ -111,11 +111,15 @@ def _custom_mapping(store, vendor: str, data: bytes, file_name: str):
 
 def render_parse(parsed) -> None:
     """Totals, problems (first 50 + CSV of all), warnings, out-of-month lines and a typed preview."""
+    from billbridge.sources.load import cost_by_currency
+
     row = metric_row()
     row.metric("Lines", f"{parsed.line_count:,}", width=METRIC)
     row.metric("Customers", f"{parsed.customer_count:,}", width=METRIC)
-    row.metric("Vendor cost", ui.money(parsed.total_cost), width=METRIC)
-    row.metric("Price to customers", ui.money(parsed.total_price), width=METRIC)
+    table = parsed.table if parsed.ok else None  # per currency (Rule 7.1), never one sum of two
+    row.metric("Vendor cost", ui.amounts(cost_by_currency(table), empty=ui.money(parsed.total_cost)), width=METRIC)
+    row.metric("Price to customers", ui.amounts(cost_by_currency(table, "extended_price"),
+                                                empty=ui.money(parsed.total_price)), width=METRIC)
     for warning in parsed.warnings:
         st.warning(md(warning))
     if parsed.problems:
@@ -148,28 +152,41 @@ def render_parse(parsed) -> None:
 def _preview(df: pd.DataFrame) -> pd.DataFrame:
     """Lines as billbridge read them: labels for charge types and terms, exact unit amounts (the
     vendor's decimals, not rounded to cents), '' where a value is missing."""
+    cur = list(df["currency"]) if "currency" in df else ["USD"] * len(df)
     return display_frame(df, PREVIEW, money=()).assign(**{
-        column_label(c): [_exact(v) for v in df[c]] for c in ("unit_cost", "unit_price") if c in df})
+        column_label(c): [_exact(v, k) for v, k in zip(df[c], cur)] for c in ("unit_cost", "unit_price") if c in df})
 
 
-def _exact(v) -> str:
+def _exact(v, currency="USD") -> str:
+    """A unit amount with every decimal the vendor gave, in its currency (``$0.0450``, ``€10.7000``)."""
+    from billbridge.money import CURRENCY_SYMBOLS
+
     if v is None or v != v or v == "":
         return ""
-    return f"${v}" if not str(v).startswith("-") else f"-${str(v)[1:]}"
+    cur = currency if isinstance(currency, str) and currency else "USD"
+    text = str(v)
+    sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
+    symbol = CURRENCY_SYMBOLS.get(cur)
+    return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {cur}"
 
 
-def render_history(store, month: str) -> None:
-    """Every import of the month (all versions), a totals card per import, and a version diff."""
-    imports = bst.list_imports(store, billing_month=month)
+def render_history(store, month: str, vendor: str | None = None) -> None:
+    """Every import of the month (all versions; ``vendor``: that vendor's only), their totals in
+    their currency, and a version diff."""
+    imports = bst.list_imports(store, billing_month=month, vendor=vendor)
     if not imports:
-        st.info(f"Nothing loaded for {month} yet.")
+        st.info(f"Nothing loaded for {month} yet." if vendor is None else
+                f"Nothing loaded from {md(ui.vendor_label(vendor))} for {month} yet.")
         return
     table = pd.DataFrame(imports)
     table["sha256"] = table["sha256"].str[:12]
     table["status"] = [withdrawal_status(i) for i in imports]
+    found = bst.import_currencies(store, [i["id"] for i in imports])
+    table["currency"] = [", ".join(found.get(i["id"]) or ["USD"]) for i in imports]
     st.dataframe(
         display_frame(table, ["id", "vendor", "version", "status", "file_name", "format", "line_count",
-                              "customer_count", "total_cost", "total_price", "loaded_at", "loaded_by", "sha256"],
+                              "customer_count", "total_cost", "total_price", "currency", "loaded_at", "loaded_by",
+                              "sha256"],
                       rename={"id": "Import", "status": "Status"}),
         hide_index=True, width="stretch",
     )
@@ -186,15 +203,7 @@ def render_history(store, month: str) -> None:
         c1, c2 = st.columns(2)
         new = c1.selectbox("Newer", names, index=0, key=f"diff_new_{vendor}")
         old = c2.selectbox("Older", names, index=1, key=f"diff_old_{vendor}")
-        diff = bst.diff_imports(store, labels[old], labels[new])
-        row = metric_row()
-        row.metric("Lines added", len(diff["added"]), width=METRIC)
-        row.metric("Lines removed", len(diff["removed"]), width=METRIC)
-        row.metric("Quantities changed", len(diff["quantity_changed"]), width=METRIC)
-        for name, frame in diff.items():
-            if len(frame):
-                with st.expander(f"{name.replace('_', ' ').capitalize()} ({len(frame)})"):
-                    st.dataframe(display_frame(frame), hide_index=True, width="stretch")
+        render_diff(bst.diff_imports(store, labels[old], labels[new]))
 
 
 def __getattr__(name: str):
@@ -237,3 +246,115 @@ def render_withdrawal(store, imports: list[dict]) -> None:
                 f"{imp['billing_month']} uses version {now['version']} of {md(imp['vendor'])}." if now else
                 f"{imp['billing_month']} has no {md(imp['vendor'])} import in effect."))
             st.rerun()
+
+
+# ---- pull from a vendor API (issue 11) --------------------------------------------------------
+PULL_RESULT = "pull_result"
+
+
+def api_vendors() -> list[str]:
+    """The vendor APIs billbridge can pull from (the sources registry's ``api`` sources)."""
+    return sources.names(kind="api")
+
+
+def pull_settings(vendor: str):
+    """The vendor's API settings: its ``[pax8]`` / ``[sherweb]`` secrets section or the environment,
+    else the sandbox's emulator (a :class:`~billbridge.errors.ConfigError` when half configured)."""
+    from billbridge.sources import settings as vs
+
+    return vs.resolve(vendor, secrets=ui.secrets_section(vendor), data_dir=ui.config().data_dir)
+
+
+def describe_settings(settings) -> str:
+    """Where a pull goes, in words, secrets masked (never shown)."""
+    from billbridge.sources import settings as vs
+
+    label = vs.VENDOR_APIS[settings.vendor].label
+    if settings.sandbox:
+        return f"Pulling from the sandbox's {label} emulator (no {label} credentials are configured)."
+    d = vs.describe(settings)
+    where = "the [" + settings.vendor + "] section of .streamlit/secrets.toml" if settings.source == "secrets.toml" \
+        else "the environment"
+    return f"Pulling from {d['api_url']} as client {d['client_id']} (secret {d['client_secret']}, from {where})."
+
+
+def pull_error_text(exc: Exception, vendor: str, settings=None) -> str:
+    """A failed pull in plain words, with the fix (never a secret: the library redacts them)."""
+    from billbridge.errors import ConfigError
+    from billbridge.sources import settings as vs
+    from billbridge.sources.http import VendorAPIError, VendorAuthError, VendorConnectionError
+
+    spec = vs.VENDOR_APIS.get(vendor)
+    label = spec.label if spec else vendor
+    env = spec.env if spec else {}
+    where = f"the [{vendor}] section of .streamlit/secrets.toml or the environment"
+    said = md(str(exc))
+    if isinstance(exc, VendorAuthError):
+        names = " and ".join(v for k, v in env.items() if k in ("client_id", "client_secret", "subscription_key"))
+        return (f"{label} refused the credentials: {said}. Nothing was stored. Fix: check {names} in {where} "
+                f"(or remove them to pull from the sandbox's {label} emulator), then pull again.")
+    if isinstance(exc, VendorConnectionError):
+        url = f" ({settings.api_url})" if settings is not None else ""
+        return (f"billbridge could not reach {label}: {said}. Nothing was stored. Fix: check {env.get('api_url')}{url} "
+                "and the network, then pull again.")
+    if isinstance(exc, VendorAPIError):
+        return f"{label} failed: {said}. Nothing was stored. Pull again in a few minutes."
+    if isinstance(exc, ConfigError):
+        return f"{label} is not fully configured: {said}"
+    return f"Nothing was stored: {said}."
+
+
+def run_pull(store, vendor: str, month: str, *, draft: bool, exclude_out_of_month: bool = False) -> None:
+    """Pull ``vendor``'s ``month`` with a progress bar; keep the result for the next run (or show
+    the error in plain words with the fix)."""
+    from billbridge.errors import BillbridgeError
+
+    settings = None
+    try:
+        settings = pull_settings(vendor)
+        st.caption(describe_settings(settings))
+        bar = st.progress(0.0, text=f"Asking {ui.vendor_label(vendor)} for {month}…")
+
+        def progress(done: int, total: int | None, text: str) -> None:
+            bar.progress(min(1.0, done / total) if total else 0.0, text=text)
+
+        result = sources.pull(store, vendor, month, draft=draft, progress=progress, settings=settings,
+                              exclude_out_of_month=exclude_out_of_month, loaded_by=operator())
+    except BillbridgeError as exc:
+        st.error(pull_error_text(exc, vendor, settings))
+        return
+    st.session_state[PULL_RESULT] = result
+    ui.flash(md(result.message), OUTCOME.get(result.status, "info"))
+    st.rerun()
+
+
+def render_pull_result(store, month: str) -> None:
+    """The last pull's outcome, like a file load: problems (first 50 + CSV of all), warnings, and
+    what changed against the previous version (draft -> final bill included)."""
+    result = st.session_state.get(PULL_RESULT)
+    if result is None or result.billing_month != month:
+        return
+    for warning in result.parse.warnings:
+        st.warning(md(warning))
+    if result.problems:
+        render_parse(result.parse)
+        return
+    if result.previous_id and result.import_id:
+        old, new = bst.get_import(store, result.previous_id), bst.get_import(store, result.import_id)
+        if old is None or new is None:
+            return
+        what = lambda imp: ("draft" if str(imp["format"]).endswith(sources.registry.DRAFT_SUFFIX)  # noqa: E731
+                            else "bill") + f" (version {imp['version']})"
+        st.markdown(f"**What changed from the {what(old)} to the {what(new)}**")
+        render_diff(bst.diff_imports(store, old["id"], new["id"]))
+
+
+def render_diff(diff: dict) -> None:
+    row = metric_row()
+    row.metric("Lines added", len(diff["added"]), width=METRIC)
+    row.metric("Lines removed", len(diff["removed"]), width=METRIC)
+    row.metric("Quantities changed", len(diff["quantity_changed"]), width=METRIC)
+    for name, frame in diff.items():
+        if len(frame):
+            with st.expander(f"{name.replace('_', ' ').capitalize()} ({len(frame)})"):
+                st.dataframe(display_frame(frame), hide_index=True, width="stretch")

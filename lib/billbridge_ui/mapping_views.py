@@ -58,6 +58,7 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "kind": "company", "vendor": c["vendor"], "item": c["vendor_customer_name"] + " (" + c["vendor_customer_id"] + ")",
             "candidate": [f"{n} ({i})" if i is not None and i == i else "" for n, i in zip(c["company_name"], c["company_id"])],
             "score": c["score"], "method": c["method"], "flags": c["flags"], "dollars": c["dollars"], "reason": c["reason"],
+            "_currency": c["currency"] if "currency" in c else None,
             "_key": "company" + SEP + c["vendor"] + SEP + c["vendor_customer_id"], "_id": c["company_id"],
             "_name": c["vendor_customer_name"], "_sku": None, "_term": None, "_freq": None, "_company": None}))
     a = sug["agreements"].groupby(["vendor", "vendor_customer_id"], sort=False).head(1)
@@ -66,6 +67,7 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "kind": "agreement", "vendor": a["vendor"], "item": a["vendor_customer_name"] + " (" + a["vendor_customer_id"] + ")",
             "candidate": [f"{n} ({i})" if i is not None and i == i else "" for n, i in zip(a["agreement_name"], a["agreement_id"])],
             "score": a["score"], "method": a["method"], "flags": a["flags"], "dollars": a["dollars"], "reason": a["reason"],
+            "_currency": a["currency"] if "currency" in a else None,
             "_key": "agreement" + SEP + a["vendor"] + SEP + a["vendor_customer_id"], "_id": a["agreement_id"],
             "_name": a["vendor_customer_name"], "_sku": None, "_term": None, "_freq": None, "_company": a["company_id"]}))
     p = sug["products"].groupby(["vendor", "sku", "term", "billing_frequency"], sort=False, dropna=False).head(1)
@@ -76,6 +78,7 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
                      for sku, t, n in zip(p["sku"], p["term"], p["product_name"])],
             "candidate": [f"{n} ({i})" if i is not None and i == i else "" for n, i in zip(p["catalog_identifier"], p["catalog_item_id"])],
             "score": p["score"], "method": p["method"], "flags": p["flags"], "dollars": p["dollars"], "reason": p["reason"],
+            "_currency": p["currency"] if "currency" in p else None,
             "_key": "product" + SEP + p["vendor"] + SEP + p["sku"] + SEP + p["term"].fillna("") + SEP + p["billing_frequency"].fillna(""),
             "_id": p["catalog_item_id"], "_name": p["product_name"], "_sku": p["sku"], "_term": p["term"],
             "_freq": p["billing_frequency"], "_company": None}))
@@ -86,8 +89,10 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
     q["method"] = q["method"].map(lambda m: "" if m is None or m != m else str(m))
     q["score"] = q["score"].fillna(0).astype(int)
     q["_dollars"] = q["dollars"].map(lambda d: Decimal(str(d)) if d is not None and d == d else Decimal(0))
-    q = q.sort_values(["_dollars", "score"], ascending=[False, False], kind="stable")
-    q["at_stake"] = q["_dollars"].map(ui.money)
+    q["_currency"] = q["_currency"].map(lambda c: c if isinstance(c, str) and c else "USD")
+    q = q.sort_values(["_dollars", "score"], ascending=[False, False], kind="stable")  # compared, never added
+    q["at_stake"] = [ui.money(d, c) if "," not in c else "" for d, c in zip(q["_dollars"], q["_currency"])]
+    q["vendor_name"] = q["vendor"].map(ui.vendor_label)
     q.insert(0, "pick", False)
     q["kind_label"] = q["kind"].map(lambda k: label(k, "value"))
     return q.drop(columns=["dollars"]).set_index("_key")
@@ -95,7 +100,8 @@ def queue(sug: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 #: the queue as the page shows it: the dollars at stake, what, the candidate, its score with its warning
 #: right beside it, then the details (narrow screens scroll the details, not the decision)
-QUEUE_COLUMNS = ("pick", "at_stake", "item", "candidate", "score", "flags", "kind_label", "vendor", "method", "reason")
+QUEUE_COLUMNS = ("pick", "at_stake", "item", "candidate", "score", "flags", "kind_label", "vendor_name", "method",
+                 "reason")
 
 
 def queue_column_config() -> dict[str, Any]:
@@ -113,7 +119,7 @@ def queue_column_config() -> dict[str, Any]:
                                              help="Why this candidate must not be accepted blindly (cancelled, "
                                                   "prospect, child agreement, recycle bin, tie …)"),
         "kind_label": st.column_config.TextColumn("Kind", width="small"),
-        "vendor": st.column_config.TextColumn("Vendor", width="small"),
+        "vendor_name": st.column_config.TextColumn("Vendor", width="small"),
         "method": st.column_config.TextColumn("Found by", width="small"),
         "reason": st.column_config.TextColumn("Why", width="large"),
     }
@@ -184,8 +190,22 @@ def creation_rows(rows: pd.DataFrame, snapshot: dict[str, Any], month: str) -> t
 
 
 # ------------------------------------------------------------------------------------ grids
-def company_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.DataFrame:
-    vc = mp.vendor_customers(store, month)
+def only(frame: pd.DataFrame, vendor: str | None) -> pd.DataFrame:
+    """The rows of one vendor (every row for None): the sidebar's vendor filter."""
+    return frame if vendor is None or "vendor" not in frame.columns else frame[frame["vendor"] == vendor]
+
+
+def suggestions_for(sug: dict[str, pd.DataFrame], vendor: str | None) -> dict[str, pd.DataFrame]:
+    return {k: only(v, vendor) for k, v in sug.items()}
+
+
+def _at_stake(df: pd.DataFrame) -> list[str]:
+    cur = df["currency"] if "currency" in df.columns else pd.Series("USD", index=df.index)
+    return [ui.money(d, c) if isinstance(c, str) and "," not in c else "" for d, c in zip(df["dollars"], cur)]
+
+
+def company_grid(store: bst.Store, month: str, choices: pd.DataFrame, vendor: str | None = None) -> pd.DataFrame:
+    vc = only(mp.vendor_customers(store, month), vendor)
     cm = bst.get_mappings(store, "company")
     df = vc.merge(cm[["vendor", "vendor_customer_id", "company_id", "updated_by", "updated_at"]],
                   on=["vendor", "vendor_customer_id"], how="left")
@@ -195,14 +215,14 @@ def company_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
                      for i in df["company_id"]]
     df["state"] = [(label_list(flags.get(int(i), ("missing",)), "match_flag") or "Active") if i == i and i is not None
                    else "Not mapped" for i in df["company_id"]]
-    df["at_stake"] = df["dollars"].map(ui.money)
+    df["at_stake"] = _at_stake(df)
     df.index = df["vendor"] + SEP + df["vendor_customer_id"]
     return _blank(df[["vendor", "vendor_customer_id", "vendor_customer_name", "at_stake", "company", "state", "updated_by",
                       "updated_at"]], ["vendor_customer_name", "updated_by", "updated_at"])
 
 
-def agreement_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.DataFrame:
-    vc = mp.vendor_customers(store, month)
+def agreement_grid(store: bst.Store, month: str, choices: pd.DataFrame, vendor: str | None = None) -> pd.DataFrame:
+    vc = only(mp.vendor_customers(store, month), vendor)
     am = bst.get_mappings(store, "agreement")
     am = am[am["subscription_id"].isna()]
     df = vc.merge(am[["vendor", "vendor_customer_id", "agreement_id", "sync_mode", "period_rule", "updated_by", "updated_at"]],
@@ -221,8 +241,8 @@ def agreement_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Da
                       "updated_by", "updated_at"]], ["vendor_customer_name", "updated_by", "updated_at"])
 
 
-def product_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.DataFrame:
-    vp = mp.vendor_products(store, month)
+def product_grid(store: bst.Store, month: str, choices: pd.DataFrame, vendor: str | None = None) -> pd.DataFrame:
+    vp = only(mp.vendor_products(store, month), vendor)
     pm = bst.get_mappings(store, "product")
     keys = ["vendor", "sku", "term", "billing_frequency"]
     df = vp.astype({k: object for k in keys}).merge(
@@ -235,7 +255,7 @@ def product_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
     df["own_cost"] = df["own_cost"].map(lambda v: True if v is None or v != v else bool(v))
     df["own_price"] = df["own_price"].map(lambda v: True if v is None or v != v else bool(v))
     df["quantity_basis"] = df["quantity_basis"].where(df["quantity_basis"].notna(), mp.QUANTITY_BASES[0])
-    df["at_stake"] = df["dollars"].map(ui.money)
+    df["at_stake"] = _at_stake(df)
     df.index = df["vendor"] + SEP + df["sku"] + SEP + df["term"].fillna("") + SEP + df["billing_frequency"].fillna("")
     df = df.assign(term=df["term"].map(lambda t: label(t, "value") or "Any"),
                    billing_frequency=df["billing_frequency"].map(lambda t: label(t, "value") or "Any"))
@@ -243,8 +263,8 @@ def product_grid(store: bst.Store, month: str, choices: pd.DataFrame) -> pd.Data
                       "own_price", "quantity_basis", "updated_by", "updated_at"]], ["product_name", "updated_by", "updated_at"])
 
 
-def rule_grid(store: bst.Store, customer_labels: dict[tuple[str, str], str]) -> pd.DataFrame:
-    rm = bst.get_mappings(store, "rule")
+def rule_grid(store: bst.Store, customer_labels: dict[tuple[str, str], str], vendor: str | None = None) -> pd.DataFrame:
+    rm = only(bst.get_mappings(store, "rule"), vendor)
     df = rm.copy()
     df["customer"] = [customer_labels.get((v, c), c) for v, c in zip(df["vendor"], df["vendor_customer_id"])]
     # text, so a rule without a quantity (do not sync) shows an empty cell, not a grey "None"

@@ -96,7 +96,11 @@ def row_title(row: dict[str, Any]) -> str:
 
 
 def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """What the meeting reads: customer, product, agreement, action, quantities, money, reason."""
+    """What the meeting reads: customer, product, agreement, action, quantities, money in the row's
+    currency, reason."""
+    def money(v: Any, r: dict[str, Any]) -> str:
+        return ui.money(v, r.get("currency"))
+
     out = pd.DataFrame({
         "Action": [label(r["action"], "action") for r in rows],
         "Cause": [label(r.get("cause"), "cause") for r in rows],
@@ -107,13 +111,79 @@ def grid_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "Vendor qty": [qty(r.get("vendor_quantity")) for r in rows],
         "CW qty": [qty(r.get("cw_quantity")) for r in rows],
         "New qty": [qty(r.get("new_quantity")) if r["action"] in ("create", "update") else "" for r in rows],
-        "Vendor price": [money(r.get("vendor_unit_price")) for r in rows],
-        "CW price": [money(r.get("cw_unit_price")) for r in rows],
-        "Price impact": [money(r.get("price_impact")) for r in rows],
-        "Margin impact": [money(r.get("margin_impact")) for r in rows],
+        "Vendor price": [money(r.get("vendor_unit_price"), r) for r in rows],
+        "CW price": [money(r.get("cw_unit_price"), r) for r in rows],
+        "Price impact": [money(r.get("price_impact"), r) for r in rows],
+        "Margin impact": [money(r.get("margin_impact"), r) for r in rows],
         "Reason": [r.get("reason") or "" for r in rows],
     }, index=[r["key"] for r in rows])
+    if len({r.get("vendor") for r in rows}) > 1:
+        out.insert(2, "Vendor", [ui.vendor_label(r.get("vendor")) for r in rows])
     return out
+
+
+def _coalesce(t: pd.DataFrame, *cols: str) -> pd.Series:
+    out = pd.Series("", index=t.index, dtype=object)
+    for c in reversed(cols):
+        if c in t.columns:
+            out = t[c].where(t[c].map(lambda v: isinstance(v, str) and v != ""), out)
+    return out
+
+
+def _read_plan(db_path: str, plan_id: int) -> pd.DataFrame:
+    with bst.Store.open(db_path) as s:
+        return bst.plan_table(s, plan_id)
+
+
+def _index(t: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "key": t["key"], "vendor": t["vendor"], "action": t["action"], "cause": t["cause"].fillna(""),
+        "customer": _coalesce(t, "vendor_customer_name", "company_name"),
+        "product": _coalesce(t, "product_description", "product_name", "sku"),
+        "target": t["target"] if "target" in t.columns else None,
+    })
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def plan_figures(db_path: str, plan_id: int) -> dict[str, Any]:
+    """A stored plan's headline (it never changes), cached and small: its figures per vendor and
+    currency (:func:`billbridge.review.plan_figures`), its impact per customer per currency for all
+    vendors (``None``) and each (:func:`billbridge.review.impacts_by_currency`), and the ConnectWise
+    records requested from Mappings per vendor."""
+    from billbridge import review
+
+    t = _read_plan(db_path, plan_id)
+    vendors = sorted({x for x in t["vendor"] if isinstance(x, str)})
+    index = _index(t)
+    created = index["target"].map(lambda x: isinstance(x, str) and x != "addition")
+    return {"figures": review.plan_figures(t),
+            "impacts": {v: review.impacts_by_currency(t, v) for v in [None, *vendors]},
+            "creations": {v: int((created & ((index["vendor"] == v) if v else True)).sum()) for v in [None, *vendors]}}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def plan_index(db_path: str, plan_id: int) -> pd.DataFrame:
+    """Every row's key, vendor, action, cause, customer, product and target (plan order), cached:
+    what the grid filters when the sidebar narrows to one vendor (the store pages the whole plan)."""
+    return _index(_read_plan(db_path, plan_id))
+
+
+def vendor_rows(index: pd.DataFrame, vendor: str, *, actions=None, causes=None, customers=None,
+                products=None) -> list[str]:
+    """Keys of ``vendor``'s rows matching the grid's filters (those of :func:`billbridge.store.plan_page`),
+    in plan order: the page's vendor filter (the store pages the whole plan)."""
+    m = index["vendor"] == vendor
+    for col, values in (("action", actions), ("cause", causes), ("customer", customers), ("product", products)):
+        if values:
+            m &= index[col].isin(values)
+    return index.loc[m, "key"].tolist()
+
+
+def vendor_facets(index: pd.DataFrame, vendor: str) -> dict[str, list[str]]:
+    """The filter choices of one vendor's rows (as :func:`billbridge.store.plan_facets`)."""
+    sub = index[index["vendor"] == vendor]
+    pick = lambda c: sorted(v for v in set(sub[c]) if isinstance(v, str) and v)  # noqa: E731
+    return {"actions": pick("action"), "causes": pick("cause"), "customers": pick("customer"), "products": pick("product")}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -150,17 +220,18 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
     (st.warning if row["action"] == "blocked" else st.info)(md(row.get("reason")) or "No reason given.")
     if row.get("cause"):
         st.caption(f"Cause: {label(row['cause'], 'cause')}: {CAUSES.get(row['cause'], '')}")
+    cur = row.get("currency")
     m = metric_row()
     m.metric("Vendor quantity", qty(row.get("vendor_quantity")) or "-", width=METRIC)
     m.metric("ConnectWise quantity", qty(row.get("cw_quantity")) or "-", width=METRIC)
-    m.metric("Customer price impact", money(row.get("price_impact")) or "$0.00", width=METRIC)
-    m.metric("Margin impact", money(row.get("margin_impact")) or "$0.00", width=METRIC)
+    m.metric("Customer price impact", money(row.get("price_impact"), cur) or money(0, cur), width=METRIC)
+    m.metric("Margin impact", money(row.get("margin_impact"), cur) or money(0, cur), width=METRIC)
     flags = row.get("flags") or []
     if flags:
         st.caption("Flags: " + md(labels(flags)))
     if row.get("cw_proration") is not None or row.get("vendor_proration") is not None:
-        st.caption(f"Proration this month: ConnectWise will bill {money(row.get('cw_proration'))}, "
-                   f"the vendor charged {money(row.get('vendor_proration'))}.")
+        st.caption(f"Proration this month: ConnectWise will bill {money(row.get('cw_proration'), cur)}, "
+                   f"the vendor charged {money(row.get('vendor_proration'), cur)}.")
     t1, t2, t3 = st.tabs(["Field changes", "Exact request", "Vendor lines"])
     with t1:
         d = diff_frame(row)
@@ -183,7 +254,8 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
             df = bst.import_lines_subset(store, import_id, lines)
             st.dataframe(display_frame(df, ["line_no", "vendor_customer_name", "subscription_id", "sku", "product_name",
                                             "charge_type", "quantity", "unit_cost", "unit_price", "period_start",
-                                            "period_end", "effective_date"]),
+                                            "period_end", "effective_date", "currency", "tax", "vendor_charge_type",
+                                            "vendor_line_id"], money={"tax"}),
                          hide_index=True, width="stretch")
         else:
             st.write("No vendor line: this row comes from ConnectWise (a line the vendor no longer bills) or from a creation request.")

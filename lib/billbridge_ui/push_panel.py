@@ -32,13 +32,11 @@ def ready_keys(rows_df: pd.DataFrame) -> list[str]:
     return [r["key"] for r in pu.pushable(rows_df) if r.get("action") in READY_ACTIONS]
 
 
-def _impact(rows: list[dict[str, Any]]) -> Decimal:
-    total = Decimal(0)
-    for r in rows:
-        v = r.get("price_impact")
-        if v not in (None, ""):
-            total += Decimal(str(v))
-    return total
+def _impact(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """The rows' customer price impact per currency (Rule 7.1: never one sum of two currencies)."""
+    from billbridge.money import sum_by_currency
+
+    return sum_by_currency([r.get("price_impact") for r in rows], [r.get("currency") for r in rows])
 
 
 def _token(plan_id: int | None, keys: list[str]) -> str:
@@ -54,11 +52,14 @@ def _forget_token(plan_id: int | None, keys: list[str]) -> None:
     st.session_state.get("_push_tokens", {}).pop(json.dumps([plan_id, sorted(keys)]), None)
 
 
-def preview_frame(requests: list[pu.Request]) -> pd.DataFrame:
+def preview_frame(requests: list[pu.Request], currency: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The writes as the operator checks them; ``currency``: line key -> the row's currency."""
     cols = ["Action", "Company", "Method", "Path", "Body", "Price impact", "Line key"]
+    cur = currency or {}
     return pd.DataFrame([{"Action": label(r.action, "action"), "Company": r.company_name or "", "Method": r.method,
-                          "Path": r.path, "Body": json.dumps(r.body), "Price impact": ui.money(r.price_impact),
-                          "Line key": r.key} for r in requests], columns=cols)
+                          "Path": r.path, "Body": json.dumps(r.body),
+                          "Price impact": ui.money(r.price_impact, cur.get(r.key)), "Line key": r.key}
+                         for r in requests], columns=cols)
 
 
 def run_with_progress(events, total_hint: int) -> pu.PushRun | None:
@@ -80,13 +81,17 @@ def run_with_progress(events, total_hint: int) -> pu.PushRun | None:
     return run
 
 
-def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys: list[str] | None) -> None:
-    """The push controls for the plan rows ``rows_df`` (``selected_keys`` from the page's grid)."""
+def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys: list[str] | None,
+                      only_keys: set[str] | None = None) -> None:
+    """The push controls for the plan rows ``rows_df`` (``selected_keys`` from the page's grid;
+    ``only_keys``: the rows the page shows, e.g. one vendor's, that "select all ready" may pick)."""
     st.subheader("Push to ConnectWise")
     if plan_id is not None:  # the page may pass only the selected rows: "ready" means the whole plan
         ready = bst.plan_keys(ui.store(), plan_id, actions=list(READY_ACTIONS))
     else:
         ready = ready_keys(rows_df)
+    if only_keys is not None:
+        ready = [k for k in ready if k in only_keys]
     top = st.container(horizontal=True, wrap=True, vertical_alignment="bottom")
     if top.button(f"Select all ready ({len(ready)})", key="push_select_ready"):
         st.session_state[SELECTION_KEY] = list(ready)
@@ -109,13 +114,14 @@ def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys:
     impact = _impact(rows)
     st.caption(f"Exactly what will be sent: {len(requests)} requests. Rows already applied in ConnectWise are "
                "skipped with no write; rows a person changed since the plan are reported as conflicts.")
-    st.dataframe(preview_frame(requests), hide_index=True, key="push_preview", width="stretch")
+    currency = dict(zip(sel["key"], sel["currency"])) if "currency" in sel.columns else {}
+    st.dataframe(preview_frame(requests, currency), hide_index=True, key="push_preview", width="stretch")
     with st.expander("Request bodies (JSON)"):
         st.json([r.to_dict() for r in requests[:200]], expanded=False)
     force = st.checkbox("Overwrite rows a person changed since the plan (force)", key="push_force")
     if st.session_state.pop("_push_reset_confirm", False):
         st.session_state["push_confirm"] = False
-    confirm_text = f"I confirm: push {len(requests)} rows to ConnectWise, customer price impact {ui.money(impact)} per month"
+    confirm_text = f"I confirm: push {len(requests)} rows to ConnectWise, customer price impact {ui.amounts(impact)} per month"
     confirmed = st.checkbox(confirm_text, key="push_confirm")
     keys_now = [r["key"] for r in rows]
     if st.button(f"Push {len(requests)} rows", type="primary", disabled=not confirmed, key="push_go"):
@@ -165,3 +171,20 @@ def render_failure(store: bst.Store, row: dict[str, Any], client_getter=None) ->
 
 def status_badge(status: str) -> str:
     return {"green": "OK: all rows synced", "red": "ATTENTION: some rows not synced"}.get(status, status)
+
+
+def of_vendor(results: pd.DataFrame, vendor: str) -> pd.Series:
+    """Which push row results belong to ``vendor``: the pushed plan row's vendor, else its line key
+    (billbridge's keys start with the vendor; a creation's key names it third)."""
+    from billbridge.linekey import is_vendor_key
+
+    def belongs(key: Any, plan_row: Any) -> bool:
+        if isinstance(plan_row, dict) and plan_row.get("vendor"):
+            return plan_row["vendor"] == vendor
+        if isinstance(key, str) and key.startswith("create|"):
+            parts = key.split("|")
+            return len(parts) > 2 and parts[2] == vendor
+        return is_vendor_key(key, vendor)
+
+    rows = results["plan_row"] if "plan_row" in results.columns else [None] * len(results)
+    return pd.Series([belongs(k, r) for k, r in zip(results["key"], rows)], index=results.index, dtype=bool)

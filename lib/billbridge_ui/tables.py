@@ -38,8 +38,8 @@ def qty_text(v: Any) -> str:
     return format(d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize(), "f")
 
 
-def cell_text(col: str, v: Any, money: frozenset[str] | set[str] = frozenset()) -> Any:
-    """One cell as a person reads it (see the module docstring)."""
+def cell_text(col: str, v: Any, money: frozenset[str] | set[str] = frozenset(), currency: Any = "USD") -> Any:
+    """One cell as a person reads it (see the module docstring); money in ``currency``."""
     from billbridge_ui import money as fmt_money
 
     if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
@@ -48,7 +48,7 @@ def cell_text(col: str, v: Any, money: frozenset[str] | set[str] = frozenset()) 
         return v
     if col in money:
         try:
-            return fmt_money(v)
+            return fmt_money(v, currency)
         except ArithmeticError:
             return str(v)
     if isinstance(v, Decimal):
@@ -60,7 +60,7 @@ def cell_text(col: str, v: Any, money: frozenset[str] | set[str] = frozenset()) 
     if isinstance(v, date):
         return v.isoformat()
     if hasattr(v, "item"):  # numpy scalars
-        return cell_text(col, v.item(), money)
+        return cell_text(col, v.item(), money, currency)
     if isinstance(v, str) and v in ("nan", "NaN", "None", "<NA>"):
         return ""
     return v
@@ -70,18 +70,30 @@ def display_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None, *, 
                   money: Iterable[str] = (), rename: dict[str, str] | None = None, index: str | None = None) -> pd.DataFrame:
     """``frame`` ready for ``st.dataframe``: the chosen ``columns`` (in order; all by default),
     labels for coded columns (``kind`` names the label table of a ``kind`` column: "alert",
-    "change"), ``money`` columns (plus the usual ones) as ``$1,234.50``, headers from
+    "change"), ``money`` columns (plus the usual ones) as ``$1,234.50`` / ``€5,440.55`` in the
+    row's ``currency`` (the frame's ``currency`` column, shown or not; USD without one), headers from
     :data:`billbridge.model.COLUMN_LABELS` unless ``rename`` says otherwise; ``index``: a
     column whose values become the index (kept as it is, e.g. for selection)."""
     cols = [c for c in (list(columns) if columns is not None else list(frame.columns)) if c in frame.columns]
     money_cols = MONEY | set(money)
     people = export.people_frame(frame, tuple(cols), kind)
     names = rename or {}
-    out = pd.DataFrame({names.get(c, column_label(c)): [cell_text(c, v, money_cols) for v in people[column_label(c)]]
+    cur = list(frame["currency"]) if "currency" in frame.columns else ["USD"] * len(frame)
+    out = pd.DataFrame({names.get(c, column_label(c)): _one_type([cell_text(c, v, money_cols, k)
+                                                                  for v, k in zip(people[column_label(c)], cur)])
                         for c in cols}, columns=[names.get(c, column_label(c)) for c in cols])
     if index is not None:
         out.index = list(frame[index])
     return out
+
+
+def _one_type(values: list[Any]) -> list[Any]:
+    """A column of numbers with blanks ('') as text throughout (an id column of a blocked row has no
+    agreement): a column mixing the two cannot be sent to the browser as it is."""
+    kinds = {type(v) for v in values if not isinstance(v, bool)}
+    if str in kinds and len(kinds) > 1:
+        return ["" if v == "" else str(v) for v in values]
+    return values
 
 
 #: coded columns of page frames beyond the review's (export.CODED)
@@ -96,6 +108,7 @@ def blank_text(frame: pd.DataFrame, keep: Iterable[str] = (), money: Iterable[st
 
     keep, money_cols = set(keep), MONEY | set(money)
     out = frame.copy().astype(object)
+    cur = list(frame["currency"]) if "currency" in frame.columns else ["USD"] * len(frame)
     for c in out.columns:
         if c in keep:
             out[c] = [cell_text(c, v) if v is None or (isinstance(v, float) and v != v) else v for v in frame[c]]
@@ -103,5 +116,5 @@ def blank_text(frame: pd.DataFrame, keep: Iterable[str] = (), money: Iterable[st
             out[c] = [label(v, _CODED.get(c) or export.CODED[c]) for v in frame[c]]
         else:
             out[c] = [export._human(c, v) for v in frame[c]]
-            out[c] = [cell_text(c, v, money_cols) for v in out[c]]
+            out[c] = [cell_text(c, v, money_cols, k) for v, k in zip(out[c], cur)]
     return out

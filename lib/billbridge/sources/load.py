@@ -12,12 +12,12 @@ import pyarrow.compute as pc
 
 from billbridge import store as st
 from billbridge.errors import InputError
-from billbridge.money import format_money
+from billbridge.money import format_amounts, format_money
 from billbridge.sources.formats import PRESETS, ColumnMapping
 from billbridge.sources.parse import ParseResult, Problem, parse_file, resolve_format
 from billbridge.store import Store, diff_imports, latest_import, record_import
 
-__all__ = ["LoadResult", "load_month", "format_for"]
+__all__ = ["LoadResult", "load_month", "format_for", "cost_by_currency"]
 
 
 @dataclass
@@ -150,7 +150,7 @@ def load_month(
     diff = diff_imports(store, previous["id"], rec["id"]) if previous is not None else None
     what = f"version {rec['version']}" if previous is not None else "version 1"
     msg = (f"Loaded {rec['line_count']} lines for {rec['customer_count']} customers ({what}); "
-           f"vendor cost {format_money(total_cost)}.")
+           f"vendor cost {format_amounts(cost_by_currency(lines), empty=format_money(total_cost))}.")
     if excluded:
         msg += f" {len(excluded)} out-of-month lines left out."
     if parsed.blank_rows:
@@ -171,6 +171,22 @@ def _same_file_elsewhere(store: Store, billing_month: str, vendor: str, sha256: 
 def _when(imp: dict[str, Any]) -> str:
     at = str(imp.get("loaded_at") or "")[:16].replace("T", " ")
     return f"{at} UTC" + (f" by {imp['loaded_by']}" if imp.get("loaded_by") else "")
+
+
+def cost_by_currency(lines: pa.Table, column: str = "extended_cost") -> dict[str, Decimal]:
+    """The lines' vendor cost (or another extended ``column``) per currency (exact; Rule 7.1: a
+    message never adds two currencies)."""
+    if lines is None or lines.num_rows == 0 or column not in lines.column_names:
+        return {}
+    cur = pc.cast(lines["currency"], pa.string()) if "currency" in lines.column_names else \
+        pa.array(["USD"] * lines.num_rows, type=pa.string())
+    grouped = pa.table({"c": pc.fill_null(cur, "USD"), "x": pc.cast(lines[column], pa.string())}) \
+        .group_by(["c", "x"]).aggregate([("x", "count")])
+    out: dict[str, Decimal] = {}
+    for c, x, n in zip(grouped["c"].to_pylist(), grouped["x"].to_pylist(), grouped["x_count"].to_pylist()):
+        if x is not None:
+            out[c] = out.get(c, Decimal("0.00")) + Decimal(x) * int(n)
+    return dict(sorted(out.items()))
 
 
 def _sum(col: pa.ChunkedArray) -> Decimal:

@@ -61,7 +61,8 @@ KINDS = ("file", "api")
 #: Canonical columns a source may add next to :data:`~billbridge.sources.formats.CANONICAL_COLUMNS`
 #: (and ``extended_cost``, the vendor's own extended amount, which every non-preset source sets).
 #: Declared here, and only here. They are kept on :attr:`ParseResult.table` / ``lines`` (preview,
-#: problems) but the store persists only ``store.LINE_COLUMNS`` today: see the lead's notes.
+#: problems) and stored on ``vendor_lines`` (``store.EXTRA_LINE_COLUMNS``, the same names in the same
+#: order, checked by tests/test_store_vendor_extras.py; migration m010 added them).
 EXTRA_COLUMNS: dict[str, str] = {
     "vendor_line_id": "the vendor's own id of the line (Pax8 item id, Sherweb chargeId, Microsoft OrderId)",
     "vendor_invoice_id": "the vendor's invoice the line is on (Microsoft InvoiceNumber, Pax8 invoice id, Sherweb invoice number)",

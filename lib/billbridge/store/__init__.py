@@ -31,6 +31,7 @@ from billbridge.store.contracts import (
 from billbridge.store.db import Store, default_db_path, utcnow
 from billbridge.store.imports import (
                                         DATE_COLUMNS,
+                                        EXTRA_LINE_COLUMNS,
                                         LINE_COLUMNS,
                                         LINE_KEY,
                                         MONEY_COLUMNS,
@@ -38,6 +39,7 @@ from billbridge.store.imports import (
                                         diff_imports,
                                         get_format,
                                         get_import,
+                                        import_currencies,
                                         import_events,
                                         import_lines,
                                         import_lines_subset,
@@ -104,9 +106,9 @@ from billbridge.store.snapshots import (
 
 __all__ = [
     "Store", "default_db_path", "utcnow", "MIGRATIONS",
-    "LINE_COLUMNS", "MONEY_COLUMNS", "DATE_COLUMNS", "LINE_KEY", "record_import", "list_imports", "get_import",
+    "LINE_COLUMNS", "EXTRA_LINE_COLUMNS", "MONEY_COLUMNS", "DATE_COLUMNS", "LINE_KEY", "record_import", "list_imports", "get_import",
     "latest_import", "month_imports", "import_lines", "import_lines_subset", "diff_imports", "withdraw_import",
-    "restore_import", "import_events", "save_format", "list_formats", "get_format", "delete_format",
+    "restore_import", "import_currencies", "import_events", "save_format", "list_formats", "get_format", "delete_format",
     "MAPPING_KINDS", "set_mappings", "delete_mappings", "get_mappings", "mapping_frames", "mapping_history",
     "mappings_changed_at", "mappings_version",
     "SNAPSHOT_TABLES", "save_snapshot", "latest_snapshot", "load_snapshot", "load_snapshot_frames",

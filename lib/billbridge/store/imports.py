@@ -45,14 +45,27 @@ LINE_COLUMNS: tuple[str, ...] = (
     "unit_price", "period_start", "period_end", "effective_date", "currency",
     "extended_cost", "extended_price",
 )
+#: the vendor's own fields a source may add (``billbridge.sources.registry.EXTRA_COLUMNS``, issue 11):
+#: stored after :data:`LINE_COLUMNS` as TEXT exactly as the source gave them (NULL when missing) and
+#: read back as text by :func:`import_lines`; what the reconciliation reads stays :data:`LINE_COLUMNS`
+EXTRA_LINE_COLUMNS: tuple[str, ...] = (
+    "vendor_line_id", "vendor_invoice_id", "vendor_charge_type", "vendor_customer_external_id",
+    "vendor_customer_domain", "tax", "exchange_rate", "pricing_currency", "list_unit_cost", "deductions",
+    "deduction_total", "vendor_prorated", "credit_for_line",
+)
+#: every column of a ``vendor_lines`` row after ``import_id``, ``line_no`` (what is written and read)
+STORED_LINE_COLUMNS: tuple[str, ...] = LINE_COLUMNS + EXTRA_LINE_COLUMNS
 #: stored as TEXT decimal strings, read back as Decimal (``quantity`` too: usage can be fractional)
 MONEY_COLUMNS: tuple[str, ...] = ("quantity", "unit_cost", "unit_price", "extended_cost", "extended_price")
 #: stored as ISO ``YYYY-MM-DD`` TEXT, read back as ``datetime.date``
 DATE_COLUMNS: tuple[str, ...] = ("customer_created", "period_start", "period_end", "effective_date")
 
-_INSERT_LINES = (f"INSERT INTO vendor_lines (import_id, line_no, {', '.join(LINE_COLUMNS)}) "
-                 f"VALUES ({', '.join('?' * (len(LINE_COLUMNS) + 2))})")
-_SELECT_LINES = f"SELECT line_no, {', '.join(LINE_COLUMNS)} FROM vendor_lines"
+def _insert_sql(columns: tuple[str, ...]) -> str:
+    return (f"INSERT INTO vendor_lines (import_id, line_no, {', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * (len(columns) + 2))})")
+
+
+_SELECT_LINES = f"SELECT line_no, {', '.join(STORED_LINE_COLUMNS)} FROM vendor_lines"
 
 
 def _arrow_texts(a: pa.Array | pa.ChunkedArray) -> list[str | None]:
@@ -79,9 +92,11 @@ def _frame_texts(col: pd.Series) -> list[str | None]:
     return out
 
 
-def _line_columns(lines: pd.DataFrame | pa.Table) -> tuple[list[int], list[list[str | None]]]:
-    """``line_no`` and the :data:`LINE_COLUMNS` of canonical lines (a frame or the Arrow table of a
-    parse) as Python lists, ready for ``executemany`` (missing columns: all NULL)."""
+def _line_columns(lines: pd.DataFrame | pa.Table, columns: tuple[str, ...] = LINE_COLUMNS,
+                  ) -> tuple[list[int], list[list[str | None]]]:
+    """``line_no`` and the ``columns`` (m006's :data:`LINE_COLUMNS` by default; :func:`record_import`
+    writes :data:`STORED_LINE_COLUMNS`) of canonical lines (a frame or the Arrow table of a parse) as
+    Python lists, ready for ``executemany`` (missing columns: all NULL)."""
     frame = isinstance(lines, pd.DataFrame)
     n = len(lines) if frame else lines.num_rows
     names = set(lines.columns if frame else lines.column_names)
@@ -91,7 +106,7 @@ def _line_columns(lines: pd.DataFrame | pa.Table) -> tuple[list[int], list[list[
     else:
         line_no = list(range(1, n + 1))
     cols = []
-    for c in LINE_COLUMNS:
+    for c in columns:
         if c not in names:
             cols.append([None] * n)
         else:
@@ -105,14 +120,15 @@ _BULK_CACHE_PER_LINE = 64
 _BULK_CACHE_MAX_KIB = 65536
 
 
-def _insert_lines(conn, import_id: int, line_no: list[int], cols: list[list[str | None]]) -> None:
-    """One ``executemany`` over plain tuples (inside the caller's transaction)."""
+def _insert_lines(conn, import_id: int, line_no: list[int], cols: list[list[str | None]],
+                  columns: tuple[str, ...] = LINE_COLUMNS) -> None:
+    """One ``executemany`` over plain tuples of ``columns`` (inside the caller's transaction)."""
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]  # negative: KiB
     want = min(_BULK_CACHE_MAX_KIB, len(line_no) * _BULK_CACHE_PER_LINE // 1024)
     if cache < 0 and want > -cache:
         conn.execute(f"PRAGMA cache_size = {-want}")
     try:
-        conn.executemany(_INSERT_LINES, zip(itertools.repeat(import_id, len(line_no)), line_no, *cols))
+        conn.executemany(_insert_sql(columns), zip(itertools.repeat(import_id, len(line_no)), line_no, *cols))
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}")
 
@@ -141,11 +157,12 @@ def record_import(
     """Store one import and all its lines in one transaction; returns the ``imports`` row.
 
     ``lines`` holds the canonical columns (:data:`LINE_COLUMNS`) as text (dates ISO, money as
-    decimal strings, empty = NULL) and optionally ``line_no`` (the row in the file): a DataFrame,
-    or the Arrow table of :attr:`billbridge.sources.ParseResult.table`. They become one
-    ``vendor_lines`` row each. The version is the next one for ``(vendor, billing_month)``.
+    decimal strings, empty = NULL), any of the :data:`EXTRA_LINE_COLUMNS` a source adds, and
+    optionally ``line_no`` (the row in the file): a DataFrame, or the Arrow table of
+    :attr:`billbridge.sources.ParseResult.table`. They become one ``vendor_lines`` row each. The
+    version is the next one for ``(vendor, billing_month)``.
     """
-    line_no, cols = _line_columns(lines)
+    line_no, cols = _line_columns(lines, STORED_LINE_COLUMNS)
     if customer_count is None:
         customer_count = len({v for v in cols[0] if v is not None})
     with store.atomic():
@@ -165,7 +182,7 @@ def record_import(
             tuple(record.values()),
         )
         import_id = int(cur.lastrowid)
-        _insert_lines(store.conn, import_id, line_no, cols)
+        _insert_lines(store.conn, import_id, line_no, cols, STORED_LINE_COLUMNS)
     return {"id": import_id, **record, "withdrawn_at": None, "withdrawn_by": None, "withdrawn_reason": None}
 
 
@@ -215,6 +232,20 @@ def month_imports(store: Store, billing_month: str) -> list[dict[str, Any]]:
            "SELECT MAX(version) FROM imports j WHERE j.vendor = i.vendor AND j.billing_month = i.billing_month "
            "AND j.withdrawn_at IS NULL) ORDER BY vendor")
     return [_import_row(r) for r in store.db.query(sql, [billing_month])]
+
+
+def import_currencies(store: Store, import_ids: list[int]) -> dict[int, list[str]]:
+    """The currencies of each import's lines (code order; a line without one is USD): what its
+    ``total_cost`` is in (Rule 7.1)."""
+    out: dict[int, list[str]] = {int(i): [] for i in import_ids}
+    ids = sorted(out)
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        for iid, cur in store.conn.execute(
+                f"SELECT DISTINCT import_id, COALESCE(NULLIF(currency, ''), 'USD') FROM vendor_lines "
+                f"WHERE import_id IN ({', '.join('?' * len(part))}) ORDER BY 1, 2", part):
+            out[int(iid)].append(cur)
+    return out
 
 
 # ---- withdrawal (issue 10) ---------------------------------------------------------------------
@@ -295,16 +326,20 @@ def _objects(values: tuple | list, convert) -> np.ndarray:
     return conv[codes]
 
 
-def import_lines(store: Store, import_id: int, *, raw: bool = False) -> pd.DataFrame:
-    """The lines of one import (file order): ``line_no`` + :data:`LINE_COLUMNS`.
+def import_lines(store: Store, import_id: int, *, raw: bool = False, extras: bool = True) -> pd.DataFrame:
+    """The lines of one import (file order): ``line_no`` + :data:`LINE_COLUMNS` + :data:`EXTRA_LINE_COLUMNS`.
 
     Money and quantities come back as Decimal, dates as ``datetime.date`` (``raw=True``: the
-    stored text, which is faster for large imports). Each distinct value is converted once.
+    stored text, which is faster for large imports); the extra columns as the stored text
+    (``extras=False`` leaves them out: the reconciliation reads only the canonical columns, and
+    13 more columns make a 100,000-line raw read 1.3x as long). Each distinct value is converted once.
     """
-    rows = store.conn.execute(_SELECT_LINES + " WHERE import_id = ? ORDER BY line_no", (import_id,)).fetchall()
-    columns = list(zip(*rows)) if rows else [()] * (len(LINE_COLUMNS) + 1)
+    names = STORED_LINE_COLUMNS if extras else LINE_COLUMNS
+    select = _SELECT_LINES if extras else f"SELECT line_no, {', '.join(LINE_COLUMNS)} FROM vendor_lines"
+    rows = store.conn.execute(select + " WHERE import_id = ? ORDER BY line_no", (import_id,)).fetchall()
+    columns = list(zip(*rows)) if rows else [()] * (len(names) + 1)
     cols: dict[str, np.ndarray] = {"line_no": _objects(columns[0], None)}
-    for c, values in zip(LINE_COLUMNS, columns[1:]):
+    for c, values in zip(names, columns[1:]):
         convert = None if raw else Decimal if c in MONEY_COLUMNS else _iso_date if c in DATE_COLUMNS else None
         arr = _objects(values, convert)
         if raw or c not in DATE_COLUMNS:
@@ -398,7 +433,7 @@ def delete_format(store: Store, vendor: str, name: str) -> bool:
 def import_lines_subset(store: Store, import_id: int, line_nos: list[int]) -> pd.DataFrame:
     """Only the given lines of an import (as :func:`import_lines`, text values): the vendor lines
     behind one plan row without reading the whole month."""
-    cols = ["line_no", *LINE_COLUMNS]
+    cols = ["line_no", *STORED_LINE_COLUMNS]
     wanted = sorted({int(x) for x in line_nos})
     rows: list[tuple] = []
     for start in range(0, len(wanted), 500):

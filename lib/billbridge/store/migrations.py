@@ -591,6 +591,24 @@ def m009_import_withdrawal(db: sqlite_utils.Database) -> None:
               AND j.billing_month = i.billing_month AND j.withdrawn_at IS NULL)""")
 
 
+#: m010's extra vendor-line columns (``sources.registry.EXTRA_COLUMNS`` as of issue 11), all TEXT, NULL when missing
+_M010_EXTRA_LINE_COLUMNS = (
+    "vendor_line_id", "vendor_invoice_id", "vendor_charge_type", "vendor_customer_external_id",
+    "vendor_customer_domain", "tax", "exchange_rate", "pricing_currency", "list_unit_cost", "deductions",
+    "deduction_total", "vendor_prorated", "credit_for_line",
+)
+
+
+def m010_vendor_line_extras(db: sqlite_utils.Database) -> None:
+    """The vendor's own fields a source knows beyond the canonical ones (issue 11: its line and invoice
+    ids, its charge type, the customer's external id and domain, tax, exchange rate, pricing currency,
+    list price, deductions, whether it prorated the line, the charge a credit refunds) are kept on
+    ``vendor_lines``: TEXT columns, NULL for the lines loaded before and for sources that lack them.
+    The views over ``vendor_lines`` (``month_lines``) show them too."""
+    for c in _M010_EXTRA_LINE_COLUMNS:
+        db.execute(f"ALTER TABLE vendor_lines ADD COLUMN {c} TEXT")
+
+
 #: Ordered migrations; version N = the first N functions have run. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_imports,
@@ -602,4 +620,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m007_snapshot_tables,
     m008_plan_tables,
     m009_import_withdrawal,
+    m010_vendor_line_extras,
 ]
