@@ -39,6 +39,7 @@ from billbridge.store.imports import (
                                         get_format,
                                         get_import,
                                         import_events,
+                                        import_line_table,
                                         import_lines,
                                         import_lines_subset,
                                         latest_import,
@@ -99,17 +100,19 @@ from billbridge.store.snapshots import (
                                         latest_snapshot,
                                         load_snapshot,
                                         load_snapshot_frames,
+                                        load_snapshot_tables,
                                         save_snapshot,
 )
 
 __all__ = [
     "Store", "default_db_path", "utcnow", "MIGRATIONS",
     "LINE_COLUMNS", "MONEY_COLUMNS", "DATE_COLUMNS", "LINE_KEY", "record_import", "list_imports", "get_import",
-    "latest_import", "month_imports", "import_lines", "import_lines_subset", "diff_imports", "withdraw_import",
+    "latest_import", "month_imports", "import_lines", "import_line_table", "import_lines_subset", "diff_imports", "withdraw_import",
     "restore_import", "import_events", "save_format", "list_formats", "get_format", "delete_format",
     "MAPPING_KINDS", "set_mappings", "delete_mappings", "get_mappings", "mapping_frames", "mapping_history",
     "mappings_changed_at", "mappings_version",
     "SNAPSHOT_TABLES", "save_snapshot", "latest_snapshot", "load_snapshot", "load_snapshot_frames",
+    "load_snapshot_tables",
     "KEEP_UNPUSHED", "save_plan", "prune_plans", "get_plan", "latest_plan_meta", "plan_rows", "plan_table", "plan_page",
     "plan_keys", "plan_facets",
     "add_creation_requests", "creation_requests", "set_creation_status",

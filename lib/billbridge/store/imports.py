@@ -7,7 +7,8 @@ ids and names TEXT, dates ISO ``YYYY-MM-DD`` TEXT, money and quantities TEXT dec
 as loaded (``"1234.50"``, ``"0.0120"``: exact, and a unit cost may have more decimals than the
 currency's minor unit, so no integer cents), NULL when missing. They are read back as
 :class:`~decimal.Decimal` and :class:`datetime.date` (``import_lines``) or as the stored text
-(``raw=True``). Indexed by import (the primary key ``(import_id, line_no)``), by
+(``raw=True``), or as one Arrow table of the stored text (:func:`import_line_table`, what the plan
+lifecycle reads: no Python object per value). Indexed by import (the primary key ``(import_id, line_no)``), by
 ``(import_id, vendor_customer_id)`` and by ``(import_id, sku)``::
 
     SELECT * FROM vendor_lines WHERE import_id = 3 AND vendor_customer_id = 'DC-10001';
@@ -317,6 +318,18 @@ def import_lines(store: Store, import_id: int, *, raw: bool = False) -> pd.DataF
     if not raw:
         df["line_no"] = df["line_no"].astype("int64")
     return df
+
+
+def import_line_table(store: Store, import_id: int) -> pa.Table:
+    """The lines of one import (file order) as an Arrow table of the stored values: ``line_no`` (int64)
+    + :data:`LINE_COLUMNS` (string: text, ISO dates and decimal text as stored, null when missing), read
+    in C (:meth:`~billbridge.store.db.Store.read_arrow`)."""
+    table = store.read_arrow(_SELECT_LINES + " WHERE import_id = ? ORDER BY line_no", (import_id,))
+    columns = {"line_no": table.column("line_no").cast(pa.int64())}
+    for c in LINE_COLUMNS:
+        col = table.column(c)
+        columns[c] = col if col.type == pa.string() else col.cast(pa.string())
+    return pa.table(columns)
 
 
 #: what identifies "the same line" across two versions of a month (Rule: duplicates key)
