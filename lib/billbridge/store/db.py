@@ -8,12 +8,13 @@ or push leaves nothing behind. Every read and write is a function of a concern m
 (``imports``, ``mappings``, ``snapshots``, ``plans``, ``contracts``, ``journal``) taking the store as
 its first argument; ``billbridge.store`` re-exports them all.
 
-The bulk paths (a month's vendor lines and a snapshot read into Arrow tables, a plan's rows written from
-one) go through :meth:`Store.read_arrow` and :meth:`Store.bulk`: a second connection to the same file
-(``adbc-driver-sqlite``) moves whole Arrow columns in C instead of one Python object per value. It is
-opened for the one read or transaction and closed after it; an in-memory store, or a store inside a
-transaction of its own connection (whose uncommitted rows the other connection could not see, and whose
-lock it would wait for), takes the same SQL through the sqlite3 connection instead.
+:meth:`Store.read_arrow` reads a query's result as one Arrow table (the bulk reads: a month's vendor
+lines, a snapshot's typed columns). Every access goes through this one sqlite3 connection: a second
+SQLite library in the process (an Arrow driver bundling its own, such as ``adbc-driver-sqlite`` or
+DuckDB's ``sqlite`` extension) would not share SQLite's per-process lock bookkeeping with it, and on
+closing its connection would release this one's locks and delete the write-ahead log under it
+("How To Corrupt An SQLite Database File", section 2.2.1; tried here: the other connection stopped
+seeing new rows, then failed with "disk I/O error").
 """
 
 from __future__ import annotations
@@ -29,12 +30,9 @@ import sqlite_utils
 from billbridge.clock import utcnow
 from billbridge.config import db_path_from_env
 
-__all__ = ["Store", "Bulk", "default_db_path", "utcnow"]
+__all__ = ["Store", "default_db_path", "utcnow"]
 
-#: pragmas every connection to the file runs with (the bulk connection too)
 _PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000")
-#: one batch for a whole result: the bulk connection types each column from every value it read
-_ONE_BATCH = {"adbc.sqlite.query.batch_rows": str(2**31 - 1)}
 
 
 def default_db_path(env: dict[str, str] | None = None) -> Path:
@@ -118,100 +116,32 @@ class Store:
                     "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, fn.__name__, utcnow()),
                 )
+        from billbridge.store.migrations import refresh_derived_views
+
+        with self.atomic():
+            refresh_derived_views(self.db, MIGRATIONS[:self.schema_version()])
         return self.schema_version()
 
-    # ---- bulk reads and writes (Arrow) ---------------------------------------------------------
-    def _bulk_connection(self):
-        """A fresh Arrow connection to the file (adbc-driver-sqlite), or None when the sqlite3 one must do it."""
-        if self.path is None or self.conn.in_transaction:
-            return None
-        import adbc_driver_sqlite.dbapi
-
-        conn = adbc_driver_sqlite.dbapi.connect(str(self.path), autocommit=True)
-        cur = conn.cursor()
-        for pragma in _PRAGMAS:
-            cur.execute(pragma)
-        cur.close()
-        return conn
-
-    def read_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        """The result of one query as an Arrow table. Columns come typed by their values: int64 for
-        integers (and for a column that is all NULL), string for text (a column mixing both: string);
-        callers cast to the types they need."""
-        conn = self._bulk_connection()
-        if conn is None:
-            cur = self.conn.execute(sql, tuple(params))
-            names = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-            return _table(names, list(zip(*rows)) if rows else [()] * len(names))
-        try:
-            cur = conn.cursor()
-            cur.adbc_statement.set_options(**_ONE_BATCH)
-            cur.execute(sql, tuple(params) if params else None)
-            table = cur.fetch_arrow_table()
-            cur.close()
-            return table
-        finally:
-            conn.close()
-
-    @contextmanager
-    def bulk(self) -> Iterator["Bulk"]:
-        """One write transaction for a bulk write (``BEGIN IMMEDIATE``: it holds the write lock from its
-        first statement), committed when the block ends, rolled back on any exception."""
-        conn = self._bulk_connection()
-        if conn is None:
-            with self.atomic():
-                yield Bulk(self.conn, None)
-            return
-        try:
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield Bulk(None, cur)
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
-            cur.close()
-        finally:
-            conn.close()
+    # ---- bulk reads (Arrow) ---------------------------------------------------------------------
+    def read_arrow(self, sql: str, params: Sequence[Any] = (), types: dict[str, pa.DataType] | None = None
+                   ) -> pa.Table:
+        """The result of one query as an Arrow table, a column at a time (no frame, no dict per row).
+        ``types``: the Arrow type of a column (default: int64 for integers and for a column that is all
+        NULL, string for text)."""
+        cur = self.conn.execute(sql, tuple(params))
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        columns = list(zip(*rows)) if rows else [()] * len(names)
+        types = types or {}
+        return pa.table({name: _arrow(values, types.get(name)) for name, values in zip(names, columns)})
 
 
-def _table(names: list[str], columns: list[tuple]) -> pa.Table:
-    """Python columns as the Arrow table the bulk connection would read (all-NULL columns as int64)."""
-    arrays = []
-    for values in columns:
-        kinds = set(map(type, values)) - {type(None)}
-        if not kinds or kinds <= {int}:
-            arrays.append(pa.array(values, pa.int64()))
-        elif kinds <= {str}:
-            arrays.append(pa.array(values, pa.string()))
-        elif kinds <= {int, str}:
-            arrays.append(pa.array([v if v is None or isinstance(v, str) else str(v) for v in values], pa.string()))
-        else:
-            arrays.append(pa.array(values))
-    return pa.table(dict(zip(names, arrays))) if names else pa.table({})
-
-
-class Bulk:
-    """The statements of one :meth:`Store.bulk` transaction: the same SQL on either connection."""
-
-    def __init__(self, conn, cursor):
-        self._conn, self._cur = conn, cursor
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Run one statement; its rows (``INSERT ... RETURNING id`` included)."""
-        if self._cur is None:
-            return self._conn.execute(sql, tuple(params)).fetchall()
-        self._cur.execute(sql, tuple(params) if params else None)
-        return [tuple(r) for r in self._cur.fetchall()] if self._cur.description else []
-
-    def insert(self, sql: str, table: pa.Table) -> None:
-        """Run ``sql`` once per row of ``table``, its columns bound to ``?1, ?2, ...`` in order
-        (int64 and string columns)."""
-        if table.num_rows == 0:
-            return
-        if self._cur is None:
-            self._conn.executemany(sql, zip(*[c.to_pylist() for c in table.columns]))
-        else:
-            self._cur.executemany(sql, table)
+def _arrow(values: tuple, type_: pa.DataType | None) -> pa.Array:
+    if type_ is not None:
+        return pa.array(values, type_)
+    kinds = set(map(type, values)) - {type(None)}
+    if not kinds or kinds <= {int}:
+        return pa.array(values, pa.int64())
+    if kinds <= {str}:
+        return pa.array(values, pa.string())
+    return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values], pa.string())
