@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from billbridge import clock, demo_world
 from billbridge import store as st
 from billbridge.errors import NotFoundError
-from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS
+from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS, VENDOR_LINE_COLUMNS
 from billbridge.plan.inputs import SnapshotFrames, SnapshotTables, snapshot_frames
 from billbridge.plan.engine import Plan, plan_to_json, reconcile
 from billbridge.plan.inputs import Context, Mappings
@@ -48,6 +48,10 @@ __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "e
            "refresh_snapshot", "mapped_agreement_ids", "snapshot_is_stale", "written_since_snapshot",
            "plan_is_stale", "build_plan", "month_vendor_lines", "impact_by_customer", "api_member_for", "snapshot_for",
            "StoredPlan", "plan_frame", "latest_plan"]
+
+
+#: the columns of a stored vendor line the reconciliation reads
+_LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no")
 
 
 class NoSnapshotError(NotFoundError):
@@ -352,7 +356,7 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotF
         ctx = Context(month=month, vendor=vendor, api_member=member, today=today or clock.today(),
                       journal=journal, overrides=overrides, vendor_name=vendor_name(vendor),
                       line_key_field=demo_world.LINE_KEY_FIELD, line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
-        p = reconcile(st.import_line_table(store, imp["id"]), frames, maps, ctx)
+        p = reconcile(st.import_line_table(store, imp["id"], _LINE_COLUMNS), frames, maps, ctx)
         parts.append(p)
         summaries.append(p.summary)
     summary = _merge_summaries(summaries, month)

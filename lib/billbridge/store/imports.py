@@ -320,16 +320,13 @@ def import_lines(store: Store, import_id: int, *, raw: bool = False) -> pd.DataF
     return df
 
 
-def import_line_table(store: Store, import_id: int) -> pa.Table:
-    """The lines of one import (file order) as an Arrow table of the stored values: ``line_no`` (int64)
-    + :data:`LINE_COLUMNS` (string: text, ISO dates and decimal text as stored, null when missing), read
-    in C (:meth:`~billbridge.store.db.Store.read_arrow`)."""
-    table = store.read_arrow(_SELECT_LINES + " WHERE import_id = ? ORDER BY line_no", (import_id,))
-    columns = {"line_no": table.column("line_no").cast(pa.int64())}
-    for c in LINE_COLUMNS:
-        col = table.column(c)
-        columns[c] = col if col.type == pa.string() else col.cast(pa.string())
-    return pa.table(columns)
+def import_line_table(store: Store, import_id: int, columns: tuple[str, ...] = LINE_COLUMNS) -> pa.Table:
+    """The lines of one import (file order) as an Arrow table of the stored values, a column at a time:
+    ``line_no`` (int64) + ``columns`` of :data:`LINE_COLUMNS` (string: text, ISO dates and decimal text
+    as stored, null when missing)."""
+    types = {"line_no": pa.int64(), **{c: pa.string() for c in columns}}
+    return store.read_arrow(f"SELECT line_no, {', '.join(columns)} FROM vendor_lines WHERE import_id = ? "
+                            "ORDER BY line_no", (import_id,), types)
 
 
 #: what identifies "the same line" across two versions of a month (Rule: duplicates key)

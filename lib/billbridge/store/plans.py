@@ -274,15 +274,6 @@ def _factor(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Array, pa.Tab
     return pa.array(codes), groups.select(list(columns))
 
 
-def _param(names: list[str]) -> dict[str, str]:
-    return {c: f"?{i}" for i, c in enumerate(names, start=1)}
-
-
-#: what a row's in-sync reason is rendered from (besides its quantity), as bound to the insert
-_REASON_NAMES = ("vendor_customer_name", "vendor_customer_id", "product_description", "product_name", "sku",
-                 "agreement_name", "agreement_id")
-
-
 def in_sync_reason_sql(col: dict[str, str]) -> str:
     """SQL: the in-sync reason a stored row derives (``col``: the SQL of each column it reads)."""
     return reasons.in_sync_sql(reasons.shown_customer_sql(col["vendor_customer_name"], col["vendor_customer_id"]),
@@ -292,28 +283,26 @@ def in_sync_reason_sql(col: dict[str, str]) -> str:
                                col["vendor_quantity"])
 
 
-def _row_insert() -> str:
-    """The insert of one ``plan_rows`` row: its reason is stored only where it is not the in-sync
-    template the view derives from the same values (the same SQL, run by SQLite on the row itself)."""
-    names = ["plan_id", "account_no", "product_no", *ROW_FIELDS, "extra", *_REASON_NAMES]
-    p = _param(names)
-    derived = in_sync_reason_sql(p)
-    values = [f"CASE WHEN {p['action']} = 'in_sync' AND {p['reason']} = {derived} THEN NULL ELSE {p['reason']} END"
-              if c == "reason" else p[c] for c in names[:len(ROW_FIELDS) + 4]]
-    return (f"INSERT INTO plan_rows (plan_id, account_no, product_no, {', '.join(ROW_FIELDS)}, extra) "
-            f"VALUES ({', '.join(values)})")
-
-
-def _insert(conn, sql: str, table: pa.Table) -> None:
-    """``sql`` once per row of ``table``, its columns bound to ``?1, ?2, ...`` in order."""
-    if table.num_rows:
-        conn.executemany(sql, zip(*[c.to_pylist() for c in table.columns]))
+def _insert(conn, table_name: str, table: pa.Table, constants: dict[str, Any]) -> None:
+    """One row of ``table_name`` per row of ``table`` (its columns by name), ``constants`` as literals; a
+    column that is NULL on every row is left to its default (NULL)."""
+    if table.num_rows == 0:
+        return
+    bound = [c for c in table.column_names if table.column(c).null_count < table.num_rows]
+    names = [*constants, *bound]
+    values = [sql_literal(v) for v in constants.values()] + ["?"] * len(bound)
+    conn.executemany(f"INSERT INTO {table_name} ({', '.join(names)}) VALUES ({', '.join(values)})",
+                     zip(*[table.column(c).to_pylist() for c in bound]))
 
 
 def _insert_rows(conn, plan_id: int, rows: pd.DataFrame | list[dict[str, Any]] | pa.Table,
                  documents: dict[str, list[Any]] | None = None) -> int:
     """Write a plan's rows (inside the caller's transaction): accounts and products once each, then one
-    typed ``plan_rows`` row per plan row, in order. Returns how many."""
+    typed ``plan_rows`` row per plan row, in order; a row in sync whose reason is the in-sync template
+    stores none (the view ``plan_lines`` renders it: :func:`billbridge.plan.engine.derived_reasons` is
+    the same SQL). Returns how many."""
+    from billbridge.plan.engine import derived_reasons
+
     n, typed, extras = _typed_table(rows, documents)
     if n == 0:
         return 0
@@ -324,18 +313,27 @@ def _insert_rows(conn, plan_id: int, rows: pd.DataFrame | list[dict[str, Any]] |
         raise ConservationError("every plan row needs its own key" + (f" (repeated: {', '.join(map(str, dupes))})" if dupes else ""))
     account_no, accounts = _factor(typed, ACCOUNT_COLUMNS)
     product_no, products = _factor(typed, PRODUCT_COLUMNS)
-    for table, number, distinct, cols in (("plan_accounts", "account_no", accounts, ACCOUNT_COLUMNS),
-                                          ("plan_products", "product_no", products, PRODUCT_COLUMNS)):
-        m = distinct.num_rows
-        values = pa.table({"plan_id": pa.array(np.full(m, plan_id, dtype=np.int64)),
-                           number: pa.array(np.arange(m, dtype=np.int64)), **{c: distinct.column(c) for c in cols}})
-        _insert(conn, f"INSERT INTO {table} (plan_id, {number}, {', '.join(cols)}) "
-                    f"VALUES ({', '.join(f'?{i}' for i in range(1, len(cols) + 3))})", values)
-    _insert(conn, _row_insert(), pa.table({
-        "plan_id": pa.array(np.full(n, plan_id, dtype=np.int64)), "account_no": account_no, "product_no": product_no,
-        **{c: typed.column(c) for c in ROW_FIELDS}, "extra": pa.array(extras, pa.string()),
-        **{f"_{c}": typed.column(c) for c in _REASON_NAMES}}))
+    for table, number, distinct in (("plan_accounts", "account_no", accounts), ("plan_products", "product_no", products)):
+        _insert(conn, table, distinct.add_column(0, number, pa.array(np.arange(distinct.num_rows, dtype=np.int64))),
+                {"plan_id": plan_id})
+    reason = typed.column("reason")
+    derived = pc.fill_null(pc.equal(reason, derived_reasons(typed)), False)
+    stored = typed.select(list(ROW_FIELDS)).set_column(ROW_FIELDS.index("reason"), "reason",
+                                                       pc.if_else(derived, pa.scalar(None, pa.string()), reason))
+    target = stored.column("target")
+    constants: dict[str, Any] = {"plan_id": plan_id}
+    if pc.count_distinct(target).as_py() == 1:  # every row's target the same: said once
+        constants["target"] = target[0].as_py()
+        stored = stored.drop_columns(["target"])
+    _insert(conn, "plan_rows", stored.add_column(0, "account_no", account_no).add_column(1, "product_no", product_no)
+            .append_column("extra", pa.array(extras, pa.string())), constants)
     return n
+
+
+def sql_literal(v: Any) -> str:
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _missing_value(v: Any) -> bool:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from billbridge.plan.inputs import SnapshotFrames, SnapshotTables, _empty, snapshot_frames
 
@@ -257,6 +258,7 @@ def load_snapshot_tables(store: Store, snapshot_id: int) -> SnapshotTables:
     tables = {}
     for resource, cols in SNAPSHOT_COLUMNS.items():
         table = SNAPSHOT_TABLES[resource][0]
+        types = {c: pa.int64() if _KINDS.get(c) in ("int", "bool") else pa.string() for c in cols}
         tables[resource] = store.read_arrow(f"SELECT {', '.join(_sql(c) + ' AS ' + c for c in cols)} FROM {table} "
-                                            "WHERE snapshot_id = ? ORDER BY id", (snapshot_id,))
+                                            "WHERE snapshot_id = ? ORDER BY id", (snapshot_id,), types)
     return SnapshotTables(tables=tables, taken_at=meta["taken_at"])
