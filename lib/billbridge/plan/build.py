@@ -16,8 +16,10 @@ anything itself. The steps, each a function of its own:
 * :func:`plan_is_stale` - whether the imports in effect, the snapshot, the mappings or the queue of
   records to create changed since the newest plan;
 * :func:`build_plan` - reconcile every vendor of the month (its newest import not withdrawn) against
-  the snapshot and store the plan. The snapshot's frames are read straight from its typed tables and
-  the plan frame is written as typed rows: no JSON on the way.
+  the snapshot and store the plan. The lines and the snapshot are read from their typed tables as Arrow
+  tables (:func:`billbridge.store.import_line_table`, :func:`billbridge.store.load_snapshot_tables`) and
+  the plan's Arrow rows are written as typed rows (``Plan.rows``, the Decimal frame, is only built when a
+  caller reads it): no JSON and no frame on the way.
 """
 
 from __future__ import annotations
@@ -323,7 +325,7 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotF
                overrides: frozenset[str] = frozenset()) -> tuple[Plan, int]:
     """Reconcile ``month`` (every vendor's import in effect) against the snapshot and store the plan.
 
-    ``snapshot``: default the month's newest stored one, read as frames from its typed tables
+    ``snapshot``: default the month's newest stored one, read from its typed tables
     (:class:`NoSnapshotError` when there is none); records as :func:`billbridge.month.snapshot_for`
     returns them also work. Returns the plan (rows + ``target``, ``lookup``, ``depends_on``,
     ``maps``; queued creation rows first, those ConnectWise now has last) and its id.

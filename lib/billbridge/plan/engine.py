@@ -12,10 +12,12 @@ then get their reasons and requests (:mod:`~billbridge.plan.reasons`, :mod:`~bil
 only for rows that change, are blocked or are credits) and the summary checks conservation
 (:mod:`~billbridge.plan.summary`).
 
-Output: :class:`Plan` with ``rows`` (columns exactly :data:`billbridge.model.ROW_COLUMNS`, one row per
-(agreement, product, line key): vendor rows in the vendor file's order, then the lines ended) and
-``summary``. Money and quantities are ``Decimal``, missing values ``None`` (never NaN), ``flags`` a
-tuple, ``vendor_lines`` and ``writes`` lists, ``request`` a dict or None, dates ISO ``YYYY-MM-DD``.
+Output: :class:`Plan` with ``table`` (the rows as Arrow columns, as DuckDB computed them: one row per
+(agreement, product, line key), vendor rows in the vendor file's order, then the lines ended), ``documents``
+(each row's ``writes`` and ``request``, Python objects) and ``summary``; ``rows`` is the output contract's
+frame built from them on first use (columns exactly :data:`billbridge.model.ROW_COLUMNS`; money and
+quantities ``Decimal``, missing values ``None`` (never NaN), ``flags`` a tuple, ``vendor_lines`` and ``writes``
+lists, ``request`` a dict or None, dates ISO ``YYYY-MM-DD``). The store writes ``table`` column by column.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ from billbridge.rules import (agreement, blocked, cancels, company, excluded, fl
 __all__ = ["STEPS", "RULES", "DOCUMENTS", "Run", "Plan", "reconcile", "plan_to_json"]
 
 #: the rules pipeline, in the order it runs (each module's ``apply(run)`` adds its tables)
-STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, targets, impact, cancels,
-         proration, flags)
+STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, targets, cancels, proration,
+         flags)
+#: (impact's macros and flags' expressions are composed into the plan rows' query, :data:`_PLAN_ROWS`)
 #: every rule file (the steps and the cause families they apply), for the rules index
 RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, product, blocked, manual_edits,
          matched, targets, impact, cancels, proration, flags)
@@ -269,11 +272,9 @@ class Plan:
     def rows(self, rows: pd.DataFrame) -> None:
         self._rows, self._table, self.documents = rows, None, {}
 
-    def __len__(self) -> int:
-        return self._table.num_rows if self._rows is None else len(self._rows)
-
     def __repr__(self) -> str:
-        return f"Plan({len(self)} rows, {self.summary!r})"
+        n = self._table.num_rows if self._rows is None else len(self._rows)
+        return f"Plan({n} rows, {self.summary!r})"
 
 
 def _frame(table: pa.Table, documents: dict[str, list]) -> pd.DataFrame:

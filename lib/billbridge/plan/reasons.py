@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from billbridge.model import CAUSES
@@ -84,7 +85,13 @@ def quantity(d: Any) -> str:
 
 def money(d: Any) -> str:
     """``$1,234.50``; ``-`` when missing."""
-    return "-" if d is None else format_money(Decimal(d))
+    return "-" if d is None else _money(Decimal(d))
+
+
+@lru_cache(maxsize=4096)
+def _money(d: Decimal) -> str:
+    # format_money reads only the value (equal Decimals with other exponents read the same): once per value
+    return format_money(d)
 
 
 def in_sync(cust: str, prod: str, agr: str, qty: str) -> str:

@@ -1,6 +1,6 @@
-"""Flags: what the operator should know about a row that does not block it -> :func:`vendor_row_flags` (the
-plan rows list them where the row's tables are at hand) and the views ``flags`` (``gi``) and ``cancel_flags``
-(``ai``) of them; flags ``late_month_bdom``, ``annual_term_decrease``, ``credit``, ``usage_in_arrears``.
+"""Flags: what the operator should know about a row that does not block it -> :func:`vendor_row_flags` and
+:func:`cancel_row_flags`, which the plan rows list where each row's tables are at hand (and the table
+``late_month``); flags ``late_month_bdom``, ``annual_term_decrease``, ``credit``, ``usage_in_arrears``.
 
 Rules implemented (billing-rules.md):
 
@@ -76,5 +76,4 @@ def apply(run: "Run") -> None:
     created = [d for (d,) in run.fetch("SELECT DISTINCT customer_created FROM groups WHERE customer_created IS NOT NULL")]
     run.register("late_month", pa.table({"customer_created": pa.array(created, pa.date32()),
                                          "late": pa.array([bdom.late_month_risk(d) for d in created], pa.bool_())}))
-    run.view("flags", f"SELECT g.gi, {vendor_row_flags()} AS flags FROM groups g {VENDOR_ROW_TABLES}")
-    run.view("cancel_flags", f"SELECT ai, {cancel_row_flags()} AS flags FROM cancel_rows")
+

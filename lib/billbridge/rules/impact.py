@@ -1,6 +1,6 @@
 """Impact: what a row changes in the customer's monthly bill and in the MSP's margin -> the macros
-``price_impact`` and ``margin_impact`` (the plan rows compute them where the row's targets are at hand)
-and the view ``impact`` of them (the rows that create or update; every other row moves no money).
+``price_impact`` and ``margin_impact``, which the plan rows compute where each row's targets are at hand
+(:data:`COLUMNS`): a row that creates or updates moves money, every other row moves none (``0``).
 
 Rules implemented (billing-rules.md):
 
@@ -15,11 +15,6 @@ Rules implemented (billing-rules.md):
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from billbridge.plan.engine import Run
 
 DECIDES = ()
 
@@ -43,7 +38,3 @@ COLUMNS = """price_impact(t.action, t.new_quantity, t.new_unit_price, t.cw_quant
              margin_impact(t.action, t.new_quantity, t.new_unit_price, t.new_unit_cost, t.cw_quantity, t.cw_unit_price,
                            t.cw_unit_cost, g.places) AS margin_impact"""
 
-
-def apply(run: "Run") -> None:
-    run.view("impact", f"""
-        SELECT t.gi, {COLUMNS} FROM targets t JOIN groups g USING (gi) WHERE t.action IN ('create', 'update')""")
