@@ -69,7 +69,7 @@ def apply(run: "Run") -> None:
                list(unit_price ORDER BY li), list(amount ORDER BY li)
         FROM line_keys JOIN normalised USING (li)
         WHERE key IN (SELECT key FROM key_groups WHERE line_count > 1)
-        GROUP BY key""")
+        GROUP BY key""") if run.fetch("SELECT count(*) FROM key_groups WHERE line_count > 1")[0][0] else []
 
     def dec(values: list[str | None]) -> list[Decimal | None]:
         return [None if v is None else Decimal(v) for v in values]
