@@ -127,9 +127,12 @@ def _json_default(x: Any) -> Any:
     raise TypeError(f"not JSON: {type(x).__name__}")
 
 
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"), allow_nan=False)
+
+
 def _dumps(v: Any) -> str:
     try:
-        return json.dumps(v, default=_json_default, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(v)  # json.dumps(v, default=..., ...) would make an encoder per call
     except ValueError:  # a NaN somewhere: null, as the plan's JSON always had it
         return json.dumps(_plain(v), separators=(",", ":"))
 
@@ -184,7 +187,7 @@ def _list_values(col: str, values: list[Any]) -> list[Any]:
 
 
 def _json_values(col: str, values: list[Any]) -> list[Any]:
-    return [None if v is None or (isinstance(v, float) and v != v) or (isinstance(v, (list, dict)) and not v)
+    return [None if not v and (v is None or isinstance(v, (list, dict))) or (isinstance(v, float) and v != v)
             else _dumps(v) for v in values]
 
 
