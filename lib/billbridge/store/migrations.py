@@ -591,7 +591,7 @@ def m009_import_withdrawal(db: sqlite_utils.Database) -> None:
               AND j.billing_month = i.billing_month AND j.withdrawn_at IS NULL)""")
 
 
-def m010_derived_in_sync_reason(db: sqlite_utils.Database) -> None:
+def m011_derived_in_sync_reason(db: sqlite_utils.Database) -> None:
     """A plan row in sync whose reason is the in-sync template (``Acme: Seat on Agreement is 5 in
     ConnectWise, as the vendor bills.``, ~45,000 of a 50,000-row plan) no longer stores it: the view
     ``plan_lines`` (and ``month_plan_lines``) renders it from the row's names and quantity
@@ -606,7 +606,7 @@ def refresh_derived_views(db: sqlite_utils.Database, applied: list[Callable[[sql
     """After the migrations: the views rendered from the code follow it (``plan_lines`` renders the
     in-sync template of :mod:`billbridge.plan.reasons`; when its words change, every stored plan reads
     them), once the migration creating them has run."""
-    if m010_derived_in_sync_reason in applied:
+    if m011_derived_in_sync_reason in applied:
         from billbridge.store.plans import ensure_plan_views
 
         ensure_plan_views(db)
@@ -623,5 +623,6 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m007_snapshot_tables,
     m008_plan_tables,
     m009_import_withdrawal,
-    m010_derived_in_sync_reason,
+    # m010_vendor_line_extras (issue 11) comes here on main: the lead's merge keeps both, in this order
+    m011_derived_in_sync_reason,
 ]
