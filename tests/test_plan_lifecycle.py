@@ -165,3 +165,21 @@ def test_the_built_plan_is_arrow_and_its_rows_the_contract_frame(world):
     row = plan.rows[plan.rows["action"] == "update"].iloc[0]
     assert isinstance(row["cw_quantity"], Decimal) and isinstance(row["flags"], tuple) and row["writes"]
     assert plan.rows[plan.rows["action"] == "in_sync"]["writes"].map(lambda w: w == []).all()
+
+
+def test_two_vendors_plans_are_one_plan_one_after_the_other(tmp_path):
+    w = demo_month_world(tmp_path)
+    try:
+        store = w["store"]
+        demo = st.month_imports(store, MONTH)[0]
+        lines = st.import_lines(store, demo["id"], raw=True).head(3)
+        st.record_import(store, vendor="acme", billing_month=MONTH, file_name="acme.csv", sha256="1" * 64,
+                         format="generic", lines=lines, total_cost="0", total_price="0")
+        plan, plan_id = build.build_plan(store, MONTH, today=TODAY)
+        vendors = list(plan.rows["vendor"])
+        assert vendors[:3] == ["acme"] * 3 and set(vendors[3:]) == {"demo"}
+        assert plan.table.num_rows == len(plan.rows) == len(st.plan_rows(store, plan_id))
+        assert set(plan.rows["cause"][:3]) == {"unmapped_customer"}
+        assert plan.summary.vendor == "acme,demo"
+    finally:
+        close(w)
