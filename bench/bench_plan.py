@@ -28,8 +28,9 @@ Every figure is a ratio (or a size) measured in the same run:
 ``peak_mib``       peak resident memory the e2e path adds (``VmHWM`` of the child process after its
                    first run, minus its RSS before), next to the input sizes
                    (``input_frames_mib``: the lines and additions frames in memory; ``db_mib``: the file).
-
-``kernel_ratio`` and ``growth`` are bench_reconcile.py's (the rules engine): ``null`` here.
+``kernel_ratio``   bench_reconcile.py's: the rules pipeline alone on in-memory frames at 50,000 lines / the
+                   same bare outer merge (target <= 4); ``growth``: at 50,000 lines / at 5,000 (target <= 11);
+                   medians of ``--repeat`` (``--skip-kernel`` leaves them out).
 """
 
 from __future__ import annotations
@@ -141,27 +142,29 @@ def child_e2e(db: str, repeat: int) -> dict:
     for _ in range(st.KEEP_UNPUSHED - 2):
         build.ensure_plan(store, no_client, MONTH, rebuild=True, api_member=API)
     t_e2e, res = best_of(lambda: build.ensure_plan(store, no_client, MONTH, rebuild=True, api_member=API), repeat)
-    # the kernel alone, on the inputs as the lifecycle reads them
+    # the kernel alone, on the inputs as the lifecycle reads them (Arrow tables of the stored values)
     sid = st.latest_snapshot(store, MONTH)["id"]
-    imp, lines = build.month_vendor_lines(store, MONTH, raw=True)["demo"]
-    frames = st.load_snapshot_frames(store, sid)
+    imp = st.month_imports(store, MONTH)[0]
+    lines = st.import_line_table(store, imp["id"])
+    frames = st.load_snapshot_tables(store, sid)
     maps = Mappings(**st.mapping_frames(store, "demo"))
     ctx = Context(month=MONTH, vendor="demo", api_member=API, today=clock.today(), journal=st.written_lines(store),
                   vendor_name="Demo", line_key_field=demo_world.LINE_KEY_FIELD,
                   line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
     t_kernel, _ = best_of(lambda: reconcile(lines, frames, maps, ctx), repeat)
     # the store's parts, timed alone
-    t_lines, _ = best_of(lambda: build.month_vendor_lines(store, MONTH, raw=True), repeat)
-    t_frames, _ = best_of(lambda: st.load_snapshot_frames(store, sid), repeat)
-    plan_rows = res.plan.rows
-    t_save, _ = best_of(lambda: st.save_plan(store, MONTH, sid, {"status": "changes"}, plan_rows), repeat)
+    t_lines, _ = best_of(lambda: st.import_line_table(store, imp["id"]), repeat)
+    t_frames, _ = best_of(lambda: st.load_snapshot_tables(store, sid), repeat)
+    plan = res.plan
+    t_save, _ = best_of(lambda: st.save_plan(store, MONTH, sid, {"status": "changes"}, plan.table,
+                                             documents=plan.documents), repeat)
     t = time.perf_counter()
     st.prune_plans(store, MONTH, keep=st.KEEP_UNPUSHED - 1)  # one 50,000-row plan deleted
     t_prune = time.perf_counter() - t
     # the bare baseline: an outer merge of the lines and the additions frames
     typed = st.import_lines(store, imp["id"])
     keyed = typed.assign(key="demo|" + typed["vendor_customer_id"] + "|" + typed["subscription_id"])
-    adds = frames.additions
+    adds = st.load_snapshot_frames(store, sid).additions  # the frames, as the baseline always merged them
     t_outer, _ = best_of(lambda: keyed.merge(adds, on="key", how="outer"), max(repeat, 10))  # cheap: best of 10
     inputs_mb = (typed.memory_usage(deep=True).sum() + adds.memory_usage(deep=True).sum()) / 2**20
     db_mb = _size(store) / 2**20
@@ -247,6 +250,19 @@ def measure_refresh(workdir: Path, agreements: int = 2000, additions: int = 20_0
             "concurrency": DEFAULT_CONCURRENCY, "latency_ms": latency_ms}
 
 
+def measure_kernel(repeat: int, scale: float) -> dict:
+    """bench_reconcile.py's figures (the same worlds, timings and denominator), in this run."""
+    from bench_reconcile import measure
+    from billbridge.plan import reconcile
+
+    engines = {"rules": reconcile}
+    small = measure(scale / 10, max(repeat, 5), False, engines)
+    big = measure(scale, max(repeat, 5), False, engines)
+    return {"kernel_frames_s": round(big["t_rules"], 3), "kernel_outer_merge_s": round(big["t_outer"], 4),
+            "kernel_small_s": round(small["t_rules"], 3), "kernel_ratio": round(big["t_rules"] / big["t_outer"], 2),
+            "growth": round(big["t_rules"] / small["t_rules"], 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON line")
@@ -254,6 +270,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--skip-refresh", action="store_true")
     ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--skip-kernel", action="store_true")
     ap.add_argument("--child-e2e")
     args = ap.parse_args()
     if args.child_e2e:
@@ -267,7 +284,8 @@ def main() -> None:
             out.update(measure_load(workdir, args.repeat))
         if not args.skip_refresh:
             out.update(measure_refresh(workdir))
-        out.update({"kernel_ratio": None, "growth": None})
+        out.update(measure_kernel(args.repeat, args.scale) if not args.skip_kernel else
+                   {"kernel_ratio": None, "growth": None})
     if args.json:
         print(json.dumps(out))
         return
@@ -275,7 +293,11 @@ def main() -> None:
           f"{out['agreements']:,} agreements -> {out['plan_rows']:,} rows: {out['e2e_s']}s = {out['e2e_ratio']}x a "
           f"pandas outer merge ({out['outer_merge_s']}s) (target <= 10); kernel {out['kernel_s']}s "
           f"({out['kernel_only_ratio']}x), store {out['store_s']}s ({out['store_only_ratio']}x): read lines "
-          f"{out['read_lines_s']}s, read snapshot frames {out['read_frames_s']}s, save plan {out['save_plan_s']}s")
+          f"{out['read_lines_s']}s, read snapshot tables {out['read_frames_s']}s, save plan {out['save_plan_s']}s")
+    if out.get("kernel_ratio") is not None:
+        print(f"kernel (the rules on in-memory frames, bench_reconcile.py): {out['kernel_frames_s']}s = {out['kernel_ratio']}x "
+              f"the outer merge ({out['kernel_outer_merge_s']}s) (target <= 4); growth 5k -> 50k lines "
+              f"{out['growth']}x (target <= 11)")
     print(f"plan_mb: {out['plan_mb']} MB per stored {out['plan_rows']:,}-row plan (target <= 15); "
           f"peak memory of the e2e path +{out['peak_mib']} MiB (input frames {out['input_frames_mib']} MiB, "
           f"database file {out['db_mib']} MiB)")

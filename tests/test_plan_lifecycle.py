@@ -4,6 +4,8 @@ from the typed tables is the plan the records give, and both front ends go throu
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -13,6 +15,7 @@ from billbridge import month as mo
 from billbridge import push, sources
 from billbridge import store as st
 from billbridge.plan import build
+from billbridge.model import ROW_COLUMNS
 from billbridge.plan import Context, Mappings, plan_to_json, reconcile
 from demo_month_support import MONTH, TODAY, close, demo_month_world
 from sandbox_fixtures import new_sandbox
@@ -135,3 +138,48 @@ def test_the_reconcile_page_and_the_command_run_the_same_lifecycle(app_env, monk
     assert calls == [MONTH, MONTH]
     again = CliRunner().invoke(main, ["reconcile", MONTH])
     assert again.exit_code == 0 and "unchanged since it was built" in again.output
+
+
+def test_the_arrow_inputs_the_lifecycle_reads_are_the_tables_its_frames_give(world):
+    """The stored lines and snapshot read as Arrow (no Python object per value) become exactly the tables
+    the rules read from the frames the store gave before."""
+    from billbridge.plan import tables
+
+    store = world["store"]
+    imp = st.month_imports(store, MONTH)[0]
+    sid = st.latest_snapshot(store, MONTH)["id"]
+    assert tables.vendor_lines_table(st.import_line_table(store, imp["id"])).equals(
+        tables.vendor_lines_table(st.import_lines(store, imp["id"], raw=True)))
+    from_arrow = tables.snapshot_tables(st.load_snapshot_tables(store, sid))
+    from_frames = tables.snapshot_tables(st.load_snapshot_frames(store, sid))
+    assert from_arrow.keys() == from_frames.keys()
+    for name in from_frames:
+        assert from_arrow[name].equals(from_frames[name]), name
+
+
+def test_the_built_plan_is_arrow_and_its_rows_the_contract_frame(world):
+    plan = world["plan"]
+    assert plan.table.num_rows == len(plan.rows) and "writes" not in plan.table.column_names
+    assert list(plan.rows.columns[:len(ROW_COLUMNS)]) == list(ROW_COLUMNS)
+    assert all(plan.rows[c].dtype == object for c in plan.rows.columns)
+    row = plan.rows[plan.rows["action"] == "update"].iloc[0]
+    assert isinstance(row["cw_quantity"], Decimal) and isinstance(row["flags"], tuple) and row["writes"]
+    assert plan.rows[plan.rows["action"] == "in_sync"]["writes"].map(lambda w: w == []).all()
+
+
+def test_two_vendors_plans_are_one_plan_one_after_the_other(tmp_path):
+    w = demo_month_world(tmp_path)
+    try:
+        store = w["store"]
+        demo = st.month_imports(store, MONTH)[0]
+        lines = st.import_lines(store, demo["id"], raw=True).head(3)
+        st.record_import(store, vendor="acme", billing_month=MONTH, file_name="acme.csv", sha256="1" * 64,
+                         format="generic", lines=lines, total_cost="0", total_price="0")
+        plan, plan_id = build.build_plan(store, MONTH, today=TODAY)
+        vendors = list(plan.rows["vendor"])
+        assert vendors[:3] == ["acme"] * 3 and set(vendors[3:]) == {"demo"}
+        assert plan.table.num_rows == len(plan.rows) == len(st.plan_rows(store, plan_id))
+        assert set(plan.rows["cause"][:3]) == {"unmapped_customer"}
+        assert plan.summary.vendor == "acme,demo"
+    finally:
+        close(w)

@@ -113,3 +113,65 @@ def test_a_month_keeps_its_five_newest_unpushed_plans_and_every_pushed_one(store
     left = {r[0] for r in store.conn.execute("SELECT DISTINCT plan_id FROM plan_rows")}
     assert left == {*kept, other_month}
     assert {r[0] for r in store.conn.execute("SELECT DISTINCT plan_id FROM plan_accounts")} == left
+
+
+# ---- a plan's Arrow rows ------------------------------------------------------------------------
+def _rules_plan():
+    from rules_support import addition, lines, run, snapshot, vline
+
+    vl = lines(vline(sub="S-1"), vline(sub="S-2", qty="4"), vline(sub="S-3", sku="EXCH-MBX", qty="3", cost="4.50",
+                                                                  price="7.00"),
+               vline(sub="S-4", sku="ARCHIVE", qty="-2", cost="-3.00", price=None, charge_type="credit"))
+    snap = snapshot([addition(1), addition(2, qty=5, key="demo|DC-1|S-2"),
+                     addition(3, product=506, key="demo|DC-1|S-9", qty=2, price=5.0, cost=3.0)])
+    return run(vl, snap)
+
+
+def test_a_plan_table_is_stored_as_its_frame_is_and_reads_back_the_same(store):
+    plan = _rules_plan()
+    assert set(plan.rows["action"]) >= {"in_sync", "update", "create", "cancel"}
+    from_table = st.save_plan(store, M, None, {"status": "changes"}, plan.table, documents=plan.documents)
+    from_frame = st.save_plan(store, M, None, {"status": "changes"}, plan.rows)
+    assert st.plan_rows(store, from_table) == st.plan_rows(store, from_frame)
+    assert [r["reason"] for r in st.plan_rows(store, from_table)] == list(plan.rows["reason"])
+
+
+def test_an_in_sync_reason_is_stored_only_where_it_is_not_the_template_the_view_renders(store):
+    plan = _rules_plan()
+    pid = st.save_plan(store, M, None, {"status": "changes"}, plan.table, documents=plan.documents)
+    stored = dict(store.conn.execute("SELECT key, reason FROM plan_rows WHERE plan_id = ?", (pid,)).fetchall())
+    shown = dict(store.conn.execute("SELECT key, reason FROM plan_lines WHERE plan_id = ?", (pid,)).fetchall())
+    in_sync = plan.rows[plan.rows["action"] == "in_sync"]
+    assert stored["demo|DC-1|S-1"] is None and shown["demo|DC-1|S-1"] == in_sync.iloc[0]["reason"]
+    assert shown["demo|DC-1|S-1"] == "Acme Dental: Hosted PBX seat on Demo Cloud Services is 10 in ConnectWise, as the vendor bills."
+    for key, reason in zip(plan.rows["key"], plan.rows["reason"]):
+        assert shown[key] == reason
+        if key != "demo|DC-1|S-1":
+            assert stored[key] == reason  # the others keep their text
+    assert store.conn.execute("SELECT reason FROM month_plan_lines WHERE key = 'demo|DC-1|S-1'").fetchone()[0] == \
+        shown["demo|DC-1|S-1"]
+
+
+def test_a_row_in_sync_with_other_words_or_none_reads_back_as_saved(store):
+    saved = rows(3)
+    saved[0]["reason"] = None  # in sync, no reason at all
+    saved[1].update(action="in_sync", reason="Vendor refund of 2 x Seat: already on Acme Managed.")
+    pid = st.save_plan(store, M, None, {"status": "changes"}, saved)
+    got = st.plan_rows(store, pid)
+    assert got == saved
+    assert list(st.plan_table(store, pid)["reason"]) == [None, saved[1]["reason"], saved[2]["reason"]]
+
+
+def test_the_plan_views_follow_the_in_sync_template(store):
+    store.conn.execute("DROP VIEW month_plan_lines")
+    store.conn.execute("DROP VIEW plan_lines")
+    store.conn.execute("CREATE VIEW plan_lines AS SELECT 1 AS id")  # as an older template would have left it
+    path = store.path
+    store.close()
+    again = Store.open(path)
+    try:
+        assert [r["reason"] for r in again.db.query("SELECT reason FROM plan_lines")] == []
+        assert {v for (v,) in again.conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")} >= \
+            {"plan_lines", "month_plan_lines"}
+    finally:
+        again.close()

@@ -28,8 +28,8 @@ import re
 
 from billbridge.errors import InputError
 
-__all__ = ["MAX_KEY_LEN", "line_key", "vendor_prefix", "is_vendor_key", "parse_line_key", "KIND_CREDIT",
-           "KIND_OUT_OF_PERIOD"]
+__all__ = ["MAX_KEY_LEN", "line_key", "line_key_sql", "vendor_prefix", "is_vendor_key", "parse_line_key",
+           "KIND_CREDIT", "KIND_OUT_OF_PERIOD"]
 
 #: longest key a ConnectWise addition custom field / serialNumber can hold
 MAX_KEY_LEN = 50
@@ -82,6 +82,24 @@ def line_key(
     if not prefix.startswith(head):  # absurdly long vendor name: keep it recognisable anyway
         prefix = head[: keep]
     return f"{prefix}~{digest}"
+
+
+#: a part :func:`_clean` leaves as it is, in SQL (RE2): printable ASCII but "|" and "~", no space at either end
+_PLAIN_SQL = "'[!-{}]([ -{}]*[!-{}])?'"
+
+
+def line_key_sql(vendor: str, customer: str, subscription_id: str, sku: str, month: str, kind: str) -> str:
+    """SQL twin of :func:`line_key` (DuckDB), for the rules to key every line in one pass: each argument is
+    the SQL of a part (``month`` and ``kind`` NULL when the key has none). It gives the key where every part
+    is plain (:data:`_PLAIN_SQL`, which :func:`_clean` leaves alone) and the key is not hashed, else NULL:
+    there :func:`line_key` itself decides (a part to clean, a key to hash, a line without subscription or
+    SKU, a month that is not ``YYYY-MM``). ``tests/test_linekey.py`` proves the two agree."""
+    line = f"coalesce(nullif({subscription_id}, ''), nullif({sku}, ''))"
+    full = f"{vendor} || '|' || {customer} || '|' || {line} || coalesce('|' || {month}, '') || coalesce('|' || {kind}, '')"
+    plain = " AND ".join(f"regexp_full_match({part}, {_PLAIN_SQL})" for part in (vendor, customer, line))
+    return (f"CASE WHEN {plain} AND coalesce(regexp_full_match({month}, '\\d{{4}}-\\d{{2}}'), TRUE) "
+            f"AND coalesce(regexp_full_match({kind}, {_PLAIN_SQL}), TRUE) AND length({full}) <= {MAX_KEY_LEN} "
+            f"THEN {full} END")
 
 
 def vendor_prefix(vendor: str) -> str:

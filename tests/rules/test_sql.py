@@ -53,3 +53,13 @@ def test_sql_extended_is_money_extended(q, u, currency):
 def test_exact_text_keeps_the_digits_the_vendor_wrote():
     assert DB.execute("SELECT exact('18.50') = exact('18.5000'), places_of('0.0120'), places_of('14')").fetchone() \
         == (True, 4, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(min_value=-10**6, max_value=10**6, places=4, allow_nan=False, allow_infinity=False),
+       st.decimals(min_value=0, max_value=10**4, places=6, allow_nan=False, allow_infinity=False),
+       st.sampled_from([0, 2, 3]))
+def test_rounded_is_the_value_money_gives_as_text(q, u, places):
+    text, value = DB.execute("SELECT money(exact(?) * exact(?), ?), rounded(exact(?) * exact(?), ?)",
+                             [str(q), str(u), places] * 2).fetchone()
+    assert value == D(text)

@@ -16,8 +16,10 @@ anything itself. The steps, each a function of its own:
 * :func:`plan_is_stale` - whether the imports in effect, the snapshot, the mappings or the queue of
   records to create changed since the newest plan;
 * :func:`build_plan` - reconcile every vendor of the month (its newest import not withdrawn) against
-  the snapshot and store the plan. The snapshot's frames are read straight from its typed tables and
-  the plan frame is written as typed rows: no JSON on the way.
+  the snapshot and store the plan. The lines and the snapshot are read from their typed tables as Arrow
+  tables (:func:`billbridge.store.import_line_table`, :func:`billbridge.store.load_snapshot_tables`) and
+  the plan's Arrow rows are written as typed rows (``Plan.rows``, the Decimal frame, is only built when a
+  caller reads it): no JSON and no frame on the way.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from billbridge import clock, demo_world
 from billbridge import store as st
 from billbridge.errors import NotFoundError
-from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS
-from billbridge.plan.inputs import SnapshotFrames, snapshot_frames
+from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS, VENDOR_LINE_COLUMNS
+from billbridge.plan.inputs import SnapshotFrames, SnapshotTables, snapshot_frames
 from billbridge.plan.engine import Plan, plan_to_json, reconcile
 from billbridge.plan.inputs import Context, Mappings
 from billbridge.plan.summary import Summary
@@ -46,6 +50,10 @@ __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "e
            "refresh_snapshot", "mapped_agreement_ids", "snapshot_is_stale", "written_since_snapshot",
            "plan_is_stale", "build_plan", "month_vendor_lines", "impact_by_customer", "api_member_for", "snapshot_for",
            "StoredPlan", "plan_frame", "latest_plan"]
+
+
+#: the columns of a stored vendor line the reconciliation reads
+_LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no")
 
 
 class NoSnapshotError(NotFoundError):
@@ -234,11 +242,22 @@ def _dec(v: Any) -> Decimal:
     return Decimal(str(v))
 
 
-def impact_by_customer(rows: list[dict[str, Any]] | pd.DataFrame) -> list[dict[str, str]]:
+def impact_by_customer(rows: list[dict[str, Any]] | pd.DataFrame | pa.Table) -> list[dict[str, str]]:
     """Customer-price and margin impact per customer (exact sums; JSON-ready strings), largest
     absolute price impact first, for every customer with a price, margin or blocked-dollar figure
     (customers whose rows change nothing are left out). Blocked rows are counted as dollars at stake
-    (vendor amount)."""
+    (vendor amount). ``rows``: dicts, a frame, or a plan's Arrow table (money as decimal text), of which
+    only the rows with a figure are read (a row with none adds nothing to any sum)."""
+    if isinstance(rows, pa.Table):
+        def moves(c: str) -> pa.ChunkedArray:
+            text = rows.column(c).cast(pa.string())
+            return pc.invert(pc.fill_null(pc.is_in(text, value_set=pa.array(["0", ""])), True))
+        blocked_rows = pc.and_(pc.equal(rows.column("action"), "blocked"), pc.equal(rows.column("bucket"), "blocked"))
+        keep = pc.or_(pc.or_(moves("price_impact"), moves("margin_impact")), pc.fill_null(blocked_rows, False))
+        picked = rows.filter(keep)
+        rows = pd.DataFrame({c: pd.Series(picked.column(c).to_pylist(), dtype=object) for c in
+                             ("vendor_customer_name", "company_name", "vendor_customer_id", "action", "bucket",
+                              "price_impact", "margin_impact", "vendor_amount") if c in picked.column_names})
     if not isinstance(rows, pd.DataFrame):
         rows = pd.DataFrame(list(rows))
     if not len(rows):
@@ -280,12 +299,33 @@ def _with_lifecycle_columns(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(target="addition", lookup=lookup, depends_on=depends, maps=None)
 
 
+def _with_lifecycle(plan: Plan) -> Plan:
+    """:func:`_with_lifecycle_columns` of a plan's Arrow rows and documents."""
+    table, docs = plan.table, dict(plan.documents)
+    n = table.num_rows
+    lookup: list[Any] = [None] * n
+    keys = table.column("key")
+    for i in np.flatnonzero(pc.equal(table.column("action"), "create").to_numpy(zero_copy_only=False)).tolist():
+        lookup[i] = _addition_lookup("create", keys[i].as_py(), docs["request"][i])
+    docs.update(lookup=lookup, depends_on=[[]] * n, maps=[None] * n)
+    return Plan(table=table.append_column("target", pa.array(["addition"] * n, pa.string())), documents=docs,
+                summary=plan.summary)
+
+
+def _joined(plans: list[Plan]) -> tuple[pa.Table, dict[str, list]]:
+    """Several vendors' plans as one (their rows one after another)."""
+    if len(plans) == 1:
+        return plans[0].table, plans[0].documents
+    table = pa.concat_tables([p.table for p in plans], promote_options="default")
+    return table, {name: [v for p in plans for v in p.documents[name]] for name in plans[0].documents}
+
+
 def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotFrames | None = None, *,
                api_member: str | None = None, today: date | None = None,
                overrides: frozenset[str] = frozenset()) -> tuple[Plan, int]:
     """Reconcile ``month`` (every vendor's import in effect) against the snapshot and store the plan.
 
-    ``snapshot``: default the month's newest stored one, read as frames from its typed tables
+    ``snapshot``: default the month's newest stored one, read from its typed tables
     (:class:`NoSnapshotError` when there is none); records as :func:`billbridge.month.snapshot_for`
     returns them also work. Returns the plan (rows + ``target``, ``lookup``, ``depends_on``,
     ``maps``; queued creation rows first, those ConnectWise now has last) and its id.
@@ -297,7 +337,7 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotF
         if meta is None:
             raise NoSnapshotError(f"no ConnectWise snapshot for {month}: refresh from ConnectWise first")
         snapshot_id = meta["id"]
-        frames = st.load_snapshot_frames(store, snapshot_id)
+        frames: SnapshotFrames | SnapshotTables = st.load_snapshot_tables(store, snapshot_id)
     elif isinstance(snapshot, SnapshotFrames):
         snapshot_id, frames = None, snapshot
     else:
@@ -309,29 +349,36 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotF
     if pending and records is None:
         records = st.load_snapshot(store, snapshot_id) if snapshot_id is not None else {}
     todo, done = _resolve_creations(store, records, pending) if pending else ([], [])
-    imports = month_vendor_lines(store, month, raw=True)
+    imports = {imp["vendor"]: imp for imp in st.month_imports(store, month)}
     member = api_member or api_member_for()
     journal = st.written_lines(store)
     parts, summaries = [], []
-    for vendor, (_imp, lines) in sorted(imports.items()):
+    for vendor, imp in sorted(imports.items()):
         maps = Mappings(**st.mapping_frames(store, vendor))
         ctx = Context(month=month, vendor=vendor, api_member=member, today=today or clock.today(),
                       journal=journal, overrides=overrides, vendor_name=vendor_name(vendor),
                       line_key_field=demo_world.LINE_KEY_FIELD, line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
-        p = reconcile(lines, frames, maps, ctx)
-        parts.append(p.rows)
+        p = reconcile(st.import_line_table(store, imp["id"], _LINE_COLUMNS), frames, maps, ctx)
+        parts.append(p)
         summaries.append(p.summary)
-    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0] if parts else \
-        pd.DataFrame({c: pd.Series([], dtype=object) for c in ROW_COLUMNS})
     summary = _merge_summaries(summaries, month)
+    doc = plan_to_json(Plan(rows=pd.DataFrame(), summary=summary))["summary"]
+    inputs = _inputs(store, month, list(imports.values()), snapshot_id)
+    if parts and not (todo or done):  # the rules' Arrow rows, written column by column
+        table, documents = _joined(parts)
+        plan = _with_lifecycle(Plan(table=table, documents=documents, summary=summary))
+        doc["creations"] = 0
+        doc["impact_by_customer"] = impact_by_customer(plan.table)
+        plan_id = st.save_plan(store, month, snapshot_id, doc, plan.table, documents=plan.documents, inputs=inputs)
+        return plan, plan_id
+    rows = pd.concat([p.rows for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].rows if parts else \
+        pd.DataFrame({c: pd.Series([], dtype=object) for c in ROW_COLUMNS})
     rows = _with_lifecycle_columns(rows)
     if todo or done:  # creations first: additions may depend on them
         rows = pd.concat([plan_frame(todo), rows, plan_frame(done)], ignore_index=True)
-    doc = plan_to_json(Plan(rows=rows.iloc[:0], summary=summary))["summary"]
     doc["creations"] = len(todo)
     doc["impact_by_customer"] = impact_by_customer(rows)
-    stored_imports = [imp for imp, _ in imports.values()]
-    plan_id = st.save_plan(store, month, snapshot_id, doc, rows, inputs=_inputs(store, month, stored_imports, snapshot_id))
+    plan_id = st.save_plan(store, month, snapshot_id, doc, rows, inputs=inputs)
     return Plan(rows=rows, summary=summary), plan_id
 
 

@@ -12,17 +12,19 @@ then get their reasons and requests (:mod:`~billbridge.plan.reasons`, :mod:`~bil
 only for rows that change, are blocked or are credits) and the summary checks conservation
 (:mod:`~billbridge.plan.summary`).
 
-Output: :class:`Plan` with ``rows`` (columns exactly :data:`billbridge.model.ROW_COLUMNS`, one row per
-(agreement, product, line key): vendor rows in the vendor file's order, then the lines ended) and
-``summary``. Money and quantities are ``Decimal``, missing values ``None`` (never NaN), ``flags`` a
-tuple, ``vendor_lines`` and ``writes`` lists, ``request`` a dict or None, dates ISO ``YYYY-MM-DD``.
+Output: :class:`Plan` with ``table`` (the rows as Arrow columns, as DuckDB computed them: one row per
+(agreement, product, line key), vendor rows in the vendor file's order, then the lines ended), ``documents``
+(each row's ``writes`` and ``request``, Python objects) and ``summary``; ``rows`` is the output contract's
+frame built from them on first use (columns exactly :data:`billbridge.model.ROW_COLUMNS`; money and
+quantities ``Decimal``, missing values ``None`` (never NaN), ``flags`` a tuple, ``vendor_lines`` and ``writes``
+lists, ``request`` a dict or None, dates ISO ``YYYY-MM-DD``). The store writes ``table`` column by column.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,26 +40,21 @@ from billbridge.linekey import vendor_prefix
 from billbridge.model import MONEY_FIELDS, ROW_COLUMNS
 from billbridge.plan import reasons, requests
 from billbridge.plan import summary as summary_mod
-from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, snapshot_frames
+from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, SnapshotTables, snapshot_frames
 from billbridge.plan.summary import Summary
 from billbridge.plan.tables import context_tables, mapping_tables, snapshot_tables, vendor_lines_table
 from billbridge.rules import (agreement, blocked, cancels, company, excluded, flags, grouped, impact, keys, landed,
                               manual_edits, mapped, matched, normalise, product, proration, sql, targets)
 
-__all__ = ["STEPS", "RULES", "Run", "Plan", "reconcile", "plan_to_json"]
+__all__ = ["STEPS", "RULES", "DOCUMENTS", "Run", "Plan", "reconcile", "plan_to_json"]
 
 #: the rules pipeline, in the order it runs (each module's ``apply(run)`` adds its tables)
-STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, targets, impact, cancels,
-         proration, flags)
+STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, targets, cancels, proration,
+         flags)
+#: (impact's macros and flags' expressions are composed into the plan rows' query, :data:`_PLAN_ROWS`)
 #: every rule file (the steps and the cause families they apply), for the rules index
 RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, product, blocked, manual_edits,
          matched, targets, impact, cancels, proration, flags)
-
-
-@dataclass
-class Plan:
-    rows: pd.DataFrame
-    summary: Summary
 
 
 class Run:
@@ -83,11 +80,19 @@ class Run:
         return self.db.execute(query).fetchall()
 
     def arrow(self, query: str) -> pa.Table:
-        return self.db.sql(query).to_arrow_table()
+        return _arrow(self.db, query)
 
     def columns(self, query: str) -> dict[str, list]:
         table = self.arrow(query)
         return {name: table.column(name).to_pylist() for name in table.column_names}
+
+
+def _arrow(db: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    # execute, not sql(): a relation binds the query once more (in Python); its "extra copy" of the rows
+    # measures no slower at 50,000 rows and saves ~5 ms a query
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return db.execute(query).to_arrow_reader().read_all()
 
 
 def _constants(run: Run) -> str:
@@ -136,10 +141,15 @@ def _open(context: Context) -> Run:
 
 
 # ---------------------------------------------------------------------------------------- the rows
-#: the plan rows in SQL (vendor rows, then the lines ended, in ``part``, ``position`` order), with the names
-#: a reason shows (``customer``, ``product``, ``agreement``)
-_PLAN_ROWS = """
-    SELECT 0 AS part, g.position, g.key, t.action, t.cause, bucket(t.cause) AS bucket, f.flags, vendor() AS vendor,
+#: the plan rows in SQL (plan order: vendor rows, then the lines ended, by ``part``, ``position``), with the
+#: names a reason shows (``customer``, ``product``, ``agreement``) and the reason of a row simply in sync
+#: (NULL for the others)
+_PLAN_ROWS = f"""
+    SELECT *, CASE WHEN part = 0 AND action = 'in_sync' AND charge_type <> 'credit'
+                   THEN in_sync_reason(customer, product, agreement, vendor_quantity) END AS reason
+    FROM (
+    SELECT 0 AS part, g.position, g.gi AS src, g.key, t.action, t.cause, bucket(t.cause) AS bucket,
+           {flags.vendor_row_flags()} AS flags, vendor() AS vendor,
            g.vendor_customer_id, g.vendor_customer_name, g.subscription_id, g.sku, g.product_name, g.charge_type,
            g.term, g.billing_frequency, g.sync_mode, g.quantity_basis, g.company_id, b.company_name, g.agreement_id,
            b.agreement_name, g.catalog_item_id, b.product_identifier, b.product_description, g.vendor_lines,
@@ -148,15 +158,15 @@ _PLAN_ROWS = """
            CAST(t.cw_effective_date AS VARCHAR) AS cw_effective_date,
            CAST(t.cw_cancelled_date AS VARCHAR) AS cw_cancelled_date, t.new_quantity, t.new_unit_price, t.new_unit_cost,
            CAST(t.new_effective_date AS VARCHAR) AS effective_date, CAST(t.new_cancelled_date AS VARCHAR) AS cancelled_date,
-           coalesce(i.price_impact, '0') AS price_impact, coalesce(i.margin_impact, '0') AS margin_impact,
+           {impact.COLUMNS},
            p.cw_proration, p.vendor_proration, g.credit_for, g.currency,
            shown_customer(g.vendor_customer_name, g.vendor_customer_id) AS customer,
            shown_product(b.product_description, g.product_name, g.sku, NULL) AS product,
            shown_agreement(b.agreement_name, g.agreement_id) AS agreement
-    FROM groups g JOIN blocked b USING (gi) JOIN targets t USING (gi) JOIN flags f USING (gi)
-    LEFT JOIN impact i USING (gi) LEFT JOIN prorations p USING (gi)
+    FROM groups g {flags.VENDOR_ROW_TABLES}
     UNION ALL BY NAME
-    SELECT 1 AS part, ai AS position, c.plan_key AS key, c.action, c.cause, bucket(c.cause) AS bucket, f.flags,
+    SELECT 1 AS part, ai AS position, ai AS src, c.plan_key AS key, c.action, c.cause, bucket(c.cause) AS bucket,
+           {flags.cancel_row_flags()} AS flags,
            vendor() AS vendor, c.vendor_customer_id, c.vendor_customer_name, c.subscription_id, c.sync_mode,
            c.company_id, c.company_name, c.agreement_id, c.agreement_name, c.product_id AS catalog_item_id,
            c.catalog_identifier AS product_identifier, c.product_description, [] AS vendor_lines,
@@ -170,21 +180,22 @@ _PLAN_ROWS = """
            shown_customer(c.vendor_customer_name, c.vendor_customer_id) AS customer,
            shown_product(c.product_description, NULL, NULL, c.catalog_identifier) AS product,
            shown_agreement(c.agreement_name, c.agreement_id) AS agreement
-    FROM cancel_rows c JOIN cancel_flags f USING (ai)"""
+    FROM cancel_rows c)"""
 
-#: what else the reasons and requests read, for the rows that are not simply in sync (same order)
+#: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
+#: ``src``), in plan order: the rules' working columns behind each
 _TEXT_ROWS = """
-    SELECT 0 AS part, g.position, t.write_price, t.write_cost, CAST(t.target_eff AS VARCHAR) AS target_eff,
+    SELECT r.n, t.write_price, t.write_cost, CAST(t.target_eff AS VARCHAR) AS target_eff,
            CAST(t.target_can AS VARCHAR) AS target_can, g.line_key, t.d_qty, t.d_price, t.d_cost, t.d_dates, t.d_key,
            t.d_product, t.cw_product, t.overrides_manual_edit, t.updated_by, t.last_updated, m.dup_key, m.keyed,
-           m.n_free, CAST(g.period_start AS VARCHAR) AS period_start, CAST(g.period_end AS VARCHAR) AS period_end
-    FROM groups g JOIN targets t USING (gi) JOIN matched m USING (gi)
-    WHERE NOT (t.action = 'in_sync' AND g.charge_type <> 'credit')
+           m.n_free, CAST(g.period_start AS VARCHAR) AS period_start, CAST(g.period_end AS VARCHAR) AS period_end,
+           NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced
+    FROM rest r JOIN groups g ON r.part = 0 AND g.gi = r.src JOIN targets t USING (gi) JOIN matched m USING (gi)
     UNION ALL BY NAME
-    SELECT 1 AS part, ai AS position, key AS line_key, overrides_manual_edit, updated_by, last_updated,
-           CAST(end_on AS VARCHAR) AS end_on, invoiced
-    FROM cancel_rows
-    ORDER BY part, position"""
+    SELECT r.n, c.key AS line_key, c.overrides_manual_edit, c.updated_by, c.last_updated,
+           CAST(c.end_on AS VARCHAR) AS end_on, c.invoiced
+    FROM rest r JOIN cancel_rows c ON r.part = 1 AND c.ai = r.src
+    ORDER BY n"""
 
 #: what the reasons and requests read of a row that is not simply in sync
 _TEXT_FIELDS = (
@@ -196,11 +207,16 @@ _TEXT_FIELDS = (
     "overrides_manual_edit", "updated_by", "last_updated", "dup_key", "keyed", "n_free", "period_start", "period_end",
     "end_on", "invoiced")
 
+#: plan row columns holding a document (Python objects in :attr:`Plan.documents`, not in :attr:`Plan.table`)
+DOCUMENTS = ("writes", "request")
 
-def _objects(column: pa.ChunkedArray, name: str) -> np.ndarray:
+
+def _objects(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     """One Arrow column as the plan's Python values (Decimals for money, tuples for flags, None for null)."""
     if name in MONEY_FIELDS or name == "flags":  # few distinct values: each converted once
-        encoded = pc.dictionary_encode(column).combine_chunks()
+        encoded = pc.dictionary_encode(column)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
         words = encoded.dictionary.to_pylist()
         convert = (lambda t: tuple(t.split(",")) if t else ()) if name == "flags" else Decimal
         values = np.array([convert(w) for w in words] + [None], dtype=object)
@@ -218,67 +234,156 @@ def _objects(column: pa.ChunkedArray, name: str) -> np.ndarray:
     return out
 
 
-def _rows(run: Run) -> pd.DataFrame:
-    """The plan rows as the output contract has them, with their reasons, writes and requests."""
+class Plan:
+    """One reconciled month: its rows and :class:`~billbridge.plan.summary.Summary`.
+
+    ``table`` is the rows as the rules computed them (Arrow, plan order: every column of
+    :data:`billbridge.model.ROW_COLUMNS` but the :data:`DOCUMENTS`, and the plan lifecycle's
+    ``target``): text and ids as themselves, money and quantities as exact decimal text, ``flags``
+    comma-separated codes, ``vendor_lines`` a list of line numbers, dates ISO text. ``documents`` holds
+    the per-row documents (``writes``, ``request``; the lifecycle adds ``lookup``, ``depends_on``,
+    ``maps``) as Python objects, one per row. ``rows`` is the output contract's frame (Decimal money,
+    tuple flags, None for missing), built from those on first use; a Plan made from a frame
+    (``Plan(rows=..., summary=...)``) is that frame.
+    """
+
+    def __init__(self, rows: pd.DataFrame | None = None, summary: Summary | None = None, *,
+                 table: pa.Table | None = None, documents: dict[str, list] | None = None):
+        if rows is None and table is None:
+            raise TypeError("a Plan needs rows or a table")
+        self._rows = rows
+        self._table = table
+        self.documents = documents if documents is not None else {}
+        self.summary = summary
+
+    @property
+    def table(self) -> pa.Table | None:
+        """The rows as Arrow columns (None for a Plan made from a frame)."""
+        return self._table
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        if self._rows is None:
+            self._rows = _frame(self._table, self.documents)
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: pd.DataFrame) -> None:
+        self._rows, self._table, self.documents = rows, None, {}
+
+    def __repr__(self) -> str:
+        n = self._table.num_rows if self._rows is None else len(self._rows)
+        return f"Plan({n} rows, {self.summary!r})"
+
+
+def _frame(table: pa.Table, documents: dict[str, list]) -> pd.DataFrame:
+    """The output contract's frame of a plan's Arrow rows and documents (ROW_COLUMNS first, in order)."""
+    names = [c for c in ROW_COLUMNS if c in table.column_names or c in documents]
+    names += [c for c in table.column_names if c not in names]
+    names += [c for c in documents if c not in names]
+    cols = {}
+    for name in names:
+        if name in documents:
+            values = np.empty(table.num_rows, dtype=object)
+            values[:] = documents[name]
+            if name == "writes":  # a row without writes has an empty list of its own
+                for i in np.flatnonzero(np.equal(values, None)).tolist():
+                    values[i] = []
+            cols[name] = values
+        else:
+            cols[name] = _objects(table.column(name), name)
+    return pd.DataFrame({c: pd.Series(cols[c], dtype=object, copy=False) for c in names}, copy=False)
+
+
+def _rows(run: Run) -> tuple[pa.Table, dict[str, list]]:
+    """The plan rows (Arrow) with their reasons, and their writes and requests (Python documents)."""
     ctx = run.context
     table = run.arrow(_PLAN_ROWS)
-    run.register("plan_rows", table)
     n = table.num_rows
-    order = np.lexsort((table.column("position").to_numpy(), table.column("part").to_numpy()))
-    cols = {name: _objects(table.column(name), name)[order]
-            for name in (*ROW_COLUMNS, "customer", "product", "agreement") if name not in ("reason", "writes", "request")}
-    reason = np.empty(n, dtype=object)
-    writes: list[list] = [[] for _ in range(n)]
-    request = np.full(n, None, dtype=object)
-    cancel_row = table.column("part").to_numpy()[order] == 1
-    # rows in sync read one template; every other row gets its text one at a time
-    plain = (cols["action"] == "in_sync") & (cols["charge_type"] != "credit") & ~cancel_row
-    idx = np.flatnonzero(plain)
-    if len(idx):
-        shown: dict[str, str] = {}
-        quantity_text = table.column("vendor_quantity").take(pa.array(order[idx])).to_pylist()
-        texts = [shown.get(q) or shown.setdefault(q, reasons.quantity(Decimal(q))) for q in quantity_text]
-        reason[idx] = [reasons.in_sync(c, p, g, q) for c, p, g, q in zip(
-            cols["customer"][idx].tolist(), cols["product"][idx].tolist(), cols["agreement"][idx].tolist(), texts)]
-    rest = np.flatnonzero(~plain)
-    if len(rest):
+    part, position = table.column("part").to_numpy(), table.column("position").to_numpy()
+    if n > 1 and ((np.diff(part) < 0) | ((np.diff(part) == 0) & (np.diff(position) < 0))).any():
+        table = table.take(np.lexsort((position, part)))
+    table = table.drop_columns(["position"]).append_column("n", pa.array(np.arange(n, dtype=np.int64)))
+    run.register("plan_rows", table)
+    writes: list[list | None] = [None] * n  # None: no writes ([] in the rows)
+    request: list[Any] = [None] * n
+    reason = table.column("reason")
+    if reason.null_count:  # every row not simply in sync gets its text one at a time
+        rest = table.filter(pc.is_null(reason))
+        run.register("rest", rest.select(["n", "part", "src"]))
         extra = run.arrow(_TEXT_ROWS)
-        fields = [(cols[name][rest] if name in cols else _objects(extra.column(name), name)).tolist()
+        fields = [_objects((rest if name in rest.column_names else extra).column(name), name).tolist()
                   for name in _TEXT_FIELDS]
-        for i, values in zip(rest.tolist(), zip(*fields)):
+        texts = []
+        for i, part, values in zip(rest.column("n").to_pylist(), rest.column("part").to_pylist(), zip(*fields)):
             r = dict(zip(_TEXT_FIELDS, values))
             a = r["action"]
-            if cancel_row[i]:
-                reason[i] = reasons.ended(r, run.month)
+            if part == 1:
+                texts.append(reasons.ended(r, run.month))
                 if a == "cancel":
                     writes[i], request[i] = requests.end(r)
             elif a == "blocked":
-                reason[i] = reasons.blocked(r, run.month, ctx.vendor_name or ctx.vendor)
+                texts.append(reasons.blocked(r, run.month, ctx.vendor_name or ctx.vendor))
+            elif a == "in_sync" and r["charge_type"] != "credit":  # a quantity with an exponent
+                texts.append(reasons.in_sync(r["customer"], r["product"], r["agreement"],
+                                             reasons.quantity(r["vendor_quantity"])))
             else:
-                reason[i] = reasons.changed(r, run.month)
+                texts.append(reasons.changed(r, run.month))
                 if a == "create":
                     writes[i], request[i] = requests.create(r, ctx)
                 elif a == "update":
                     writes[i], request[i] = requests.update(r, ctx)
-    cols.update(reason=reason, writes=writes, request=request)  # type: ignore[arg-type]
-    return pd.DataFrame({c: pd.Series(cols[c], dtype=object, copy=False) for c in ROW_COLUMNS}, copy=False)
+        mask = pc.is_null(reason)
+        reason = pc.replace_with_mask(reason.combine_chunks(), mask.combine_chunks(), pa.array(texts, pa.string()))
+    table = table.drop_columns(["part", "src", "customer", "product", "agreement", "reason", "n"])
+    table = table.append_column("reason", reason)
+    return table.select([c for c in ROW_COLUMNS if c in table.column_names]), {"writes": writes, "request": request}
+
+
+def derived_reasons(table: pa.Table) -> pa.Array:
+    """The in-sync reason each row of a plan table would read from its names and quantity (the template
+    :data:`billbridge.plan.reasons.IN_SYNC`, the SQL the stored plans' view ``plan_lines`` renders),
+    NULL for rows not in sync: what the store compares a row's reason with, to keep only those that read
+    otherwise. Columns read: ``action``, ``vendor_quantity`` and the names (a missing one is NULL)."""
+    names = ("vendor_customer_name", "vendor_customer_id", "product_description", "product_name", "sku",
+             "agreement_name", "agreement_id", "vendor_quantity")
+    n = table.num_rows
+    cols = {c: table.column(c) if c in table.column_names else pa.nulls(n, pa.int64() if c == "agreement_id"
+                                                                           else pa.string()) for c in names}
+    cols["action"] = table.column("action")
+    db = _database().cursor()
+    try:
+        db.register("rows_in", pa.table(cols))
+        return _arrow(db, f"""
+            SELECT CASE WHEN action = 'in_sync' THEN {reasons.in_sync_sql(
+                reasons.shown_customer_sql("vendor_customer_name", "vendor_customer_id"),
+                reasons.shown_product_sql("product_description", "product_name", "sku", "NULL"),
+                reasons.shown_agreement_sql("agreement_name", "agreement_id"), "vendor_quantity")} END AS reason
+            FROM rows_in""").column(0).combine_chunks()
+    finally:
+        db.close()
 
 
 # ---------------------------------------------------------------------------------------- the call
-def reconcile(vendor_lines: pd.DataFrame, snapshot: Mapping[str, Any] | SnapshotFrames, mappings: Mappings,
-              context: Context) -> Plan:
-    """Reconcile one billing month (see the module docstring and :mod:`billbridge.rules`)."""
-    frames = snapshot_frames(snapshot, line_key_field=context.line_key_field,
-                             line_key_field_id=context.line_key_field_id)
+def reconcile(vendor_lines: pd.DataFrame | pa.Table, snapshot: Mapping[str, Any] | SnapshotFrames | SnapshotTables,
+              mappings: Mappings, context: Context) -> Plan:
+    """Reconcile one billing month (see the module docstring and :mod:`billbridge.rules`).
+
+    ``vendor_lines``: a frame of :data:`billbridge.model.VENDOR_LINE_COLUMNS`, or the Arrow table of a
+    stored import (:func:`billbridge.store.import_line_table`); ``snapshot``: ConnectWise records,
+    :class:`SnapshotFrames` or the stored :class:`SnapshotTables`."""
+    if not isinstance(snapshot, SnapshotTables):
+        snapshot = snapshot_frames(snapshot, line_key_field=context.line_key_field,
+                                   line_key_field_id=context.line_key_field_id)
     run = _open(context)
     try:
         run.register("lines_in", vendor_lines_table(vendor_lines))
-        for name, table in {**snapshot_tables(frames), **mapping_tables(mappings), **context_tables(context)}.items():
+        for name, table in {**snapshot_tables(snapshot), **mapping_tables(mappings), **context_tables(context)}.items():
             run.register(name, table)
         for step in STEPS:
             step.apply(run)
-        rows = _rows(run)
-        return Plan(rows=rows, summary=summary_mod.summarise(run))
+        table, documents = _rows(run)
+        return Plan(table=table, documents=documents, summary=summary_mod.summarise(run))
     finally:
         run.db.close()
 

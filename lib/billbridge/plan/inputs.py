@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Mappings", "Context", "SnapshotFrames", "snapshot_frames", "cw_date"]
+__all__ = ["Mappings", "Context", "SnapshotFrames", "SnapshotTables", "snapshot_frames", "cw_date"]
 
 
 def _empty(cols: Iterable[str]) -> pd.DataFrame:
@@ -83,6 +83,20 @@ class SnapshotFrames:
     catalog: pd.DataFrame
     invoices: pd.DataFrame
     agreement_types: pd.DataFrame
+    taken_at: str | None = None
+
+
+@dataclass
+class SnapshotTables:
+    """A stored ConnectWise snapshot as Arrow tables of its typed columns, as
+    :func:`billbridge.store.load_snapshot_tables` reads them (the plan lifecycle's input: no Python
+    object per value): ``tables`` maps ``companies``, ``agreements``, ``additions``, ``catalog``,
+    ``invoices`` to the columns of :class:`SnapshotFrames` the rules read, with the stored values
+    (ids and 0/1 flags int64; text, ISO dates, decimal text of numbers and the catalog's JSON numbers
+    string). The rules read them exactly as the frames :func:`billbridge.store.load_snapshot_frames`
+    builds from the same rows."""
+
+    tables: dict[str, Any]
     taken_at: str | None = None
 
 

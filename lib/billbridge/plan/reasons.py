@@ -1,28 +1,76 @@
 """The reason of a plan row, in plain words with names and numbers (pure, one function per kind).
 
-Rows in sync read one template (:func:`in_sync`); the others (:func:`changed`, :func:`blocked`,
-:func:`ended`) get their reason one row at a time, from a mapping of the row's values. A reason never
-shows "None" or "nan": the names it shows (``customer``, ``product``, ``agreement``, decided once for every
-row by :data:`MACROS`) fall back to the id, then to a plain word.
+Rows in sync read one template, :data:`IN_SYNC`: the rules render it in SQL for every such row
+(:func:`in_sync_sql`, the macro ``in_sync_reason``), and a stored plan keeps it only where a row reads
+otherwise, since the view ``plan_lines`` renders the same SQL from the row's names and quantity
+(:mod:`billbridge.store.plans`); :func:`in_sync` is the same template in Python. The other rows
+(:func:`changed`, :func:`blocked`, :func:`ended`) get their reason one row at a time, from a mapping of the
+row's values. A reason never shows "None" or "nan": the names it shows (``customer``, ``product``,
+``agreement``, decided once for every row by :data:`MACROS`) fall back to the id, then to a plain word.
+
+The SQL here is read by DuckDB (the rules) and SQLite (the stored plans) alike: ``coalesce``, ``nullif``,
+``instr``, ``substr``, ``rtrim`` and ``||`` mean the same in both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from billbridge.model import CAUSES
 from billbridge.money import format_money
 
-__all__ = ["MACROS", "quantity", "money", "in_sync", "changed", "blocked", "ended"]
+__all__ = ["MACROS", "IN_SYNC", "quantity", "money", "in_sync", "in_sync_sql", "shown_customer_sql",
+           "shown_product_sql", "shown_agreement_sql", "shown_quantity_sql", "changed", "blocked", "ended"]
 
-#: the names a reason shows for a row's customer, product and agreement
-MACROS = """
-CREATE MACRO shown_customer(name, id) AS coalesce(nullif(name, ''), nullif(id, ''), 'the customer');
+#: the reason of a row ConnectWise already bills as the vendor does (the one template of it)
+IN_SYNC = ("{customer}", ": ", "{product}", " on ", "{agreement}", " is ", "{quantity}",
+           " in ConnectWise, as the vendor bills.")
+
+
+def shown_customer_sql(name: str, id_: str) -> str:
+    """SQL: the name a reason shows for a customer (its name, else its id)."""
+    return f"coalesce(nullif({name}, ''), nullif({id_}, ''), 'the customer')"
+
+
+def shown_product_sql(description: str, name: str, sku: str, identifier: str) -> str:
+    """SQL: the name a reason shows for a product (catalog description, vendor name, SKU, identifier)."""
+    return (f"coalesce(nullif({description}, ''), nullif({name}, ''), nullif({sku}, ''), nullif({identifier}, ''), "
+            "'?')")
+
+
+def shown_agreement_sql(name: str, id_: str) -> str:
+    """SQL: the name a reason shows for an agreement (its name, else its number)."""
+    return f"coalesce(nullif({name}, ''), 'agreement #' || {id_}, 'no agreement')"
+
+
+def shown_quantity_sql(q: str) -> str:
+    """SQL twin of :func:`quantity` for a quantity's exact decimal text: ``14.00`` -> ``14``, ``0.0120``
+    stays; NULL for a text with an exponent (``1E+1``), which :func:`quantity` renders in Python."""
+    dot = f"instr({q}, '.')"
+    return (f"CASE WHEN {q} IS NULL THEN '-' WHEN instr(upper({q}), 'E') > 0 THEN NULL "
+            f"WHEN {dot} > 0 AND rtrim(substr({q}, {dot} + 1), '0') = '' THEN substr({q}, 1, {dot} - 1) "
+            f"ELSE {q} END")
+
+
+def in_sync_sql(customer: str, product: str, agreement: str, quantity_text: str) -> str:
+    """SQL: :data:`IN_SYNC` over the SQL of the names it shows and of the quantity's text (NULL when the
+    quantity has an exponent)."""
+    parts = {"{customer}": customer, "{product}": product, "{agreement}": agreement,
+             "{quantity}": shown_quantity_sql(quantity_text)}
+    return "(" + " || ".join(parts.get(p) or "'" + p.replace("'", "''") + "'" for p in IN_SYNC) + ")"
+
+
+#: the names a reason shows for a row's customer, product and agreement, and the in-sync reason
+MACROS = f"""
+CREATE MACRO shown_customer(name, id) AS {shown_customer_sql("name", "id")};
 CREATE MACRO shown_product(description, name, sku, identifier) AS
-    coalesce(nullif(description, ''), nullif(name, ''), nullif(sku, ''), nullif(identifier, ''), '?');
-CREATE MACRO shown_agreement(name, id) AS coalesce(nullif(name, ''), 'agreement #' || id, 'no agreement');
+    {shown_product_sql("description", "name", "sku", "identifier")};
+CREATE MACRO shown_agreement(name, id) AS {shown_agreement_sql("name", "id")};
+CREATE MACRO in_sync_reason(customer, product, agreement, quantity) AS
+    {in_sync_sql("customer", "product", "agreement", "quantity")};
 """
 
 
@@ -37,12 +85,18 @@ def quantity(d: Any) -> str:
 
 def money(d: Any) -> str:
     """``$1,234.50``; ``-`` when missing."""
-    return "-" if d is None else format_money(Decimal(d))
+    return "-" if d is None else _money(Decimal(d))
+
+
+@lru_cache(maxsize=4096)
+def _money(d: Decimal) -> str:
+    # format_money reads only the value (equal Decimals with other exponents read the same): once per value
+    return format_money(d)
 
 
 def in_sync(cust: str, prod: str, agr: str, qty: str) -> str:
-    """The reason of a row ConnectWise already bills as the vendor does."""
-    return f"{cust}: {prod} on {agr} is {qty} in ConnectWise, as the vendor bills."
+    """The reason of a row ConnectWise already bills as the vendor does (:data:`IN_SYNC`)."""
+    return "".join(IN_SYNC).format(customer=cust, product=prod, agreement=agr, quantity=qty)
 
 
 def changed(r: Mapping[str, Any], month: str) -> str:

@@ -71,7 +71,9 @@ def _exact(total: Decimal | None, places: int | None) -> Decimal:
 
 
 def _sums(amount: str) -> str:
-    return f"sum(exact({amount})), max(places_of({amount}))"
+    # a '0' adds nothing to the sum nor to its places (the sum of none is 0): only the others are converted
+    return (f"sum(exact({amount})) FILTER (WHERE {amount} <> '0'), "
+            f"max(places_of({amount})) FILTER (WHERE {amount} <> '0')")
 
 
 def summarise(run: "Run", table: str = "plan_rows") -> Summary:

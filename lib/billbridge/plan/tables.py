@@ -12,12 +12,18 @@ rules' SQL: every column gets one declared type, whatever the caller used.
 - ConnectWise ids: ``int64``; flags: ``bool``; timestamps (``lastUpdated``, journal ``written_at``):
   their text, cast to a UTC timestamp by the rules.
 
+The same tables are built from Arrow input without a Python object per value: a month's lines as the
+store holds them (:func:`billbridge.store.import_line_table`: text, ISO dates, decimal text) and a snapshot
+as its typed tables (:class:`~billbridge.plan.inputs.SnapshotTables`); each distinct money text is then
+converted and checked once, and every value comes out exactly as the frame route gives it.
+
 Each table also gets its row position (``li`` for vendor lines, ``ai`` for additions, ``ord`` for
 mappings and the journal): "the first mapping wins" and "snapshot order" are decided on it.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,7 +35,7 @@ import pyarrow.compute as pc
 
 from billbridge.errors import InputError
 from billbridge.model import VENDOR_LINE_COLUMNS
-from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, _d10, _ts
+from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, SnapshotTables, _d10, _ts
 from billbridge.rules.sql import DECIMAL_PLACES
 
 __all__ = ["vendor_lines_table", "snapshot_tables", "mapping_tables", "context_tables"]
@@ -163,8 +169,11 @@ def _position(n: int) -> pa.Array:
     return pa.array(np.arange(n, dtype=np.int64))
 
 
-def vendor_lines_table(vendor_lines: pd.DataFrame) -> pa.Table:
-    """The month's vendor lines (:data:`billbridge.model.VENDOR_LINE_COLUMNS`, missing ones null)."""
+def vendor_lines_table(vendor_lines: pd.DataFrame | pa.Table) -> pa.Table:
+    """The month's vendor lines (:data:`billbridge.model.VENDOR_LINE_COLUMNS`, missing ones null): a
+    frame, or the Arrow table of stored lines (text values)."""
+    if isinstance(vendor_lines, pa.Table):
+        return _stored_lines(vendor_lines)
     df = vendor_lines
     cols: dict[str, pa.Array] = {"li": _position(len(df))}
     for name in VENDOR_LINE_COLUMNS:
@@ -199,24 +208,135 @@ def _frame_table(df: pd.DataFrame, spec: dict[str, str], table: str, position: s
     return pa.table(cols)
 
 
-def snapshot_tables(s: SnapshotFrames) -> dict[str, pa.Table]:
+# ---- from Arrow: each distinct value converted once ----------------------------------------------
+def _texts(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return col if col.type == pa.string() else col.cast(pa.string())
+
+
+def _per_distinct(col: pa.Array, convert) -> pa.Array:
+    """``convert`` applied to each distinct non-null text of ``col`` once (None stays null)."""
+    encoded = pc.dictionary_encode(col)
+    words = encoded.dictionary.to_pylist()
+    return pa.DictionaryArray.from_arrays(encoded.indices, pa.array([convert(i, w) for i, w in enumerate(words)],
+                                                                     pa.string())).cast(pa.string())
+
+
+def _first_row(encoded_col: pa.Array, word_index: int) -> int:
+    return int(pc.index(pc.dictionary_encode(encoded_col).indices, word_index).as_py()) + 1
+
+
+def _decimal_texts(col: pa.Array, table: str, column: str) -> pa.Array:
+    """Stored decimal text as the rules read it: ``str(Decimal(text))`` (what the frame route gives for a
+    text value), checked like :func:`decimal_text`."""
+    def convert(i: int, word: str) -> str:
+        try:
+            d = Decimal(word.strip())
+        except InvalidOperation:
+            raise _problem(table, column, _first_row(col, i), f"{word} is not a number") from None
+        _exact(d, table, column, _first_row(col, i))
+        return str(d)
+    return _per_distinct(col, convert)
+
+
+def _float_texts(col: pa.Array, table: str, column: str) -> pa.Array:
+    """A stored ConnectWise JSON number (its decimal text) as the rules read it: ``repr(float)``, the text
+    the frame route gives the float64 it holds (None when it is not a number)."""
+    def convert(_i: int, word: str) -> str | None:
+        try:
+            text = repr(float(word))
+        except ValueError:
+            return None
+        _exact(Decimal(text), table, column, None)
+        return text
+    return _per_distinct(col, convert)
+
+
+def _arrow_dates(col: pa.Array, table: str, column: str) -> pa.Array:
+    try:
+        return pc.utf8_slice_codeunits(col, 0, 10).cast(pa.date32())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return dates(pd.Series(col.to_pylist(), dtype=object), table, column)
+
+
+def _stored_lines(stored: pa.Table) -> pa.Table:
+    n = stored.num_rows
+    names = set(stored.column_names)
+    cols: dict[str, pa.Array] = {"li": _position(n)}
+    for name in VENDOR_LINE_COLUMNS:
+        if name not in names:
+            cols[name] = pa.nulls(n, pa.int64() if name == "line_no" else pa.date32() if name in _DATES else pa.string())
+        elif name == "line_no":
+            cols[name] = stored.column(name).combine_chunks().cast(pa.int64())
+        elif name in _MONEY:
+            cols[name] = _decimal_texts(_texts(stored.column(name)), "vendor lines", name)
+        elif name in _DATES:
+            cols[name] = _arrow_dates(_texts(stored.column(name)), "vendor lines", name)
+        else:
+            cols[name] = _texts(stored.column(name))
+    return pa.table(cols)
+
+
+def _stored_table(stored: pa.Table, spec: dict[str, str], table: str, position: str | None = None) -> pa.Table:
+    """One snapshot table from its stored columns, with the values :func:`_frame_table` gives the frame
+    :func:`billbridge.store.load_snapshot_frames` reads (flags 0/1 with NULL as false; numbers as floats)."""
+    n = stored.num_rows
+    cols: dict[str, pa.Array] = {position: _position(n)} if position else {}
+    for name, kind in spec.items():
+        col = stored.column(name).combine_chunks()
+        if kind == "id":
+            cols[name] = col.cast(pa.int64())
+        elif kind == "bool":
+            cols[name] = pc.fill_null(pc.not_equal(col.cast(pa.int64()), 0), False)
+        elif kind == "money":
+            cols[name] = _float_texts(_texts(col), table, name)
+        elif kind == "date":
+            cols[name] = _arrow_dates(_texts(col), table, name)
+        else:  # text, stamp
+            cols[name] = _texts(col)
+    return pa.table(cols)
+
+
+def _json_numbers(col: pa.Array) -> pd.Series:
+    """The catalog's stored JSON numbers as the frame holds them (pandas decides int, float or object)."""
+    return pd.Series(pd.Series([None if v is None else json.loads(v) for v in _texts(col).to_pylist()]).to_numpy())
+
+
+#: snapshot frame -> (table the rules read, its columns and their kinds, its position column)
+_SNAPSHOT_SPEC: dict[str, tuple[str, dict[str, str], str, str | None]] = {
+    "companies": ("cw_companies", {"company_id": "id", "name": "text", "deleted": "bool"}, "companies", "ord"),
+    "agreements": ("cw_agreements", {
+        "agreement_id": "id", "name": "text", "company_id": "id", "status": "text", "cancelled": "bool",
+        "end_date": "date", "no_end": "bool", "prorate": "bool", "parent_name": "text"}, "agreements", "ord"),
+    "catalog": ("cw_catalog", {
+        "catalog_item_id": "id", "identifier": "text", "description": "text", "inactive": "bool",
+        "price": "money", "cost": "money"}, "catalog", "ord"),
+    "invoices": ("cw_invoices", {"agreement_id": "id", "date": "date"}, "invoices", None),
+    "additions": ("cw_additions", {
+        "addition_id": "id", "agreement_id": "id", "product_id": "id", "product_identifier": "text",
+        "quantity": "money", "unit_price": "money", "unit_cost": "money", "effective_date": "date",
+        "cancelled_date": "date", "key": "text", "updated_by": "text", "last_updated": "stamp",
+        "date_entered": "stamp"}, "additions", "ai"),
+}
+#: the columns of each snapshot frame the rules read (what :func:`billbridge.store.load_snapshot_tables` reads)
+SNAPSHOT_COLUMNS = {frame: tuple(spec) for frame, (_t, spec, _n, _p) in _SNAPSHOT_SPEC.items()}
+
+
+def snapshot_tables(s: SnapshotFrames | SnapshotTables) -> dict[str, pa.Table]:
     """``cw_companies``, ``cw_agreements``, ``cw_catalog``, ``cw_invoices``, ``cw_additions``."""
-    return {
-        "cw_companies": _frame_table(s.companies, {"company_id": "id", "name": "text", "deleted": "bool"},
-                                     "companies", "ord"),
-        "cw_agreements": _frame_table(s.agreements, {
-            "agreement_id": "id", "name": "text", "company_id": "id", "status": "text", "cancelled": "bool",
-            "end_date": "date", "no_end": "bool", "prorate": "bool", "parent_name": "text"}, "agreements", "ord"),
-        "cw_catalog": _frame_table(s.catalog, {
-            "catalog_item_id": "id", "identifier": "text", "description": "text", "inactive": "bool",
-            "price": "money", "cost": "money"}, "catalog", "ord"),
-        "cw_invoices": _frame_table(s.invoices, {"agreement_id": "id", "date": "date"}, "invoices"),
-        "cw_additions": _frame_table(s.additions, {
-            "addition_id": "id", "agreement_id": "id", "product_id": "id", "product_identifier": "text",
-            "quantity": "money", "unit_price": "money", "unit_cost": "money", "effective_date": "date",
-            "cancelled_date": "date", "key": "text", "updated_by": "text", "last_updated": "stamp",
-            "date_entered": "stamp"}, "additions", "ai"),
-    }
+    out = {}
+    for frame, (table, spec, label, position) in _SNAPSHOT_SPEC.items():
+        if isinstance(s, SnapshotFrames):
+            out[table] = _frame_table(getattr(s, frame), spec, label, position)
+        elif frame == "catalog":  # a few rows of JSON numbers: the frame route itself
+            stored = s.tables[frame]
+            df = pd.DataFrame({c: _json_numbers(stored.column(c)) if c in ("price", "cost") else
+                               pd.Series(stored.column(c).to_pylist(), dtype=object) for c in spec})
+            df["inactive"] = df["inactive"].map(bool).astype(bool)
+            out[table] = _frame_table(df, spec, label, position)
+        else:
+            out[table] = _stored_table(s.tables[frame], spec, label, position)
+    return out
 
 
 def mapping_tables(m: Mappings) -> dict[str, pa.Table]:

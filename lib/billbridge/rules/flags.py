@@ -1,5 +1,6 @@
-"""Flags: what the operator should know about a row that does not block it -> views ``flags`` (``gi``),
-``cancel_flags`` (``ai``); flags ``late_month_bdom``, ``annual_term_decrease``, ``credit``, ``usage_in_arrears``.
+"""Flags: what the operator should know about a row that does not block it -> :func:`vendor_row_flags` and
+:func:`cancel_row_flags`, which the plan rows list where each row's tables are at hand (and the table
+``late_month``); flags ``late_month_bdom``, ``annual_term_decrease``, ``credit``, ``usage_in_arrears``.
 
 Rules implemented (billing-rules.md):
 
@@ -40,21 +41,39 @@ def listed(flags: tuple[str, ...]) -> str:
     return "concat_ws(',', " + ", ".join(f"CASE WHEN {f} THEN '{f}' END" for f in flags) + ")"
 
 
+#: where each flag of a vendor row comes from, over its tables ``g`` (groups), ``b`` (blocked), ``m`` (matched),
+#: ``t`` (targets), ``p`` (prorations) and ``l`` (late_month): this file's own four, and the columns of the
+#: rules that decide the others
+_VENDOR_FLAG_SQL = {
+    "late_month_bdom": "coalesce(l.late, FALSE)",
+    "annual_term_decrease": "t.cw_quantity IS NOT NULL AND g.term IN ('annual', 'triennial') "
+                            "AND coalesce(exact(t.vendor_quantity) < exact(t.cw_quantity), FALSE)",
+    "mid_month_start": "p.gi IS NOT NULL", "prorated_by_connectwise": "coalesce(p.prorated_by_connectwise, FALSE)",
+    "vendor_prorated": "g.vendor_prorated", "catalog_item_inactive": "b.catalog_item_inactive",
+    "child_agreement": "b.child_agreement", "mixed_unit_costs": "g.mixed_unit_costs",
+    "overrides_manual_edit": "t.overrides_manual_edit", "credit_priced_at_cost": "t.credit_priced_at_cost",
+    "credit": "g.charge_type = 'credit'", "usage_in_arrears": "g.charge_type = 'usage'",
+    "adopts_existing_line": "m.adopts_existing_line", "agreement_company_mismatch": "b.agreement_company_mismatch",
+    "no_vendor_price": "t.no_vendor_price",
+}
+#: the tables a vendor row's flags read, joined to ``groups g`` (and those of a cancel row: ``cancel_rows``)
+VENDOR_ROW_TABLES = """JOIN blocked b USING (gi) JOIN matched m USING (gi) JOIN targets t USING (gi)
+    LEFT JOIN prorations p USING (gi) LEFT JOIN late_month l ON l.customer_created = g.customer_created"""
+
+
+def vendor_row_flags() -> str:
+    """SQL: a vendor row's flags, comma-separated in :data:`VENDOR_ROW_FLAGS` order (over
+    ``groups g`` and :data:`VENDOR_ROW_TABLES`)."""
+    return "concat_ws(',', " + ", ".join(f"CASE WHEN {_VENDOR_FLAG_SQL[f]} THEN '{f}' END" for f in VENDOR_ROW_FLAGS) + ")"
+
+
+def cancel_row_flags() -> str:
+    """SQL: a cancel row's flags (over ``cancel_rows``), in :data:`billbridge.rules.cancels.FLAG_ORDER`."""
+    return listed(cancels.FLAG_ORDER)
+
+
 def apply(run: "Run") -> None:
     created = [d for (d,) in run.fetch("SELECT DISTINCT customer_created FROM groups WHERE customer_created IS NOT NULL")]
     run.register("late_month", pa.table({"customer_created": pa.array(created, pa.date32()),
                                          "late": pa.array([bdom.late_month_risk(d) for d in created], pa.bool_())}))
-    run.view("flags", f"""
-        WITH decided AS (
-            SELECT g.gi, coalesce(l.late, FALSE) AS late_month_bdom,
-                   t.cw_quantity IS NOT NULL AND g.term IN ('annual', 'triennial')
-                       AND coalesce(exact(t.vendor_quantity) < exact(t.cw_quantity), FALSE) AS annual_term_decrease,
-                   p.gi IS NOT NULL AS mid_month_start, coalesce(p.prorated_by_connectwise, FALSE) AS prorated_by_connectwise,
-                   g.vendor_prorated, b.catalog_item_inactive, b.child_agreement, g.mixed_unit_costs,
-                   t.overrides_manual_edit, t.credit_priced_at_cost, g.charge_type = 'credit' AS credit,
-                   g.charge_type = 'usage' AS usage_in_arrears, m.adopts_existing_line, b.agreement_company_mismatch,
-                   t.no_vendor_price
-            FROM groups g JOIN blocked b USING (gi) JOIN matched m USING (gi) JOIN targets t USING (gi)
-            LEFT JOIN prorations p USING (gi) LEFT JOIN late_month l ON l.customer_created = g.customer_created)
-        SELECT gi, {listed(VENDOR_ROW_FLAGS)} AS flags FROM decided""")
-    run.view("cancel_flags", f"SELECT ai, {listed(cancels.FLAG_ORDER)} AS flags FROM cancel_rows")
+

@@ -59,12 +59,17 @@ def combine(quantities: list[Decimal], costs: list[Decimal | None], prices: list
 def apply(run: "Run") -> None:
     run.view("lines", """
         SELECT * FROM normalised JOIN mapped USING (li) JOIN landed USING (li) JOIN line_keys USING (li)""")
+    run.create("key_groups", """
+        SELECT key, min(li) AS li, count(*) AS line_count, min(effective_date) AS effective_date,
+               min(period_start) AS period_start, max(period_end) AS period_end,
+               bool_or(vendor_prorated) AS vendor_prorated
+        FROM line_keys JOIN normalised USING (li) GROUP BY key""")
     multi = run.fetch("""
         SELECT key, list(line_no ORDER BY li), list(quantity ORDER BY li), list(unit_cost ORDER BY li),
                list(unit_price ORDER BY li), list(amount ORDER BY li)
         FROM line_keys JOIN normalised USING (li)
-        WHERE key IN (SELECT key FROM line_keys GROUP BY key HAVING count(*) > 1)
-        GROUP BY key""")
+        WHERE key IN (SELECT key FROM key_groups WHERE line_count > 1)
+        GROUP BY key""") if run.fetch("SELECT count(*) FROM key_groups WHERE line_count > 1")[0][0] else []
 
     def dec(values: list[str | None]) -> list[Decimal | None]:
         return [None if v is None else Decimal(v) for v in values]
@@ -79,15 +84,10 @@ def apply(run: "Run") -> None:
     several = ", ".join(f"CASE WHEN g.line_count = 1 THEN l.{c} ELSE c.{c} END AS {c}"
                         for c in ("quantity", "unit_cost", "unit_price", "amount"))
     run.create("groups", f"""
-        WITH g AS (
-            SELECT key, min(li) AS li, count(*) AS line_count, min(effective_date) AS effective_date,
-                   min(period_start) AS period_start, max(period_end) AS period_end,
-                   bool_or(vendor_prorated) AS vendor_prorated
-            FROM line_keys JOIN normalised USING (li) GROUP BY key)
         SELECT g.li AS gi, g.li + CASE WHEN g.line_count > 1 THEN (SELECT count(*) FROM normalised) ELSE 0 END
                    AS position,
                g.key, g.line_count,
                CASE WHEN g.line_count = 1 THEN [l.line_no] ELSE c.vendor_lines END AS vendor_lines,
                {first}, g.effective_date, g.period_start, g.period_end, g.vendor_prorated, {several},
                coalesce(c.mixed_unit_costs, FALSE) AS mixed_unit_costs
-        FROM g JOIN lines l ON l.li = g.li LEFT JOIN combined c ON c.key = g.key""")
+        FROM key_groups g JOIN lines l ON l.li = g.li LEFT JOIN combined c ON c.key = g.key""")

@@ -1,5 +1,6 @@
-"""Impact: what a row changes in the customer's monthly bill and in the MSP's margin -> view ``impact``
-(the rows that create or update; every other row moves no money).
+"""Impact: what a row changes in the customer's monthly bill and in the MSP's margin -> the macros
+``price_impact`` and ``margin_impact``, which the plan rows compute where each row's targets are at hand
+(:data:`COLUMNS`): a row that creates or updates moves money, every other row moves none (``0``).
 
 Rules implemented (billing-rules.md):
 
@@ -15,28 +16,25 @@ Rules implemented (billing-rules.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from billbridge.plan.engine import Run
-
 DECIDES = ()
 
 MACROS = """
-CREATE MACRO revenue(q, u, places) AS exact(coalesce(extended(q, u, places), '0'));
+CREATE MACRO revenue(q, u, places) AS coalesce(rounded(exact(q) * exact(u), places), 0);
+CREATE MACRO old_revenue(action, q, u, places) AS CASE WHEN action = 'create' THEN 0 ELSE revenue(q, u, places) END;
+CREATE MACRO price_impact(action, new_q, new_price, cw_q, cw_price, places) AS
+    CASE WHEN action IN ('create', 'update')
+         THEN money(revenue(new_q, new_price, places) - old_revenue(action, cw_q, cw_price, places), places)
+         ELSE '0' END;
+CREATE MACRO margin_impact(action, new_q, new_price, new_cost, cw_q, cw_price, cw_cost, places) AS
+    CASE WHEN action IN ('create', 'update')
+         THEN money((revenue(new_q, new_price, places) - revenue(new_q, new_cost, places))
+                    - (old_revenue(action, cw_q, cw_price, places) - old_revenue(action, cw_q, cw_cost, places)), places)
+         ELSE '0' END;
 """
 
+#: the two impacts of a plan row over its targets ``t`` and group ``g``
+COLUMNS = """price_impact(t.action, t.new_quantity, t.new_unit_price, t.cw_quantity, t.cw_unit_price, g.places)
+                 AS price_impact,
+             margin_impact(t.action, t.new_quantity, t.new_unit_price, t.new_unit_cost, t.cw_quantity, t.cw_unit_price,
+                           t.cw_unit_cost, g.places) AS margin_impact"""
 
-def apply(run: "Run") -> None:
-    run.view("impact", """
-        WITH revenues AS (
-            SELECT t.gi, g.places, revenue(t.new_quantity, t.new_unit_price, g.places) AS new_revenue,
-                   revenue(t.new_quantity, t.new_unit_cost, g.places) AS new_cost,
-                   CASE WHEN t.action = 'create' THEN 0 ELSE revenue(t.cw_quantity, t.cw_unit_price, g.places) END
-                       AS old_revenue,
-                   CASE WHEN t.action = 'create' THEN 0 ELSE revenue(t.cw_quantity, t.cw_unit_cost, g.places) END
-                       AS old_cost
-            FROM targets t JOIN groups g USING (gi) WHERE t.action IN ('create', 'update'))
-        SELECT gi, money(new_revenue - old_revenue, places) AS price_impact,
-               money((new_revenue - new_cost) - (old_revenue - old_cost), places) AS margin_impact
-        FROM revenues""")

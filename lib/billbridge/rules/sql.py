@@ -11,6 +11,7 @@ Macros (registered on every run's connection by :mod:`billbridge.plan.engine`)::
 
     exact(x)                 exact DECIMAL(38, 12) of a decimal text (NULL stays NULL)
     money(x, places)         an exact decimal rounded once to ``places`` decimals (half away from zero), as text
+    rounded(x, places)       the same value as an exact DECIMAL(38, 12) (``exact(money(x, places))`` without the text)
     extended(q, u, places)   quantity x unit rounded once: the SQL twin of billbridge.money.extended
     places_of(t)             decimal places a money text carries ('180.00' -> 2, '0' -> 0)
 
@@ -34,11 +35,16 @@ DEFAULT_PLACES = minor_unit("")
 _places = sorted(set(MINOR_UNITS.values()) | {DEFAULT_PLACES})
 # DuckDB rounds to a constant number of places only, so money() has one branch per minor unit
 _money = "\n".join(f"        WHEN {p} THEN CAST(CAST(x AS DECIMAL(38, {p})) AS VARCHAR)" for p in _places)
+_rounded = "\n".join(f"        WHEN {p} THEN CAST(CAST(x AS DECIMAL(38, {p})) AS DECIMAL(38, {DECIMAL_PLACES}))"
+                      for p in _places)
 
 MACROS = f"""
 CREATE MACRO exact(x) AS CAST(x AS DECIMAL(38, {DECIMAL_PLACES}));
 CREATE MACRO money(x, places) AS CASE places
 {_money}
+    END;
+CREATE MACRO rounded(x, places) AS CASE places
+{_rounded}
     END;
 CREATE MACRO extended(q, u, places) AS money(exact(q) * exact(u), places);
 CREATE MACRO places_of(t) AS CASE WHEN strpos(t, '.') = 0 THEN 0 ELSE length(t) - strpos(t, '.') END;

@@ -7,7 +7,8 @@ ids and names TEXT, dates ISO ``YYYY-MM-DD`` TEXT, money and quantities TEXT dec
 as loaded (``"1234.50"``, ``"0.0120"``: exact, and a unit cost may have more decimals than the
 currency's minor unit, so no integer cents), NULL when missing. They are read back as
 :class:`~decimal.Decimal` and :class:`datetime.date` (``import_lines``) or as the stored text
-(``raw=True``). Indexed by import (the primary key ``(import_id, line_no)``), by
+(``raw=True``), or as one Arrow table of the stored text (:func:`import_line_table`, what the plan
+lifecycle reads: no Python object per value). Indexed by import (the primary key ``(import_id, line_no)``), by
 ``(import_id, vendor_customer_id)`` and by ``(import_id, sku)``::
 
     SELECT * FROM vendor_lines WHERE import_id = 3 AND vendor_customer_id = 'DC-10001';
@@ -352,6 +353,15 @@ def import_lines(store: Store, import_id: int, *, raw: bool = False, extras: boo
     if not raw:
         df["line_no"] = df["line_no"].astype("int64")
     return df
+
+
+def import_line_table(store: Store, import_id: int, columns: tuple[str, ...] = LINE_COLUMNS) -> pa.Table:
+    """The lines of one import (file order) as an Arrow table of the stored values, a column at a time:
+    ``line_no`` (int64) + ``columns`` of :data:`LINE_COLUMNS` (string: text, ISO dates and decimal text
+    as stored, null when missing)."""
+    types = {"line_no": pa.int64(), **{c: pa.string() for c in columns}}
+    return store.read_arrow(f"SELECT line_no, {', '.join(columns)} FROM vendor_lines WHERE import_id = ? "
+                            "ORDER BY line_no", (import_id,), types)
 
 
 #: what identifies "the same line" across two versions of a month (Rule: duplicates key)

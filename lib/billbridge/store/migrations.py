@@ -609,6 +609,27 @@ def m010_vendor_line_extras(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE vendor_lines ADD COLUMN {c} TEXT")
 
 
+def m011_derived_in_sync_reason(db: sqlite_utils.Database) -> None:
+    """A plan row in sync whose reason is the in-sync template (``Acme: Seat on Agreement is 5 in
+    ConnectWise, as the vendor bills.``, ~45,000 of a 50,000-row plan) no longer stores it: the view
+    ``plan_lines`` (and ``month_plan_lines``) renders it from the row's names and quantity
+    (:func:`billbridge.store.plans.plan_views`; the writer stores the reason only where it reads
+    otherwise). Stored rows keep their text: they read the same."""
+    from billbridge.store.plans import ensure_plan_views
+
+    ensure_plan_views(db)
+
+
+def refresh_derived_views(db: sqlite_utils.Database, applied: list[Callable[[sqlite_utils.Database], None]]) -> None:
+    """After the migrations: the views rendered from the code follow it (``plan_lines`` renders the
+    in-sync template of :mod:`billbridge.plan.reasons`; when its words change, every stored plan reads
+    them), once the migration creating them has run."""
+    if m011_derived_in_sync_reason in applied:
+        from billbridge.store.plans import ensure_plan_views
+
+        ensure_plan_views(db)
+
+
 #: Ordered migrations; version N = the first N functions have run. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_imports,
@@ -621,4 +642,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m008_plan_tables,
     m009_import_withdrawal,
     m010_vendor_line_extras,
+    m011_derived_in_sync_reason,
 ]

@@ -35,11 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from billbridge.clock import utcnow
 from billbridge.config import operator_name
 from billbridge.errors import ConservationError
 from billbridge.model import MONEY_FIELDS
+from billbridge.plan import reasons
 
 if TYPE_CHECKING:  # the store's type only: the concern modules never import db at run time
     from billbridge.store.db import Store
@@ -124,9 +127,12 @@ def _json_default(x: Any) -> Any:
     raise TypeError(f"not JSON: {type(x).__name__}")
 
 
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"), allow_nan=False)
+
+
 def _dumps(v: Any) -> str:
     try:
-        return json.dumps(v, default=_json_default, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(v)  # json.dumps(v, default=..., ...) would make an encoder per call
     except ValueError:  # a NaN somewhere: null, as the plan's JSON always had it
         return json.dumps(_plain(v), separators=(",", ":"))
 
@@ -181,7 +187,7 @@ def _list_values(col: str, values: list[Any]) -> list[Any]:
 
 
 def _json_values(col: str, values: list[Any]) -> list[Any]:
-    return [None if v is None or (isinstance(v, float) and v != v) or (isinstance(v, (list, dict)) and not v)
+    return [None if not v and (v is None or isinstance(v, (list, dict))) or (isinstance(v, float) and v != v)
             else _dumps(v) for v in values]
 
 
@@ -209,48 +215,128 @@ def _columns_of(rows: pd.DataFrame | list[dict[str, Any]]) -> tuple[int, dict[st
     return len(rows), {c: [r.get(c) for r in rows] for c in names}
 
 
-def _factor(columns: list[list[Any]]) -> tuple[list[int], list[tuple]]:
-    """Codes of each row's tuple over ``columns`` and the distinct tuples (first-seen order)."""
-    codes: dict[tuple, int] = {}
-    return [codes.setdefault(t, len(codes)) for t in zip(*columns)], list(codes)
+def _arrow_type(col: str) -> pa.DataType:
+    return pa.int64() if col in _INTS else pa.string()
 
 
-def _insert_rows(conn, plan_id: int, rows: pd.DataFrame | list[dict[str, Any]]) -> int:
-    """Write a plan's rows (inside the caller's transaction): accounts and products once each,
-    then one typed ``plan_rows`` row per plan row, in order. Returns how many."""
-    n, cols = _columns_of(rows)
+def _stored_arrow(col: str, a: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One column of an Arrow plan table as stored (lists comma-separated, no empty text for none)."""
+    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    if col == "vendor_lines" and pa.types.is_list(a.type):
+        a = pc.binary_join(pc.cast(a, pa.list_(pa.string())), ",")
+    if col in _LISTS:
+        a = a.cast(pa.string())
+        return pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)
+    return a.cast(_arrow_type(col))
+
+
+def _typed_table(rows: pd.DataFrame | list[dict[str, Any]] | pa.Table,
+                 documents: dict[str, list[Any]] | None) -> tuple[int, pa.Table, list[Any]]:
+    """Plan rows as the stored columns (every :data:`_KNOWN` column, Arrow) and each row's ``extra``."""
+    if isinstance(rows, pa.Table):
+        n = rows.num_rows
+        docs = dict(documents or {})
+        typed = {}
+        for c in _KNOWN:
+            if c in docs:
+                typed[c] = pa.array(_column(c, list(docs[c])), _arrow_type(c))
+            elif c in rows.column_names:
+                typed[c] = _stored_arrow(c, rows.column(c))
+            else:
+                typed[c] = pa.nulls(n, _arrow_type(c))
+        extra_cols = {c: rows.column(c).to_pylist() for c in rows.column_names if c not in _KNOWN}
+        extra_cols.update({c: list(v) for c, v in docs.items() if c not in _KNOWN})
+    else:
+        n, cols = _columns_of(rows)
+        typed = {c: pa.array(_column(c, cols[c]), _arrow_type(c)) if c in cols else pa.nulls(n, _arrow_type(c))
+                 for c in _KNOWN}
+        extra_cols = {c: cols[c] for c in cols if c not in _KNOWN}
+    target = typed["target"]
+    typed["target"] = pc.coalesce(target, pa.scalar("addition")) if target.null_count else target
+    extras: list[Any] = [None] * n
+    if extra_cols:
+        for i in range(n):
+            d = {c: v[i] for c, v in extra_cols.items() if not _missing_value(v[i])}
+            extras[i] = d or None
+    # a row in sync without a reason: kept as such (the view would read the in-sync template for it)
+    no_reason = pc.and_(pc.equal(typed["action"], "in_sync"), pc.is_null(typed["reason"]))
+    for i in np.flatnonzero(no_reason.to_numpy(zero_copy_only=False)).tolist():
+        extras[i] = {**(extras[i] or {}), "reason": None}
+    return n, pa.table(typed), [None if e is None else _dumps(e) for e in extras]
+
+
+def _factor(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Array, pa.Table]:
+    """Each row's number over ``columns`` and the distinct rows, numbered in first-seen order."""
+    rows = table.select(list(columns)).append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    groups = rows.group_by(list(columns), use_threads=False).aggregate([("_row", "list")])
+    first = pc.list_element(groups.column("_row_list"), 0)
+    groups = groups.take(pc.sort_indices(first))
+    lists = groups.column("_row_list").combine_chunks()
+    codes = np.empty(table.num_rows, dtype=np.int64)
+    codes[pc.list_flatten(lists).to_numpy()] = pc.list_parent_indices(lists).to_numpy()
+    return pa.array(codes), groups.select(list(columns))
+
+
+def in_sync_reason_sql(col: dict[str, str]) -> str:
+    """SQL: the in-sync reason a stored row derives (``col``: the SQL of each column it reads)."""
+    return reasons.in_sync_sql(reasons.shown_customer_sql(col["vendor_customer_name"], col["vendor_customer_id"]),
+                               reasons.shown_product_sql(col["product_description"], col["product_name"], col["sku"],
+                                                         "NULL"),
+                               reasons.shown_agreement_sql(col["agreement_name"], col["agreement_id"]),
+                               col["vendor_quantity"])
+
+
+def _insert(conn, table_name: str, table: pa.Table, constants: dict[str, Any]) -> None:
+    """One row of ``table_name`` per row of ``table`` (its columns by name), ``constants`` as literals; a
+    column that is NULL on every row is left to its default (NULL)."""
+    if table.num_rows == 0:
+        return
+    bound = [c for c in table.column_names if table.column(c).null_count < table.num_rows]
+    names = [*constants, *bound]
+    values = [sql_literal(v) for v in constants.values()] + ["?"] * len(bound)
+    conn.executemany(f"INSERT INTO {table_name} ({', '.join(names)}) VALUES ({', '.join(values)})",
+                     zip(*[table.column(c).to_pylist() for c in bound]))
+
+
+def _insert_rows(conn, plan_id: int, rows: pd.DataFrame | list[dict[str, Any]] | pa.Table,
+                 documents: dict[str, list[Any]] | None = None) -> int:
+    """Write a plan's rows (inside the caller's transaction): accounts and products once each, then one
+    typed ``plan_rows`` row per plan row, in order; a row in sync whose reason is the in-sync template
+    stores none (the view ``plan_lines`` renders it: :func:`billbridge.plan.engine.derived_reasons` is
+    the same SQL). Returns how many."""
+    from billbridge.plan.engine import derived_reasons
+
+    n, typed, extras = _typed_table(rows, documents)
     if n == 0:
         return 0
-    keys = cols.get("key") or [None] * n
-    if any(k is None for k in keys) or len(set(keys)) != n:
-        dupes = sorted({k for k in keys if keys.count(k) > 1} - {None})[:5] if len(set(keys)) != n else []
+    keys = typed.column("key")
+    if keys.null_count or pc.count_distinct(keys).as_py() != n:
+        counts = pc.value_counts(keys)
+        dupes = sorted(v["values"] for v in counts.to_pylist() if v["counts"] > 1 and v["values"] is not None)[:5]
         raise ConservationError("every plan row needs its own key" + (f" (repeated: {', '.join(map(str, dupes))})" if dupes else ""))
-    none = [None] * n
-    typed = {c: _column(c, cols[c]) if c in cols else none for c in _KNOWN}
-    if "target" not in cols:
-        typed["target"] = ["addition"] * n
-    else:
-        typed["target"] = [t or "addition" for t in typed["target"]]
-    extra_cols = [c for c in cols if c not in _KNOWN]
-    if extra_cols:
-        extras = []
-        for i in range(n):
-            d = {c: cols[c][i] for c in extra_cols if not _missing_value(cols[c][i])}
-            extras.append(_dumps(d) if d else None)
-    else:
-        extras = none
-    account_no, accounts = _factor([typed[c] for c in ACCOUNT_COLUMNS])
-    product_no, products = _factor([typed[c] for c in PRODUCT_COLUMNS])
-    conn.executemany(f"INSERT INTO plan_accounts (plan_id, account_no, {', '.join(ACCOUNT_COLUMNS)}) "
-                     f"VALUES (?, ?, {', '.join('?' * len(ACCOUNT_COLUMNS))})",
-                     ((plan_id, i, *a) for i, a in enumerate(accounts)))
-    conn.executemany(f"INSERT INTO plan_products (plan_id, product_no, {', '.join(PRODUCT_COLUMNS)}) "
-                     f"VALUES (?, ?, {', '.join('?' * len(PRODUCT_COLUMNS))})",
-                     ((plan_id, i, *p) for i, p in enumerate(products)))
-    conn.executemany(f"INSERT INTO plan_rows (plan_id, account_no, product_no, {', '.join(ROW_FIELDS)}, extra) "
-                     f"VALUES (?, ?, ?, {', '.join('?' * (len(ROW_FIELDS) + 1))})",
-                     zip([plan_id] * n, account_no, product_no, *[typed[c] for c in ROW_FIELDS], extras))
+    account_no, accounts = _factor(typed, ACCOUNT_COLUMNS)
+    product_no, products = _factor(typed, PRODUCT_COLUMNS)
+    for table, number, distinct in (("plan_accounts", "account_no", accounts), ("plan_products", "product_no", products)):
+        _insert(conn, table, distinct.add_column(0, number, pa.array(np.arange(distinct.num_rows, dtype=np.int64))),
+                {"plan_id": plan_id})
+    reason = typed.column("reason")
+    derived = pc.fill_null(pc.equal(reason, derived_reasons(typed)), False)
+    stored = typed.select(list(ROW_FIELDS)).set_column(ROW_FIELDS.index("reason"), "reason",
+                                                       pc.if_else(derived, pa.scalar(None, pa.string()), reason))
+    target = stored.column("target")
+    constants: dict[str, Any] = {"plan_id": plan_id}
+    if pc.count_distinct(target).as_py() == 1:  # every row's target the same: said once
+        constants["target"] = target[0].as_py()
+        stored = stored.drop_columns(["target"])
+    _insert(conn, "plan_rows", stored.add_column(0, "account_no", account_no).add_column(1, "product_no", product_no)
+            .append_column("extra", pa.array(extras, pa.string())), constants)
     return n
+
+
+def sql_literal(v: Any) -> str:
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _missing_value(v: Any) -> bool:
@@ -260,13 +346,17 @@ def _missing_value(v: Any) -> bool:
 
 
 def save_plan(store: Store, billing_month: str, snapshot_id: int | None, summary: dict[str, Any],
-              rows: pd.DataFrame | list[dict[str, Any]], *, inputs: dict[str, Any] | None = None,
-              created_by: str | None = None) -> int:
-    """Store one reconcile run: its summary and every row (a frame of plan rows, or JSON-ready dicts
-    with ``key``, ``action``, ``cause``, ``reason``, ``target``...) in one transaction, in which the
-    month's unpushed plans are also pruned to the newest :data:`KEEP_UNPUSHED` (this one included);
-    returns the plan id."""
-    n = len(rows)
+              rows: pd.DataFrame | list[dict[str, Any]] | pa.Table, *, documents: dict[str, list[Any]] | None = None,
+              inputs: dict[str, Any] | None = None, created_by: str | None = None) -> int:
+    """Store one reconcile run: its summary and every row in one transaction, in which the month's
+    unpushed plans are also pruned to the newest :data:`KEEP_UNPUSHED` (this one included); returns
+    the plan id.
+
+    ``rows``: a frame of plan rows, JSON-ready dicts (``key``, ``action``, ``cause``, ``reason``,
+    ``target``...), or the Arrow table of :attr:`billbridge.plan.Plan.table` with its ``documents``
+    (the Python objects of ``writes``, ``request``, ``lookup``, ``depends_on``, ``maps``, one per row),
+    which is written column by column."""
+    n = len(rows) if not isinstance(rows, pa.Table) else rows.num_rows
     with store.atomic():
         prune_plans(store, billing_month, keep=KEEP_UNPUSHED - 1)  # first: the new rows reuse the freed pages
         cur = store.conn.execute(
@@ -276,7 +366,7 @@ def save_plan(store: Store, billing_month: str, snapshot_id: int | None, summary
              n, json.dumps(summary), json.dumps(inputs or {}, sort_keys=True)),
         )
         pid = int(cur.lastrowid)
-        _insert_rows(store.conn, pid, rows)
+        _insert_rows(store.conn, pid, rows, documents)
     return pid
 
 
@@ -291,6 +381,39 @@ def prune_plans(store: Store, billing_month: str, keep: int = KEEP_UNPUSHED) -> 
                 store.conn.executemany(f"DELETE FROM {table} WHERE plan_id = ?", [(i,) for i in ids])
             store.conn.executemany("DELETE FROM plans WHERE id = ?", [(i,) for i in ids])
     return ids
+
+
+# ---- the views -----------------------------------------------------------------------------------
+def plan_views() -> tuple[str, str]:
+    """``CREATE VIEW`` of ``plan_lines`` (a plan row with its account and product: every column of
+    :data:`_VIEW_COLUMNS`; the reason of a row stored without one is the in-sync template, rendered from
+    the row's names and quantity) and of ``month_plan_lines`` (those of each month's newest plan)."""
+    accounts, products = set(ACCOUNT_COLUMNS), set(PRODUCT_COLUMNS)
+    col = {c: ("a." if c in accounts else "p." if c in products else "r.") + c for c in _VIEW_COLUMNS}
+    col["reason"] = (f"CASE WHEN r.reason IS NOT NULL THEN r.reason WHEN r.action = 'in_sync' "
+                     f"THEN {in_sync_reason_sql(col)} END AS reason")
+    return (f"""CREATE VIEW plan_lines AS SELECT r.id, r.plan_id, {', '.join(col[c] for c in _VIEW_COLUMNS)}, r.extra
+        FROM plan_rows r
+        JOIN plan_accounts a ON a.plan_id = r.plan_id AND a.account_no = r.account_no
+        JOIN plan_products p ON p.plan_id = r.plan_id AND p.product_no = r.product_no""",
+            """CREATE VIEW month_plan_lines AS
+        SELECT p.billing_month, l.* FROM plan_lines l JOIN plans p ON p.id = l.plan_id
+        WHERE p.id = (SELECT MAX(q.id) FROM plans q WHERE q.billing_month = p.billing_month)""")
+
+
+def ensure_plan_views(db) -> bool:
+    """(Re)create the plan views when the database's differ from :func:`plan_views` (the in-sync template
+    lives in the code, :data:`billbridge.plan.reasons.IN_SYNC`: its views follow it); True when it did."""
+    wanted = plan_views()
+    have = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view' AND name IN "
+                           "('plan_lines', 'month_plan_lines')").fetchall())
+    if [have.get("plan_lines"), have.get("month_plan_lines")] == list(wanted):
+        return False
+    db.execute("DROP VIEW IF EXISTS month_plan_lines")
+    db.execute("DROP VIEW IF EXISTS plan_lines")
+    for sql in wanted:
+        db.execute(sql)
+    return True
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -372,7 +495,8 @@ def plan_table(store: Store, plan_id: int) -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(_decoded(c, v), dtype=object) for c, v in zip(_VIEW_COLUMNS, columns)})
     extras = [(i, json.loads(e)) for i, e in enumerate(columns[-1]) if e]
     for name in dict.fromkeys(k for _, d in extras for k in d):
-        values = np.full(len(frame), None, dtype=object)
+        values = frame[name].to_numpy(dtype=object).copy() if name in frame.columns else \
+            np.full(len(frame), None, dtype=object)
         for i, d in extras:
             if name in d:
                 values[i] = d[name]

@@ -20,8 +20,9 @@ carrying ``snapshot_id``, its typed columns (what the reconciliation reads, the 
 
     SELECT * FROM cw_additions WHERE snapshot_id = 12 AND agreement_id = 10002;
 
-:func:`load_snapshot_frames` builds the reconciliation's frames straight from these columns (the plan
-lifecycle's path); :func:`load_snapshot` gives the raw records back as lists (the Mappings page,
+:func:`load_snapshot_tables` reads the columns the reconciliation reads as Arrow tables (the plan
+lifecycle's path, in C); :func:`load_snapshot_frames` builds the reconciliation's frames from these columns;
+:func:`load_snapshot` gives the raw records back as lists (the Mappings page,
 creation checks).
 """
 
@@ -33,13 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from billbridge.plan.inputs import SnapshotFrames, _empty, snapshot_frames
+from billbridge.plan.inputs import SnapshotFrames, SnapshotTables, _empty, snapshot_frames
 
 if TYPE_CHECKING:  # the store's type only: the concern modules never import db at run time
     from billbridge.store.db import Store
 
-__all__ = ["SNAPSHOT_TABLES", "save_snapshot", "latest_snapshot", "load_snapshot", "load_snapshot_frames"]
+__all__ = ["SNAPSHOT_TABLES", "save_snapshot", "latest_snapshot", "load_snapshot", "load_snapshot_frames",
+           "load_snapshot_tables"]
 
 #: resource -> (table, frame attribute of SnapshotFrames or None, typed columns as the frame names them)
 SNAPSHOT_TABLES: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
@@ -244,3 +247,18 @@ def load_snapshot_frames(store: Store, snapshot_id: int) -> SnapshotFrames:
         else:
             frames[attr] = _frame(rows, cols)
     return SnapshotFrames(taken_at=meta["taken_at"], **frames)
+
+
+def load_snapshot_tables(store: Store, snapshot_id: int) -> SnapshotTables:
+    """The snapshot's columns the reconciliation reads, as Arrow tables of the stored values (read in C:
+    :meth:`~billbridge.store.db.Store.read_arrow`), in ConnectWise's order."""
+    from billbridge.plan.tables import SNAPSHOT_COLUMNS
+
+    meta = _meta(store, snapshot_id)
+    tables = {}
+    for resource, cols in SNAPSHOT_COLUMNS.items():
+        table = SNAPSHOT_TABLES[resource][0]
+        types = {c: pa.int64() if _KINDS.get(c) in ("int", "bool") else pa.string() for c in cols}
+        tables[resource] = store.read_arrow(f"SELECT {', '.join(_sql(c) + ' AS ' + c for c in cols)} FROM {table} "
+                                            "WHERE snapshot_id = ? ORDER BY id", (snapshot_id,), types)
+    return SnapshotTables(tables=tables, taken_at=meta["taken_at"])
