@@ -13,24 +13,20 @@ SnapshotFrames, built once; the JSON records dropped before timing):
   - ``kernel_ratio`` = reconcile at 50,000 lines / a bare pandas outer merge of the lines (with their
     key) and the additions frame (target <= 4);
   - ``growth`` = reconcile at 50,000 lines / reconcile at 5,000 lines (target <= 11);
-  - with ``--compare``: the same two figures for the engine it replaced (tests/reference/reconcile_v1.py);
   - the one-off ``snapshot_frames`` conversion and the peak traced memory of one reconcile (tracemalloc).
 
-Run: ``.venv/bin/python bench/bench_reconcile.py [--repeat 5] [--compare]``.
+Run: ``.venv/bin/python bench/bench_reconcile.py [--repeat 5]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import random
 import statistics
-import sys
 import time
 import tracemalloc
 from decimal import Decimal
-from pathlib import Path
 
 import pandas as pd
 
@@ -123,18 +119,6 @@ def median_of(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def reference_engine():
-    """The engine the rules pipeline replaced (kept for the differential test), or None."""
-    path = Path(__file__).resolve().parents[1] / "tests" / "reference" / "reconcile_v1.py"
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location("reconcile_v1", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["reconcile_v1"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module.reconcile
-
-
 def measure(scale: float, repeat: int, memory: bool, engines: dict) -> dict:
     vl, snap, maps = build_world(scale)
     ctx = Context(month=MONTH, vendor="demo", api_member=API)
@@ -164,11 +148,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--compare", action="store_true", help="also time the engine it replaced")
     args = ap.parse_args()
     engines = {"rules": reconcile}
-    if args.compare and (old := reference_engine()) is not None:
-        engines["reference"] = old
     small = measure(args.scale / 10, args.repeat, False, engines)
     big = measure(args.scale, args.repeat, True, engines)
     for r in (small, big):
@@ -177,7 +158,7 @@ def main() -> None:
               + " | ".join(f"{name} {r[f't_{name}']:.3f}s" for name in engines))
         print(f"        actions {r['actions_rules']}")
     for name in engines:
-        label = "rules pipeline" if name == "rules" else "reference engine (tests/reference/reconcile_v1.py)"
+        label = "rules pipeline"
         print(f"{label}: kernel_ratio {big[f't_{name}'] / big['t_outer']:.2f} (target <= 4), "
               f"growth {big[f't_{name}'] / small[f't_{name}']:.2f} (target <= 11)   "
               f"[medians of {args.repeat}, {big['lines']} / {small['lines']} lines]")
