@@ -92,6 +92,22 @@ def test_undo_through_the_cli_restores_the_month_and_the_status_says_undone(tour
     assert "OK " not in text.split("\n", 2)[2]  # no company of the month says it is synced
 
 
+def test_imports_lists_the_ids_withdraw_takes_and_a_withdrawn_import_can_be_restored(toured, env):
+    month = "2027-02"  # another month of the demo: the tour's month stays as it was
+    assert "Loaded 37 lines" in ok(env, "load", month, "--demo").stdout
+    listed = json.loads(ok(env, "imports", month, "--json").stdout)
+    (imp,) = listed
+    assert imp["in_effect"] and imp["vendor"] == "demo" and imp["line_count"] == 37
+    text = ok(env, "withdraw", str(imp["id"]), "--reason", "loaded by mistake").stdout
+    assert f"Withdrew import {imp['id']}" in text and f"{month} has no demo import in effect" in text
+    assert "withdrawn" in ok(env, "imports", month).stdout and "loaded by mistake" in ok(env, "imports", month).stdout
+    again = cli(env, "withdraw", str(imp["id"]), "--reason", "twice")
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert f"Restored import {imp['id']}" in ok(env, "withdraw", str(imp["id"]), "--reason", "it was right",
+                                              "--restore").stdout
+    assert "in effect" in ok(env, "imports", month).stdout
+
+
 BAD = [
     # (args, exit code, words the one-line message must have)
     (["load", "2026-13", "--demo"], 2, "YYYY-MM"),
@@ -121,6 +137,10 @@ BAD = [
     (["check", "--verbose"], 2, "No such option"),
     (["sandbox", "--port", "70000"], 2, "70000"),
     (["sandbox", "--fail", "(oops"], 2, "not a regular expression"),
+    (["withdraw", "999", "--reason", "wrong file"], 2, "billbridge imports"),
+    (["withdraw", "abc", "--reason", "wrong file"], 2, "not a valid integer"),
+    (["withdraw", "1"], 2, "--reason"),
+    (["imports", "2027-3"], 2, "YYYY-MM"),
     (["nosuchcommand"], 2, "No such command"),
 ]
 

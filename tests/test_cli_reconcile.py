@@ -28,12 +28,13 @@ def test_reconcile_json_has_summary_and_rows_with_key_action_reason_and_writes(a
     assert upd["request"]["method"] == "PATCH"
 
 
-def test_reconcile_text_lists_changes_and_refresh_reads_connectwise_again(app_env):
+def test_reconcile_text_lists_changes_in_words_and_refresh_reads_connectwise_again(app_env):
     assert run("load", "2026-11", "--demo").exit_code == 0
     result = run("reconcile", "2026-11", "--refresh")
     assert result.exit_code == 0, result.output
     assert "Plan 1 for 2026-11" in result.output and "unmapped customer" not in result.output
-    assert "blocked/unmapped_customer" in result.output
+    assert "[Blocked: Customer not mapped]" in result.output and "Customer not mapped 41" in result.output
+    assert "unmapped_customer" not in result.output and "blocked/" not in result.output  # words, not codes
     assert "Read ConnectWise for 2026-11" in result.output
 
 

@@ -121,8 +121,8 @@ def test_out_of_month_lines_are_kept_unless_the_operator_excludes_them(store):
     kept = load_month(store, M, data, "a.csv", vendor="keep")
     assert kept.status == "loaded" and st.get_import(store, kept.import_id)["line_count"] == 2
     assert kept.summary()["out_of_month_rows"] == [3]
-    # the same lines with Windows line ends: another vendor may not store byte-identical files
-    dropped = load_month(store, M, data.replace(b"\n", b"\r\n"), "a.csv", vendor="drop", exclude_out_of_month=True)
+    # another vendor's bill with the same shape (the same lines would be refused as the month counted twice)
+    dropped = load_month(store, M, data.replace(b"C1,", b"C7,"), "a.csv", vendor="drop", exclude_out_of_month=True)
     assert dropped.excluded == [3]
     imp = st.get_import(store, dropped.import_id)
     assert imp["line_count"] == 1 and imp["total_cost"] == Decimal("54.00")
@@ -146,6 +146,21 @@ def test_the_same_file_under_a_second_vendor_name_for_the_month_is_refused_namin
     assert "jsmith" in again.message and first.parse.sha256 == again.parse.sha256
     assert again.summary()["duplicate_of"]["id"] == first.import_id
     assert [i["vendor"] for i in st.list_imports(store, billing_month=M)] == ["intermedia"]  # the month did not double
+
+
+def test_the_same_lines_resaved_under_a_second_vendor_are_refused_though_the_bytes_differ(store):
+    first = load_month(store, M, f("C1,Acme,S1,SKU,3,18.00,2026-11-04,2026-12-03",
+                                   "C2,Bolt,S2,SKU,2,9.50,2026-11-04,2026-12-03"), "nov.csv", vendor="intermedia")
+    # re-saved by Excel: another line order, 18 for 18.00, a trailing blank row
+    resaved = f("C2,Bolt,S2,SKU,2,9.5,2026-11-04,2026-12-03", "C1,Acme,S1,SKU,3,18,2026-11-04,2026-12-03") + b",,,,,,,\r\n"
+    again = load_month(store, M, resaved, "nov-copy.csv", vendor="other")
+    assert first.status == "loaded" and again.status == "duplicate" and first.parse.sha256 != again.parse.sha256
+    assert "holds the same lines" in again.message and "intermedia" in again.message and "nov.csv" in again.message
+    assert [i["vendor"] for i in st.list_imports(store, billing_month=M)] == ["intermedia"]
+    # one quantity differs: another vendor's own bill, stored
+    other = load_month(store, M, f("C2,Bolt,S2,SKU,2,9.5,2026-11-04,2026-12-03",
+                                   "C1,Acme,S1,SKU,4,18,2026-11-04,2026-12-03"), "own.csv", vendor="other")
+    assert other.status == "loaded"
 
 
 def test_blank_rows_are_skipped_and_counted_in_the_load_message(store):

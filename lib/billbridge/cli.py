@@ -18,6 +18,7 @@ import click
 
 from billbridge.config import load_config
 from billbridge.errors import EXIT_CW, EXIT_FAILED, EXIT_USAGE, BillbridgeError, InputError, NotFoundError
+from billbridge.model import label
 
 __all__ = ["main", "EXIT_FAILED", "EXIT_USAGE", "EXIT_CW"]
 
@@ -504,13 +505,44 @@ def reconcile_cmd(month, refresh, as_json) -> None:
         click.echo(f"  vendor lines {f['lines']} ({fm(f['dollars'], c)}): reconciled {f['reconciled_lines']}, "
                    f"blocked {f['blocked_lines']}, excluded {f['excluded_lines']}; coverage {float(f['coverage']):.1%}; "
                    f"customer price impact {fm(f['price_impact'], c)}, margin impact {fm(f['margin_impact'], c)}")
-    click.echo("  rows by action: " + ", ".join(f"{a} {d['rows']}" for a, d in s["by_action"].items()))
+    click.echo("  rows by action: " + ", ".join(f"{label(a, 'action')} {d['rows']}" for a, d in s["by_action"].items()))
     if s["by_cause"]:
-        click.echo("  blocked/excluded by cause: " + ", ".join(f"{c} {d['rows']}" for c, d in s["by_cause"].items()))
+        click.echo("  blocked or left out, by cause: "
+                   + ", ".join(f"{label(c, 'cause')} {d['rows']}" for c, d in s["by_cause"].items()))
     click.echo(f"  {s['requests']} ConnectWise writes proposed" + (f", {s['creations']} records to create" if s.get("creations") else ""))
     changes, _ = st.plan_page(store, res.plan_id, actions=["update", "create", "cancel", "blocked"], limit=None)
     for r in changes:
-        click.echo(f"  [{r['action']}{'/' + r['cause'] if r.get('cause') else ''}] {r['reason']}")
+        click.echo(f"  [{label(r['action'], 'action')}{': ' + label(r['cause'], 'cause') if r.get('cause') else ''}] "
+                   f"{r['reason']}")
+
+
+@main.command("imports")
+@click.argument("month", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def imports_cmd(month, as_json) -> None:
+    """List the stored imports (of MONTH, or all), newest first: id, vendor, version, file, lines, vendor
+    cost, and whether each is the month's version in effect or withdrawn (the ids 'billbridge withdraw' takes)."""
+    from billbridge import store as st
+    from billbridge.bdom import parse_billing_month
+    from billbridge.money import format_money
+
+    if month:
+        parse_billing_month(month)
+    store = open_store()
+    rows = st.list_imports(store, billing_month=month)
+    in_effect = {i["id"] for m in {r["billing_month"] for r in rows} for i in st.month_imports(store, m)}
+    if as_json:
+        echo_json([{**r, "in_effect": r["id"] in in_effect} for r in rows])
+        return
+    if not rows:
+        click.echo(f"No imports{' for ' + month if month else ''} yet: 'billbridge load' or 'billbridge pull' stores one.")
+        return
+    for r in rows:
+        state = (f"withdrawn {str(r['withdrawn_at'])[:10]} ({r.get('withdrawn_reason') or 'no reason given'})"
+                 if r.get("withdrawn_at") else "in effect" if r["id"] in in_effect else "older version")
+        click.echo(f"  {r['id']:>5}  {r['billing_month']}  {r['vendor']} version {r['version']}  {r['file_name']}  "
+                   f"{r['line_count']} line{'s' if r['line_count'] != 1 else ''}  "
+                   f"{format_money(r['total_cost'])}  {state}")
 
 
 @main.command("withdraw")
@@ -553,9 +585,10 @@ def _echo_run(run, as_json: bool) -> None:
                    "dry_run": run.dry_run, "counts": run.counts, "writes": run.writes, "requests": run.requests,
                    "rows": [asdict(r) for r in run.rows]})
         return
-    label = "Dry run" if run.dry_run else f"{run.kind.capitalize()} run {run.id}"
-    click.echo(f"{label} for {run.month}: {run.status} - " + ", ".join(f"{k} {v}" for k, v in run.counts.items())
-               + f"; {run.writes} writes, requests {dict(run.requests)}")
+    title = "Dry run" if run.dry_run else f"{run.kind.capitalize()} run {run.id}"
+    click.echo(f"{title} for {run.month}: {run.status} - " + ", ".join(f"{k} {v}" for k, v in run.counts.items())
+               + f"; {run.writes} writes, requests " + (", ".join(f"{n} {m}" for m, n in sorted(dict(run.requests).items()))
+                                                        or "none"))
     for r in run.rows:
         if r.result != "ok" or run.dry_run:
             click.echo(f"  [{r.result}] {r.key}: {r.reason}")

@@ -194,9 +194,11 @@ def _cell(v: Any) -> Any:
     return v
 
 
-SUMMARY_MEASURES = (("vendor_cost", "Vendor cost"), ("billed_price", "ConnectWise billed price"), ("margin", "Margin"),
-                    ("margin_pct", "Margin %"), ("unbilled_cost", "Vendor cost not re-billed"),
-                    ("customers", "Customers"), ("lines", "Plan rows"))
+#: the summary sheet's measures, each headed by its one label (:func:`billbridge.model.column_label`, as the
+#: pages and the CSV say it)
+SUMMARY_MEASURES = tuple((name, column_label(name)) for name in (
+    "vendor_cost", "billed_price", "margin", "margin_pct", "unbilled_cost", "customers", "lines"))
+_COUNT_MEASURES = {column_label("customers"), column_label("lines")}
 
 
 def summary_rows(review: rv.MonthReview) -> list[tuple[str, Any, Any, Any, str]]:
@@ -264,7 +266,7 @@ def workbook_bytes(review: rv.MonthReview) -> bytes:
     ws.append(headers)
     for text, a, b, d, cur in summary_rows(review):
         ws.append([text, _cell(a), _cell(b), _cell(d), cur])
-        fmt = "0.00%" if text == "Margin %" else ("0" if text in ("Customers", "Plan rows") else money_format(cur))
+        fmt = "0.00%" if text == column_label("margin_pct") else ("0" if text in _COUNT_MEASURES else money_format(cur))
         for c in ws[ws.max_row][1:4]:
             c.number_format = fmt
     _finish(ws, headers, {2, 3, 4}, 0)

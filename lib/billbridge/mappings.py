@@ -293,7 +293,8 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.reason}"
+        where = f"column {self.column}" if self.row == 0 else f"row {self.row}, column {self.column}"
+        return f"{where}: {self.reason}"  # row 0 is the header: a missing column has no data row
 
 
 @dataclass

@@ -122,11 +122,11 @@ def load_month(
             f"{file_name} is identical to version {previous['version']} already loaded for {vendor} {billing_month}; nothing changed.",
             import_id=previous["id"], version=previous["version"], **base,
         )
-    twin = _same_file_elsewhere(store, billing_month, vendor, parsed.sha256)
+    twin, same = _same_bill_elsewhere(store, billing_month, vendor, parsed)
     if twin is not None:
         return LoadResult(
             "duplicate",
-            f"Nothing was stored: {file_name} is the same file already loaded for {billing_month} as vendor "
+            f"Nothing was stored: {file_name} {same} already loaded for {billing_month} as vendor "
             f"{twin['vendor']} (version {twin['version']}, {twin['file_name']}, loaded {_when(twin)}). Loading it "
             "again under another vendor name would count the month twice. Load it under that vendor to make a new "
             "version, or load the other vendor's own file.",
@@ -149,7 +149,9 @@ def load_month(
     )
     diff = diff_imports(store, previous["id"], rec["id"]) if previous is not None else None
     what = f"version {rec['version']}" if previous is not None else "version 1"
-    msg = (f"Loaded {rec['line_count']} lines for {rec['customer_count']} customers ({what}); "
+    n, k = rec["line_count"], rec["customer_count"]
+    msg = (f"Loaded {n} line{'s' if n != 1 else ''} for {k} customer{'s' if k != 1 else ''} ({what}, import "
+           f"{rec['id']}); "
            f"vendor cost {format_amounts(cost_by_currency(lines), empty=format_money(total_cost))}.")
     if excluded:
         msg += f" {len(excluded)} out-of-month lines left out."
@@ -159,13 +161,56 @@ def load_month(
                       previous_id=None if previous is None else previous["id"], diff=diff, excluded=excluded, **base)
 
 
-def _same_file_elsewhere(store: Store, billing_month: str, vendor: str, sha256: str) -> dict[str, Any] | None:
-    """The import of another vendor in effect for the month (its newest version not withdrawn, the
-    one that counts) with exactly these bytes, or None."""
-    for imp in st.month_imports(store, billing_month):
-        if imp["vendor"] != vendor and imp["sha256"] == sha256:
-            return imp
-    return None
+#: what makes two bills "the same content": every line's customer, subscription, SKU, charge type, quantity,
+#: unit cost and price, period and currency (names, blank rows, number spelling and line order aside)
+_CONTENT_COLUMNS = ("vendor_customer_id", "subscription_id", "sku", "charge_type", "quantity", "unit_cost",
+                    "unit_price", "period_start", "period_end", "currency")
+_CONTENT_NUMBERS = frozenset({"quantity", "unit_cost", "unit_price"})
+
+
+def _content(table: pa.Table) -> list[tuple[str, ...]]:
+    """The bill's lines as sorted tuples of :data:`_CONTENT_COLUMNS` (numbers normalised: 18, 18.0 and 18.00
+    are one value; a missing currency is USD), to compare two bills whatever their bytes."""
+    columns = []
+    for name in _CONTENT_COLUMNS:
+        values = (pc.cast(table[name], pa.string()).to_pylist() if name in table.column_names
+                  else [None] * table.num_rows)
+        if name in _CONTENT_NUMBERS:
+            values = [_number(v) for v in values]
+        elif name == "currency":
+            values = [(v or "USD").strip().upper() for v in values]
+        else:
+            values = ["" if v is None else str(v).strip() for v in values]
+        columns.append(values)
+    return sorted(zip(*columns))
+
+
+def _number(v: str | None) -> str:
+    if v is None or not str(v).strip():
+        return ""
+    try:
+        return format(Decimal(str(v).strip()).normalize(), "f")
+    except ArithmeticError:
+        return str(v).strip()
+
+
+def _same_bill_elsewhere(store: Store, billing_month: str, vendor: str, parsed: ParseResult
+                         ) -> tuple[dict[str, Any] | None, str]:
+    """The import of another vendor in effect for the month (its newest version not withdrawn, the one that
+    counts) holding this bill: the same bytes, or the same lines (:func:`_content`: a re-saved copy, one with
+    a blank row more), and the words saying which; ``(None, "")`` when there is none."""
+    others = [imp for imp in st.month_imports(store, billing_month) if imp["vendor"] != vendor]
+    for imp in others:
+        if imp["sha256"] == parsed.sha256:
+            return imp, "is the same file"
+    mine = None
+    for imp in others:
+        if int(imp.get("line_count") or 0) != parsed.table.num_rows:
+            continue
+        mine = mine if mine is not None else _content(parsed.table)
+        if _content(st.import_line_table(store, imp["id"])) == mine:
+            return imp, "holds the same lines as the bill"
+    return None, ""
 
 
 def _when(imp: dict[str, Any]) -> str:

@@ -253,7 +253,7 @@ def import_currencies(store: Store, import_ids: list[int]) -> dict[int, list[str
 def _import_or_fail(store: Store, import_id: int) -> dict[str, Any]:
     imp = get_import(store, import_id)
     if imp is None:
-        raise NotFoundError(f"no import {import_id}: the Load month page and 'billbridge status' list them")
+        raise NotFoundError(f"no import {import_id}: 'billbridge imports MONTH' and the Load month page list them")
     return imp
 
 
