@@ -93,8 +93,14 @@ def test_the_plan_figures_are_per_vendor_and_currency_and_conserve_each(two):
     assert usd["dollars"] == usd_total(two) and usd["coverage"] > 0
     assert usd["reconciled"] + usd["blocked"] + usd["excluded"] == usd["dollars"]
     summary = two["plan"].summary
-    # the engine's summary is still single-currency (it adds them: issue 11's engine part): never shown as is
-    assert Decimal(str(summary.dollars_checked)) == EUR_TOTAL + usd_total(two)
+    # the plan's own summary says the same, per currency (one definition), and has no total of both
+    assert summary.dollars_checked is None and summary.currencies == ["EUR", "USD"]
+    for cur, f in summary.by_currency.items():
+        row = figures.loc[cur]
+        assert (f["lines_checked"], f["dollars_checked"], f["dollars_reconciled"], f["dollars_blocked"],
+                f["dollars_excluded"], f["coverage"], f["price_impact"], f["margin_impact"]) == (
+            row["lines"], row["dollars"], row["reconciled"], row["blocked"], row["excluded"], row["coverage"],
+            row["price_impact"], row["margin_impact"])
     assert review.plan_figures(rows, vendor="interworks")["currency"].tolist() == ["EUR"]
 
 
