@@ -150,5 +150,11 @@ def test_the_cli_says_each_currency_on_its_own_line(two, monkeypatch, tmp_path):
     monkeypatch.setenv("BILLBRIDGE_DB", str(two["store"].path))
     out = CliRunner().invoke(main, ["reconcile", MONTH]).output
     assert "vendor lines 7 (€5,440.55)" in out and f"(${usd_total(two):,})" in out
+    import json
+
+    got = json.loads(CliRunner().invoke(main, ["reconcile", MONTH, "--json"]).output)["summary"]
+    assert got["currencies"] == ["EUR", "USD"] and got["dollars_checked"] is None  # never one total of both
+    assert got["by_currency"]["EUR"]["dollars_checked"] == "5440.55"
+    assert got["by_currency"]["USD"]["dollars_checked"] == str(usd_total(two))
     out = CliRunner().invoke(main, ["export", MONTH, "--xlsx", str(tmp_path / "r.xlsx")]).output
     assert "vendor cost €5,440.55" in out and "vendor cost $" in out

@@ -68,3 +68,14 @@ def test_a_eur_update_reason_shows_money_in_euros():
     r = only(run(lines(eur(price="27.00")), snapshot([addition(1, qty=10, price=25.0)], agreement=EUR)), key=KEY)
     assert r.action == "update"
     assert "€25.00 -> €27.00" in r.reason and "$" not in r.reason
+
+
+def test_one_subscription_billed_in_two_currencies_is_two_rows_and_never_one_sum():
+    plan = run(lines(vline(qty="10"), eur(qty="2")), snapshot([addition(1, qty=10)], agreement=USD))
+    usd = only(plan, key=KEY)
+    other = only(plan, key=KEY + "|EUR")
+    assert (usd.action, usd.currency, D(str(usd.vendor_amount))) == ("in_sync", "USD", D("180.00"))
+    assert (other.cause, other.currency, D(str(other.vendor_amount))) == ("currency_mismatch", "EUR", D("36.00"))
+    assert "in EUR" in other.reason and "two currencies" in other.reason
+    s = plan.summary
+    assert s.by_currency["EUR"]["dollars_blocked"] == D("36.00") and s.by_currency["USD"]["dollars_reconciled"] == D("180.00")

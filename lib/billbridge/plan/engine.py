@@ -192,7 +192,7 @@ _TEXT_ROWS = """
            t.d_product, t.cw_product, t.overrides_manual_edit, t.updated_by, t.last_updated, m.dup_key, m.keyed,
            m.n_free, CAST(g.period_start AS VARCHAR) AS period_start, CAST(g.period_end AS VARCHAR) AS period_end,
            NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced, b.agreement_currency, l.exchange_rate,
-           l.pricing_currency
+           l.pricing_currency, g.other_currency
     FROM rest r JOIN groups g ON r.part = 0 AND g.gi = r.src JOIN targets t USING (gi) JOIN matched m USING (gi)
     JOIN blocked b USING (gi) JOIN lines_in l ON l.li = g.gi
     UNION ALL BY NAME
@@ -209,7 +209,7 @@ _TEXT_FIELDS = (
     "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date", "flags", "write_price", "write_cost",
     "target_eff", "target_can", "line_key", "d_qty", "d_price", "d_cost", "d_dates", "d_key", "d_product", "cw_product",
     "overrides_manual_edit", "updated_by", "last_updated", "dup_key", "keyed", "n_free", "period_start", "period_end",
-    "end_on", "invoiced", "currency", "agreement_currency", "exchange_rate", "pricing_currency")
+    "end_on", "invoiced", "currency", "agreement_currency", "exchange_rate", "pricing_currency", "other_currency")
 
 #: plan row columns holding a document (Python objects in :attr:`Plan.documents`, not in :attr:`Plan.table`)
 DOCUMENTS = ("writes", "request")

@@ -205,6 +205,10 @@ def _code(currency: Any, default: str = "USD") -> str:
 def _currency_mismatch(r: Mapping[str, Any], cust: str, prod: str, agr: str, vq: str) -> str:
     """Rule 7.1: both currencies named, nothing converted; the vendor's own rate shown where its file gave one."""
     line, theirs = _code(r.get("currency")), _code(r.get("agreement_currency"), "another currency")
+    if r.get("other_currency"):
+        return (f"The vendor bills {prod} for {cust} in {line} here and in another currency on its other lines: "
+                f"one ConnectWise line cannot bill two currencies and billbridge never converts them. Ask the vendor "
+                f"to bill the subscription in one currency.")
     text = (f"The vendor bills {prod} ({vq}) for {cust} in {line}, but {agr} bills in {theirs}: billbridge never "
             f"converts currencies. Map {cust} to an agreement in {line}, or change the agreement's currency in "
             f"ConnectWise.")

@@ -33,7 +33,7 @@ CAUSE_ORDER = (
     "agreement_cancelled(a.status, a.cancelled)",
     "agreement_expired(a.status, a.end_date, a.no_end, month_start())",
     "agreement_inactive(a.status)",
-    "currency_mismatch(g.currency, a.currency)",
+    "currency_mismatch(g.currency, a.currency, g.other_currency)",
     "unmapped_product(g.catalog_item_id, p.identifier IS NOT NULL OR p.description IS NOT NULL)",
 )
 

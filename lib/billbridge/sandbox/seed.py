@@ -31,7 +31,7 @@ from typing import Any
 
 from billbridge import demo_world as dw
 
-from .resources import RESOURCES, WriteContext, _compute, fmt_date, fmt_dt, line_key_field
+from .resources import RESOURCES, SITE_CURRENCY, WriteContext, _compute, fmt_date, fmt_dt, line_key_field
 
 __all__ = ["VENDOR_AGREEMENT_NAME", "demo_line_key", "build_seed", "seed_stamp"]
 
@@ -233,7 +233,7 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
 
     def agreement(comp: dict, name: str, atype: str, start: date, *, end: date | None = None,
                   cancelled: date | None = None, prorate: bool = False, parent: dict | None = None,
-                  entered_by: str = "jsmith") -> dict:
+                  entered_by: str = "jsmith", currency: dict | None = None) -> dict:
         contact = comp["defaultContact"]
         rec = {
             "name": name, "type": _ref(atypes[atype], "name"), "company": _ref(comp, "identifier", "name"),
@@ -253,7 +253,7 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
             "bottomComment": False, "billTime": "Billable", "billExpenses": "Billable", "billProducts": "Billable",
             "billableTimeInvoice": False, "billableExpenseInvoice": False, "billableProductInvoice": True,
             "periodType": "Current", "autoInvoiceFlag": False, "billZeroAmountFlag": False,
-            "_info": _info(_ts(start, 11, 0), entered_by),
+            "currency": dict(currency or SITE_CURRENCY), "_info": _info(_ts(start, 11, 0), entered_by),
         }
         return b.add("agreements", rec)
 
