@@ -246,7 +246,7 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
 
     def agreement(comp: dict, name: str, atype: str, start: date, *, end: date | None = None,
                   cancelled: date | None = None, prorate: bool = False, parent: dict | None = None,
-                  entered_by: str = "jsmith", currency: dict | None = None) -> dict:
+                  entered_by: str = "jsmith", currency: dict | None = None, entered_at: str | None = None) -> dict:
         contact = comp["defaultContact"]
         rec = {
             "name": name, "type": _ref(atypes[atype], "name"), "company": _ref(comp, "identifier", "name"),
@@ -266,7 +266,7 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
             "bottomComment": False, "billTime": "Billable", "billExpenses": "Billable", "billProducts": "Billable",
             "billableTimeInvoice": False, "billableExpenseInvoice": False, "billableProductInvoice": True,
             "periodType": "Current", "autoInvoiceFlag": False, "billZeroAmountFlag": False,
-            "currency": dict(currency or SITE_CURRENCY), "_info": _info(_ts(start, 11, 0), entered_by),
+            "currency": dict(currency or SITE_CURRENCY), "_info": _info(entered_at or _ts(start, 11, 0), entered_by),
         }
         return b.add("agreements", rec)
 
@@ -358,7 +358,8 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
     for comp, kind, cust in companies:
         if kind != "client" or cust is None or cust.cw != "synced":
             continue
-        agr = agreement(comp, PAX8_AGREEMENT_NAME, "Recurring Services", cust.created)
+        agr = agreement(comp, PAX8_AGREEMENT_NAME, "Recurring Services", cust.created,
+                        entered_at=_ts(cust.created, 11, 30))  # entered after the demo agreement of that day
         for sub in cust.subscriptions:
             product = dw.PRODUCTS_BY_SKU[sub.sku]
             qty = world.quantity(sub, last_month)
