@@ -158,3 +158,37 @@ def test_the_cli_says_each_currency_on_its_own_line(two, monkeypatch, tmp_path):
     assert got["by_currency"]["USD"]["dollars_checked"] == str(usd_total(two))
     out = CliRunner().invoke(main, ["export", MONTH, "--xlsx", str(tmp_path / "r.xlsx")]).output
     assert "vendor cost €5,440.55" in out and "vendor cost $" in out
+
+
+def test_a_euro_customer_mapped_to_a_dollar_agreement_of_the_sandbox_is_blocked_never_converted(tmp_path):
+    """Real HTTP: the sandbox's agreements carry their currency (USD), the snapshot keeps it, and the EUR
+    lines of the customer mapped to one are blocked "Other currency" (Rule 7.1)."""
+    from sandbox_fixtures import new_sandbox
+    from test_month_demo import client_for
+
+    sb = new_sandbox()
+    client = client_for(sb)
+    try:
+        with Store.open(tmp_path / "billbridge.db") as store:
+            sources.load_month(store, MONTH, sources.sample_bytes("interworks"), "interworks.csv", "interworks")
+            agr = next(a for a in sb.records("agreements") if a["name"] == "Demo Cloud Services")
+            who = "Van Dijk Logistiek B.V."
+            st.set_mappings(store, "company", "interworks", [
+                {"vendor_customer_id": who, "vendor_customer_name": who, "company_id": agr["company"]["id"]}])
+            st.set_mappings(store, "agreement", "interworks", [
+                {"vendor_customer_id": who, "subscription_id": None, "agreement_id": agr["id"],
+                 "sync_mode": "standing", "period_rule": "advance"}])
+            mo.refresh_snapshot(store, client, MONTH)
+            plan, plan_id = mo.build_plan(store, MONTH)
+            rows = [r for r in st.plan_rows(store, plan_id) if r["vendor_customer_id"] == who]
+            assert rows and {(r["action"], r["cause"], r["currency"]) for r in rows} == {
+                ("blocked", "currency_mismatch", "EUR")}
+            reason = rows[0]["reason"]
+            assert "in EUR" in reason and "bills in USD" in reason and "Demo Cloud Services" in reason
+            assert "$" not in reason
+            s = plan.summary
+            assert s.currencies == ["EUR"] and s.by_cause["currency_mismatch"]["rows"] == len(rows)
+            assert s.by_currency["EUR"]["dollars_checked"] == EUR_TOTAL  # the vendor's euros, not converted
+    finally:
+        client.close()
+        sb.stop()
