@@ -4,11 +4,11 @@ reason the row cannot be written -> table ``blocked`` (one row per plan row ``gi
 Rules implemented (billing-rules.md): the causes themselves are decided in the files named for them
 (:mod:`~billbridge.rules.landed` ``out_of_period``, :mod:`~billbridge.rules.excluded` ``excluded_by_rule``,
 :mod:`~billbridge.rules.company`, :mod:`~billbridge.rules.agreement`, :mod:`~billbridge.rules.currency`,
-:mod:`~billbridge.rules.product`);
-this step reads the snapshot records they look at and applies them in :data:`CAUSE_ORDER`: a row gets the
-first cause that applies. Lines of another month and lines excluded on purpose come first (they are
-*excluded*, not blocked), then what the operator must map or fix, customer before agreement before
-currency (Rule 7.1: the agreement's, after the agreement is known to be live) before product (**Rule 5.5** "Re-read CW before writing": every fact here comes from this plan's snapshot).
+:mod:`~billbridge.rules.product`); this step reads the snapshot records they look at and applies them in
+:data:`CAUSE_ORDER`: a row gets the first cause that applies. Lines of another month and lines excluded on
+purpose come first (they are *excluded*, not blocked), then what the operator must map or fix, customer
+before agreement before currency (Rule 7.1: compared once the agreement is known to be live) before product
+(**Rule 5.5** "Re-read CW before writing": every fact here comes from this plan's snapshot).
 
 Later steps add the causes that need the matched addition: ``ambiguous``
 (:mod:`~billbridge.rules.matched`) and ``manually_edited`` (:mod:`~billbridge.rules.manual_edits`).
