@@ -43,12 +43,17 @@ from billbridge import demo_world as dw
 from .pax8 import pax8_line_key
 from .resources import RESOURCES, SITE_CURRENCY, WriteContext, _compute, fmt_date, fmt_dt, line_key_field
 
-__all__ = ["VENDOR_AGREEMENT_NAME", "PAX8_AGREEMENT_NAME", "demo_line_key", "build_seed", "seed_stamp"]
+__all__ = ["SEED_VERSION", "VENDOR_AGREEMENT_NAME", "PAX8_AGREEMENT_NAME", "demo_line_key", "build_seed", "seed_stamp"]
 
 VENDOR_AGREEMENT_NAME = f"{dw.VENDOR_NAME} Services"
 #: the agreement the synced customers have for what Pax8 bills them (named after the vendor, as billbridge
 #: would create it, so the mapping suggestions find it)
 PAX8_AGREEMENT_NAME = "Pax8 Services"
+
+
+#: what the seed holds, beyond its window: a stored sandbox of another version is reseeded (2: agreements
+#: carry their currency; the synced customers' "Pax8 Services" agreements)
+SEED_VERSION = "2"
 
 
 def seed_stamp(today: date | None = None) -> str:
