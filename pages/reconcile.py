@@ -40,7 +40,9 @@ st.caption(f"Plan #{plan_id} built {meta['created_at']} by {md(meta['created_by'
 db_path = str(ui.config().db_path)
 head = pv.plan_figures(db_path, plan_id)
 by_vendor, impacts = head["figures"], head["impacts"]
-figures = review.currency_figures(by_vendor if vendor is None else by_vendor[by_vendor["vendor"] == vendor])
+# all vendors: the plan summary's figures per currency (their source); one vendor: that vendor's rows
+figures = pv.summary_figures(s) if vendor is None else review.currency_figures(by_vendor[by_vendor["vendor"] == vendor])
+customers = s["customers"] if vendor is None else int(figures["customers"].sum()) if len(figures) else 0
 index = None if vendor is None else pv.plan_index(db_path, plan_id)
 status_words = {"changes": "changes to make", "blocked": "blocked lines need you", "in_sync": "all in sync",
                 "empty": "the vendor month is empty", "nothing_in_period": "no vendor line belongs to this month"}
@@ -53,7 +55,7 @@ for f in figures.to_dict("records"):
 per = lambda col: {f["currency"]: f[col] for f in figures.to_dict("records")}  # noqa: E731
 m = metric_row()
 m.metric("Vendor lines", int(figures["lines"].sum()) if len(figures) else 0, width=METRIC,
-         help=f"{int(figures['customers'].sum()) if len(figures) else 0} customers")
+         help=f"{customers} customers")
 m.metric("Vendor dollars", ui.amounts(per("dollars")), width=METRIC)
 coverage = {c: f"{float(v):.0%}" for c, v in per("coverage").items()}
 m.metric("Coverage", " · ".join(f"{c} {v}" for c, v in coverage.items()) if len(coverage) > 1 else

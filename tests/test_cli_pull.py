@@ -64,18 +64,35 @@ def test_with_nothing_configured_pull_loads_the_pax8_emulators_bill_like_a_file(
 
 def test_the_pulled_month_maps_once_per_customer_and_reconciles_every_vendor_dollar(pulled):
     accepted = pulled["suggest"]["accepted"]
-    # the Pax8 externalId is the ConnectWise account number for the customers that have one
-    assert accepted["company"] >= 22 and accepted["product"] == 8
+    # the Pax8 externalId is the ConnectWise account number for the customers that have one; the synced
+    # customers' "Pax8 Services" agreements are named after the vendor (the sandbox seeds them)
+    assert accepted["company"] >= 22 and accepted["product"] == 8 and accepted["agreement"] == 15
     companies = pulled["suggest"]["suggestions"]["companies"]
     assert {c["vendor_customer_name"] for c in companies} >= {"Redwood Senior Living"}  # a prospect: by hand
     plan = pulled["reconcile"]
     s, rows = plan["summary"], plan["rows"]
     assert s["lines_checked"] == 41 and s["conserved"]
-    # no agreement of the sandbox names Pax8: every customer waits for one (map it or create "Pax8 Services")
-    assert {r["action"] for r in rows} == {"blocked"}
-    assert {r["cause"] for r in rows} == {"no_agreement", "unmapped_customer"}
+    assert s["lines_reconciled"] + s["lines_blocked"] + s["lines_excluded"] == 41
+    assert list(s["by_currency"]) == ["USD"]
+    assert s["by_currency"]["USD"]["dollars_checked"] == s["dollars_checked"] == "8801.65"
+
+
+def test_with_nothing_configured_the_pulled_month_has_every_action_against_the_sandbox(pulled):
+    rows = pulled["reconcile"]["rows"]
+    actions = {r["action"] for r in rows}
+    assert actions == {"in_sync", "update", "create", "cancel", "blocked"}
+    by = {(r["vendor_customer_name"], r["sku"], r["action"]) for r in rows}
+    assert ("Acme Dental Group", "EXCH-MBX", "in_sync") in by  # 15 seats last month and this
+    assert ("Acme Dental Group", "HPBX-SEAT", "update") in by  # 12 -> 14
+    assert ("Xenon Labs", "PHONE-SETUP", "create") in by  # a one-time charge of this month
+    ended = next(r for r in rows if r["action"] == "cancel")
+    assert ended["agreement_name"] == "Pax8 Services" and ended["vendor_customer_name"] == "Lakeside Pediatrics"
+    # still blocked: the customers without a Pax8 agreement, the prospect, the SKU without a catalog item
+    assert {r["cause"] for r in rows if r["action"] == "blocked"} == {"no_agreement", "unmapped_customer",
+                                                                      "unmapped_product"}
     text = pulled["reconcile_text"].stdout
-    assert "has no Pax8 agreement mapped" in text and "vendor lines 41 ($" in text
+    assert "has no Pax8 agreement mapped" in text and "vendor lines 41 ($8,801.65)" in text
+    assert "on Pax8 Services differs from the vendor: quantity 12 -> 14." in text
 
 
 BAD = [

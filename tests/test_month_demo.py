@@ -114,7 +114,8 @@ def test_build_plan_without_a_snapshot_says_to_refresh_first():
 def test_impact_figure_has_price_margin_and_blocked_bars_largest_first(world):
     impacts = mo.latest_plan(world["store"], MONTH, rows=False).summary["impact_by_customer"]
     fig = mo.impact_figure(impacts, top=5)
-    assert [t.name for t in fig.data] == ["Customer price change", "Margin change", "Vendor $ blocked"]
+    assert [t.name for t in fig.data] == ["Customer price change", "Margin change", "Vendor cost blocked"]
+    assert "(USD)" in fig.layout.title.text and "$" in "".join(t for t in fig.data[0].text if t)
     names = list(fig.data[0].y)
     assert len(names) == 5 and names[-1] == impacts[0]["customer"]  # horizontal bars: largest at the top
     assert fig.data[0].x[-1] == float(impacts[0]["price_impact"])

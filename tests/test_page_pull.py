@@ -59,6 +59,30 @@ def test_pulling_with_nothing_configured_stores_the_emulators_bill_and_says_so(a
     assert any("identical to version 1" in i for i in said(at, "info"))
 
 
+def test_the_pulled_month_reconciles_on_the_page_with_every_action(app_env):
+    """Pulled from the page, the suggestions accepted (what Mappings' bulk accept does): Reconcile shows rows
+    in sync, to update, to create, to end and blocked against the ConnectWise sandbox."""
+    from billbridge import month as mo
+    from billbridge.config import load_config
+    from billbridge.mappings import accept
+    from billbridge.model import ACTION_LABELS
+    from billbridge.runtime import connect
+
+    pull(open_page("load_month.py", state={"billing_month": MONTH}))
+    with Store.open(app_env) as store:
+        client = connect(load_config(None)).client
+        mo.refresh_snapshot(store, client, MONTH)
+        assert accept(store, MONTH, mo.snapshot_for(store, MONTH))["agreement"] == 15
+        mo.refresh_snapshot(store, client, MONTH)
+        mo.build_plan(store, MONTH)
+    at = open_page("reconcile.py", timeout=60, state={"billing_month": MONTH})
+    assert not at.exception, at.exception
+    counts = {act: int(next(m.value for m in at.metric if m.label.endswith(ACTION_LABELS[act])))
+              for act in ("in_sync", "update", "create", "cancel", "blocked")}
+    assert all(counts.values()), counts
+    assert sum(counts.values()) == 42  # 41 vendor rows and the line Pax8 stopped billing
+
+
 def test_a_draft_then_the_final_bill_shows_what_changed_from_the_draft(app_env):
     at = open_page("load_month.py", state={"billing_month": MONTH})
     pull(at, draft=True)

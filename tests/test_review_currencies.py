@@ -93,8 +93,14 @@ def test_the_plan_figures_are_per_vendor_and_currency_and_conserve_each(two):
     assert usd["dollars"] == usd_total(two) and usd["coverage"] > 0
     assert usd["reconciled"] + usd["blocked"] + usd["excluded"] == usd["dollars"]
     summary = two["plan"].summary
-    # the engine's summary is still single-currency (it adds them: issue 11's engine part): never shown as is
-    assert Decimal(str(summary.dollars_checked)) == EUR_TOTAL + usd_total(two)
+    # the plan's own summary says the same, per currency (one definition), and has no total of both
+    assert summary.dollars_checked is None and summary.currencies == ["EUR", "USD"]
+    for cur, f in summary.by_currency.items():
+        row = figures.loc[cur]
+        assert (f["lines_checked"], f["dollars_checked"], f["dollars_reconciled"], f["dollars_blocked"],
+                f["dollars_excluded"], f["coverage"], f["price_impact"], f["margin_impact"]) == (
+            row["lines"], row["dollars"], row["reconciled"], row["blocked"], row["excluded"], row["coverage"],
+            row["price_impact"], row["margin_impact"])
     assert review.plan_figures(rows, vendor="interworks")["currency"].tolist() == ["EUR"]
 
 
@@ -144,5 +150,45 @@ def test_the_cli_says_each_currency_on_its_own_line(two, monkeypatch, tmp_path):
     monkeypatch.setenv("BILLBRIDGE_DB", str(two["store"].path))
     out = CliRunner().invoke(main, ["reconcile", MONTH]).output
     assert "vendor lines 7 (€5,440.55)" in out and f"(${usd_total(two):,})" in out
+    import json
+
+    got = json.loads(CliRunner().invoke(main, ["reconcile", MONTH, "--json"]).output)["summary"]
+    assert got["currencies"] == ["EUR", "USD"] and got["dollars_checked"] is None  # never one total of both
+    assert got["by_currency"]["EUR"]["dollars_checked"] == "5440.55"
+    assert got["by_currency"]["USD"]["dollars_checked"] == str(usd_total(two))
     out = CliRunner().invoke(main, ["export", MONTH, "--xlsx", str(tmp_path / "r.xlsx")]).output
     assert "vendor cost €5,440.55" in out and "vendor cost $" in out
+
+
+def test_a_euro_customer_mapped_to_a_dollar_agreement_of_the_sandbox_is_blocked_never_converted(tmp_path):
+    """Real HTTP: the sandbox's agreements carry their currency (USD), the snapshot keeps it, and the EUR
+    lines of the customer mapped to one are blocked "Other currency" (Rule 7.1)."""
+    from sandbox_fixtures import new_sandbox
+    from test_month_demo import client_for
+
+    sb = new_sandbox()
+    client = client_for(sb)
+    try:
+        with Store.open(tmp_path / "billbridge.db") as store:
+            sources.load_month(store, MONTH, sources.sample_bytes("interworks"), "interworks.csv", "interworks")
+            agr = next(a for a in sb.records("agreements") if a["name"] == "Demo Cloud Services")
+            who = "Van Dijk Logistiek B.V."
+            st.set_mappings(store, "company", "interworks", [
+                {"vendor_customer_id": who, "vendor_customer_name": who, "company_id": agr["company"]["id"]}])
+            st.set_mappings(store, "agreement", "interworks", [
+                {"vendor_customer_id": who, "subscription_id": None, "agreement_id": agr["id"],
+                 "sync_mode": "standing", "period_rule": "advance"}])
+            mo.refresh_snapshot(store, client, MONTH)
+            plan, plan_id = mo.build_plan(store, MONTH)
+            rows = [r for r in st.plan_rows(store, plan_id) if r["vendor_customer_id"] == who]
+            assert rows and {(r["action"], r["cause"], r["currency"]) for r in rows} == {
+                ("blocked", "currency_mismatch", "EUR")}
+            reason = rows[0]["reason"]
+            assert "in EUR" in reason and "bills in USD" in reason and "Demo Cloud Services" in reason
+            assert "$" not in reason
+            s = plan.summary
+            assert s.currencies == ["EUR"] and s.by_cause["currency_mismatch"]["rows"] == len(rows)
+            assert s.by_currency["EUR"]["dollars_checked"] == EUR_TOTAL  # the vendor's euros, not converted
+    finally:
+        client.close()
+        sb.stop()

@@ -80,3 +80,18 @@ def test_additions_are_read_several_agreements_at_a_time_and_a_429_is_waited_out
         client.close()
     finally:
         sb.stop()
+
+
+def test_every_sandbox_agreement_carries_its_currency_and_the_stored_snapshot_keeps_it(env, tmp_path):
+    from billbridge import store as st
+    from billbridge.plan.inputs import snapshot_frames
+
+    sb, client = env
+    assert all((a.get("currency") or {}).get("currencyCode") == "USD" for a in sb.records("agreements"))
+    snap = take_snapshot(client, billing_month="2026-11", agreement_ids=[])
+    assert {a["currency"]["currencyCode"] for a in snap.agreements} == {"USD"}
+    with st.Store.open(tmp_path / "b.db") as store:
+        sid = st.save_snapshot(store, "2026-11", snap)
+        stored = st.load_snapshot_frames(store, sid).agreements
+    assert len(stored) == len(snap.agreements) and set(stored["currency"]) == {"USD"}
+    assert set(snapshot_frames(snap.as_dict()).agreements["currency"]) == {"USD"}

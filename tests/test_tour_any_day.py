@@ -102,3 +102,23 @@ def test_leap_day_world_keeps_the_29th_anchor_and_clamps_month_relative_days():
     assert by_id["DC-10002"].created.day == 31  # and BDOM 31 survives as the window moves
     assert by_id["DC-10005"].created == date(2028, 1, 29)  # "the 29th of last month"
     assert by_id["DC-10020"].created == date(2027, 11, 30)  # "the 31st" of a 30-day month: its last day
+
+
+def test_a_stored_sandbox_seeded_by_an_older_billbridge_is_reseeded(tmp_path, monkeypatch):
+    """This month's records from before the seed changed (no agreement currency, no Pax8 agreements)
+    are replaced, once; then kept."""
+    path = tmp_path / "sandbox.db"
+    monkeypatch.setenv(clock.ENV, "2026-11-30")
+    old = Sandbox(SandboxConfig(data_path=path))
+    old.store.replace_all({"companies": {}}, {}, meta={"seed_window": "2026-11"})  # as an older seed left it
+    old.stop()
+    new = Sandbox(SandboxConfig(data_path=path))
+    try:
+        assert new.reseeded and "older billbridge" in new.reseeded
+        assert any(a["name"] == "Pax8 Services" for a in new.records("agreements"))
+        assert all(a["currency"]["currencyCode"] == "USD" for a in new.records("agreements"))
+    finally:
+        new.stop()
+    again = Sandbox(SandboxConfig(data_path=path))
+    assert again.reseeded is None
+    again.stop()

@@ -494,17 +494,17 @@ def reconcile_cmd(month, refresh, as_json) -> None:
     if as_json:
         echo_json({"plan_id": res.plan_id, "summary": meta["summary"], "rows": st.plan_rows(store, res.plan_id)})
         return
-    from billbridge import review
     from billbridge.money import format_money as fm
 
     s = meta["summary"]
     click.echo(f"Plan {res.plan_id} for {month}: {s['status']}"
                + ("" if res.built else f" (unchanged since it was built at {meta['created_at']})"))
-    for f in review.currency_figures(review.plan_figures(st.plan_table(store, res.plan_id))).to_dict("records"):
-        c = f["currency"]  # Rule 7.1: one line per currency, never one total of two
-        click.echo(f"  vendor lines {f['lines']} ({fm(f['dollars'], c)}): reconciled {f['reconciled_lines']}, "
-                   f"blocked {f['blocked_lines']}, excluded {f['excluded_lines']}; coverage {float(f['coverage']):.1%}; "
-                   f"customer price impact {fm(f['price_impact'], c)}, margin impact {fm(f['margin_impact'], c)}")
+    for c, f in s["by_currency"].items():  # Rule 7.1: one line per currency, never one total of two
+        click.echo(f"  vendor lines {f['lines_checked']} ({fm(f['dollars_checked'], c)}): reconciled "
+                   f"{f['lines_reconciled']} ({fm(f['dollars_reconciled'], c)}), blocked {f['lines_blocked']} "
+                   f"({fm(f['dollars_blocked'], c)}), excluded {f['lines_excluded']} ({fm(f['dollars_excluded'], c)}); "
+                   f"coverage {float(f['coverage']):.1%}; customer price impact {fm(f['price_impact'], c)}, "
+                   f"margin impact {fm(f['margin_impact'], c)}")
     click.echo("  rows by action: " + ", ".join(f"{label(a, 'action')} {d['rows']}" for a, d in s["by_action"].items()))
     if s["by_cause"]:
         click.echo("  blocked or left out, by cause: "

@@ -15,9 +15,6 @@ re-exported here with the stored plans as frames. This module adds the dollar-im
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-
 from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS
 from billbridge.plan.build import (EnsuredPlan, NoSnapshotError, SnapshotResult, StoredPlan, api_member_for,
                                    build_plan, ensure_plan, ensure_snapshot, impact_by_customer, latest_plan,
@@ -36,25 +33,12 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------ impact view
-def impact_figure(impacts: list[dict[str, str]], *, top: int = 25):
+def impact_figure(impacts: list[dict[str, str]], *, top: int = 25, currency: str | None = None):
     """Plotly horizontal bars: monthly customer-price change and margin change per customer (the
-    ``top`` customers by size of change), plus vendor dollars still blocked."""
-    import plotly.graph_objects as go
+    ``top`` customers by size of change), plus vendor cost still blocked, in one currency (``currency``,
+    else the first the entries name: :func:`impact_by_customer` gives each entry its ``currency``);
+    :func:`billbridge.review.impact_figure` draws it (one chart, one currency, never two added)."""
+    from billbridge import review
 
-    data = [d for d in impacts if any(Decimal(d[k]) for k in ("price_impact", "margin_impact", "blocked_dollars"))][:top]
-    data = list(reversed(data))  # largest at the top
-    from billbridge.model import chart_text
-
-    names = [chart_text(d["customer"]) for d in data]  # a vendor name is text, never plotly markup
-    fig = go.Figure()
-    for key, label, color in (("price_impact", "Customer price change", "#1f77b4"),
-                              ("margin_impact", "Margin change", "#2ca02c"),
-                              ("blocked_dollars", "Vendor $ blocked", "#d62728")):
-        vals = [float(Decimal(d[key])) for d in data]
-        fig.add_bar(y=names, x=vals, name=label, orientation="h", marker_color=color,
-                    text=[f"${v:,.2f}" if v else "" for v in vals], textposition="auto",
-                    hovertemplate="%{y}: %{x:$,.2f}<extra>" + label + "</extra>")
-    fig.update_layout(barmode="group", height=max(260, 28 * len(names) * 2 + 120),
-                      margin=dict(l=10, r=10, t=40, b=10), title="Monthly dollar impact by customer",
-                      xaxis_title="USD per month", legend=dict(orientation="h", y=-0.15))
-    return fig
+    cur = currency or next((d["currency"] for d in impacts if d.get("currency")), "USD")
+    return review.impact_figure([d for d in impacts if d.get("currency", cur) == cur], cur, top=top)

@@ -718,7 +718,7 @@ def trend_figure(trend: pd.DataFrame, currency: str | None = None):
 def impacts_by_currency(rows: pd.DataFrame, vendor: str | None = None) -> dict[str, list[dict[str, str]]]:
     """Customer-price and margin impact per customer, per currency (``vendor``: that vendor's rows):
     the plan lifecycle's :func:`billbridge.plan.build.impact_by_customer` on each currency's rows
-    (the plan summary's ``impact_by_customer`` adds currencies together; this never does)."""
+    (the plan summary's ``impact_by_customer`` has an entry per customer and currency, in one list)."""
     from billbridge.plan.build import impact_by_customer
 
     if vendor is not None and len(rows):

@@ -161,6 +161,30 @@ def plan_figures(db_path: str, plan_id: int) -> dict[str, Any]:
             "creations": {v: int((created & ((index["vendor"] == v) if v else True)).sum()) for v in [None, *vendors]}}
 
 
+def summary_figures(summary: dict[str, Any]) -> pd.DataFrame:
+    """The plan's headline per currency as its stored summary has it (``by_currency``, Rule 7.1: the
+    source of the figures for all vendors), in the columns of :func:`billbridge.review.plan_figures`
+    (``customers`` and ``requests`` are the summary's own, for all currencies)."""
+    from decimal import Decimal
+
+    from billbridge.review import FIGURE_COLUMNS
+
+    def d(v: Any) -> Decimal:
+        return Decimal(str(v)) if v is not None else Decimal(0)
+
+    out = []
+    for cur, f in (summary.get("by_currency") or {}).items():
+        acts = {a: {"rows": int(e["by_currency"][cur]["rows"]), "dollars": d(e["by_currency"][cur]["dollars"])}
+                for a, e in (summary.get("by_action") or {}).items() if cur in (e.get("by_currency") or {})}
+        out.append({"vendor": None, "currency": cur, "lines": int(f["lines_checked"]), "rows": int(f["rows"]),
+                    "customers": None, "dollars": d(f["dollars_checked"]),
+                    **{f"{b}_lines": int(f[f"lines_{b}"]) for b in ("reconciled", "blocked", "excluded")},
+                    **{b: d(f[f"dollars_{b}"]) for b in ("reconciled", "blocked", "excluded")},
+                    "coverage": d(f["coverage"]), "price_impact": d(f["price_impact"]),
+                    "margin_impact": d(f["margin_impact"]), "requests": None, "by_action": acts})
+    return pd.DataFrame(out, columns=list(FIGURE_COLUMNS))
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def plan_index(db_path: str, plan_id: int) -> pd.DataFrame:
     """Every row's key, vendor, action, cause, customer, product and target (plan order), cached:

@@ -41,8 +41,10 @@ from billbridge import store as st
 from billbridge.errors import NotFoundError
 from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS, VENDOR_LINE_COLUMNS
 from billbridge.plan.inputs import SnapshotFrames, SnapshotTables, snapshot_frames
+from billbridge.plan.tables import SHOWN_LINE_EXTRAS
 from billbridge.plan.engine import Plan, plan_to_json, reconcile
 from billbridge.plan.inputs import Context, Mappings
+from billbridge.plan import summary as summary_mod
 from billbridge.plan.summary import Summary
 from billbridge.vendors import month_vendor_lines, vendor_name
 
@@ -52,8 +54,8 @@ __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "e
            "StoredPlan", "plan_frame", "latest_plan"]
 
 
-#: the columns of a stored vendor line the reconciliation reads
-_LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no")
+#: the columns of a stored vendor line the reconciliation reads (the extras it shows in a reason included)
+_LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no") + SHOWN_LINE_EXTRAS
 
 
 class NoSnapshotError(NotFoundError):
@@ -170,42 +172,19 @@ def _inputs(store: st.Store, month: str, imports: list[dict[str, Any]], snapshot
 
 def plan_is_stale(store: st.Store, month: str) -> bool:
     """True when the imports in effect, the snapshot, the mappings or the creation queue changed since
-    the month's newest plan was built (or there is none)."""
+    the month's newest plan was built (or there is none, or its summary has no figures per currency: an
+    older billbridge built it)."""
     meta = st.latest_plan_meta(store, month)
-    if meta is None:
+    if meta is None or "by_currency" not in (meta.get("summary") or {}):  # built before per-currency summaries
         return True
     snap = st.latest_snapshot(store, month)
     return _inputs(store, month, st.month_imports(store, month), snap["id"] if snap else None) != meta["inputs"]
 
 
 def _merge_summaries(summaries: list[Summary], month: str) -> Summary:
-    if len(summaries) == 1:
-        return summaries[0]
-    if not summaries:
-        return Summary(month=month, vendor="", status="empty", lines_checked=0, dollars_checked=Decimal(0),
-                       lines_reconciled=0, dollars_reconciled=Decimal(0), lines_blocked=0, dollars_blocked=Decimal(0),
-                       lines_excluded=0, dollars_excluded=Decimal(0), rows=0, customers=0, by_action={}, by_cause={},
-                       price_impact=Decimal(0), margin_impact=Decimal(0), requests=0, coverage=Decimal(0))
-    num = ("lines_checked", "dollars_checked", "lines_reconciled", "dollars_reconciled", "lines_blocked",
-           "dollars_blocked", "lines_excluded", "dollars_excluded", "rows", "customers", "price_impact",
-           "margin_impact", "requests")
-    total = {k: sum((getattr(s, k) for s in summaries[1:]), getattr(summaries[0], k)) for k in num}
-
-    def merge(attr: str) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for s in summaries:
-            for name, d in getattr(s, attr).items():
-                acc = out.setdefault(name, {k: (Decimal(0) if isinstance(v, Decimal) else 0) for k, v in d.items()})
-                for k, v in d.items():
-                    acc[k] = acc[k] + v
-        return out
-
-    statuses = [s.status for s in summaries]
-    status = next((x for x in ("changes", "blocked", "in_sync", "nothing_in_period") if x in statuses), "empty")
-    cov = (total["dollars_reconciled"] / total["dollars_checked"]).quantize(Decimal("0.0001")) \
-        if total["dollars_checked"] else Decimal(0)
-    return Summary(month=month, vendor=",".join(s.vendor for s in summaries), status=status,
-                   by_action=merge("by_action"), by_cause=merge("by_cause"), coverage=cov, **total)
+    """The vendors' summaries as the month's (:func:`billbridge.plan.summary.merge`: per currency, two
+    currencies never added)."""
+    return summary_mod.merge(summaries, month)
 
 
 def _resolve_creations(store: st.Store, snapshot: dict[str, Any], pending: list[dict[str, Any]]
@@ -243,11 +222,13 @@ def _dec(v: Any) -> Decimal:
 
 
 def impact_by_customer(rows: list[dict[str, Any]] | pd.DataFrame | pa.Table) -> list[dict[str, str]]:
-    """Customer-price and margin impact per customer (exact sums; JSON-ready strings), largest
-    absolute price impact first, for every customer with a price, margin or blocked-dollar figure
-    (customers whose rows change nothing are left out). Blocked rows are counted as dollars at stake
-    (vendor amount). ``rows``: dicts, a frame, or a plan's Arrow table (money as decimal text), of which
-    only the rows with a figure are read (a row with none adds nothing to any sum)."""
+    """Customer-price and margin impact per customer and currency (exact sums; JSON-ready strings; Rule 7.1:
+    a customer billed in two currencies has an entry for each, never one sum of both), each entry naming its
+    ``currency``; per currency (in code order) the largest absolute price impact first, for every customer
+    with a price, margin or blocked-dollar figure (customers whose rows change nothing are left out). Blocked
+    rows are counted as dollars at stake (vendor amount). A row without a currency is USD. ``rows``: dicts,
+    a frame, or a plan's Arrow table (money as decimal text), of which only the rows with a figure are read
+    (a row with none adds nothing to any sum)."""
     if isinstance(rows, pa.Table):
         def moves(c: str) -> pa.ChunkedArray:
             text = rows.column(c).cast(pa.string())
@@ -257,7 +238,8 @@ def impact_by_customer(rows: list[dict[str, Any]] | pd.DataFrame | pa.Table) -> 
         picked = rows.filter(keep)
         rows = pd.DataFrame({c: pd.Series(picked.column(c).to_pylist(), dtype=object) for c in
                              ("vendor_customer_name", "company_name", "vendor_customer_id", "action", "bucket",
-                              "price_impact", "margin_impact", "vendor_amount") if c in picked.column_names})
+                              "price_impact", "margin_impact", "vendor_amount", "currency")
+                             if c in picked.column_names})
     if not isinstance(rows, pd.DataFrame):
         rows = pd.DataFrame(list(rows))
     if not len(rows):
@@ -268,20 +250,22 @@ def impact_by_customer(rows: list[dict[str, Any]] | pd.DataFrame | pa.Table) -> 
 
     names = [n if isinstance(n, str) and n else c if isinstance(c, str) and c else i if isinstance(i, str) and i
              else "(none)" for n, c, i in zip(col("vendor_customer_name"), col("company_name"), col("vendor_customer_id"))]
+    currencies = [c.strip().upper() if isinstance(c, str) and c.strip() else "USD" for c in col("currency")]
     blocked = [a == "blocked" and b == "blocked" for a, b in zip(col("action"), col("bucket"))]
-    acc: dict[str, list[Decimal]] = {}
-    for name, pi, mi, is_blocked, amount in zip(names, col("price_impact"), col("margin_impact"), blocked,
-                                                col("vendor_amount")):
-        a = acc.get(name)
+    acc: dict[tuple[str, str], list[Decimal]] = {}
+    for name, cur, pi, mi, is_blocked, amount in zip(names, currencies, col("price_impact"), col("margin_impact"),
+                                                     blocked, col("vendor_amount")):
+        a = acc.get((name, cur))
         if a is None:
-            a = acc[name] = [Decimal(0), Decimal(0), Decimal(0)]
+            a = acc[(name, cur)] = [Decimal(0), Decimal(0), Decimal(0)]
         a[0] += _dec(pi)
         a[1] += _dec(mi)
         if is_blocked:
             a[2] += _dec(amount)
-    out = [{"customer": k, "price_impact": str(v[0]), "margin_impact": str(v[1]), "blocked_dollars": str(v[2])}
-           for k, v in acc.items() if any(v)]
-    out.sort(key=lambda d: (-abs(Decimal(d["price_impact"])), -Decimal(d["blocked_dollars"]), d["customer"]))
+    out = [{"customer": k, "currency": cur, "price_impact": str(v[0]), "margin_impact": str(v[1]),
+            "blocked_dollars": str(v[2])} for (k, cur), v in acc.items() if any(v)]
+    out.sort(key=lambda d: (d["currency"], -abs(Decimal(d["price_impact"])), -Decimal(d["blocked_dollars"]),
+                            d["customer"]))
     return out
 
 

@@ -43,8 +43,8 @@ from billbridge.plan import summary as summary_mod
 from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, SnapshotTables, snapshot_frames
 from billbridge.plan.summary import Summary
 from billbridge.plan.tables import context_tables, mapping_tables, snapshot_tables, vendor_lines_table
-from billbridge.rules import (agreement, blocked, cancels, company, excluded, flags, grouped, impact, keys, landed,
-                              manual_edits, mapped, matched, normalise, product, proration, sql, targets)
+from billbridge.rules import (agreement, blocked, cancels, company, currency, excluded, flags, grouped, impact, keys,
+                              landed, manual_edits, mapped, matched, normalise, product, proration, sql, targets)
 
 __all__ = ["STEPS", "RULES", "DOCUMENTS", "Run", "Plan", "reconcile", "plan_to_json"]
 
@@ -53,8 +53,8 @@ STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matche
          flags)
 #: (impact's macros and flags' expressions are composed into the plan rows' query, :data:`_PLAN_ROWS`)
 #: every rule file (the steps and the cause families they apply), for the rules index
-RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, product, blocked, manual_edits,
-         matched, targets, impact, cancels, proration, flags)
+RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, currency, product, blocked,
+         manual_edits, matched, targets, impact, cancels, proration, flags)
 
 
 class Run:
@@ -165,7 +165,7 @@ _PLAN_ROWS = f"""
            shown_agreement(b.agreement_name, g.agreement_id) AS agreement
     FROM groups g {flags.VENDOR_ROW_TABLES}
     UNION ALL BY NAME
-    SELECT 1 AS part, ai AS position, ai AS src, c.plan_key AS key, c.action, c.cause, bucket(c.cause) AS bucket,
+    SELECT 1 AS part, c.ai AS position, c.ai AS src, c.plan_key AS key, c.action, c.cause, bucket(c.cause) AS bucket,
            {flags.cancel_row_flags()} AS flags,
            vendor() AS vendor, c.vendor_customer_id, c.vendor_customer_name, c.subscription_id, c.sync_mode,
            c.company_id, c.company_name, c.agreement_id, c.agreement_name, c.product_id AS catalog_item_id,
@@ -176,11 +176,13 @@ _PLAN_ROWS = f"""
            CAST(c.cancelled_date AS VARCHAR) AS cw_cancelled_date, c.quantity AS new_quantity,
            c.unit_price AS new_unit_price, c.unit_cost AS new_unit_cost, CAST(c.effective_date AS VARCHAR) AS effective_date,
            CAST(CASE WHEN c.action = 'cancel' THEN c.end_on ELSE c.cancelled_date END AS VARCHAR) AS cancelled_date,
-           c.price_impact, c.margin_impact, 'USD' AS currency,
+           c.price_impact, c.margin_impact, coalesce(ca.currency, (
+               SELECT CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END FROM normalised), 'USD')
+               AS currency,
            shown_customer(c.vendor_customer_name, c.vendor_customer_id) AS customer,
            shown_product(c.product_description, NULL, NULL, c.catalog_identifier) AS product,
            shown_agreement(c.agreement_name, c.agreement_id) AS agreement
-    FROM cancel_rows c)"""
+    FROM cancel_rows c LEFT JOIN agreements ca ON ca.agreement_id = c.agreement_id)"""
 
 #: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
 #: ``src``), in plan order: the rules' working columns behind each
@@ -189,8 +191,10 @@ _TEXT_ROWS = """
            CAST(t.target_can AS VARCHAR) AS target_can, g.line_key, t.d_qty, t.d_price, t.d_cost, t.d_dates, t.d_key,
            t.d_product, t.cw_product, t.overrides_manual_edit, t.updated_by, t.last_updated, m.dup_key, m.keyed,
            m.n_free, CAST(g.period_start AS VARCHAR) AS period_start, CAST(g.period_end AS VARCHAR) AS period_end,
-           NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced
+           NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced, b.agreement_currency, l.exchange_rate,
+           l.pricing_currency, g.other_currency
     FROM rest r JOIN groups g ON r.part = 0 AND g.gi = r.src JOIN targets t USING (gi) JOIN matched m USING (gi)
+    JOIN blocked b USING (gi) JOIN lines_in l ON l.li = g.gi
     UNION ALL BY NAME
     SELECT r.n, c.key AS line_key, c.overrides_manual_edit, c.updated_by, c.last_updated,
            CAST(c.end_on AS VARCHAR) AS end_on, c.invoiced
@@ -205,7 +209,7 @@ _TEXT_FIELDS = (
     "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date", "flags", "write_price", "write_cost",
     "target_eff", "target_can", "line_key", "d_qty", "d_price", "d_cost", "d_dates", "d_key", "d_product", "cw_product",
     "overrides_manual_edit", "updated_by", "last_updated", "dup_key", "keyed", "n_free", "period_start", "period_end",
-    "end_on", "invoiced")
+    "end_on", "invoiced", "currency", "agreement_currency", "exchange_rate", "pricing_currency", "other_currency")
 
 #: plan row columns holding a document (Python objects in :attr:`Plan.documents`, not in :attr:`Plan.table`)
 DOCUMENTS = ("writes", "request")

@@ -182,7 +182,7 @@ def snapshot_frames(snapshot: Mapping[str, Any] | SnapshotFrames, *, line_key_fi
             "end_date": _d10(a.get("endDate")), "no_end": bool(a.get("noEndingDateFlag")),
             "prorate": bool(a.get("prorateFlag")), "parent_id": _ref(a, "parentAgreement"),
             "parent_name": _ref(a, "parentAgreement", "name"),
-            "currency": _ref(a, "currency", "currencyCode") or _ref(a, "currency", "name"),
+            "currency": _ref(a, "currency", "currencyCode") or _ref(a, "currency", "currencyIdentifier"),
         }
         for a in g("agreements") or []
     ]

@@ -83,15 +83,16 @@ def quantity(d: Any) -> str:
     return str(d)
 
 
-def money(d: Any) -> str:
-    """``$1,234.50``; ``-`` when missing."""
-    return "-" if d is None else _money(Decimal(d))
+def money(d: Any, currency: str | None = None) -> str:
+    """``$1,234.50``, ``€1,234.50`` in ``currency`` (the row's; USD when it has none, as
+    :func:`billbridge.money.format_money` reads it); ``-`` when missing."""
+    return "-" if d is None else _money(Decimal(d), currency)
 
 
 @lru_cache(maxsize=4096)
-def _money(d: Decimal) -> str:
+def _money(d: Decimal, currency: str | None) -> str:
     # format_money reads only the value (equal Decimals with other exponents read the same): once per value
-    return format_money(d)
+    return format_money(d, currency)
 
 
 def in_sync(cust: str, prod: str, agr: str, qty: str) -> str:
@@ -104,8 +105,9 @@ def changed(r: Mapping[str, Any], month: str) -> str:
     c, p, g = r["customer"], r["product"], r["agreement"]
     q = quantity(r["vendor_quantity"])
     a = r["action"]
+    cur = r.get("currency")
     if r["charge_type"] == "credit":
-        base = (f"Vendor refund of {quantity(-r['vendor_quantity'])} x {p} for {c} ({money(r['vendor_amount'])}), "
+        base = (f"Vendor refund of {quantity(-r['vendor_quantity'])} x {p} for {c} ({money(r['vendor_amount'], cur)}), "
                 f"matched to the original line {r['credit_for']}")
         if a == "create":
             return f"{base}: add it as a one-month credit line on {g}."
@@ -113,15 +115,15 @@ def changed(r: Mapping[str, Any], month: str) -> str:
     if a == "create":
         what = "one-time charge" if r["charge_type"] == "one_time" else (
             "line for this month" if r["sync_mode"] == "monthly" else "line for it")
-        price = money(r["new_unit_price"]) if r["new_unit_price"] is not None else "the catalog price"
+        price = money(r["new_unit_price"], cur) if r["new_unit_price"] is not None else "the catalog price"
         return f"{c}: the vendor bills {q} x {p} but {g} has no {what}: add {q} at {price} from {r['target_eff']}."
     parts = []
     if r["d_qty"]:
         parts.append(f"quantity {quantity(r['cw_quantity'])} -> {q}")
     if r["d_price"]:
-        parts.append(f"price {money(r['cw_unit_price'])} -> {money(r['vendor_unit_price'])}")
+        parts.append(f"price {money(r['cw_unit_price'], cur)} -> {money(r['vendor_unit_price'], cur)}")
     if r["d_cost"]:
-        parts.append(f"cost {money(r['cw_unit_cost'])} -> {money(r['vendor_unit_cost'])}")
+        parts.append(f"cost {money(r['cw_unit_cost'], cur)} -> {money(r['vendor_unit_cost'], cur)}")
     if r["d_dates"]:
         parts.append(f"dates -> {r['target_eff']} to {r['target_can']}")
     if r["d_product"]:
@@ -165,6 +167,8 @@ def blocked(r: Mapping[str, Any], month: str, vendor_name: str) -> str:
         return f"{agr} for {cust} ended before this month: renew it or map another agreement to bill {prod} ({vq})."
     if cause == "agreement_inactive":
         return f"{agr} for {cust} is inactive in ConnectWise: {prod} ({vq}) cannot be billed there."
+    if cause == "currency_mismatch":
+        return _currency_mismatch(r, cust, prod, agr, vq)
     if cause == "unmapped_product":
         if r.get("catalog_item_id") is not None:
             return (f"{_sku(r, r.get('product_name'))} is mapped to catalog item #{r['catalog_item_id']}, "
@@ -184,7 +188,7 @@ def blocked(r: Mapping[str, Any], month: str, vendor_name: str) -> str:
         who = r["updated_by"] or "someone"
         when = str(r["last_updated"] or "")[:10]
         return (f"{who} changed {prod} on {agr} for {cust} by hand on {when} (ConnectWise has "
-                f"{quantity(r['cw_quantity'])} at {money(r['cw_unit_price'])}, the vendor bills {vq}): "
+                f"{quantity(r['cw_quantity'])} at {money(r['cw_unit_price'], r.get('currency'))}, the vendor bills {vq}): "
                 f"billbridge leaves it alone unless you override.")
     if cause == "excluded_by_rule":
         return f"{cust} is set to 'do not sync': {prod} ({vq}) is left out on purpose."
@@ -192,6 +196,28 @@ def blocked(r: Mapping[str, Any], month: str, vendor_name: str) -> str:
         return (f"This {prod} line for {cust} covers {r.get('period_start') or '?'} to {r.get('period_end') or '?'}, "
                 f"which belongs to another billing month: it is not part of {month}.")
     return CAUSES.get(cause, str(cause))
+
+
+def _code(currency: Any, default: str = "USD") -> str:
+    return currency.strip().upper() if isinstance(currency, str) and currency.strip() else default
+
+
+def _currency_mismatch(r: Mapping[str, Any], cust: str, prod: str, agr: str, vq: str) -> str:
+    """Rule 7.1: both currencies named, nothing converted; the vendor's own rate shown where its file gave one."""
+    line, theirs = _code(r.get("currency")), _code(r.get("agreement_currency"), "another currency")
+    if r.get("other_currency"):
+        return (f"The vendor bills {prod} for {cust} in {line} here and in another currency on its other lines: "
+                f"one ConnectWise line cannot bill two currencies and billbridge never converts them. Ask the vendor "
+                f"to bill the subscription in one currency.")
+    text = (f"The vendor bills {prod} ({vq}) for {cust} in {line}, but {agr} bills in {theirs}: billbridge never "
+            f"converts currencies. Map {cust} to an agreement in {line}, or change the agreement's currency in "
+            f"ConnectWise.")
+    rate = str(r.get("exchange_rate") or "").strip()
+    pricing = _code(r.get("pricing_currency"), "")
+    if rate and (pricing and pricing != line or rate.rstrip("0").rstrip(".") != "1"):
+        source = f" from {pricing}" if pricing and pricing != line else ""
+        text += f" The vendor's file gives an exchange rate of {rate}{source} to {line}; it is shown, not applied."
+    return text
 
 
 def ended(r: Mapping[str, Any], month: str) -> str:

@@ -169,14 +169,19 @@ def _position(n: int) -> pa.Array:
     return pa.array(np.arange(n, dtype=np.int64))
 
 
+#: vendor-line extra columns the reconciliation reads when a source gave them (text; null otherwise): the
+#: vendor's exchange rate and pricing currency, shown in a ``currency_mismatch`` reason (Rule 7.1), never applied
+SHOWN_LINE_EXTRAS = ("exchange_rate", "pricing_currency")
+
+
 def vendor_lines_table(vendor_lines: pd.DataFrame | pa.Table) -> pa.Table:
-    """The month's vendor lines (:data:`billbridge.model.VENDOR_LINE_COLUMNS`, missing ones null): a
-    frame, or the Arrow table of stored lines (text values)."""
+    """The month's vendor lines (:data:`billbridge.model.VENDOR_LINE_COLUMNS` and :data:`SHOWN_LINE_EXTRAS`,
+    missing ones null): a frame, or the Arrow table of stored lines (text values)."""
     if isinstance(vendor_lines, pa.Table):
         return _stored_lines(vendor_lines)
     df = vendor_lines
     cols: dict[str, pa.Array] = {"li": _position(len(df))}
-    for name in VENDOR_LINE_COLUMNS:
+    for name in VENDOR_LINE_COLUMNS + SHOWN_LINE_EXTRAS:
         values = _column(df, name)
         if name == "line_no":
             cols[name] = ints(values)
@@ -263,7 +268,7 @@ def _stored_lines(stored: pa.Table) -> pa.Table:
     n = stored.num_rows
     names = set(stored.column_names)
     cols: dict[str, pa.Array] = {"li": _position(n)}
-    for name in VENDOR_LINE_COLUMNS:
+    for name in VENDOR_LINE_COLUMNS + SHOWN_LINE_EXTRAS:
         if name not in names:
             cols[name] = pa.nulls(n, pa.int64() if name == "line_no" else pa.date32() if name in _DATES else pa.string())
         elif name == "line_no":
@@ -307,7 +312,8 @@ _SNAPSHOT_SPEC: dict[str, tuple[str, dict[str, str], str, str | None]] = {
     "companies": ("cw_companies", {"company_id": "id", "name": "text", "deleted": "bool"}, "companies", "ord"),
     "agreements": ("cw_agreements", {
         "agreement_id": "id", "name": "text", "company_id": "id", "status": "text", "cancelled": "bool",
-        "end_date": "date", "no_end": "bool", "prorate": "bool", "parent_name": "text"}, "agreements", "ord"),
+        "end_date": "date", "no_end": "bool", "prorate": "bool", "parent_name": "text", "currency": "text"},
+        "agreements", "ord"),
     "catalog": ("cw_catalog", {
         "catalog_item_id": "id", "identifier": "text", "description": "text", "inactive": "bool",
         "price": "money", "cost": "money"}, "catalog", "ord"),

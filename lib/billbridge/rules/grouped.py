@@ -11,6 +11,11 @@ Rules implemented (billing-rules.md):
 - **Rule 4.2** "Never assume one unit cost per SKU": lines of one key with different unit costs are flagged
   ``mixed_unit_costs`` and the row takes their quantity-weighted unit (4 places).
 
+- **Section 9, "Rule 7.1 in totals"** (two currencies are never added): the lines of one key billed in
+  several currencies are one row per currency; the first line's currency keeps the key, each other
+  currency's row gets ``<key>|<currency>`` and is marked ``other_currency`` (blocked ``currency_mismatch``
+  by :mod:`billbridge.rules.currency`: one ConnectWise line cannot bill two currencies).
+
 The row takes its other attributes (customer, mapping, landing) from its first line, whose ``li`` is the
 row's id ``gi``. Rows keep the order of the vendor file, keys of several lines after those of one
 (``position``).
@@ -59,15 +64,27 @@ def combine(quantities: list[Decimal], costs: list[Decimal | None], prices: list
 def apply(run: "Run") -> None:
     run.view("lines", """
         SELECT * FROM normalised JOIN mapped USING (li) JOIN landed USING (li) JOIN line_keys USING (li)""")
-    run.create("key_groups", """
+    key_groups = """
         SELECT key, min(li) AS li, count(*) AS line_count, min(effective_date) AS effective_date,
                min(period_start) AS period_start, max(period_end) AS period_end,
-               bool_or(vendor_prorated) AS vendor_prorated
-        FROM line_keys JOIN normalised USING (li) GROUP BY key""")
-    multi = run.fetch("""
+               bool_or(vendor_prorated) AS vendor_prorated, count(DISTINCT currency) AS currencies,
+               {other} AS other_currency
+        FROM {keys} JOIN normalised USING (li) GROUP BY key"""
+    keys = "line_keys"
+    run.create("key_groups", key_groups.format(keys=keys, other="FALSE"))
+    if run.fetch("SELECT count(*) FROM key_groups WHERE currencies > 1")[0][0]:  # rare: split per currency
+        run.create("split_keys", """
+            SELECT k.li, k.line_key, k.credit_for, n.currency <> f.currency AS other_currency,
+                   CASE WHEN n.currency = f.currency THEN k.key ELSE k.key || '|' || n.currency END AS key
+            FROM line_keys k JOIN normalised n USING (li)
+            JOIN (SELECT k.key, arg_min(n.currency, k.li) AS currency FROM line_keys k JOIN normalised n USING (li)
+                  GROUP BY k.key) f ON f.key = k.key""")
+        keys = "split_keys"
+        run.create("key_groups", key_groups.format(keys=keys, other="bool_or(other_currency)"))
+    multi = run.fetch(f"""
         SELECT key, list(line_no ORDER BY li), list(quantity ORDER BY li), list(unit_cost ORDER BY li),
                list(unit_price ORDER BY li), list(amount ORDER BY li)
-        FROM line_keys JOIN normalised USING (li)
+        FROM {keys} JOIN normalised USING (li)
         WHERE key IN (SELECT key FROM key_groups WHERE line_count > 1)
         GROUP BY key""") if run.fetch("SELECT count(*) FROM key_groups WHERE line_count > 1")[0][0] else []
 
@@ -89,5 +106,5 @@ def apply(run: "Run") -> None:
                g.key, g.line_count,
                CASE WHEN g.line_count = 1 THEN [l.line_no] ELSE c.vendor_lines END AS vendor_lines,
                {first}, g.effective_date, g.period_start, g.period_end, g.vendor_prorated, {several},
-               coalesce(c.mixed_unit_costs, FALSE) AS mixed_unit_costs
+               coalesce(c.mixed_unit_costs, FALSE) AS mixed_unit_costs, g.other_currency
         FROM key_groups g JOIN lines l ON l.li = g.li LEFT JOIN combined c ON c.key = g.key""")

@@ -44,12 +44,15 @@ from urllib.parse import parse_qsl
 from billbridge import clock
 from billbridge import demo_world as world
 from billbridge.bdom import add_months, month_key
+from billbridge.linekey import line_key
 
 from .vendor_world import Charge, TokenStore, filler_charges, month_charges, month_span, vendor_uuid, world_index
 
-__all__ = ["Pax8Emulator", "PAX8_CREDENTIALS", "ITEM_FIELDS", "INVOICE_FIELDS", "PREFIX"]
+__all__ = ["Pax8Emulator", "PAX8_CREDENTIALS", "ITEM_FIELDS", "INVOICE_FIELDS", "PREFIX", "VENDOR", "pax8_line_key"]
 
 PREFIX = "/pax8/v1"
+#: the vendor name Pax8's lines are stored and keyed under (``billbridge.sources.pax8.SOURCE.name``)
+VENDOR = "pax8"
 #: the sandbox's Pax8 API client (what ``PAX8_CLIENT_ID`` / ``PAX8_CLIENT_SECRET`` would be)
 PAX8_CREDENTIALS: dict[str, str] = {
     "client_id": "sandbox-pax8-client",
@@ -81,6 +84,22 @@ def _num(d: Decimal | None) -> float | int | None:
     return int(d) if d == d.to_integral_value() else float(d)
 
 
+def company_id(customer_id: str) -> str:
+    """The Pax8 ``companyId`` of a world customer."""
+    return vendor_uuid("pax8", "company", customer_id)
+
+
+def subscription_id(sub_id: str) -> str:
+    """The Pax8 ``subscriptionId`` of a world subscription."""
+    return vendor_uuid("pax8", "subscription", sub_id)
+
+
+def pax8_line_key(customer_id: str, sub_id: str) -> str:
+    """billbridge's line key for a world subscription billed by Pax8 (what the seed writes on the
+    additions of the "Pax8 Services" agreements): :func:`billbridge.linekey.line_key` of its ids."""
+    return line_key(VENDOR, company_id(customer_id), subscription_id(sub_id))
+
+
 def _item(c: Charge, month: str, draft: bool) -> dict[str, Any]:
     term = "Arrears" if c.kind == "usage" else "One-Time" if c.kind == "one_time" else _TERMS.get(c.term, "Monthly")
     kind = {"subscription": "subscription", "usage": "subscription", "prorate": "prorate", "one_time": "one-time",
@@ -92,7 +111,7 @@ def _item(c: Charge, month: str, draft: bool) -> dict[str, Any]:
         "id": vendor_uuid("pax8", "item", "draft" if draft else "invoice", month, c.customer_id, c.sub_id or "", c.kind),
         "purchaseOrderNumber": "N/A",
         "type": kind,
-        "companyId": vendor_uuid("pax8", "company", c.customer_id),
+        "companyId": company_id(c.customer_id),
         "externalId": c.customer_id,
         "companyName": c.customer_name,
         "startPeriod": c.start.isoformat(),
@@ -119,7 +138,7 @@ def _item(c: Charge, month: str, draft: bool) -> dict[str, Any]:
         "amountDue": _num(price_total + tax),
         "currencyCode": "USD",
         "salesTax": _num(tax),
-        "subscriptionId": vendor_uuid("pax8", "subscription", c.sub_id) if c.sub_id else None,
+        "subscriptionId": subscription_id(c.sub_id) if c.sub_id else None,
         "vendorName": world.VENDOR_NAME,
     }
 

@@ -151,6 +151,12 @@ _LOC = RefSpec(None, "/system/locations/{id}")
 _DEPT = RefSpec(None, "/system/departments/{id}", ("identifier", "name"))
 _TERMS = RefSpec(None, "/finance/billingTerms/{id}")
 _CURRENCY = RefSpec(None, "/finance/currencies/{id}", ("currencyCode", "symbol", "name"))
+#: the sandbox site's home currency (a CurrencyReference as ConnectWise writes it on an agreement); an
+#: agreement created without one gets it, as on a real site (Rule 7.1 compares the vendor's with it)
+SITE_CURRENCY: dict = {"id": 1, "symbol": "$", "currencyCode": "USD", "decimalSeparator": ".",
+                       "numberOfDecimals": 2, "thousandsSeparator": ",", "negativeParenthesesFlag": False,
+                       "displaySymbolFlag": True, "currencyIdentifier": "USD", "displayIdFlag": False,
+                       "rightAlign": False, "name": "US Dollar"}
 
 RESOURCES: dict[str, Resource] = {
     "companies": Resource(
@@ -622,6 +628,8 @@ def _defaults(res: Resource, rec: dict, ctx: WriteContext) -> None:
                      ("oneTimeFlag", False), ("billOneTimeFlag", False)):
             if rec.get(f) is None:
                 rec[f] = v
+        if rec.get("currency") is None:
+            rec["currency"] = dict(SITE_CURRENCY)
         if rec.get("billToCompany") is None and rec.get("company"):
             rec["billToCompany"] = dict(rec["company"])
         if rec.get("billToContact") is None and rec.get("contact"):

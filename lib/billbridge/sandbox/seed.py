@@ -13,7 +13,16 @@ What ConnectWise holds for each demo customer follows ``demo_world.CW_SCENARIOS`
 Plus: every ``OTHER_COMPANIES`` entry (clients get "Managed Services" agreements with additions of
 non-demo products; some also a cancelled or an expired agreement), a catalog with product types,
 agreement types (``Managed Services`` is the default), billing cycles (Monthly default) and agreement
-invoices for last month (all active vendor agreements) and this month (the first three).
+invoices for last month (all active vendor agreements) and this month (the first three). Every agreement
+carries the site's currency (USD, ``resources.SITE_CURRENCY``).
+
+**Pax8.** The Pax8 emulator (:mod:`billbridge.sandbox.pax8`) bills the same customers. Each customer
+ConnectWise keeps in sync (``synced``) also has a ``"Pax8 Services"`` agreement whose additions are last
+month's Pax8 lines, keyed as billbridge keys Pax8 lines (:func:`billbridge.sandbox.pax8.pax8_line_key`), so
+with nothing configured a pull of this month's Pax8 bill, once its mapping suggestions are accepted,
+reconciles with lines in sync, to update, to create and to end, and some blocked (the customers without
+a Pax8 agreement, a prospect, unmapped products). These records come after all the others, so the demo
+vendor's ids are what they always were.
 
 **Evergreen.** The seed is built for the demo window of a day (:func:`billbridge.demo_world.world`;
 default :func:`billbridge.clock.today`): the same all month, rebuilt when the month changes.
@@ -31,11 +40,20 @@ from typing import Any
 
 from billbridge import demo_world as dw
 
-from .resources import RESOURCES, WriteContext, _compute, fmt_date, fmt_dt, line_key_field
+from .pax8 import pax8_line_key
+from .resources import RESOURCES, SITE_CURRENCY, WriteContext, _compute, fmt_date, fmt_dt, line_key_field
 
-__all__ = ["VENDOR_AGREEMENT_NAME", "demo_line_key", "build_seed", "seed_stamp"]
+__all__ = ["SEED_VERSION", "VENDOR_AGREEMENT_NAME", "PAX8_AGREEMENT_NAME", "demo_line_key", "build_seed", "seed_stamp"]
 
 VENDOR_AGREEMENT_NAME = f"{dw.VENDOR_NAME} Services"
+#: the agreement the synced customers have for what Pax8 bills them (named after the vendor, as billbridge
+#: would create it, so the mapping suggestions find it)
+PAX8_AGREEMENT_NAME = "Pax8 Services"
+
+
+#: what the seed holds, beyond its window: a stored sandbox of another version is reseeded (2: agreements
+#: carry their currency; the synced customers' "Pax8 Services" agreements)
+SEED_VERSION = "2"
 
 
 def seed_stamp(today: date | None = None) -> str:
@@ -233,7 +251,7 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
 
     def agreement(comp: dict, name: str, atype: str, start: date, *, end: date | None = None,
                   cancelled: date | None = None, prorate: bool = False, parent: dict | None = None,
-                  entered_by: str = "jsmith") -> dict:
+                  entered_by: str = "jsmith", currency: dict | None = None, entered_at: str | None = None) -> dict:
         contact = comp["defaultContact"]
         rec = {
             "name": name, "type": _ref(atypes[atype], "name"), "company": _ref(comp, "identifier", "name"),
@@ -253,7 +271,7 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
             "bottomComment": False, "billTime": "Billable", "billExpenses": "Billable", "billProducts": "Billable",
             "billableTimeInvoice": False, "billableExpenseInvoice": False, "billableProductInvoice": True,
             "periodType": "Current", "autoInvoiceFlag": False, "billZeroAmountFlag": False,
-            "_info": _info(_ts(start, 11, 0), entered_by),
+            "currency": dict(currency or SITE_CURRENCY), "_info": _info(entered_at or _ts(start, 11, 0), entered_by),
         }
         return b.add("agreements", rec)
 
@@ -337,6 +355,25 @@ def build_seed(seed: int = 42, extra_agreements: int = 0, extra_additions: int =
             addition(agr, sub.sku, qty, eff, info, key=demo_line_key(cust.vendor_id, sub.sub_id))
             if scenario == "ambiguous" and si == 0:
                 addition(agr, sub.sku, qty, Y(2025, 3, 1), _info(_ts(Y(2025, 3, 1), 10, 15), dw.PEOPLE[0]))
+
+    # ---------------------------------------------------------------- Pax8 (the emulator's customers)
+    # the customers ConnectWise keeps in sync get a "Pax8 Services" agreement too, after every other
+    # record (so the demo vendor's ids stay as they were): its lines are last month's Pax8 bill, keyed as
+    # billbridge keys Pax8 lines, so this month's pull has lines in sync, to update, to create and to end
+    for comp, kind, cust in companies:
+        if kind != "client" or cust is None or cust.cw != "synced":
+            continue
+        agr = agreement(comp, PAX8_AGREEMENT_NAME, "Recurring Services", cust.created,
+                        entered_at=_ts(cust.created, 11, 30))  # entered after the demo agreement of that day
+        for sub in cust.subscriptions:
+            product = dw.PRODUCTS_BY_SKU[sub.sku]
+            qty = world.quantity(sub, last_month)
+            if qty <= 0 or not product.in_catalog or not product.catalog_active or product.charge_type == "one_time":
+                continue
+            first_month = next(m for m in world.months if world.quantity(sub, m) > 0)
+            entered = _ts(date(int(first_month[:4]), int(first_month[5:]), 5), 14, 5)
+            addition(agr, sub.sku, qty, sub.start or cust.created, _info(entered, dw.API_MEMBER, bb_written, dw.API_MEMBER),
+                     key=pax8_line_key(cust.vendor_id, sub.sub_id))
 
     # ---------------------------------------------------------------- invoices
     inv_no = 10480

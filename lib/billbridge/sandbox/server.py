@@ -32,7 +32,7 @@ from .conditions import ConditionError
 from .pax8 import Pax8Emulator
 from .query import forward_link, link_header, parse_query, sort_records, trim_fields
 from .resources import RESOURCES, ApiError, Member, WriteContext
-from .seed import build_seed, seed_stamp
+from .seed import SEED_VERSION, build_seed, seed_stamp
 from .sherweb import SherwebEmulator
 from .store import Store
 
@@ -178,8 +178,11 @@ class Sandbox:
         self._checked_day = self.today()
         if cfg.data_path is not None and not cfg.reset and self.store.is_seeded():
             stored = self.store.meta("seed_window")
-            if stored == self._window:
+            if stored == self._window and self.store.meta("seed_version") == SEED_VERSION:
                 self.store.load()
+            elif stored == self._window:
+                self.reseeded = "the stored records were seeded by an older billbridge; reseeded with today's records"
+                self._seed()
             else:
                 self.reseeded = (f"the stored records were seeded for the demo window ending {stored or 'in an older month'}; "
                                  f"reseeded for the one ending {self._window}")
@@ -354,7 +357,7 @@ class Sandbox:
         data, next_ids = build_seed(self.config.seed, self.config.extra_agreements, self.config.extra_additions,
                                     today=self.today())
         self._window = seed_stamp(self.today())
-        self.store.replace_all(data, next_ids, meta={"seed_window": self._window})
+        self.store.replace_all(data, next_ids, meta={"seed_window": self._window, "seed_version": SEED_VERSION})
 
     def draw_fault(self) -> tuple[str | None, float]:
         """One request's fault decision: (None|"drop_before"|"drop_after"|"throttle"|"500".."504", latency s).
