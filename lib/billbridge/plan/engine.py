@@ -43,8 +43,9 @@ from billbridge.plan import summary as summary_mod
 from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, SnapshotTables, snapshot_frames
 from billbridge.plan.summary import Summary
 from billbridge.plan.tables import context_tables, mapping_tables, snapshot_tables, vendor_lines_table
-from billbridge.rules import (agreement, blocked, cancels, company, excluded, flags, grouped, impact, keys, landed,
-                              manual_edits, mapped, matched, normalise, product, proration, sql, targets)
+from billbridge.rules import (agreement, blocked, cancels, company, excluded, flags, grouped, impact, invoiced, keys,
+                              landed, manual_edits, mapped, margin, matched, normalise, product, proration, sql, targets,
+                              terms)
 
 __all__ = ["STEPS", "RULES", "DOCUMENTS", "Run", "Plan", "reconcile", "plan_to_json"]
 
@@ -54,7 +55,7 @@ STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matche
 #: (impact's macros and flags' expressions are composed into the plan rows' query, :data:`_PLAN_ROWS`)
 #: every rule file (the steps and the cause families they apply), for the rules index
 RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, product, blocked, manual_edits,
-         matched, targets, impact, cancels, proration, flags)
+         matched, margin, targets, impact, invoiced, terms, cancels, proration, flags)
 
 
 class Run:
@@ -98,10 +99,16 @@ def _arrow(db: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
 def _constants(run: Run) -> str:
     """The run's own constants, as macros of its connection: ``billing_month()``, ``month_start()``, ..."""
     ctx = run.context
+    newest = ctx.newest_pushed_month
     values = {"billing_month": sql.literal(run.month), "month_start": f"DATE '{run.month_start}'",
               "month_end": f"DATE '{run.month_end}'", "previous_month_end": f"DATE '{run.previous_month_end}'",
               "vendor": sql.literal(ctx.vendor), "vendor_prefix": sql.literal(vendor_prefix(ctx.vendor)),
-              "api_member": sql.literal(str(ctx.api_member))}
+              "api_member": sql.literal(str(ctx.api_member)),
+              # issue 12: the newest month pushed (a plan of an earlier one is a past month), today, the margin default
+              "newest_pushed_month": sql.literal(newest) + "::VARCHAR",
+              "is_past_month": sql.literal(bool(newest and newest > run.month)),
+              "today": f"DATE '{ctx.today or run.month_start}'",
+              "default_margin_threshold": sql.literal(str(ctx.margin_threshold)) + "::VARCHAR"}
     return "\n".join(f"CREATE TEMP MACRO {name}() AS {value};" for name, value in values.items())
 
 
@@ -158,7 +165,7 @@ _PLAN_ROWS = f"""
            CAST(t.cw_effective_date AS VARCHAR) AS cw_effective_date,
            CAST(t.cw_cancelled_date AS VARCHAR) AS cw_cancelled_date, t.new_quantity, t.new_unit_price, t.new_unit_cost,
            CAST(t.new_effective_date AS VARCHAR) AS effective_date, CAST(t.new_cancelled_date AS VARCHAR) AS cancelled_date,
-           {impact.COLUMNS},
+           {impact.COLUMNS}, {invoiced.COLUMNS}, {margin.COLUMNS}, {terms.COLUMNS},
            p.cw_proration, p.vendor_proration, g.credit_for, g.currency,
            shown_customer(g.vendor_customer_name, g.vendor_customer_id) AS customer,
            shown_product(b.product_description, g.product_name, g.sku, NULL) AS product,
