@@ -536,6 +536,47 @@ def withdraw_cmd(import_id, reason, restore) -> None:
                    f"{imp['billing_month']} has no {imp['vendor']} import in effect."))
 
 
+@main.command("override")
+@click.argument("month")
+@click.argument("keys", nargs=-1, metavar="KEY...")
+@click.option("--cause", "causes", multiple=True, metavar="CAUSE",
+              help="Every row of the month's plan blocked by CAUSE (past_month, already_invoiced, negative_margin, "
+                   "manually_edited; repeatable).")
+@click.option("--reason", default=None, help="Why (kept in the push journal); needed for a month already invoiced.")
+@click.option("--remove", is_flag=True, help="Take the overrides of these rows back.")
+def override_cmd(month, keys, causes, reason, remove) -> None:
+    """Override plan rows of MONTH (their KEYs, or every row blocked by --cause): confirm a past month's
+    correction line, write into a month ConnectWise already invoiced (with --reason), allow a line below cost
+    or overwrite a manual edit. The next 'billbridge reconcile MONTH' plans them; exit 2 for a key not in the plan."""
+    from billbridge import store as st
+    from billbridge import month as mo
+    from billbridge.model import OVERRIDE_CAUSES
+
+    month = month_arg(month)
+    store = open_store()
+    plan = mo.latest_plan(store, month)
+    if plan is None:
+        raise NotFoundError(f"No plan for {month}: run 'billbridge reconcile {month}' first.")
+    bad = sorted(set(causes) - set(OVERRIDE_CAUSES))
+    if bad:
+        raise InputError(f"Cannot override {', '.join(bad)}: overridable causes are {', '.join(OVERRIDE_CAUSES)}.",
+                         column="--cause")
+    picked = list(keys) + [k for k, c in zip(plan.rows["key"], plan.rows["cause"]) if c in set(causes)]
+    if not picked:
+        raise click.UsageError("pass KEY... or --cause CAUSE")
+    unknown = sorted(set(picked) - set(plan.rows["key"]))
+    if unknown and not remove:
+        raise InputError(f"Not in plan {plan.id} for {month}: {', '.join(unknown)} "
+                         f"('billbridge reconcile {month} --json' lists the row keys).", column="KEY")
+    if remove:
+        n = st.remove_override(store, month, picked)
+        click.echo(f"Took back {n} override(s) of {month}. 'billbridge reconcile {month}' plans the rows as before.")
+        return
+    n = st.set_override(store, month, picked, reason)
+    click.echo(f"Overrode {n} row(s) of {month}" + (f" (reason kept in the push journal: {reason})" if reason else "")
+               + f". 'billbridge reconcile {month}' plans them; then push.")
+
+
 # ---- push, undo and status (issue 5) -------------------------------------------------------------
 def _push_exit(run) -> None:
     """Exit 0 when every row is ok or skipped, 3 when ConnectWise refused the keys, else 1."""

@@ -165,6 +165,9 @@ def _inputs(store: st.Store, month: str, imports: list[dict[str, Any]], snapshot
         "snapshot_id": snapshot_id,
         "mappings_version": st.mappings_version(store),
         "creations": sorted(r["key"] + "@" + r["requested_at"] for r in st.creation_requests(store, status=None)),
+        # issue 12: a newer month pushed makes this one a past month; the operator's overrides of its rows
+        "newest_pushed_month": st.newest_pushed_month(store),
+        "overrides_version": st.overrides_version(store, month),
     }
 
 
@@ -352,11 +355,16 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotF
     imports = {imp["vendor"]: imp for imp in st.month_imports(store, month)}
     member = api_member or api_member_for()
     journal = st.written_lines(store)
+    newest_pushed = st.newest_pushed_month(store)
+    override_reasons = st.month_overrides(store, month)
+    threshold = st.get_setting(store, "margin_threshold")
     parts, summaries = [], []
     for vendor, imp in sorted(imports.items()):
         maps = Mappings(**st.mapping_frames(store, vendor))
         ctx = Context(month=month, vendor=vendor, api_member=member, today=today or clock.today(),
                       journal=journal, overrides=overrides, vendor_name=vendor_name(vendor),
+                      newest_pushed_month=newest_pushed, override_reasons=override_reasons,
+                      **({"margin_threshold": threshold} if threshold is not None else {}),
                       line_key_field=demo_world.LINE_KEY_FIELD, line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
         p = reconcile(st.import_line_table(store, imp["id"], _LINE_COLUMNS), frames, maps, ctx)
         parts.append(p)

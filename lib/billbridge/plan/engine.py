@@ -50,12 +50,12 @@ from billbridge.rules import (agreement, blocked, cancels, company, excluded, fl
 __all__ = ["STEPS", "RULES", "DOCUMENTS", "Run", "Plan", "reconcile", "plan_to_json"]
 
 #: the rules pipeline, in the order it runs (each module's ``apply(run)`` adds its tables)
-STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, targets, cancels, proration,
-         flags)
+STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, invoiced, targets, cancels,
+         proration, flags)
 #: (impact's macros and flags' expressions are composed into the plan rows' query, :data:`_PLAN_ROWS`)
 #: every rule file (the steps and the cause families they apply), for the rules index
 RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, product, blocked, manual_edits,
-         matched, margin, targets, impact, invoiced, terms, cancels, proration, flags)
+         matched, invoiced, margin, targets, impact, terms, cancels, proration, flags)
 
 
 class Run:
@@ -152,7 +152,7 @@ def _open(context: Context) -> Run:
 #: names a reason shows (``customer``, ``product``, ``agreement``) and the reason of a row simply in sync
 #: (NULL for the others)
 _PLAN_ROWS = f"""
-    SELECT *, CASE WHEN part = 0 AND action = 'in_sync' AND charge_type <> 'credit'
+    SELECT *, CASE WHEN part = 0 AND action = 'in_sync' AND charge_type <> 'credit' AND NOT correction
                    THEN in_sync_reason(customer, product, agreement, vendor_quantity) END AS reason
     FROM (
     SELECT 0 AS part, g.position, g.gi AS src, g.key, t.action, t.cause, bucket(t.cause) AS bucket,
@@ -169,7 +169,7 @@ _PLAN_ROWS = f"""
            p.cw_proration, p.vendor_proration, g.credit_for, g.currency,
            shown_customer(g.vendor_customer_name, g.vendor_customer_id) AS customer,
            shown_product(b.product_description, g.product_name, g.sku, NULL) AS product,
-           shown_agreement(b.agreement_name, g.agreement_id) AS agreement
+           shown_agreement(b.agreement_name, g.agreement_id) AS agreement, t.correction
     FROM groups g {flags.VENDOR_ROW_TABLES}
     UNION ALL BY NAME
     SELECT 1 AS part, ai AS position, ai AS src, c.plan_key AS key, c.action, c.cause, bucket(c.cause) AS bucket,
@@ -186,7 +186,7 @@ _PLAN_ROWS = f"""
            c.price_impact, c.margin_impact, 'USD' AS currency,
            shown_customer(c.vendor_customer_name, c.vendor_customer_id) AS customer,
            shown_product(c.product_description, NULL, NULL, c.catalog_identifier) AS product,
-           shown_agreement(c.agreement_name, c.agreement_id) AS agreement
+           shown_agreement(c.agreement_name, c.agreement_id) AS agreement, FALSE AS correction
     FROM cancel_rows c)"""
 
 #: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
@@ -196,7 +196,9 @@ _TEXT_ROWS = """
            CAST(t.target_can AS VARCHAR) AS target_can, g.line_key, t.d_qty, t.d_price, t.d_cost, t.d_dates, t.d_key,
            t.d_product, t.cw_product, t.overrides_manual_edit, t.updated_by, t.last_updated, m.dup_key, m.keyed,
            m.n_free, CAST(g.period_start AS VARCHAR) AS period_start, CAST(g.period_end AS VARCHAR) AS period_end,
-           NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced
+           NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced, t.correction_key, t.correction_quantity,
+           t.correction_price, t.corrects_dollars, CAST(t.invoice_date AS VARCHAR) AS invoice_date,
+           t.price_value, t.margin_threshold, t.after_price, t.after_cost
     FROM rest r JOIN groups g ON r.part = 0 AND g.gi = r.src JOIN targets t USING (gi) JOIN matched m USING (gi)
     UNION ALL BY NAME
     SELECT r.n, c.key AS line_key, c.overrides_manual_edit, c.updated_by, c.last_updated,
@@ -212,7 +214,9 @@ _TEXT_FIELDS = (
     "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date", "flags", "write_price", "write_cost",
     "target_eff", "target_can", "line_key", "d_qty", "d_price", "d_cost", "d_dates", "d_key", "d_product", "cw_product",
     "overrides_manual_edit", "updated_by", "last_updated", "dup_key", "keyed", "n_free", "period_start", "period_end",
-    "end_on", "invoiced")
+    "end_on", "invoiced", "key", "currency", "effective_date", "cancelled_date", "new_unit_cost", "override_reason",
+    "correction", "correction_key", "correction_quantity", "correction_price", "corrects_dollars", "invoice_date",
+    "price_rule", "price_value", "margin_threshold", "margin_pct_before", "margin_pct_after", "after_price", "after_cost")
 
 #: plan row columns holding a document (Python objects in :attr:`Plan.documents`, not in :attr:`Plan.table`)
 DOCUMENTS = ("writes", "request")
@@ -323,7 +327,7 @@ def _rows(run: Run) -> tuple[pa.Table, dict[str, list]]:
                   for name in _TEXT_FIELDS]
         texts = []
         for i, part, values in zip(rest.column("n").to_pylist(), rest.column("part").to_pylist(), zip(*fields)):
-            r = dict(zip(_TEXT_FIELDS, values))
+            r = dict(zip(_TEXT_FIELDS, values), newest_pushed_month=ctx.newest_pushed_month)
             a = r["action"]
             if part == 1:
                 texts.append(reasons.ended(r, run.month))
@@ -331,6 +335,10 @@ def _rows(run: Run) -> tuple[pa.Table, dict[str, list]]:
                     writes[i], request[i] = requests.end(r)
             elif a == "blocked":
                 texts.append(reasons.blocked(r, run.month, ctx.vendor_name or ctx.vendor))
+            elif r["correction"]:  # a past month's confirmed correction line (rules/invoiced.py)
+                texts.append(reasons.correction(r, run.month))
+                if a == "create":
+                    writes[i], request[i] = requests.correction(r, ctx)
             elif a == "in_sync" and r["charge_type"] != "credit":  # a quantity with an exponent
                 texts.append(reasons.in_sync(r["customer"], r["product"], r["agreement"],
                                              reasons.quantity(r["vendor_quantity"])))

@@ -44,14 +44,15 @@ DECIDES = ("negative_margin", "low_margin", "overrides_negative_margin", "cost_o
 
 MACROS = """
 CREATE MACRO rule_price(rule, value, cost, places) AS
-    CASE rule WHEN 'fixed' THEN value
+    CASE rule WHEN 'fixed' THEN CASE WHEN value IS NOT NULL THEN money(exact(value), places) END
               WHEN 'markup' THEN CASE WHEN cost IS NOT NULL AND value IS NOT NULL
-                                      THEN money(exact(cost) * (1 + exact(value) / 100), places) END END;
+                                      THEN money(CAST(cost AS DECIMAL(38, 10))
+                                                 * CAST(1 + CAST(value AS DECIMAL(20, 8)) * CAST(0.01 AS DECIMAL(4, 2))
+                                                        AS DECIMAL(20, 10)), places) END END;
 CREATE MACRO rule_owns_price(rule) AS coalesce(rule IN ('fixed', 'markup'), FALSE);
 CREATE MACRO margin_pct(price, cost) AS
     CASE WHEN price IS NOT NULL AND cost IS NOT NULL AND exact(price) <> 0
-         THEN CAST(CAST(round(CAST(exact(price) - exact(cost) AS DOUBLE) * 100 / CAST(exact(price) AS DOUBLE), 2)
-                        AS DECIMAL(18, 2)) AS VARCHAR) END;
+         THEN money((exact(price) - exact(cost)) * 100 / exact(price), 2) END;
 CREATE MACRO below_cost(credit, price, cost) AS
     coalesce(NOT credit AND exact(price) < exact(cost), FALSE);
 CREATE MACRO negative_margin(would_write, credit, price, cost, overridden) AS
@@ -62,20 +63,11 @@ CREATE MACRO low_margin(credit, price, cost, threshold) AS
 """
 
 #: where the flags of this file come from, over the rows' ``targets t`` (the rows' flags, rules/flags.py)
-FLAG_SQL = {  # FOUNDATION: never set until the margin guard is applied (not yet a step of the engine)
-    "low_margin": "FALSE",
-    "overrides_negative_margin": "FALSE",
-    "cost_only_change": "FALSE",
+FLAG_SQL = {
+    "low_margin": "t.low_margin",
+    "overrides_negative_margin": "t.overrides_negative_margin",
+    "cost_only_change": "t.action = 'update' AND t.d_cost AND NOT t.d_price",
 }
 
-#: the plan row columns this file fills, over the vendor row's tables (FOUNDATION: margins NULL for now)
-COLUMNS = "NULL::VARCHAR AS margin_pct_before, NULL::VARCHAR AS margin_pct_after, g.price_rule AS price_rule"
-
-
-def apply(run: "Run") -> None:
-    # the price each row's product mapping sets (NULL: the rule sets none) and its margin threshold
-    run.view("priced", """
-        SELECT gi, coalesce(price_rule, 'vendor_price') AS price_rule,
-               rule_price(price_rule, price_value, unit_cost, places) AS rule_price,
-               coalesce(margin_threshold, default_margin_threshold()) AS margin_threshold
-        FROM groups""")
+#: the plan row columns this file fills, over the vendor row's targets ``t`` and group ``g``
+COLUMNS = "t.margin_pct_before, t.margin_pct_after, g.price_rule AS price_rule"

@@ -606,16 +606,14 @@ def set_creation_status(store: Store, keys: list[str], status: str) -> int:
 
 
 # overrides (issue 12) --------------------------------------------------------------------------------
-def set_override(store: Store, billing_month: str, keys: Iterable[str], reason: str, *, by: str | None = None) -> int:
-    """Record the operator's override of plan rows of ``billing_month`` (their plan keys) with ``reason``
+def set_override(store: Store, billing_month: str, keys: Iterable[str], reason: str | None = None, *,
+                 by: str | None = None) -> int:
+    """Record the operator's override of plan rows of ``billing_month`` (their plan keys), with ``reason``
     (kept with who and when; a key overridden again takes the new reason). The month's next plan writes
-    those rows (:data:`billbridge.model.OVERRIDE_CAUSES`); the push journal keeps the reason."""
+    those rows (:data:`billbridge.model.OVERRIDE_CAUSES`); the push journal keeps the reason. Confirming a past
+    month's correction needs no reason; writing into a month ConnectWise already invoiced does
+    (:data:`billbridge.model.REASON_REQUIRED_CAUSES`): without one such a row stays blocked."""
     reason = (reason or "").strip()
-    if not reason:
-        from billbridge.errors import InputError
-
-        raise InputError("An override needs a reason (it is kept in the push journal).", column="reason",
-                         reason="required")
     keys = list(dict.fromkeys(keys))
     by = by or operator_name()
     now = utcnow()
