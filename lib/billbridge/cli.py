@@ -469,6 +469,22 @@ def map_import(file) -> None:
     click.echo(f"Imported {res.rows} rows: " + ", ".join(f"{n} {k} changed" for k, n in res.counts.items()))
 
 
+@map_group.command("threshold")
+@click.argument("percent", required=False)
+@click.option("--clear", is_flag=True, help="Go back to the default threshold.")
+def map_threshold(percent, clear) -> None:
+    """Show or set the margin threshold (percent of the price) of product mappings without their own; a line
+    below it is flagged "Low margin" in the plan."""
+    from billbridge import mappings as mp
+
+    store = open_store()
+    if percent is None and not clear:
+        click.echo(f"Margin threshold: {mp.margin_threshold(store)}% (product mappings may set their own).")
+        return
+    now = mp.set_margin_threshold(store, None if clear else percent, source="cli")
+    click.echo(f"Margin threshold: {now}% for product mappings without their own; the next reconcile uses it.")
+
+
 @main.command("reconcile")
 @click.argument("month")
 @click.option("--refresh", is_flag=True, help="Read ConnectWise again before reconciling.")

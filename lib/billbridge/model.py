@@ -229,7 +229,7 @@ VALUE_LABELS: dict[str, str] = {
     "company": "Company", "agreement": "Agreement", "product": "Product", "rule": "Rule",
     "addition": "Addition", "agreement_type": "Agreement type", "catalog": "Catalog item", "product_type": "Product type",
     "vendor_price": "The vendor's price", "keep": "ConnectWise's price", "fixed": "Fixed price",
-    "markup": "Markup on cost", "derived": "Derived", "vendor": "Vendor data",
+    "markup": "Markup on cost", "derived": "Derived", "vendor": "Vendor data", "setting": "Setting",
 }
 #: column names -> the header a person reads (pages, the review workbook and CSV)
 COLUMN_LABELS: dict[str, str] = {
