@@ -120,3 +120,20 @@ def test_a_monthly_line_of_a_past_month_is_its_own_line_and_not_guarded_as_a_sta
     r = only(run(lines(vline(qty="14")), snapshot([]), mappings(mode="monthly"), newest_pushed_month="2026-12"),
              key="demo|DC-1|S-1|2026-11")
     assert (r.action, r.cause) == ("create", None)
+
+
+from hypothesis import given, settings, strategies as hs  # noqa: E402
+
+from billbridge.money import extended  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(need=hs.integers(0, 60), held=hs.integers(1, 60), price=hs.sampled_from(["25.00", "27.35", "19.99"]))
+def test_a_correction_always_bills_exactly_what_the_month_needed_minus_what_the_standing_line_billed(need, held, price):
+    r = only(run(lines(vline(qty=str(need), price=price)), snapshot([addition(1, qty=held)]),
+                 newest_pushed_month="2026-12", override_reasons={KEY: ""}), key=KEY)
+    expected = extended(need, D(price)) - extended(held, D("25.00"))
+    if expected == 0:
+        assert r.action in ("in_sync", "blocked") and r.request is None
+    else:
+        assert r.action == "create" and r.price_impact == expected

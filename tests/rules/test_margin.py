@@ -100,3 +100,25 @@ def test_the_default_rule_is_the_vendors_price_and_a_line_in_sync_below_the_thre
     assert "low_margin" in r.flags  # 16.67% < the 20% default (model.DEFAULT_MARGIN_THRESHOLD)
     assert "low_margin" not in m365("22.00", "vendor_price", cw_price=26.4, cw_cost=22.0,
                                     margin_threshold=D("15")).flags
+
+
+from hypothesis import given, settings, strategies as hs  # noqa: E402
+
+from billbridge.plan import engine  # noqa: E402
+
+_COSTS = hs.decimals(min_value=D("0"), max_value=D("99999"), places=4, allow_nan=False, allow_infinity=False)
+_PCTS = hs.decimals(min_value=D("0"), max_value=D("500"), places=3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cost=_COSTS, pct=_PCTS, currency=hs.sampled_from(["USD", "JPY", "BHD"]))
+def test_a_markup_is_always_the_exact_price_rounded_once_half_away_from_zero(cost, pct, currency):
+    from billbridge.money import minor_unit
+
+    db = engine._database().cursor()
+    try:
+        (price,), = db.execute("SELECT rule_price('markup', ?, ?, ?)",
+                               [format(pct, "f"), format(cost, "f"), minor_unit(currency)]).fetchall()
+    finally:
+        db.close()
+    assert D(price) == quantize(cost * (1 + pct / 100), currency)
