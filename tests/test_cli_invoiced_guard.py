@@ -116,3 +116,15 @@ def test_a_plan_older_than_the_months_newest_read_of_connectwise_is_refused(app_
     assert "older read of ConnectWise" in res.output and "billbridge reconcile 2026-11" in res.output
     plan(NOVEMBER)
     assert run("push", NOVEMBER, "--all-ready").exit_code == 0
+
+
+def test_override_by_cause_confirms_every_offered_correction_and_an_unknown_cause_or_key_exits_2(november_pushed):
+    past = {r["key"] for r in plan(OCTOBER)["rows"] if r["cause"] == "past_month"}
+    assert CliRunner().invoke(main, ["override", OCTOBER, "--cause", "unmapped_customer"]).exit_code == 2
+    assert CliRunner().invoke(main, ["override", OCTOBER, "no-such-key"]).exit_code == 2
+    res = run("override", OCTOBER, "--cause", "past_month")
+    assert res.exit_code == 0 and f"Overrode {len(past)} row(s)" in res.output
+    after = {r["key"]: r for r in plan(OCTOBER)["rows"]}
+    # October is invoiced: every confirmed correction now waits for a reason (or had no dollars to correct)
+    assert {after[k]["cause"] for k in past} <= {"already_invoiced", "past_month"}
+    assert "already_invoiced" in {after[k]["cause"] for k in past}

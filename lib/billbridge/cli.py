@@ -564,31 +564,13 @@ def override_cmd(month, keys, causes, reason, remove) -> None:
     """Override plan rows of MONTH (their KEYs, or every row blocked by --cause): confirm a past month's
     correction line, write into a month ConnectWise already invoiced (with --reason), allow a line below cost
     or overwrite a manual edit. The next 'billbridge reconcile MONTH' plans them; exit 2 for a key not in the plan."""
-    from billbridge import store as st
-    from billbridge import month as mo
-    from billbridge.model import OVERRIDE_CAUSES
+    from billbridge import guardrails
 
     month = month_arg(month)
-    store = open_store()
-    plan = mo.latest_plan(store, month)
-    if plan is None:
-        raise NotFoundError(f"No plan for {month}: run 'billbridge reconcile {month}' first.")
-    bad = sorted(set(causes) - set(OVERRIDE_CAUSES))
-    if bad:
-        raise InputError(f"Cannot override {', '.join(bad)}: overridable causes are {', '.join(OVERRIDE_CAUSES)}.",
-                         column="--cause")
-    picked = list(keys) + [k for k, c in zip(plan.rows["key"], plan.rows["cause"]) if c in set(causes)]
-    if not picked:
-        raise click.UsageError("pass KEY... or --cause CAUSE")
-    unknown = sorted(set(picked) - set(plan.rows["key"]))
-    if unknown and not remove:
-        raise InputError(f"Not in plan {plan.id} for {month}: {', '.join(unknown)} "
-                         f"('billbridge reconcile {month} --json' lists the row keys).", column="KEY")
+    n = guardrails.override(open_store(), month, keys, causes=causes, reason=reason, remove=remove)
     if remove:
-        n = st.remove_override(store, month, picked)
         click.echo(f"Took back {n} override(s) of {month}. 'billbridge reconcile {month}' plans the rows as before.")
         return
-    n = st.set_override(store, month, picked, reason)
     click.echo(f"Overrode {n} row(s) of {month}" + (f" (reason kept in the push journal: {reason})" if reason else "")
                + f". 'billbridge reconcile {month}' plans them; then push.")
 

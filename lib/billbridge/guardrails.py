@@ -9,6 +9,8 @@ price did not, and the lines whose margin is below the threshold.
     watch.below_threshold  # rows flagged low_margin: the price, the cost, the margin after, the price rule
     watch.threshold        # the global threshold in effect (a product mapping may set its own)
     watch.cost_only_total  # {currency: margin impact of the cost-only changes} (never two currencies added)
+    guardrails.override(store, "2026-10", causes=["past_month"])          # confirm every correction line offered
+    guardrails.override(store, "2026-10", ["demo|DC-1|S-1"], reason="credit agreed")   # an invoiced month
 
 Both frames are plan rows of the month's newest plan (columns of :data:`COST_ONLY_COLUMNS` /
 :data:`BELOW_THRESHOLD_COLUMNS`, names of :data:`billbridge.model.ROW_COLUMNS`, so
@@ -18,6 +20,7 @@ is decided once, by the rules (:mod:`billbridge.rules.margin`): this reads their
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -26,9 +29,11 @@ import pandas as pd
 from billbridge import mappings as mp
 from billbridge import month as mo
 from billbridge import store as st
+from billbridge.errors import InputError, NotFoundError
+from billbridge.model import OVERRIDE_CAUSES, label
 from billbridge.money import sum_by_currency
 
-__all__ = ["MarginWatch", "margin_watch", "COST_ONLY_COLUMNS", "BELOW_THRESHOLD_COLUMNS"]
+__all__ = ["MarginWatch", "margin_watch", "override", "COST_ONLY_COLUMNS", "BELOW_THRESHOLD_COLUMNS"]
 
 #: what :attr:`MarginWatch.cost_only` shows of each row
 COST_ONLY_COLUMNS = ("key", "vendor_customer_name", "company_name", "agreement_name", "product_description", "sku",
@@ -71,3 +76,29 @@ def margin_watch(store: st.Store, month: str) -> MarginWatch:
     return MarginWatch(month=month, plan_id=plan.id if plan is not None else None, threshold=mp.margin_threshold(store),
                        cost_only=_flagged(rows, "cost_only_change", COST_ONLY_COLUMNS),
                        below_threshold=_flagged(rows, "low_margin", BELOW_THRESHOLD_COLUMNS))
+
+
+def override(store: st.Store, month: str, keys: Iterable[str] = (), *, causes: Iterable[str] = (),
+             reason: str | None = None, remove: bool = False) -> int:
+    """Override rows of ``month``'s newest plan (their ``keys``, and every row blocked by one of ``causes``, of
+    :data:`billbridge.model.OVERRIDE_CAUSES`) with ``reason`` (kept in the push journal; an invoiced month needs
+    one), or take the overrides back (``remove``); returns how many. The month's next plan reads them."""
+    plan = mo.latest_plan(store, month)
+    if plan is None:
+        raise NotFoundError(f"No plan for {month}: run 'billbridge reconcile {month}' first.")
+    causes = set(causes)
+    bad = sorted(causes - set(OVERRIDE_CAUSES))
+    if bad:
+        known = ", ".join(f"{c} ({label(c, 'cause')})" for c in OVERRIDE_CAUSES)
+        raise InputError(f"Cannot override {', '.join(bad)}: the causes that can be overridden are {known}.",
+                         column="--cause")
+    picked = list(dict.fromkeys([*keys, *(k for k, c in zip(plan.rows["key"], plan.rows["cause"]) if c in causes)]))
+    if not picked:
+        raise InputError("Name the rows to override (their keys) or a cause.", column="KEY")
+    unknown = sorted(set(picked) - set(plan.rows["key"]))
+    if remove:
+        return st.remove_override(store, month, picked)
+    if unknown:
+        raise InputError(f"Not in plan {plan.id} for {month}: {', '.join(unknown)} "
+                         f"('billbridge reconcile {month} --json' lists the row keys).", column="KEY")
+    return st.set_override(store, month, picked, reason)

@@ -35,11 +35,6 @@ margin-guarded (a refund at cost is not a loss). Rows that write nothing are onl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from billbridge.plan.engine import Run
-
 DECIDES = ("negative_margin", "low_margin", "overrides_negative_margin", "cost_only_change")
 
 MACROS = """

@@ -19,8 +19,15 @@ Rules implemented (billing-rules.md):
 - **Rule 5.1** the push edits in place: the fields that differ (quantity, owned price and cost, dates of a
   month line, the product, the key of an adopted line) are the row's writes.
 
-Action: ``blocked`` when a cause applies (the edit protection of :mod:`~billbridge.rules.manual_edits`
-included), ``create`` when no addition matched, ``update`` when a field differs, else ``in_sync``.
+- The price a row wants is its product mapping's price rule (:mod:`~billbridge.rules.margin`: the vendor's
+  price, ConnectWise's, a fixed price or a markup on cost).
+
+Action: ``blocked`` when a cause applies, in this order: the causes of the earlier steps, a past month's
+standing line (``past_month``, :mod:`~billbridge.rules.invoiced`), the edit protection of
+:mod:`~billbridge.rules.manual_edits`, a month ConnectWise already invoiced (``already_invoiced``), a line below
+cost (``negative_margin``, :mod:`~billbridge.rules.margin`); a confirmed past month's row is its correction line
+(``create``, or ``in_sync`` once ConnectWise has it); else ``create`` when no addition matched, ``update`` when a
+field differs, else ``in_sync``.
 """
 
 from __future__ import annotations
