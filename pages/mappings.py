@@ -131,8 +131,11 @@ grid(tab_a, "agreement", mv.agreement_grid(store, month, agreements_c, vendor), 
 grid(tab_p, "product", mv.product_grid(store, month, catalog_c, vendor), "products_editor",
      {"catalog_item": st.column_config.SelectboxColumn("ConnectWise catalog item", options=[mv.UNMAPPED, *catalog_c["label"]], width="large"),
       "own_cost": st.column_config.CheckboxColumn("owns cost"), "own_price": st.column_config.CheckboxColumn("owns price"),
-      "quantity_basis": st.column_config.SelectboxColumn("quantity basis", options=list(mp.QUANTITY_BASES)), "at_stake": "vendor $"},
+      "quantity_basis": st.column_config.SelectboxColumn("quantity basis", options=list(mp.QUANTITY_BASES)), "at_stake": "vendor $",
+      **mv.PRICE_COLUMNS},
      ["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", *who])
+with tab_p:
+    mv.threshold_editor(store)
 
 vc = mv.only(mp.vendor_customers(store, month), vendor)
 cust_labels = {(v, c): f"{n} ({c})" for v, c, n in zip(vc["vendor"], vc["vendor_customer_id"], vc["vendor_customer_name"])}

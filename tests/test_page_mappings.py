@@ -155,3 +155,42 @@ def test_dollars_at_stake_count_a_credit_as_a_reduction(app_env):
         q = queue(mp.suggestions(s, MONTH, {"companies": [], "agreements": [], "catalog": []}))
     assert vc.set_index("vendor_customer_id").loc["C1", "dollars"] == Decimal("40.50")  # 54.00 - 13.50, not + 13.50
     assert q.loc["company|acme|C1", "at_stake"] == "$40.50"
+
+
+def _mapped_products():
+    with store() as s:
+        mp.accept(s, MONTH, mo.snapshot_for(s, MONTH) or {}, min_score=95)
+
+
+def test_a_products_price_rule_and_threshold_are_saved_and_a_markup_without_a_percent_saves_nothing(demo):
+    page()  # reads ConnectWise first
+    _mapped_products()
+    at = page()
+    from billbridge_ui.mapping_views import product_grid
+
+    with store() as s:
+        grid = product_grid(s, MONTH, mp.catalog_choices(mo.snapshot_for(s, MONTH)))
+    pos = list(grid["sku"]).index("M365-BP-ANN")
+    assert grid.iloc[pos]["price_rule"] == "vendor_price" and grid.iloc[pos]["price_value"] == ""
+    edit(at, "products_editor", {pos: {"price_rule": "markup", "price_value": "25", "margin_threshold": "15"}})
+    at.button(key="save_product").click().run()
+    assert not at.exception and any("Saved 1 product" in s.value for s in at.success)
+    with store() as s:
+        pm = st.get_mappings(s, "product", "demo").set_index("sku")
+        assert (pm.loc["M365-BP-ANN", "price_rule"], pm.loc["M365-BP-ANN", "price_value"],
+                pm.loc["M365-BP-ANN", "margin_threshold"]) == ("markup", Decimal("25"), Decimal("15"))
+    at = page()
+    edit(at, "products_editor", {pos: {"price_rule": "markup", "price_value": ""}})
+    at.button(key="save_product").click().run()
+    assert any("Nothing was saved" in e.value and "markup" in e.value for e in at.error)
+
+
+def test_the_global_margin_threshold_is_set_on_the_products_tab(demo):
+    at = page()
+    assert at.number_input(key="margin_threshold").value == 20.0
+    at.number_input(key="margin_threshold").set_value(25.0)
+    at.button(key="save_threshold").click().run()
+    assert not at.exception and any("Margin threshold 25%" in s.value for s in at.success)
+    with store() as s:
+        assert mp.margin_threshold(s) == Decimal("25")
+        assert "setting" in set(st.mapping_history(s)["kind"])

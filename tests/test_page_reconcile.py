@@ -173,3 +173,39 @@ def test_vendor_text_in_the_row_detail_heading_and_reason_is_escaped(app_env):
         conn.close()
         if conn.sandbox is not None:
             conn.sandbox.stop()
+
+
+def test_a_past_month_row_is_confirmed_and_overridden_with_a_reason_from_the_detail_panel(mapped):
+    """Issue 12 item 1 on the page: after November is pushed, October's standing rows are blocked (a newer month
+    was pushed); confirming one asks for a reason because ConnectWise invoiced October; with one it is a
+    correction line to push."""
+    from billbridge import push as pu
+
+    cfg = load_config(None)
+    conn = connect(cfg)
+    with Store.open(cfg.db_path) as store:
+        plan, plan_id = mo.build_plan(store, MONTH)
+        rows = plan.rows[plan.rows["action"].isin(["update", "create", "cancel"])]
+        assert pu.push(store, conn.client, rows, month=MONTH, plan_id=plan_id).writes
+        sources.load_demo(store, "2026-10")
+    at = open_page("reconcile.py", state={"billing_month": "2026-10"}, timeout=60)
+    assert not at.exception, at.exception
+    with Store.open(cfg.db_path) as store:
+        october = mo.latest_plan(store, "2026-10").rows
+    key = next(k for k, c, r in zip(october["key"], october["cause"], october["reason"])
+               if c == "past_month" and "Confirm it with" in r)  # a correction in dollars is offered
+    at.selectbox(key="detail_key").set_value(key).run()
+    assert any("billbridge already pushed November 2026" in w.value for w in at.warning)
+    at.button(key=f"override_{key}").click().run()
+    assert not at.exception, at.exception
+    with Store.open(cfg.db_path) as store:
+        assert st.month_overrides(store, "2026-10") == {key: ""}
+    at.selectbox(key="detail_key").set_value(key).run()
+    assert any("already invoiced" in w.value for w in at.warning)
+    assert at.button(key=f"unoverride_{key}")  # overridden: it can be taken back
+    with Store.open(cfg.db_path) as store:
+        st.set_override(store, "2026-10", [key], "credit agreed with the customer")
+    at.run()
+    at.selectbox(key="detail_key").set_value(key).run()
+    assert any("correction line for October 2026" in i.value for i in at.info)
+    conn.close()

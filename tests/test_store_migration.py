@@ -79,12 +79,14 @@ def _version5(path, src: Store, plan, monkeypatch) -> None:
         L.save_snapshot(old, meta["billing_month"], Snapshot(taken_at=meta["taken_at"], site=meta["site"],
                                                              requests=meta["requests"], **rec), meta["agreement_ids"])
     meta = st.get_plan(src, st.latest_plan_meta(src, MONTH)["id"])
-    rows = plan_to_json(plan)["rows"]  # what version 5's build_plan stored: one JSON document per row
+    # what version 5's build_plan stored: one JSON document per row (without the columns of issue 12)
+    rows = [{k: v for k, v in r.items() if k not in M012_ROW_COLUMNS} for r in plan_to_json(plan)["rows"]]
     assert L.save_plan(old, MONTH, meta["snapshot_id"], meta["summary"], rows, inputs=meta["inputs"],
                        created_by=meta["created_by"]) == meta["id"]
     with old.atomic():
         for table in COPIED:  # tables issue 9 does not change: copied as they are
-            rows_ = list(src.db[table].rows)
+            have = set(old.db[table].columns_dict)  # columns a later migration added are not in version 5
+            rows_ = [{k: v for k, v in r.items() if k in have} for r in src.db[table].rows]
             if rows_:
                 old.db[table].insert_all(rows_)
     old.close()
@@ -93,6 +95,29 @@ def _version5(path, src: Store, plan, monkeypatch) -> None:
 def _plain(row: dict) -> dict:
     """A plan row without its empty fields (a field a row does not carry reads as None / [])."""
     return {k: v for k, v in row.items() if v is not None and not (isinstance(v, list) and not v)}
+
+
+#: plan row columns m012 adds (issue 12): version 5 plans have none of them
+M012_ROW_COLUMNS = ("impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after", "price_rule",
+                    "term_start", "term_end", "term_source", "window_end", "commitment_at_risk")
+#: mapping columns m012 adds (issue 12: a product's price rule and margin threshold): not in version 5
+M012_MAPPING_VALUES = ("price_rule", "price_value", "margin_threshold")
+
+
+def _mappings(store: Store, kind: str, legacy: bool) -> pd.DataFrame:
+    """A kind's mappings as version 5 had them (the columns later migrations add left out)."""
+    if not legacy:
+        df = st.get_mappings(store, kind)
+        return df.drop(columns=[c for c in M012_MAPPING_VALUES if c in df.columns])
+    import billbridge.store.mappings as mappings_mod
+
+    table, keys, values = mappings_mod.MAPPING_KINDS[kind]
+    saved = mappings_mod.MAPPING_KINDS[kind]
+    mappings_mod.MAPPING_KINDS[kind] = (table, keys, tuple(v for v in values if v not in M012_MAPPING_VALUES))
+    try:
+        return st.get_mappings(store, kind)
+    finally:
+        mappings_mod.MAPPING_KINDS[kind] = saved
 
 
 def _reads(store: Store, legacy: bool, plan_id: int, keys: list[str], customer: str, product: str) -> dict:
@@ -123,11 +148,13 @@ def _reads(store: Store, legacy: bool, plan_id: int, keys: list[str], customer: 
         page, total = plans.plan_page(store, plan_id, limit=5, offset=1, **flt)
         out[f"page_{name}"] = ([_plain(r) for r in page], total)
     for kind in st.MAPPING_KINDS:
-        out[f"map_{kind}"] = st.get_mappings(store, kind)
+        out[f"map_{kind}"] = _mappings(store, kind, legacy)
     out["history"] = st.mapping_history(store)
     out["runs"] = st.list_push_runs(store, month=MONTH)
     out["results"] = st.push_row_results(store, month=MONTH)
-    out["journal"] = st.journal_entries(store, month=MONTH)
+    # m012 adds the reason of a write made under an override (none in version 5)
+    out["journal"] = [{k: v for k, v in e.items() if legacy or k != "override_reason"}
+                      for e in st.journal_entries(store, month=MONTH)]
     out["creations"] = st.creation_requests(store, status=None)
     return out
 

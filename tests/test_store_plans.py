@@ -46,6 +46,10 @@ def rows(n: int = 3) -> list[dict]:
             "price_impact": "15.00" if i == 1 else "0", "margin_impact": "0.00", "cw_proration": None,
             "vendor_proration": None, "credit_for": None, "currency": "USD", "target": "addition", "lookup": None,
             "depends_on": [], "maps": None,
+            # issue 12's columns (empty here: a row without them reads back with None)
+            **{c: None for c in ("impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after",
+                                 "price_rule", "term_start", "term_end", "term_source", "window_end",
+                                 "commitment_at_risk")},
         })
     return out
 

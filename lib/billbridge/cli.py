@@ -470,6 +470,22 @@ def map_import(file) -> None:
     click.echo(f"Imported {res.rows} rows: " + ", ".join(f"{n} {k} changed" for k, n in res.counts.items()))
 
 
+@map_group.command("threshold")
+@click.argument("percent", required=False)
+@click.option("--clear", is_flag=True, help="Go back to the default threshold.")
+def map_threshold(percent, clear) -> None:
+    """Show or set the margin threshold (percent of the price) of product mappings without their own; a line
+    below it is flagged "Low margin" in the plan."""
+    from billbridge import mappings as mp
+
+    store = open_store()
+    if percent is None and not clear:
+        click.echo(f"Margin threshold: {mp.margin_threshold(store)}% (product mappings may set their own).")
+        return
+    now = mp.set_margin_threshold(store, None if clear else percent, source="cli")
+    click.echo(f"Margin threshold: {now}% for product mappings without their own; the next reconcile uses it.")
+
+
 @main.command("reconcile")
 @click.argument("month")
 @click.option("--refresh", is_flag=True, help="Read ConnectWise again before reconciling.")
@@ -566,6 +582,29 @@ def withdraw_cmd(import_id, reason, restore) -> None:
                f"version {imp['version']}, {imp['file_name']}). " + (
                    f"{imp['billing_month']} uses version {now['version']} of {imp['vendor']}." if now else
                    f"{imp['billing_month']} has no {imp['vendor']} import in effect."))
+
+
+@main.command("override")
+@click.argument("month")
+@click.argument("keys", nargs=-1, metavar="KEY...")
+@click.option("--cause", "causes", multiple=True, metavar="CAUSE",
+              help="Every row of the month's plan blocked by CAUSE (past_month, already_invoiced, negative_margin, "
+                   "manually_edited; repeatable).")
+@click.option("--reason", default=None, help="Why (kept in the push journal); needed for a month already invoiced.")
+@click.option("--remove", is_flag=True, help="Take the overrides of these rows back.")
+def override_cmd(month, keys, causes, reason, remove) -> None:
+    """Override plan rows of MONTH (their KEYs, or every row blocked by --cause): confirm a past month's
+    correction line, write into a month ConnectWise already invoiced (with --reason), allow a line below cost
+    or overwrite a manual edit. The next 'billbridge reconcile MONTH' plans them; exit 2 for a key not in the plan."""
+    from billbridge import guardrails
+
+    month = month_arg(month)
+    n = guardrails.override(open_store(), month, keys, causes=causes, reason=reason, remove=remove)
+    if remove:
+        click.echo(f"Took back {n} override(s) of {month}. 'billbridge reconcile {month}' plans the rows as before.")
+        return
+    click.echo(f"Overrode {n} row(s) of {month}" + (f" (reason kept in the push journal: {reason})" if reason else "")
+               + f". 'billbridge reconcile {month}' plans them; then push.")
 
 
 # ---- push, undo and status (issue 5) -------------------------------------------------------------

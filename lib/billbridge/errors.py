@@ -7,6 +7,7 @@
     ├── ConfigError                    configuration that cannot work (missing key, bad URL)
     ├── NotFoundError                  a thing the operator named does not exist (month, run, plan …)
     ├── ConservationError              a plan lost or double-counted a vendor line (a bug, never input)
+    ├── StalePlanError                 a push of a plan that is out of date (a newer read, a newer month pushed)
     └── ConnectWiseError               (billbridge.connectwise.errors) HTTP status, CW code, message,
                                        per-field errors; CLI exit 3 when ConnectWise is unreachable or
                                        refuses the credentials
@@ -19,7 +20,8 @@ children also derive from the matching built-in (``ValueError``, ``LookupError``
 
 from __future__ import annotations
 
-__all__ = ["BillbridgeError", "InputError", "ConfigError", "NotFoundError", "ConservationError", "EXIT_USAGE",
+__all__ = ["BillbridgeError", "InputError", "ConfigError", "NotFoundError", "ConservationError", "StalePlanError",
+           "EXIT_USAGE",
            "EXIT_CW", "EXIT_FAILED"]
 
 #: exit codes of the ``billbridge`` command (README "Command line")
@@ -61,3 +63,9 @@ class ConservationError(BillbridgeError, AssertionError):
     """Vendor total != reconciled + blocked + excluded: a line was lost or counted twice (a bug)."""
 
     exit_code = EXIT_FAILED
+
+
+class StalePlanError(BillbridgeError):
+    """A push refused because its plan is out of date: ConnectWise was read again for the month, or a newer
+    month was pushed, after the plan was built (billing-rules section 9, Rule 6.6). The message says the fix:
+    reconcile the month again and push the new plan."""

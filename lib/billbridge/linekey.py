@@ -29,7 +29,7 @@ import re
 from billbridge.errors import InputError
 
 __all__ = ["MAX_KEY_LEN", "line_key", "line_key_sql", "vendor_prefix", "is_vendor_key", "parse_line_key",
-           "KIND_CREDIT", "KIND_OUT_OF_PERIOD"]
+           "KIND_CREDIT", "KIND_OUT_OF_PERIOD", "KIND_CORRECTION"]
 
 #: longest key a ConnectWise addition custom field / serialNumber can hold
 MAX_KEY_LEN = 50
@@ -37,6 +37,8 @@ MAX_KEY_LEN = 50
 KIND_CREDIT = "credit"
 #: kind suffix of plan rows for vendor lines outside the billing month (never written to ConnectWise)
 KIND_OUT_OF_PERIOD = "out"
+#: kind suffix of a dated one-month correction line of a past month (billing-rules section 9, Rule 6.6)
+KIND_CORRECTION = "correction"
 
 _HASH_LEN = 12
 _MONTH_RE = re.compile(r"^\d{4}-\d{2}$")

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from billbridge import demo_world, matching
+from billbridge import model as _model
 from billbridge.errors import InputError
 from billbridge.money import extended
 from billbridge import store as st
@@ -37,17 +38,20 @@ __all__ = [
     "CSV_COLUMNS", "SYNC_MODES", "PERIOD_RULES", "RULES", "QUANTITY_BASES", "Problem", "ImportResult",
     "CreationError", "vendor_customers", "known_customers", "vendor_products", "suggestions", "accept", "export_csv", "import_csv",
     "company_creation", "agreement_creation", "catalog_creation", "request_creation", "creation_exists",
-    "company_choices", "agreement_choices", "catalog_choices",
+    "company_choices", "agreement_choices", "catalog_choices", "price_terms", "set_margin_threshold",
+    "margin_threshold",
 ]
 
 SYNC_MODES = ("standing", "monthly")
 PERIOD_RULES = ("advance", "arrears")
 RULES = ("do_not_sync", "fixed_quantity", "cap")
+PRICE_RULES = _model.PRICE_RULES
 QUANTITY_BASES = ("as invoiced", "purchased seats, end of period", "assigned seats, end of period", "peak in period")
 CSV_COLUMNS = (
     "kind", "vendor", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku", "term",
     "billing_frequency", "product_name", "company_id", "agreement_id", "sync_mode", "period_rule",
-    "catalog_item_id", "own_cost", "own_price", "quantity_basis", "rule", "value", "updated_at", "updated_by",
+    "catalog_item_id", "own_cost", "own_price", "quantity_basis", "rule", "value", "price_rule", "price_value",
+    "margin_threshold", "updated_at", "updated_by",
 )
 
 
@@ -364,6 +368,8 @@ def import_csv(store: st.Store, data: bytes | str, *, by: str | None = None) -> 
                 problems.append(Problem(i, c, f"{v!r} is not one of {', '.join(PERIOD_RULES)}"))
             elif c == "rule" and v and v not in RULES:
                 problems.append(Problem(i, c, f"{v!r} is not one of {', '.join(RULES)}"))
+            elif c in ("price_rule", "price_value", "margin_threshold"):
+                continue  # checked together below (price_terms)
             elif c == "value":
                 if r.get("rule") in ("fixed_quantity", "cap"):
                     try:
@@ -377,6 +383,11 @@ def import_csv(store: st.Store, data: bytes | str, *, by: str | None = None) -> 
                     out[c] = None
             else:
                 out[c] = v or None
+        if kind == "product":
+            try:
+                out.update(price_terms(r.get("price_rule"), r.get("price_value"), r.get("margin_threshold")))
+            except InputError as exc:
+                problems.append(Problem(i, exc.column, exc.reason))
         if kind == "agreement":
             out["sync_mode"] = out.get("sync_mode") or "standing"
             out["period_rule"] = out.get("period_rule") or "advance"
@@ -392,6 +403,61 @@ def import_csv(store: st.Store, data: bytes | str, *, by: str | None = None) -> 
         for (kind, vendor), rows in parsed.items():
             counts[kind] += st.set_mappings(store, kind, vendor, rows, by=by, source="csv import")
     return ImportResult(True, [], counts, rows=n)
+
+
+# ------------------------------------------------------------------------------------ price rules (issue 12)
+def _percent_or_price(v: Any, column: str, what: str) -> Decimal | None:
+    if v is None or (isinstance(v, float) and v != v) or str(v).strip() == "":
+        return None
+    try:
+        d = Decimal(str(v).strip().rstrip("%").strip())
+    except InvalidOperation:
+        d = Decimal("NaN")
+    if not d.is_finite() or d < 0:
+        raise InputError(f"{v!r} is not {what}", column=column, reason=f"{v!r} is not {what}")
+    return d
+
+
+def price_terms(rule: Any, value: Any, threshold: Any) -> dict[str, Any]:
+    """A product mapping's price rule, its value and its margin threshold, checked (the one check the CSV
+    import, the Mappings page and the CLI share): ``rule`` one of :data:`billbridge.model.PRICE_RULES` (blank:
+    the vendor's price), ``value`` the fixed price or the markup percent (required by those rules, a number 0
+    or more), ``threshold`` a percent from 0 to 100 or blank (the global default). Raises
+    :class:`~billbridge.errors.InputError` with the column and the reason in plain words."""
+    from billbridge.model import MAPPING_DEFAULTS, PRICE_RULES
+
+    rule = str(rule).strip() if rule is not None and str(rule).strip() and rule == rule else MAPPING_DEFAULTS["price_rule"]
+    if rule not in PRICE_RULES:
+        raise InputError(f"{rule!r} is not a price rule", column="price_rule",
+                         reason=f"{rule!r} is not one of {', '.join(PRICE_RULES)}")
+    what = "a markup percent (a number, 0 or more)" if rule == "markup" else "a price (a number, 0 or more)"
+    val = _percent_or_price(value, "price_value", what)
+    if rule in ("fixed", "markup") and val is None:
+        raise InputError(f"a {rule} price rule needs {what}", column="price_value",
+                         reason=f"required for the {rule} price rule: {what}")
+    if rule in ("vendor_price", "keep"):
+        val = None
+    pct = _percent_or_price(threshold, "margin_threshold", "a percent from 0 to 100")
+    if pct is not None and pct > 100:
+        raise InputError(f"{threshold!r} is not a percent from 0 to 100", column="margin_threshold",
+                         reason=f"{threshold!r} is not a percent from 0 to 100")
+    return {"price_rule": rule, "price_value": val, "margin_threshold": pct}
+
+
+def set_margin_threshold(store: st.Store, percent: Any, *, by: str | None = None, source: str = "page") -> Decimal:
+    """Store the global margin threshold (percent; blank or None: back to
+    :data:`billbridge.model.DEFAULT_MARGIN_THRESHOLD`), recorded in the mapping history; returns the one in effect."""
+    pct = price_terms(None, None, percent)["margin_threshold"]
+    st.set_setting(store, "margin_threshold", pct, by=by, source=source)
+    return margin_threshold(store)
+
+
+def margin_threshold(store: st.Store) -> Decimal:
+    """The global margin threshold in effect (the stored one, else the default)."""
+    from billbridge.model import DEFAULT_MARGIN_THRESHOLD
+
+    stored = st.get_setting(store, "margin_threshold")
+    return DEFAULT_MARGIN_THRESHOLD if stored is None else stored
 
 
 # ------------------------------------------------------------------------------------ pickers

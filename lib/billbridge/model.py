@@ -7,6 +7,7 @@ decided in exactly one rule file (``tests/test_rules_index.py`` checks both).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "MAPPING_DEFAULTS", "VENDOR_LINE_COLUMNS", "ROW_COLUMNS", "PLAN_EXTRA_COLUMNS", "MONEY_FIELDS",
     "ACTION_LABELS", "CAUSE_LABELS", "FLAG_LABELS", "ALERT_KINDS", "ALERT_LABELS", "CHANGE_KINDS", "CHANGE_LABELS",
     "MATCH_FLAG_LABELS", "VALUE_LABELS", "COLUMN_LABELS", "label", "labels", "column_label", "chart_text",
+    "IMPACT_CAUSES", "IMPACT_CAUSE_LABELS", "PRICE_RULES", "TERM_SOURCES", "COMMITMENT_TERMS",
+    "DEFAULT_MARGIN_THRESHOLD", "OVERRIDE_CAUSES", "REASON_REQUIRED_CAUSES",
 ]
 
 #: what a plan row proposes
@@ -33,7 +36,17 @@ CAUSES: dict[str, str] = {
     "manually_edited": "a person changed the addition after billbridge last wrote it",
     "excluded_by_rule": "a per-customer rule says do not sync",
     "out_of_period": "the vendor line belongs to another billing month",
+    "past_month": "the month is older than the newest month billbridge pushed: the standing line holds that newer "
+                  "month's values, so this month's difference goes on a dated correction line, once confirmed",
+    "already_invoiced": "the change would fall in a month ConnectWise already invoiced: it goes on a dated correction "
+                        "line only when overridden with a reason",
+    "negative_margin": "the line would bill the customer less than it costs: written only when overridden",
 }
+#: causes an operator may override (``billbridge override``): the row is then written (a correction line for
+#: ``past_month`` and ``already_invoiced``, the change itself for the others)
+OVERRIDE_CAUSES = ("manually_edited", "past_month", "already_invoiced", "negative_margin")
+#: causes whose override needs a reason (kept in the push journal)
+REASON_REQUIRED_CAUSES = frozenset({"already_invoiced"})
 #: causes whose rows are left out on purpose (bucket ``excluded``), not blocked
 EXCLUDED_CAUSES = frozenset({"excluded_by_rule", "out_of_period"})
 #: where each vendor dollar ends up (conservation: checked = reconciled + blocked + excluded)
@@ -42,7 +55,8 @@ BUCKETS = ("reconciled", "blocked", "excluded")
 #: flags a plan row can carry: flag -> what it means
 FLAGS: dict[str, str] = {
     "late_month_bdom": "the account bills on one of the last days of a month (BDOM 29-31 clamps)",
-    "annual_term_decrease": "a seat decrease on an annual or triennial term (often not refundable)",
+    "annual_term_decrease": "a seat decrease on an annual or triennial term billed monthly, outside its cancellation "
+                            "window: the MSP keeps paying for the seats to the term end (commitment_at_risk)",
     "mid_month_start": "the line starts after the 1st of the month",
     "prorated_by_connectwise": "the agreement prorates, so ConnectWise bills part of this month",
     "vendor_prorated": "the vendor charged part of a period; the standing line keeps the full-period price",
@@ -59,6 +73,14 @@ FLAGS: dict[str, str] = {
     "never_invoiced": "the agreement was never invoiced for a month after the line started",
     "invoiced_this_month": "ConnectWise already invoiced the agreement for this month",
     "not_invoiced_this_month": "ConnectWise has not invoiced the agreement for this month yet",
+    "correction_line": "writes a dated one-month correction line instead of changing the standing line (confirmed)",
+    "overrides_invoiced": "corrects a month ConnectWise already invoiced (overridden; the journal keeps the reason)",
+    "low_margin": "the line's margin is below the threshold of its product mapping (or the global default)",
+    "overrides_negative_margin": "bills the customer less than it costs (the operator allowed it)",
+    "cost_only_change": "the MSP's cost changes and the customer's price does not",
+    "in_cancellation_window": "a seat decrease inside the 168-hour cancellation window: the vendor takes the seats back",
+    "agreement_ends_before_term": "the ConnectWise agreement ends before the vendor's commitment term does",
+    "agreement_outlasts_term": "the ConnectWise agreement runs past the end of the vendor's commitment term",
 }
 
 CHARGE_TYPES = ("recurring", "usage", "one_time", "credit")
@@ -67,7 +89,21 @@ PERIOD_RULES = ("advance", "arrears")
 
 #: the values a mapping takes when the operator leaves them empty (store, pages, CLI, rules alike)
 MAPPING_DEFAULTS: dict[str, Any] = {"sync_mode": "standing", "period_rule": "advance", "own_cost": True,
-                                    "own_price": True}
+                                    "own_price": True, "price_rule": "vendor_price", "price_value": None,
+                                    "margin_threshold": None}
+
+#: how a product mapping prices its lines (Rule 7.3; ``price_value`` is the fixed price or the markup percent):
+#: the vendor's price (when the mapping owns the price), ConnectWise's own price, a fixed price, a markup on cost
+PRICE_RULES = ("vendor_price", "keep", "fixed", "markup")
+#: the margin threshold (percent of the price) of a product mapping without one, until the operator stores a
+#: global default (``billbridge map import`` / the Mappings page)
+DEFAULT_MARGIN_THRESHOLD = Decimal("20")
+#: terms with a commitment (Rules 4.1-4.3): term -> months
+COMMITMENT_TERMS = {"annual": 12, "triennial": 36}
+#: where a row's commitment term dates come from: the vendor's data, or derived by billbridge (rules/terms.py)
+TERM_SOURCES = ("vendor", "derived")
+#: the parts a changed row's customer price impact is explained by (``impact_by_cause``; rules/impact.py)
+IMPACT_CAUSES = ("quantity", "price", "proration", "credit")
 
 #: the canonical vendor-line columns a source yields and the reconciliation reads
 VENDOR_LINE_COLUMNS = (
@@ -89,6 +125,8 @@ ROW_COLUMNS = (
     "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
     "writes", "request", "price_impact", "margin_impact",
     "cw_proration", "vendor_proration", "credit_for", "currency",
+    "impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after", "price_rule",
+    "term_start", "term_end", "term_source", "window_end", "commitment_at_risk",
 )
 #: columns the plan lifecycle adds to the rules' rows (what push needs to be idempotent)
 PLAN_EXTRA_COLUMNS = ("target", "lookup", "depends_on", "maps")
@@ -97,6 +135,7 @@ MONEY_FIELDS = (
     "vendor_amount", "vendor_quantity_raw", "vendor_quantity", "vendor_unit_cost", "vendor_unit_price",
     "cw_quantity", "cw_unit_price", "cw_unit_cost", "new_quantity", "new_unit_price", "new_unit_cost",
     "price_impact", "margin_impact", "cw_proration", "vendor_proration",
+    "margin_pct_before", "margin_pct_after", "commitment_at_risk",
 )
 
 # ---- labels: the words a person reads for each code -------------------------------------------
@@ -116,6 +155,9 @@ CAUSE_LABELS: dict[str, str] = {
     "manually_edited": "Edited by hand",
     "excluded_by_rule": "Do not sync (rule)",
     "out_of_period": "Other billing month",
+    "past_month": "Past month (newer month pushed)",
+    "already_invoiced": "Already invoiced",
+    "negative_margin": "Negative margin",
 }
 FLAG_LABELS: dict[str, str] = {
     "late_month_bdom": "Late-month billing day",
@@ -136,7 +178,17 @@ FLAG_LABELS: dict[str, str] = {
     "never_invoiced": "Never invoiced",
     "invoiced_this_month": "Invoiced this month",
     "not_invoiced_this_month": "Not invoiced this month",
+    "correction_line": "Correction line",
+    "overrides_invoiced": "Overrides an invoiced month",
+    "low_margin": "Low margin",
+    "overrides_negative_margin": "Below cost (allowed)",
+    "cost_only_change": "Cost-only change",
+    "in_cancellation_window": "In cancellation window",
+    "agreement_ends_before_term": "Agreement ends before term",
+    "agreement_outlasts_term": "Agreement outlasts term",
 }
+IMPACT_CAUSE_LABELS: dict[str, str] = {"quantity": "Quantity", "price": "Price", "proration": "Proration",
+                                       "credit": "Credits"}
 #: review alerts: kind -> what it means (the alert's detail adds names and numbers)
 ALERT_KINDS: dict[str, str] = {
     "low_margin": "margin below the threshold",
@@ -178,6 +230,8 @@ VALUE_LABELS: dict[str, str] = {
     "new": "New", "changed": "Changed", "additions": "Additions changed",
     "company": "Company", "agreement": "Agreement", "product": "Product", "rule": "Rule",
     "addition": "Addition", "agreement_type": "Agreement type", "catalog": "Catalog item", "product_type": "Product type",
+    "vendor_price": "The vendor's price", "keep": "ConnectWise's price", "fixed": "Fixed price",
+    "markup": "Markup on cost", "derived": "Derived", "vendor": "Vendor data", "setting": "Setting",
 }
 #: column names -> the header a person reads (pages, the review workbook and CSV)
 COLUMN_LABELS: dict[str, str] = {
@@ -223,11 +277,18 @@ COLUMN_LABELS: dict[str, str] = {
     "unitPrice": "Unit price", "unitCost": "Unit cost", "effectiveDate": "Effective date",
     "cancelledDate": "Cancelled date", "billCustomer": "Bill customer", "startDate": "Start date",
     "identifier": "Identifier", "type": "Type", "subcategory": "Subcategory",
+    # issue 12: variance by cause, margin guard, commitment terms
+    "impact_by_cause": "Impact by cause", "override_reason": "Override reason",
+    "margin_pct_before": "Margin % before", "margin_pct_after": "Margin % after", "price_rule": "Price rule",
+    "price_value": "Fixed price or markup %", "margin_threshold": "Margin threshold %", "term_start": "Term start",
+    "term_end": "Term end", "term_source": "Term from", "window_end": "Cancellation window until",
+    "commitment_at_risk": "Commitment at risk", "renews_on": "Renews on", "cause_part": "Cause",
+    "amount": "Amount", "at_stake": "At stake", "correction": "Correction",
 }
 _LABELS: dict[str, str] = {**VALUE_LABELS, **MATCH_FLAG_LABELS, **CHANGE_LABELS, **ACTION_LABELS, **CAUSE_LABELS,
                            **FLAG_LABELS}
 _TABLES: dict[str, dict[str, str]] = {
-    "action": ACTION_LABELS, "cause": CAUSE_LABELS, "flag": FLAG_LABELS, "alert": ALERT_LABELS,
+    "impact": IMPACT_CAUSE_LABELS, "action": ACTION_LABELS, "cause": CAUSE_LABELS, "flag": FLAG_LABELS, "alert": ALERT_LABELS,
     "change": CHANGE_LABELS, "match_flag": MATCH_FLAG_LABELS, "value": VALUE_LABELS, "column": COLUMN_LABELS,
 }
 

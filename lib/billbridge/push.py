@@ -96,6 +96,7 @@ __all__ = [
     "Request", "RowResult", "PushRun", "Progress", "RESULTS",
     "normalize_rows", "preview", "pushable", "push_events", "push", "plan_undo", "undo", "retry_rows", "retry",
     "retryable", "new_token", "failure_text", "write_kind", "billed_by", "with_corrections", "UNDO_ACTIONS",
+    "plan_out_of_date",
 ]
 
 RESULTS = ("ok", "failed", "conflict", "skipped")
@@ -459,6 +460,12 @@ def _task(row: dict[str, Any]) -> _Task:
     return t
 
 
+def _override_reason(row: Mapping[str, Any]) -> str | None:
+    """The operator's reason when the row is written under an override (kept by the journal), else None."""
+    v = row.get("override_reason")
+    return None if _null(v) or not str(v).strip() else str(v)
+
+
 def _err_fields(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, ConnectWiseError):
         return {"http_status": exc.status, "error_code": exc.code or (
@@ -604,7 +611,8 @@ class _Runner:
             raise _Stop(self.stop_reason or "stopped")
         return self.db.call(st.journal_intent, run_id=self.run_id, key=t.key, operator=self.operator,
                             attempt=attempt, method=t.method, path=t.path, body=self.secrets.scrub(t.body),
-                            before=self.secrets.scrub(before), addition_id=addition_id)
+                            before=self.secrets.scrub(before), addition_id=addition_id,
+                            override_reason=_override_reason(t.row))
 
     def result(self, entry: int, started: float, *, status: str, exc: BaseException | None = None,
                after: Any = None, addition_id: int | None = None, note: str | None = None) -> None:
@@ -911,6 +919,10 @@ def push_events(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapp
             run = _load_run(store, prior["id"], reused=True)
             yield Progress(prior["id"], len(run.rows), len(run.rows), run.counts, message="already pushed", run=run)
             return
+    if kind == "push" and month and plan_id is not None and not dry_run:
+        why = plan_out_of_date(store, month, plan_id)
+        if why:
+            raise errors.StalePlanError(why)
     st.mark_interrupted_runs(store)
     tasks = [_task(r) for r in normalize_rows(rows)]
     seen: set[str] = set()
@@ -1057,6 +1069,30 @@ def push_events(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapp
     st.finish_push_run(store, run_id, status=status, requests=req)
     run = _load_run(store, run_id)
     yield Progress(run_id, total, done, dict(counts), message="finished", run=run)
+
+
+def plan_out_of_date(store: st.Store, month: str, plan_id: int) -> str | None:
+    """Why plan ``plan_id`` of ``month`` must not be pushed, in plain words with the fix, or None: ConnectWise
+    was read again for the month after the plan was built (the plan's ConnectWise values are old), or
+    billbridge pushed a later month since (the plan would rewrite what that month set: billing-rules section 9,
+    Rule 6.6)."""
+    from billbridge.plan.reasons import month_name
+
+    meta = st.get_plan(store, plan_id)
+    if meta is None:
+        return None
+    fix = f"reconcile {month_name(month)} again ('billbridge reconcile {month}', or the Reconcile page) and push the new plan"
+    snap = st.latest_snapshot(store, month)
+    if snap is not None and meta.get("snapshot_id") is not None and int(snap["id"]) > int(meta["snapshot_id"]):
+        return (f"Plan {plan_id} for {month_name(month)} was built from an older read of ConnectWise than the newest "
+                f"one (taken {snap['taken_at']}): its rows may no longer match ConnectWise. Nothing was pushed: {fix}.")
+    newest = st.newest_pushed_month(store)
+    known = (meta.get("inputs") or {}).get("newest_pushed_month") or ""
+    if newest and newest > month and known < newest:
+        return (f"billbridge pushed {month_name(newest)} after plan {plan_id} for {month_name(month)} was built: "
+                f"pushing it would change standing lines {month_name(newest)} set. Nothing was pushed: {fix} "
+                f"(it leaves those lines alone and offers correction lines instead).")
+    return None
 
 
 def push(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapping[str, Any]], *,

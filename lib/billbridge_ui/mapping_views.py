@@ -246,7 +246,8 @@ def product_grid(store: bst.Store, month: str, choices: pd.DataFrame, vendor: st
     pm = bst.get_mappings(store, "product")
     keys = ["vendor", "sku", "term", "billing_frequency"]
     df = vp.astype({k: object for k in keys}).merge(
-        pm[keys + ["catalog_item_id", "own_cost", "own_price", "quantity_basis", "updated_by", "updated_at"]].astype(
+        pm[keys + ["catalog_item_id", "own_cost", "own_price", "quantity_basis", "price_rule", "price_value",
+                   "margin_threshold", "updated_by", "updated_at"]].astype(
             {k: object for k in keys}), on=keys, how="left")
     labels = _labels(choices, "catalog_item_id")
     has = [i is not None and i == i for i in df["catalog_item_id"]]
@@ -255,12 +256,39 @@ def product_grid(store: bst.Store, month: str, choices: pd.DataFrame, vendor: st
     df["own_cost"] = df["own_cost"].map(lambda v: True if v is None or v != v else bool(v))
     df["own_price"] = df["own_price"].map(lambda v: True if v is None or v != v else bool(v))
     df["quantity_basis"] = df["quantity_basis"].where(df["quantity_basis"].notna(), mp.QUANTITY_BASES[0])
+    df["price_rule"] = df["price_rule"].where(df["price_rule"].notna(), MAPPING_DEFAULTS["price_rule"])
+    for c in ("price_value", "margin_threshold"):  # text: an empty cell, not a grey "None"
+        df[c] = df[c].map(lambda d: qty_text(d) if d is not None and d == d else "").astype(object)
     df["at_stake"] = _at_stake(df)
     df.index = df["vendor"] + SEP + df["sku"] + SEP + df["term"].fillna("") + SEP + df["billing_frequency"].fillna("")
     df = df.assign(term=df["term"].map(lambda t: label(t, "value") or "Any"),
                    billing_frequency=df["billing_frequency"].map(lambda t: label(t, "value") or "Any"))
     return _blank(df[["vendor", "sku", "term", "billing_frequency", "product_name", "at_stake", "catalog_item", "own_cost",
-                      "own_price", "quantity_basis", "updated_by", "updated_at"]], ["product_name", "updated_by", "updated_at"])
+                      "own_price", "quantity_basis", "price_rule", "price_value", "margin_threshold", "updated_by",
+                      "updated_at"]], ["product_name", "updated_by", "updated_at"])
+
+
+#: the product grid's price rule columns (issue 12: rules/margin.py applies them)
+PRICE_COLUMNS = {
+    "price_rule": st.column_config.SelectboxColumn(
+        "price rule", options=list(mp.PRICE_RULES), format_func=lambda c: label(c, "value"),
+        help="The vendor's price, ConnectWise's price (never written), a fixed price or a markup on the vendor's cost"),
+    "price_value": st.column_config.TextColumn("fixed price or markup %",
+                                               help="For Fixed price: the unit price; for Markup: percent on cost"),
+    "margin_threshold": st.column_config.TextColumn("margin threshold %",
+                                                    help="Blank: the global threshold below the grid"),
+}
+
+
+def threshold_editor(store: bst.Store) -> None:
+    """The global margin threshold (product mappings without their own), with its Save button."""
+    box = st.container(horizontal=True, vertical_alignment="bottom")
+    pct = box.number_input("Margin threshold for products without their own (%)", 0.0, 100.0,
+                           float(mp.margin_threshold(store)), step=1.0, key="margin_threshold", width=320)
+    if box.button("Save threshold", key="save_threshold", icon=":material/save:"):
+        now = mp.set_margin_threshold(store, Decimal(str(pct)).normalize())
+        ui.flash(f"Margin threshold {qty_text(now)}%: lines below it are flagged Low margin from the next reconcile.")
+        st.rerun()
 
 
 def rule_grid(store: bst.Store, customer_labels: dict[tuple[str, str], str], vendor: str | None = None) -> pd.DataFrame:
@@ -322,9 +350,10 @@ def save_grid(store: bst.Store, kind: str, frame: pd.DataFrame, editor_key: str,
                 if pid is None:
                     n += bst.delete_mappings(store, "product", vendor, [k])
                 else:
+                    terms = mp.price_terms(row.get("price_rule"), row.get("price_value"), row.get("margin_threshold"))
                     n += bst.set_mappings(store, "product", vendor, [{**k, "catalog_item_id": pid, "product_name": row["product_name"],
                                                                       "own_cost": bool(row["own_cost"]), "own_price": bool(row["own_price"]),
-                                                                      "quantity_basis": row["quantity_basis"]}])
+                                                                      "quantity_basis": row["quantity_basis"], **terms}])
             elif kind == "rule":
                 n += _save_rule(store, row, customer_ids or {}, old_key=key)
         if kind == "rule":

@@ -253,6 +253,9 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
     flags = row.get("flags") or []
     if flags:
         st.caption("Flags: " + md(labels(flags)))
+    if row.get("margin_pct_after") is not None:
+        before = f"{row['margin_pct_before']}% -> " if row.get("margin_pct_before") is not None else ""
+        st.caption(f"Margin: {before}{row['margin_pct_after']}% (price rule: {label(row.get('price_rule'), 'value')}).")
     if row.get("cw_proration") is not None or row.get("vendor_proration") is not None:
         st.caption(f"Proration this month: ConnectWise will bill {money(row.get('cw_proration'), cur)}, "
                    f"the vendor charged {money(row.get('vendor_proration'), cur)}.")
@@ -283,3 +286,34 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
                          hide_index=True, width="stretch")
         else:
             st.write("No vendor line: this row comes from ConnectWise (a line the vendor no longer bills) or from a creation request.")
+    render_override(store, meta, row)
+
+
+def render_override(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -> None:
+    """Override a blocked row (a past month's correction, an invoiced month, a line below cost, a manual edit)
+    or take an override back; the reason goes to the push journal (required for an invoiced month)."""
+    from billbridge.model import OVERRIDE_CAUSES, REASON_REQUIRED_CAUSES
+
+    month, key = meta["billing_month"], row["key"]
+    current = bst.month_overrides(store, month)
+    # a past month offers a correction only when there are dollars to correct (its reason says how)
+    offered = row.get("cause") in OVERRIDE_CAUSES and (row.get("cause") != "past_month"
+                                                       or "billbridge override" in str(row.get("reason")))
+    if not offered and key not in current:
+        return
+    box = st.container(horizontal=True, vertical_alignment="bottom")
+    if key in current:
+        box.caption(f"Overridden{': ' + md(current[key]) if current[key] else ''}.")
+        if box.button("Take back the override", key=f"unoverride_{key}"):
+            bst.remove_override(store, month, [key])
+            ui.flash("Override taken back: the plan is rebuilt with the row blocked again.")
+            st.rerun()
+        return
+    need = row["cause"] in REASON_REQUIRED_CAUSES
+    reason = box.text_input("Reason (kept in the push journal)" + (" - required" if need else ""),
+                            key=f"override_reason_{key}", width=360)
+    verb = "Confirm the correction line" if row["cause"] == "past_month" else "Override"
+    if box.button(verb, key=f"override_{key}", disabled=need and not reason.strip()):
+        bst.set_override(store, month, [key], reason)
+        ui.flash(f"{verb}: {md(row.get('vendor_customer_name') or key)}. The plan is rebuilt with it.")
+        st.rerun()

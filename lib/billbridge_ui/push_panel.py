@@ -18,6 +18,7 @@ import streamlit as st
 
 import billbridge_ui as ui
 from billbridge.config import operator_name
+from billbridge.errors import StalePlanError
 from billbridge import journal as jo
 from billbridge import push as pu
 from billbridge import store as bst
@@ -130,7 +131,11 @@ def render_push_panel(plan_id: int | None, rows_df: pd.DataFrame, selected_keys:
         store = ui.store()
         events = pu.push_events(store, conn.client, rows, month=ui.billing_month(), plan_id=plan_id, force=force,
                                 token=token, operator=operator_name())
-        run = run_with_progress(events, len(rows))
+        try:
+            run = run_with_progress(events, len(rows))
+        except StalePlanError as exc:  # the plan is out of date (a newer read, a newer month pushed): the fix
+            st.error(md(str(exc)))
+            return
         if run is not None:
             _forget_token(plan_id, keys_now)
             st.session_state[SELECTION_KEY] = []  # pushed: nothing stays selected for the next push

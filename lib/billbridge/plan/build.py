@@ -41,7 +41,7 @@ from billbridge import store as st
 from billbridge.errors import NotFoundError
 from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS, VENDOR_LINE_COLUMNS
 from billbridge.plan.inputs import SnapshotFrames, SnapshotTables, snapshot_frames
-from billbridge.plan.tables import SHOWN_LINE_EXTRAS
+from billbridge.plan.tables import LINE_EXTRAS
 from billbridge.plan.engine import Plan, plan_to_json, reconcile
 from billbridge.plan.inputs import Context, Mappings
 from billbridge.plan import summary as summary_mod
@@ -55,7 +55,7 @@ __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "e
 
 
 #: the columns of a stored vendor line the reconciliation reads (the extras it shows in a reason included)
-_LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no") + SHOWN_LINE_EXTRAS
+_LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no") + LINE_EXTRAS
 
 
 class NoSnapshotError(NotFoundError):
@@ -167,6 +167,9 @@ def _inputs(store: st.Store, month: str, imports: list[dict[str, Any]], snapshot
         "snapshot_id": snapshot_id,
         "mappings_version": st.mappings_version(store),
         "creations": sorted(r["key"] + "@" + r["requested_at"] for r in st.creation_requests(store, status=None)),
+        # issue 12: a newer month pushed makes this one a past month; the operator's overrides of its rows
+        "newest_pushed_month": st.newest_pushed_month(store),
+        "overrides_version": st.overrides_version(store, month),
     }
 
 
@@ -336,11 +339,16 @@ def build_plan(store: st.Store, month: str, snapshot: dict[str, Any] | SnapshotF
     imports = {imp["vendor"]: imp for imp in st.month_imports(store, month)}
     member = api_member or api_member_for()
     journal = st.written_lines(store)
+    newest_pushed = st.newest_pushed_month(store)
+    override_reasons = st.month_overrides(store, month)
+    threshold = st.get_setting(store, "margin_threshold")
     parts, summaries = [], []
     for vendor, imp in sorted(imports.items()):
         maps = Mappings(**st.mapping_frames(store, vendor))
         ctx = Context(month=month, vendor=vendor, api_member=member, today=today or clock.today(),
                       journal=journal, overrides=overrides, vendor_name=vendor_name(vendor),
+                      newest_pushed_month=newest_pushed, override_reasons=override_reasons,
+                      **({"margin_threshold": threshold} if threshold is not None else {}),
                       line_key_field=demo_world.LINE_KEY_FIELD, line_key_field_id=demo_world.LINE_KEY_FIELD_ID)
         p = reconcile(st.import_line_table(store, imp["id"], _LINE_COLUMNS), frames, maps, ctx)
         parts.append(p)

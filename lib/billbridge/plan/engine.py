@@ -43,18 +43,19 @@ from billbridge.plan import summary as summary_mod
 from billbridge.plan.inputs import Context, Mappings, SnapshotFrames, SnapshotTables, snapshot_frames
 from billbridge.plan.summary import Summary
 from billbridge.plan.tables import context_tables, mapping_tables, snapshot_tables, vendor_lines_table
-from billbridge.rules import (agreement, blocked, cancels, company, currency, excluded, flags, grouped, impact, keys,
-                              landed, manual_edits, mapped, matched, normalise, product, proration, sql, targets)
+from billbridge.rules import (agreement, blocked, cancels, company, currency, excluded, flags, grouped, impact,
+                              invoiced, keys, landed, manual_edits, mapped, margin, matched, normalise, product,
+                              proration, sql, targets, terms)
 
 __all__ = ["STEPS", "RULES", "DOCUMENTS", "Run", "Plan", "reconcile", "plan_to_json"]
 
 #: the rules pipeline, in the order it runs (each module's ``apply(run)`` adds its tables)
-STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, targets, cancels, proration,
-         flags)
+STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, invoiced, targets, cancels,
+         proration, flags)
 #: (impact's macros and flags' expressions are composed into the plan rows' query, :data:`_PLAN_ROWS`)
 #: every rule file (the steps and the cause families they apply), for the rules index
 RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, currency, product, blocked,
-         manual_edits, matched, targets, impact, cancels, proration, flags)
+         manual_edits, matched, invoiced, margin, targets, impact, terms, cancels, proration, flags)
 
 
 class Run:
@@ -98,10 +99,16 @@ def _arrow(db: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
 def _constants(run: Run) -> str:
     """The run's own constants, as macros of its connection: ``billing_month()``, ``month_start()``, ..."""
     ctx = run.context
+    newest = ctx.newest_pushed_month
     values = {"billing_month": sql.literal(run.month), "month_start": f"DATE '{run.month_start}'",
               "month_end": f"DATE '{run.month_end}'", "previous_month_end": f"DATE '{run.previous_month_end}'",
               "vendor": sql.literal(ctx.vendor), "vendor_prefix": sql.literal(vendor_prefix(ctx.vendor)),
-              "api_member": sql.literal(str(ctx.api_member))}
+              "api_member": sql.literal(str(ctx.api_member)),
+              # issue 12: the newest month pushed (a plan of an earlier one is a past month), today, the margin default
+              "newest_pushed_month": sql.literal(newest) + "::VARCHAR",
+              "is_past_month": sql.literal(bool(newest and newest > run.month)),
+              "today": f"DATE '{ctx.today or run.month_start}'",
+              "default_margin_threshold": sql.literal(str(ctx.margin_threshold)) + "::VARCHAR"}
     return "\n".join(f"CREATE TEMP MACRO {name}() AS {value};" for name, value in values.items())
 
 
@@ -145,7 +152,7 @@ def _open(context: Context) -> Run:
 #: names a reason shows (``customer``, ``product``, ``agreement``) and the reason of a row simply in sync
 #: (NULL for the others)
 _PLAN_ROWS = f"""
-    SELECT *, CASE WHEN part = 0 AND action = 'in_sync' AND charge_type <> 'credit'
+    SELECT *, CASE WHEN part = 0 AND action = 'in_sync' AND charge_type <> 'credit' AND NOT correction
                    THEN in_sync_reason(customer, product, agreement, vendor_quantity) END AS reason
     FROM (
     SELECT 0 AS part, g.position, g.gi AS src, g.key, t.action, t.cause, bucket(t.cause) AS bucket,
@@ -158,11 +165,11 @@ _PLAN_ROWS = f"""
            CAST(t.cw_effective_date AS VARCHAR) AS cw_effective_date,
            CAST(t.cw_cancelled_date AS VARCHAR) AS cw_cancelled_date, t.new_quantity, t.new_unit_price, t.new_unit_cost,
            CAST(t.new_effective_date AS VARCHAR) AS effective_date, CAST(t.new_cancelled_date AS VARCHAR) AS cancelled_date,
-           {impact.COLUMNS},
+           {impact.COLUMNS}, {invoiced.COLUMNS}, {margin.COLUMNS}, {terms.COLUMNS},
            p.cw_proration, p.vendor_proration, g.credit_for, g.currency,
            shown_customer(g.vendor_customer_name, g.vendor_customer_id) AS customer,
            shown_product(b.product_description, g.product_name, g.sku, NULL) AS product,
-           shown_agreement(b.agreement_name, g.agreement_id) AS agreement
+           shown_agreement(b.agreement_name, g.agreement_id) AS agreement, t.correction
     FROM groups g {flags.VENDOR_ROW_TABLES}
     UNION ALL BY NAME
     SELECT 1 AS part, c.ai AS position, c.ai AS src, c.plan_key AS key, c.action, c.cause, bucket(c.cause) AS bucket,
@@ -181,7 +188,7 @@ _PLAN_ROWS = f"""
                AS currency,
            shown_customer(c.vendor_customer_name, c.vendor_customer_id) AS customer,
            shown_product(c.product_description, NULL, NULL, c.catalog_identifier) AS product,
-           shown_agreement(c.agreement_name, c.agreement_id) AS agreement
+           shown_agreement(c.agreement_name, c.agreement_id) AS agreement, FALSE AS correction
     FROM cancel_rows c LEFT JOIN agreements ca ON ca.agreement_id = c.agreement_id)"""
 
 #: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
@@ -192,7 +199,9 @@ _TEXT_ROWS = """
            t.d_product, t.cw_product, t.overrides_manual_edit, t.updated_by, t.last_updated, m.dup_key, m.keyed,
            m.n_free, CAST(g.period_start AS VARCHAR) AS period_start, CAST(g.period_end AS VARCHAR) AS period_end,
            NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced, b.agreement_currency, l.exchange_rate,
-           l.pricing_currency, g.other_currency
+           l.pricing_currency, g.other_currency, t.correction_key, t.correction_quantity,
+           t.correction_price, t.corrects_dollars, CAST(t.invoice_date AS VARCHAR) AS invoice_date,
+           t.price_value, t.margin_threshold, t.after_price, t.after_cost
     FROM rest r JOIN groups g ON r.part = 0 AND g.gi = r.src JOIN targets t USING (gi) JOIN matched m USING (gi)
     JOIN blocked b USING (gi) JOIN lines_in l ON l.li = g.gi
     UNION ALL BY NAME
@@ -209,7 +218,10 @@ _TEXT_FIELDS = (
     "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date", "flags", "write_price", "write_cost",
     "target_eff", "target_can", "line_key", "d_qty", "d_price", "d_cost", "d_dates", "d_key", "d_product", "cw_product",
     "overrides_manual_edit", "updated_by", "last_updated", "dup_key", "keyed", "n_free", "period_start", "period_end",
-    "end_on", "invoiced", "currency", "agreement_currency", "exchange_rate", "pricing_currency", "other_currency")
+    "end_on", "invoiced", "key", "currency", "agreement_currency", "exchange_rate", "pricing_currency",
+    "other_currency", "effective_date", "cancelled_date", "new_unit_cost", "override_reason",
+    "correction", "correction_key", "correction_quantity", "correction_price", "corrects_dollars", "invoice_date",
+    "price_rule", "price_value", "margin_threshold", "margin_pct_before", "margin_pct_after", "after_price", "after_cost")
 
 #: plan row columns holding a document (Python objects in :attr:`Plan.documents`, not in :attr:`Plan.table`)
 DOCUMENTS = ("writes", "request")
@@ -320,7 +332,7 @@ def _rows(run: Run) -> tuple[pa.Table, dict[str, list]]:
                   for name in _TEXT_FIELDS]
         texts = []
         for i, part, values in zip(rest.column("n").to_pylist(), rest.column("part").to_pylist(), zip(*fields)):
-            r = dict(zip(_TEXT_FIELDS, values))
+            r = dict(zip(_TEXT_FIELDS, values), newest_pushed_month=ctx.newest_pushed_month)
             a = r["action"]
             if part == 1:
                 texts.append(reasons.ended(r, run.month))
@@ -328,6 +340,10 @@ def _rows(run: Run) -> tuple[pa.Table, dict[str, list]]:
                     writes[i], request[i] = requests.end(r)
             elif a == "blocked":
                 texts.append(reasons.blocked(r, run.month, ctx.vendor_name or ctx.vendor))
+            elif r["correction"]:  # a past month's confirmed correction line (rules/invoiced.py)
+                texts.append(reasons.correction(r, run.month))
+                if a == "create":
+                    writes[i], request[i] = requests.correction(r, ctx)
             elif a == "in_sync" and r["charge_type"] != "credit":  # a quantity with an exponent
                 texts.append(reasons.in_sync(r["customer"], r["product"], r["agreement"],
                                              reasons.quantity(r["vendor_quantity"])))

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from billbridge.model import DEFAULT_MARGIN_THRESHOLD
 
 __all__ = ["Mappings", "Context", "SnapshotFrames", "SnapshotTables", "snapshot_frames", "cw_date"]
 
@@ -30,7 +33,9 @@ class Mappings:
         agreements  vendor_customer_id, subscription_id (None = every subscription of the customer),
                     agreement_id, sync_mode (standing|monthly), period_rule (advance|arrears, Rule 1.6)
         products    sku, term (None = any), billing_frequency (None = any), catalog_item_id,
-                    own_cost (bool), own_price (bool), quantity_basis (text)
+                    own_cost (bool), own_price (bool), quantity_basis (text), price_rule
+                    (:data:`billbridge.model.PRICE_RULES`), price_value (Decimal: the fixed price or the
+                    markup percent), margin_threshold (Decimal percent; None = the global default)
         rules       vendor_customer_id, sku (None = every product of the customer),
                     rule (do_not_sync | fixed_quantity | cap), value (Decimal; None for do_not_sync)
     """
@@ -39,7 +44,8 @@ class Mappings:
     agreements: pd.DataFrame = field(default_factory=lambda: _empty(
         ["vendor_customer_id", "subscription_id", "agreement_id", "sync_mode", "period_rule"]))
     products: pd.DataFrame = field(default_factory=lambda: _empty(
-        ["sku", "term", "billing_frequency", "catalog_item_id", "own_cost", "own_price", "quantity_basis"]))
+        ["sku", "term", "billing_frequency", "catalog_item_id", "own_cost", "own_price", "quantity_basis", "price_rule",
+         "price_value", "margin_threshold"]))
     rules: pd.DataFrame = field(default_factory=lambda: _empty(["vendor_customer_id", "sku", "rule", "value"]))
 
 
@@ -60,6 +66,14 @@ class Context:
     bill_customer: str = "Billable"
     #: the vendor's display name for reasons (e.g. "Demo Cloud"); defaults to ``vendor``
     vendor_name: str | None = None
+    #: the newest billing month billbridge pushed (:func:`billbridge.store.newest_pushed_month`): a standing line
+    #: holds its values, so a plan for an earlier month never writes to it (rules/invoiced.py)
+    newest_pushed_month: str | None = None
+    #: the operator's reasons for overriding plan rows (plan key -> reason; billbridge.store.month_overrides);
+    #: keys here are overridden too. An ``already_invoiced`` row is written only with a reason.
+    override_reasons: Mapping[str, str] = field(default_factory=dict)
+    #: the margin threshold (percent of the price) of a product mapping without one (rules/margin.py)
+    margin_threshold: Decimal = DEFAULT_MARGIN_THRESHOLD
 
 
 @dataclass

@@ -19,11 +19,13 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from billbridge.bdom import addition_dates
 from billbridge.model import CAUSES
-from billbridge.money import format_money
+from billbridge.money import extended, format_money
 
 __all__ = ["MACROS", "IN_SYNC", "quantity", "money", "in_sync", "in_sync_sql", "shown_customer_sql",
-           "shown_product_sql", "shown_agreement_sql", "shown_quantity_sql", "changed", "blocked", "ended"]
+           "shown_product_sql", "shown_agreement_sql", "shown_quantity_sql", "changed", "blocked", "ended", "month_name",
+           "correction", "correction_text"]
 
 #: the reason of a row ConnectWise already bills as the vendor does (the one template of it)
 IN_SYNC = ("{customer}", ": ", "{product}", " on ", "{agreement}", " is ", "{quantity}",
@@ -100,6 +102,48 @@ def in_sync(cust: str, prod: str, agr: str, qty: str) -> str:
     return "".join(IN_SYNC).format(customer=cust, product=prod, agreement=agr, quantity=qty)
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def month_name(month: str | None) -> str:
+    """``2026-12`` -> ``December 2026`` (a month as a person reads it)."""
+    if not month:
+        return "a later month"
+    return f"{_MONTHS[int(str(month)[5:7]) - 1]} {str(month)[:4]}"
+
+
+def correction_text(r: Mapping[str, Any]) -> str:
+    """The correction line a past month's row takes, in words: ``2 x $25.00 = $50.00`` (the seats that differ
+    at the month's price) or ``one line of $24.00`` (a price or cost difference in dollars)."""
+    q, price, cur = r.get("correction_quantity"), r.get("correction_price"), r.get("currency") or "USD"
+    if q is None or price is None:
+        return "no dollar difference"
+    if r.get("corrects_dollars"):
+        return f"one line of {format_money(price, cur)}"
+    return f"{quantity(q)} x {format_money(price, cur)} = {format_money(extended(q, price, cur), cur)}"
+
+
+def _dated(month: str) -> str:
+    first, last = addition_dates(month)
+    return f"dated {first} to {last}"
+
+
+def correction(r: Mapping[str, Any], month: str) -> str:
+    """The reason of a confirmed past month's correction row (to add, or already on ConnectWise)."""
+    c, p, g = r["customer"], r["product"], r["agreement"]
+    what = f"the correction line for {month_name(month)} ({correction_text(r)} for {p})"
+    if r["action"] == "in_sync":
+        return f"{c}: {what} is on {g}; the standing line keeps {quantity(r['cw_quantity'])} as billbridge pushed it."
+    text = (f"{c}: {month_name(month)} needed {quantity(r['vendor_quantity'])} x {p}, but the standing line on {g} "
+            f"holds {month_name(r.get('newest_pushed_month'))}'s {quantity(r['cw_quantity'])}: add {what}, "
+            f"{_dated(month)}; the standing line stays as it is.")
+    if r.get("override_reason") and "overrides_invoiced" in r["flags"]:
+        text += (f" ConnectWise already invoiced {month_name(month)}: it is written anyway, as you allowed "
+                 f"(reason: {r['override_reason']}).")
+    return text
+
+
 def changed(r: Mapping[str, Any], month: str) -> str:
     """The reason of a credit, a create or an update."""
     c, p, g = r["customer"], r["product"], r["agreement"]
@@ -116,12 +160,13 @@ def changed(r: Mapping[str, Any], month: str) -> str:
         what = "one-time charge" if r["charge_type"] == "one_time" else (
             "line for this month" if r["sync_mode"] == "monthly" else "line for it")
         price = money(r["new_unit_price"], cur) if r["new_unit_price"] is not None else "the catalog price"
-        return f"{c}: the vendor bills {q} x {p} but {g} has no {what}: add {q} at {price} from {r['target_eff']}."
+        return (f"{c}: the vendor bills {q} x {p} but {g} has no {what}: add {q} at {price} from {r['target_eff']}."
+                + _invoiced_note(r, month))
     parts = []
     if r["d_qty"]:
         parts.append(f"quantity {quantity(r['cw_quantity'])} -> {q}")
     if r["d_price"]:
-        parts.append(f"price {money(r['cw_unit_price'], cur)} -> {money(r['vendor_unit_price'], cur)}")
+        parts.append(f"price {money(r['cw_unit_price'], cur)} -> {money(r['new_unit_price'], cur)}" + _rule_words(r))
     if r["d_cost"]:
         parts.append(f"cost {money(r['cw_unit_cost'], cur)} -> {money(r['vendor_unit_cost'], cur)}")
     if r["d_dates"]:
@@ -135,7 +180,45 @@ def changed(r: Mapping[str, Any], month: str) -> str:
         note = " Careful: an annual-term seat decrease is usually not refunded by the vendor."
     if r["overrides_manual_edit"]:
         note += f" Overwrites {r['updated_by'] or 'someone'}'s manual change (you allowed it)."
+    note += _margin_note(r)
+    note += _invoiced_note(r, month)
     return f"{c}: {p} on {g} differs from the vendor: " + ", ".join(parts) + "." + note
+
+
+def _pct(d: Any) -> str:
+    return "-" if d is None else f"{Decimal(d):.2f}%"
+
+
+def _rule_words(r: Mapping[str, Any]) -> str:
+    """How the price rule of the product mapping set the new price (empty for the vendor's own price)."""
+    rule = r.get("price_rule")
+    if rule == "markup" and r.get("price_value") is not None:
+        return f" ({quantity(Decimal(r['price_value']))}% markup on the vendor's cost {money(r['vendor_unit_cost'], r.get('currency'))})"
+    if rule == "fixed":
+        return " (the product's fixed price)"
+    return ""
+
+
+def _margin_note(r: Mapping[str, Any]) -> str:
+    """The margin before and after a price or cost change, and a margin below the threshold."""
+    flags = r["flags"]
+    note = ""
+    if (r["d_price"] or r["d_cost"]) and r.get("margin_pct_after") is not None:
+        note = f" Margin {_pct(r.get('margin_pct_before'))} -> {_pct(r['margin_pct_after'])}"
+        note += " (the cost changes, the customer's price does not)." if "cost_only_change" in flags else "."
+    if "low_margin" in flags:
+        note += (f" The margin {_pct(r.get('margin_pct_after'))} is below the {_pct(r.get('margin_threshold'))} "
+                 f"threshold.")
+    if "overrides_negative_margin" in flags:
+        note += f" Bills less than it costs ({money(r['new_unit_price'], r.get('currency'))} for a cost of {money(r.get('new_unit_cost'), r.get('currency'))}): you allowed it."
+    return note
+
+
+def _invoiced_note(r: Mapping[str, Any], month: str) -> str:
+    if "overrides_invoiced" not in r["flags"]:
+        return ""
+    return (f" ConnectWise already invoiced {month_name(month)}: written anyway, as you allowed "
+            f"(reason: {r.get('override_reason') or '-'}).")
 
 
 def _sku(r: Mapping[str, Any], *details: Any) -> str:
@@ -190,6 +273,30 @@ def blocked(r: Mapping[str, Any], month: str, vendor_name: str) -> str:
         return (f"{who} changed {prod} on {agr} for {cust} by hand on {when} (ConnectWise has "
                 f"{quantity(r['cw_quantity'])} at {money(r['cw_unit_price'], r.get('currency'))}, the vendor bills {vq}): "
                 f"billbridge leaves it alone unless you override.")
+    if cause == "past_month":
+        newer = month_name(r.get("newest_pushed_month"))
+        if r.get("cw_addition_id") is not None:
+            held = (f"the standing line for {prod} on {agr} holds {newer}'s {quantity(r['cw_quantity'])} at "
+                    f"{money(r['cw_unit_price'], r.get('currency'))}")
+        else:
+            held = f"{agr} has no standing line for {prod}, and adding one would change {newer}"
+        text = (f"billbridge already pushed {newer}: {held}, so the {month_name(month)} plan leaves it alone. "
+                f"{month_name(month)} needed {vq} for {cust}")
+        if r.get("correction_quantity") is None or not _nonzero(r):
+            return text + ": nothing to correct in dollars."
+        return (text + f": a correction line of {correction_text(r)}, {_dated(month)}, makes up the difference. "
+                f"Confirm it with 'billbridge override {month} {r['key']}'.")
+    if cause == "already_invoiced":
+        inv = f"ConnectWise already invoiced {agr} for {month_name(month)} (invoice dated {r.get('invoice_date') or '?'})"
+        what = (f"the correction line of {correction_text(r)} for {prod}" if r.get("correction")
+                else f"this {month_name(month)} line ({vq} x {prod} for {cust})")
+        return (f"{inv}: {what} would fall in an invoiced month, which billbridge does not rewrite. To write it "
+                f"anyway (e.g. after deleting that invoice to run it again), override with a reason the journal "
+                f"keeps: 'billbridge override {month} {r['key']} --reason TEXT'.")
+    if cause == "negative_margin":
+        return (f"{cust}: {prod} on {agr} would bill {money(r.get('after_price'), r.get('currency'))} a unit for a cost of "
+                f"{money(r.get('after_cost'), r.get('currency'))}{_rule_words(r)}, below cost (margin {_pct(r.get('margin_pct_after'))}): "
+                f"billbridge does not write it unless you override ('billbridge override {month} {r['key']}').")
     if cause == "excluded_by_rule":
         return f"{cust} is set to 'do not sync': {prod} ({vq}) is left out on purpose."
     if cause == "out_of_period":
@@ -230,6 +337,11 @@ def ended(r: Mapping[str, Any], month: str) -> str:
     if cause == "manually_edited":
         return (f"The vendor no longer bills {prod} for {cust}, but {r['updated_by'] or 'someone'} changed that line on "
                 f"{agr} by hand on {str(r['last_updated'] or '')[:10]}: billbridge leaves it alone unless you override.")
+    if cause == "past_month":
+        newer = month_name(r.get("newest_pushed_month"))
+        return (f"The vendor no longer billed {prod} for {cust} in {month_name(month)}, but billbridge already pushed "
+                f"{newer}, whose values the line on {agr} holds: the {month_name(month)} plan does not end it "
+                f"({newer}'s plan decides).")
     if cause:
         return f"The vendor no longer bills {prod} for {cust}, but {agr} is {cause.split('_')[1]}: nothing to end there."
     if r["action"] == "in_sync":
@@ -237,3 +349,10 @@ def ended(r: Mapping[str, Any], month: str) -> str:
     why = f"the agreement was already invoiced for {month}" if r["invoiced"] else f"the last invoiced month is before {month}"
     return (f"{cust}: the vendor no longer bills {prod} ({quantity(r['cw_quantity'])} on {agr}): end the line on "
             f"{r['end_on']} ({why}); the line is kept for history, not deleted.")
+
+
+def _nonzero(r: Mapping[str, Any]) -> bool:
+    try:
+        return Decimal(r["correction_quantity"]) * Decimal(r["correction_price"]) != 0
+    except (TypeError, ArithmeticError):
+        return False

@@ -13,7 +13,7 @@ from typing import Any
 
 from billbridge.plan.inputs import Context, cw_date
 
-__all__ = ["number", "create", "update", "end"]
+__all__ = ["number", "create", "update", "end", "correction"]
 
 _BASE = "/finance/agreements"
 
@@ -35,9 +35,9 @@ def create(r: Mapping[str, Any], ctx: Context) -> tuple[list[dict[str, Any]], di
     body: dict[str, Any] = {"product": product, "billCustomer": ctx.bill_customer, "quantity": number(r["new_quantity"])}
     diff = [{"field": "product", "from": None, "to": {"id": r["catalog_item_id"]}},
             {"field": "quantity", "from": None, "to": r["new_quantity"]}]
-    if r["write_price"] and r["vendor_unit_price"] is not None:
-        body["unitPrice"] = number(r["vendor_unit_price"])
-        diff.append({"field": "unitPrice", "from": None, "to": r["vendor_unit_price"]})
+    if r["write_price"] and r["new_unit_price"] is not None:  # the price rule's price (rules/margin.py)
+        body["unitPrice"] = number(r["new_unit_price"])
+        diff.append({"field": "unitPrice", "from": None, "to": r["new_unit_price"]})
     if r["write_cost"]:
         body["unitCost"] = number(r["vendor_unit_cost"])
         diff.append({"field": "unitCost", "from": None, "to": r["vendor_unit_cost"]})
@@ -48,6 +48,25 @@ def create(r: Mapping[str, Any], ctx: Context) -> tuple[list[dict[str, Any]], di
         diff.append({"field": "cancelledDate", "from": None, "to": r["target_can"]})
     body["customFields"] = [_key_field(ctx, r["line_key"])]
     diff.append({"field": f"customFields/{ctx.line_key_field}", "from": None, "to": r["line_key"]})
+    return diff, {"method": "POST", "path": f"{_BASE}/{r['agreement_id']}/additions", "body": body}
+
+
+def correction(r: Mapping[str, Any], ctx: Context) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """POST a past month's correction line (billing-rules section 9, Rule 6.6): the difference as a one-month
+    line dated the 1st to the last day of the month, keyed ``<line key>|<month>|correction``."""
+    body: dict[str, Any] = {"product": {"id": r["catalog_item_id"]}, "billCustomer": ctx.bill_customer,
+                            "quantity": number(r["new_quantity"])}
+    diff = [{"field": "product", "from": None, "to": {"id": r["catalog_item_id"]}},
+            {"field": "quantity", "from": None, "to": r["new_quantity"]}]
+    for name, value in (("unitPrice", r["new_unit_price"]), ("unitCost", r["new_unit_cost"])):
+        if value is not None:
+            body[name] = number(value)
+            diff.append({"field": name, "from": None, "to": value})
+    for name, value in (("effectiveDate", r["effective_date"]), ("cancelledDate", r["cancelled_date"])):
+        body[name] = cw_date(value)
+        diff.append({"field": name, "from": None, "to": value})
+    body["customFields"] = [_key_field(ctx, r["correction_key"])]
+    diff.append({"field": f"customFields/{ctx.line_key_field}", "from": None, "to": r["correction_key"]})
     return diff, {"method": "POST", "path": f"{_BASE}/{r['agreement_id']}/additions", "body": body}
 
 
@@ -65,7 +84,7 @@ def update(r: Mapping[str, Any], ctx: Context) -> tuple[list[dict[str, Any]], di
     if r["d_qty"]:
         replace("quantity", r["cw_quantity"], r["vendor_quantity"], number(r["vendor_quantity"]))
     if r["d_price"]:
-        replace("unitPrice", r["cw_unit_price"], r["vendor_unit_price"], number(r["vendor_unit_price"]))
+        replace("unitPrice", r["cw_unit_price"], r["new_unit_price"], number(r["new_unit_price"]))
     if r["d_cost"]:
         replace("unitCost", r["cw_unit_cost"], r["vendor_unit_cost"], number(r["vendor_unit_cost"]))
     if r["d_dates"]:

@@ -169,19 +169,21 @@ def _position(n: int) -> pa.Array:
     return pa.array(np.arange(n, dtype=np.int64))
 
 
-#: vendor-line extra columns the reconciliation reads when a source gave them (text; null otherwise): the
-#: vendor's exchange rate and pricing currency, shown in a ``currency_mismatch`` reason (Rule 7.1), never applied
-SHOWN_LINE_EXTRAS = ("exchange_rate", "pricing_currency")
+#: the vendor's own fields the rules read beyond the canonical columns (text; null when a source has none):
+#: Microsoft's ChargeType (new / renew / addQuantity ...) dates a commitment term (rules/terms.py); the
+#: vendor's exchange rate and pricing currency are shown in a ``currency_mismatch`` reason (Rule 7.1), never
+#: applied
+LINE_EXTRAS = ("vendor_charge_type", "exchange_rate", "pricing_currency")
 
 
 def vendor_lines_table(vendor_lines: pd.DataFrame | pa.Table) -> pa.Table:
-    """The month's vendor lines (:data:`billbridge.model.VENDOR_LINE_COLUMNS` and :data:`SHOWN_LINE_EXTRAS`,
+    """The month's vendor lines (:data:`billbridge.model.VENDOR_LINE_COLUMNS` and :data:`LINE_EXTRAS`,
     missing ones null): a frame, or the Arrow table of stored lines (text values)."""
     if isinstance(vendor_lines, pa.Table):
         return _stored_lines(vendor_lines)
     df = vendor_lines
     cols: dict[str, pa.Array] = {"li": _position(len(df))}
-    for name in VENDOR_LINE_COLUMNS + SHOWN_LINE_EXTRAS:
+    for name in VENDOR_LINE_COLUMNS + LINE_EXTRAS:
         values = _column(df, name)
         if name == "line_no":
             cols[name] = ints(values)
@@ -268,7 +270,7 @@ def _stored_lines(stored: pa.Table) -> pa.Table:
     n = stored.num_rows
     names = set(stored.column_names)
     cols: dict[str, pa.Array] = {"li": _position(n)}
-    for name in VENDOR_LINE_COLUMNS + SHOWN_LINE_EXTRAS:
+    for name in VENDOR_LINE_COLUMNS + LINE_EXTRAS:
         if name not in names:
             cols[name] = pa.nulls(n, pa.int64() if name == "line_no" else pa.date32() if name in _DATES else pa.string())
         elif name == "line_no":
@@ -356,17 +358,21 @@ def mapping_tables(m: Mappings) -> dict[str, pa.Table]:
             "period_rule": "text"}, "agreement mappings", "ord"),
         "map_products": _frame_table(m.products, {
             "sku": "text", "term": "text", "billing_frequency": "text", "catalog_item_id": "id", "own_cost": "bool",
-            "own_price": "bool", "quantity_basis": "text"}, "product mappings", "ord"),
+            "own_price": "bool", "quantity_basis": "text", "price_rule": "text", "price_value": "money",
+            "margin_threshold": "money"}, "product mappings", "ord"),
         "map_rules": _frame_table(m.rules, {"vendor_customer_id": "text", "sku": "text", "rule": "text",
                                             "value": "money"}, "rules", "ord"),
     }
 
 
 def context_tables(ctx: Context) -> dict[str, pa.Table]:
-    """``journal`` (billbridge's confirmed writes) and ``overrides`` (plan keys the operator allowed
-    to overwrite a manual edit)."""
+    """``journal`` (billbridge's confirmed writes) and ``overrides`` (plan keys the operator overrode, with
+    the reason when one was given: ``key``, ``reason``)."""
     journal = ctx.journal if ctx.journal is not None else pd.DataFrame(columns=["key", "addition_id", "written_at"])
+    reasons = {k: (str(v).strip() or None) if v is not None else None for k, v in (ctx.override_reasons or {}).items()}
+    keys = sorted(set(ctx.overrides) | set(reasons))
     return {
         "journal": _frame_table(journal, {"key": "text", "addition_id": "id", "written_at": "stamp"}, "journal", "ord"),
-        "overrides": pa.table({"key": pa.array(sorted(ctx.overrides), type=pa.string())}),
+        "overrides": pa.table({"key": pa.array(keys, type=pa.string()),
+                               "reason": pa.array([reasons.get(k) for k in keys], type=pa.string())}),
     }

@@ -47,6 +47,8 @@ CAUSE_ORDER = ("agreement_cancelled(a.status, a.cancelled)",
                "agreement_expired(a.status, a.end_date, a.no_end, month_start())",
                "excluded_by_rule(k.vendor_customer_id IN (SELECT vendor_customer_id FROM map_rules "
                "WHERE rule = 'do_not_sync' AND sku IS NULL))",
+               # a standing line holds a newer pushed month's values: a past month never ends it (rules/invoiced.py)
+               "past_month(is_past_month() AND k.month IS NULL, FALSE)",
                "manually_edited(TRUE, x.edited_by_hand, x.overridden)")
 
 
@@ -58,6 +60,9 @@ def apply(run: "Run") -> None:
         SELECT a.* FROM additions a
         WHERE a.ours
           AND NOT EXISTS (SELECT 1 FROM produced p WHERE p.agreement_id = a.agreement_id AND p.line_key = a.key)
+          -- a past month's correction line (rules/invoiced.py) is never ended
+          AND NOT coalesce(ends_with(a.key, '|correction'), FALSE)
+          AND a.key NOT IN (SELECT correction_key FROM correction_keys WHERE correction_key IS NOT NULL)
           AND (NOT EXISTS (SELECT 1 FROM planned t WHERE t.line_key = a.key)
                OR EXISTS (SELECT 1 FROM writable w WHERE w.line_key = a.key))
           -- the month a key names ('...|2026-10', '...|2026-10|credit'): only this month's lines end here

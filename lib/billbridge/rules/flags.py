@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from billbridge import bdom
 from billbridge.model import FLAGS
-from billbridge.rules import cancels
+from billbridge.rules import cancels, invoiced, margin, terms
 
 if TYPE_CHECKING:
     from billbridge.plan.engine import Run
@@ -55,6 +55,8 @@ _VENDOR_FLAG_SQL = {
     "credit": "g.charge_type = 'credit'", "usage_in_arrears": "g.charge_type = 'usage'",
     "adopts_existing_line": "m.adopts_existing_line", "agreement_company_mismatch": "b.agreement_company_mismatch",
     "no_vendor_price": "t.no_vendor_price",
+    # issue 12: decided in rules/invoiced.py, rules/margin.py, rules/terms.py (each file's FLAG_SQL)
+    **invoiced.FLAG_SQL, **margin.FLAG_SQL, **terms.FLAG_SQL,
 }
 #: the tables a vendor row's flags read, joined to ``groups g`` (and those of a cancel row: ``cancel_rows``)
 VENDOR_ROW_TABLES = """JOIN blocked b USING (gi) JOIN matched m USING (gi) JOIN targets t USING (gi)

@@ -41,7 +41,7 @@ FIRST = ("line_key", "credit_for", "vendor_customer_id", "vendor_customer_name",
          "sku", "product_name", "charge_type", "term", "billing_frequency", "currency", "places", "company_id",
          "agreement_id",
          "sync_mode", "period_rule", "catalog_item_id", "own_cost", "own_price", "quantity_basis", "do_not_sync",
-         "fixed_quantity", "cap", "in_period")
+         "fixed_quantity", "cap", "in_period", "price_rule", "price_value", "margin_threshold")
 
 
 def combine(quantities: list[Decimal], costs: list[Decimal | None], prices: list[Decimal | None],

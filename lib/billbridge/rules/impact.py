@@ -36,5 +36,6 @@ CREATE MACRO margin_impact(action, new_q, new_price, new_cost, cw_q, cw_price, c
 COLUMNS = """price_impact(t.action, t.new_quantity, t.new_unit_price, t.cw_quantity, t.cw_unit_price, g.places)
                  AS price_impact,
              margin_impact(t.action, t.new_quantity, t.new_unit_price, t.new_unit_cost, t.cw_quantity, t.cw_unit_price,
-                           t.cw_unit_cost, g.places) AS margin_impact"""
+                           t.cw_unit_cost, g.places) AS margin_impact,
+             NULL::VARCHAR AS impact_by_cause"""
 

@@ -11,7 +11,8 @@ Rules implemented (billing-rules.md):
   ``period_rule``, and the ``sync_mode`` (standing line or one line per month, Rule 5.2). A mapping for one
   subscription wins over the customer's mapping.
 - **Rule 7.3** "Decide per mapping which fields the app owns: quantity, cost, price": ``own_cost`` /
-  ``own_price`` come from the product mapping.
+  ``own_price`` come from the product mapping, and so do its price rule (``price_rule``, ``price_value``) and
+  margin threshold (``margin_threshold``), which :mod:`~billbridge.rules.margin` applies.
 - **Rule 3.5** "Prepaid vs pay-as-you-go ... skip prepaid ones": the per-customer rules ``do_not_sync``,
   ``fixed_quantity`` and ``cap`` (for one SKU, else for every product of the customer) come along.
 
@@ -44,6 +45,12 @@ def _rule(rule: str) -> str:
                                 QUALIFY row_number() OVER (PARTITION BY vendor_customer_id ORDER BY ord) = 1)"""
 
 
+def _picked(col: str) -> str:
+    """SQL: ``col`` of the product mapping a line takes (exact, else per term, else any term)."""
+    return (f"CASE WHEN p1.catalog_item_id IS NOT NULL THEN p1.{col} WHEN p2.catalog_item_id IS NOT NULL THEN p2.{col} "
+            f"ELSE p3.{col} END AS {col}")
+
+
 def apply(run: "Run") -> None:
     run.create("mapped", f"""
         WITH company AS (
@@ -61,7 +68,8 @@ def apply(run: "Run") -> None:
             QUALIFY row_number() OVER (PARTITION BY vendor_customer_id ORDER BY ord) = 1),
         product AS (
             SELECT * REPLACE (coalesce(own_cost, {_D["own_cost"]}) AS own_cost,
-                              coalesce(own_price, {_D["own_price"]}) AS own_price)
+                              coalesce(own_price, {_D["own_price"]}) AS own_price,
+                              coalesce(nullif(price_rule, ''), {_D["price_rule"]}) AS price_rule)
             FROM map_products WHERE catalog_item_id IS NOT NULL),
         product_exact AS (
             SELECT * FROM product WHERE term IS NOT NULL AND billing_frequency IS NOT NULL
@@ -87,6 +95,7 @@ def apply(run: "Run") -> None:
                CASE WHEN p1.catalog_item_id IS NOT NULL THEN p1.quantity_basis
                     WHEN p2.catalog_item_id IS NOT NULL THEN p2.quantity_basis ELSE p3.quantity_basis END
                    AS quantity_basis,
+               {_picked("price_rule")}, {_picked("price_value")}, {_picked("margin_threshold")},
                (r1.vendor_customer_id IS NOT NULL OR r2.vendor_customer_id IS NOT NULL) AS do_not_sync,
                coalesce(f1.value, f2.value) AS fixed_quantity,
                coalesce(k1.value, k2.value) AS cap

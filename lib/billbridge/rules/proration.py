@@ -56,7 +56,8 @@ def apply(run: "Run") -> None:
                (SELECT list([s.quantity, s.unit_price] ORDER BY s.li) FROM line_keys k JOIN signed s USING (li)
                 WHERE k.key = g.key)
         FROM targets t JOIN groups g USING (gi) JOIN blocked b USING (gi)
-        WHERE t.action = 'create' AND t.target_eff > month_start()""")
+        WHERE t.action = 'create' AND t.target_eff > month_start()
+          AND NOT t.correction  -- a past month's correction line runs the whole month (rules/invoiced.py)""")
     out: dict[str, list] = {"gi": [], "cw_proration": [], "vendor_proration": [], "prorated_by_connectwise": []}
     for gi, eff, unit, qty, cur, prorate, vendor_prorated, amount, start, end, charged in rows:
         out["gi"].append(gi)

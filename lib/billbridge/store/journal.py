@@ -77,14 +77,16 @@ def push_run_by_token(store: Store, token: str) -> dict[str, Any] | None:
 
 
 def journal_intent(store: Store, *, run_id: int, key: str, operator: str | None, attempt: int, method: str,
-                   path: str, body: Any, before: Any = None, addition_id: int | None = None, note: str | None = None) -> int:
-    """Record a write BEFORE it is sent (status ``intent``); returns the journal entry id."""
+                   path: str, body: Any, before: Any = None, addition_id: int | None = None, note: str | None = None,
+                   override_reason: str | None = None) -> int:
+    """Record a write BEFORE it is sent (status ``intent``); returns the journal entry id. ``override_reason``:
+    the operator's reason when the write is made under an override (an invoiced month, a manual edit ...)."""
     with store.atomic():
         cur = store.conn.execute(
             "INSERT INTO push_journal (run_id, key, operator, attempt, method, path, body, status, before, addition_id, "
-            "started_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)",
+            "started_at, note, override_reason) VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?, ?)",
             (run_id, key, operator, attempt, method, path, _push_json(body), _push_json(before), addition_id, utcnow(),
-             note))
+             note, override_reason))
     return int(cur.lastrowid)
 
 
@@ -149,6 +151,23 @@ def last_write_at(store: Store) -> str | None:
     rows = list(store.db.query(
         "SELECT MAX(COALESCE(finished_at, started_at)) AS t FROM push_runs WHERE writes > 0 AND dry_run = 0"))
     return rows[0]["t"] if rows else None
+
+
+def newest_pushed_month(store: Store) -> str | None:
+    """The newest billing month billbridge pushed to ConnectWise (a push or retry run, not a dry run, that made
+    at least one write), or None: a standing line holds that month's values (billing-rules section 9, "Rule 6.6
+    for standing lines")."""
+    row = store.conn.execute("SELECT MAX(month) FROM push_runs WHERE kind IN ('push', 'retry') AND dry_run = 0 "
+                             "AND writes > 0 AND month IS NOT NULL").fetchone()
+    return row[0] if row else None
+
+
+def pushes_after(store: Store, month: str, since: str) -> list[dict[str, Any]]:
+    """Push runs for a month later than ``month`` that wrote to ConnectWise after ``since`` (a UTC ISO
+    timestamp): what makes an older month's plan out of date."""
+    return [dict(r) for r in store.db.query(
+        "SELECT id, month, finished_at FROM push_runs WHERE kind IN ('push', 'retry') AND dry_run = 0 AND writes > 0 "
+        "AND month > ? AND COALESCE(finished_at, started_at) >= ? ORDER BY id", [month, since])]
 
 
 def list_push_runs(store: Store, month: str | None = None, limit: int | None = None) -> pd.DataFrame:

@@ -28,9 +28,15 @@ MAPPING_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "company": ("map_companies", ("vendor_customer_id",), ("vendor_customer_name", "company_id")),
     "agreement": ("map_agreements", ("vendor_customer_id", "subscription_id"), ("agreement_id", "sync_mode", "period_rule")),
     "product": ("map_products", ("sku", "term", "billing_frequency"),
-                ("product_name", "catalog_item_id", "own_cost", "own_price", "quantity_basis")),
+                ("product_name", "catalog_item_id", "own_cost", "own_price", "quantity_basis", "price_rule",
+                 "price_value", "margin_threshold")),
     "rule": ("map_rules", ("vendor_customer_id", "sku", "rule"), ("value",)),
 }
+#: mapping values holding an exact decimal (read back as Decimal, None when blank)
+_DECIMAL_VALUES = {"value", "price_value", "margin_threshold"}
+#: the global defaults stored in ``settings`` (name -> what it means); each change is recorded in
+#: ``mapping_history`` (kind ``setting``), so a plan built before it is out of date
+SETTINGS = {"margin_threshold": "the margin threshold (percent of the price) of a product mapping without its own"}
 _OPTIONAL_KEYS = {"subscription_id", "term", "billing_frequency", "sku"}
 _INT_VALUES = {"company_id", "agreement_id", "catalog_item_id"}
 _BOOL_VALUES = {"own_cost", "own_price"}
@@ -153,8 +159,10 @@ def get_mappings(store: Store, kind: str, vendor: str | None = None) -> pd.DataF
             data[v] = [None if x is None else int(x) for x in data[v]]
         elif v in _BOOL_VALUES:
             data[v] = [True if x is None else bool(x) for x in data[v]]
-        elif v == "value":
+        elif v in _DECIMAL_VALUES:
             data[v] = [None if x in (None, "") else Decimal(x) for x in data[v]]
+        elif v == "price_rule":
+            data[v] = [MAPPING_DEFAULTS["price_rule"] if x in (None, "") else x for x in data[v]]
     # object columns: None stays None (pandas would turn it into NaN when inferring types)
     df = pd.DataFrame({c: pd.Series(data[c], dtype=object) for c in cols}, columns=cols)
     return df
@@ -199,3 +207,33 @@ def mappings_version(store: Store) -> int:
     row = store.conn.execute("SELECT MAX(id) FROM mapping_history").fetchone()
     return int(row[0] or 0)
 
+
+
+# ---- global defaults (issue 12) ------------------------------------------------------------------
+def get_setting(store: Store, name: str) -> Decimal | None:
+    """A global default of :data:`SETTINGS` (an exact decimal), or None when the operator stored none."""
+    row = store.conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+    return None if row is None or row[0] in (None, "") else Decimal(row[0])
+
+
+def set_setting(store: Store, name: str, value: Decimal | str | None, *, by: str | None = None,
+                source: str = "page") -> bool:
+    """Store a global default (None removes it), recorded in ``mapping_history`` (kind ``setting``) in the
+    same transaction; True when it changed."""
+    if name not in SETTINGS:
+        raise KeyError(name)
+    new = None if _blank(value) else format(Decimal(str(value)), "f")
+    old = store.conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+    old_v = old[0] if old else None
+    if old_v == new:
+        return False
+    by = by or operator_name()
+    now = utcnow()
+    with store.atomic():
+        store.db["settings"].upsert({"name": name, "value": new, "updated_at": now, "updated_by": by}, pk="name")
+        store.db["mapping_history"].insert({
+            "kind": "setting", "vendor": "", "key": json.dumps([name]), "change": "set" if new is not None else "delete",
+            "old": json.dumps({name: old_v}) if old_v is not None else None,
+            "new": json.dumps({name: new}) if new is not None else None,
+            "changed_at": now, "changed_by": by, "source": source})
+    return True

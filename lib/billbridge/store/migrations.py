@@ -620,6 +620,48 @@ def m011_derived_in_sync_reason(db: sqlite_utils.Database) -> None:
     ensure_plan_views(db)
 
 
+#: m012's new ``plan_rows`` columns (model.ROW_COLUMNS of issue 12), all TEXT, NULL when a row has none
+_M012_PLAN_ROW_COLUMNS = ("impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after", "price_rule",
+                          "term_start", "term_end", "term_source", "window_end", "commitment_at_risk")
+#: m012's new ``map_products`` columns (the price rule and the margin threshold of a product mapping)
+_M012_PRODUCT_COLUMNS = ("price_rule", "price_value", "margin_threshold")
+
+
+def m012_billing_guardrails(db: sqlite_utils.Database) -> None:
+    """Billing guardrails (issue 12). ``plan_rows`` gains the columns of a row's impact by cause (JSON text,
+    like ``writes``), the override reason it was written under, its margin before and after, the price rule
+    that set its price and its commitment term (start, end, where the dates came from, the cancellation
+    window, the dollars at risk); the views ``plan_lines`` / ``month_plan_lines`` follow the code
+    (:func:`refresh_derived_views`). ``map_products`` gains a price rule (``price_rule``, ``price_value``) and
+    a margin threshold per product mapping; ``settings`` holds the global defaults (the margin threshold),
+    each change recorded in ``mapping_history`` (kind ``setting``). ``plan_overrides`` keeps the operator's
+    overrides per month and plan key, with the reason, who and when (a removed one keeps its row:
+    ``removed_at``/``removed_by``); ``push_journal.override_reason`` keeps the reason on every write made
+    under an override."""
+    for c in _M012_PLAN_ROW_COLUMNS:
+        db.execute(f"ALTER TABLE plan_rows ADD COLUMN {c} TEXT")
+    for c in _M012_PRODUCT_COLUMNS:
+        db.execute(f"ALTER TABLE map_products ADD COLUMN {c} TEXT")
+    db.execute("""CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT
+    )""")
+    db.execute("""CREATE TABLE plan_overrides (
+        id INTEGER PRIMARY KEY,
+        billing_month TEXT NOT NULL,
+        key TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        removed_at TEXT,
+        removed_by TEXT
+    )""")
+    db.execute("CREATE INDEX plan_overrides_month ON plan_overrides (billing_month, key)")
+    db.execute("ALTER TABLE push_journal ADD COLUMN override_reason TEXT")
+
+
 def refresh_derived_views(db: sqlite_utils.Database, applied: list[Callable[[sqlite_utils.Database], None]]) -> None:
     """After the migrations: the views rendered from the code follow it (``plan_lines`` renders the
     in-sync template of :mod:`billbridge.plan.reasons`; when its words change, every stored plan reads
@@ -643,4 +685,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m009_import_withdrawal,
     m010_vendor_line_extras,
     m011_derived_in_sync_reason,
+    m012_billing_guardrails,
 ]

@@ -49,7 +49,8 @@ if TYPE_CHECKING:  # the store's type only: the concern modules never import db 
 
 __all__ = ["KEEP_UNPUSHED", "ACCOUNT_COLUMNS", "PRODUCT_COLUMNS", "ROW_FIELDS", "save_plan", "get_plan",
            "latest_plan_meta", "plan_rows", "plan_table", "plan_page", "plan_keys", "plan_facets", "prune_plans",
-           "add_creation_requests", "creation_requests", "set_creation_status"]
+           "add_creation_requests", "creation_requests", "set_creation_status", "set_override", "remove_override",
+           "month_overrides", "overrides_version"]
 
 #: plans no push used that are kept per month (the newest ones)
 KEEP_UNPUSHED = 5
@@ -67,12 +68,15 @@ ROW_FIELDS = (
     "cw_cancelled_date", "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
     "price_impact", "margin_impact", "cw_proration", "vendor_proration", "credit_for", "writes", "request",
     "lookup", "depends_on", "maps",
+    "impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after", "price_rule", "term_start",
+    "term_end", "term_source", "window_end", "commitment_at_risk",
 )
 _INTS = {"company_id", "agreement_id", "catalog_item_id", "cw_addition_id", "vendor_line_count"}
 _MONEY = set(MONEY_FIELDS)
-_DATES = {"cw_effective_date", "cw_cancelled_date", "effective_date", "cancelled_date"}
+_DATES = {"cw_effective_date", "cw_cancelled_date", "effective_date", "cancelled_date", "term_start", "term_end",
+          "window_end"}
 _LISTS = {"flags", "vendor_lines"}  # comma-separated in SQLite
-_JSON = {"writes", "request", "lookup", "depends_on", "maps"}
+_JSON = {"writes", "request", "lookup", "depends_on", "maps", "impact_by_cause"}
 _EMPTY_LIST_JSON = {"writes", "depends_on"}  # NULL reads back as []
 _KNOWN = set(ACCOUNT_COLUMNS) | set(PRODUCT_COLUMNS) | set(ROW_FIELDS)
 #: what a read returns, in order (the view's columns)
@@ -88,6 +92,8 @@ _VIEW_COLUMNS = (
     "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
     "writes", "request", "price_impact", "margin_impact",
     "cw_proration", "vendor_proration", "credit_for", "currency",
+    "impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after", "price_rule",
+    "term_start", "term_end", "term_source", "window_end", "commitment_at_risk",
     "target", "lookup", "depends_on", "maps",
 )
 _SELECT_VIEW = f"SELECT {', '.join(_VIEW_COLUMNS)}, extra FROM plan_lines"
@@ -597,3 +603,50 @@ def set_creation_status(store: Store, keys: list[str], status: str) -> int:
             n += store.conn.execute("UPDATE creation_requests SET status = ?, resolved_at = ? WHERE key = ?",
                                     (status, utcnow(), k)).rowcount
     return n
+
+
+# overrides (issue 12) --------------------------------------------------------------------------------
+def set_override(store: Store, billing_month: str, keys: Iterable[str], reason: str | None = None, *,
+                 by: str | None = None) -> int:
+    """Record the operator's override of plan rows of ``billing_month`` (their plan keys), with ``reason``
+    (kept with who and when; a key overridden again takes the new reason). The month's next plan writes
+    those rows (:data:`billbridge.model.OVERRIDE_CAUSES`); the push journal keeps the reason. Confirming a past
+    month's correction needs no reason; writing into a month ConnectWise already invoiced does
+    (:data:`billbridge.model.REASON_REQUIRED_CAUSES`): without one such a row stays blocked."""
+    reason = (reason or "").strip()
+    keys = list(dict.fromkeys(keys))
+    by = by or operator_name()
+    now = utcnow()
+    with store.atomic():
+        for k in keys:
+            store.conn.execute("UPDATE plan_overrides SET removed_at = ?, removed_by = ? WHERE billing_month = ? "
+                               "AND key = ? AND removed_at IS NULL", (now, by, billing_month, k))
+            store.conn.execute("INSERT INTO plan_overrides (billing_month, key, reason, created_at, created_by) "
+                               "VALUES (?, ?, ?, ?, ?)", (billing_month, k, reason, now, by))
+    return len(keys)
+
+
+def remove_override(store: Store, billing_month: str, keys: Iterable[str], *, by: str | None = None) -> int:
+    """Take overrides back (their rows stay, marked removed); returns how many were in effect."""
+    by = by or operator_name()
+    now = utcnow()
+    n = 0
+    with store.atomic():
+        for k in keys:
+            n += store.conn.execute("UPDATE plan_overrides SET removed_at = ?, removed_by = ? WHERE billing_month = ? "
+                                    "AND key = ? AND removed_at IS NULL", (now, by, billing_month, k)).rowcount
+    return n
+
+
+def month_overrides(store: Store, billing_month: str) -> dict[str, str]:
+    """The overrides in effect for ``billing_month``: plan key -> reason."""
+    return dict(store.conn.execute("SELECT key, reason FROM plan_overrides WHERE billing_month = ? AND removed_at IS "
+                                   "NULL ORDER BY id", (billing_month,)).fetchall())
+
+
+def overrides_version(store: Store, billing_month: str) -> int:
+    """A number that grows with every override of the month set or removed (what "the plan is out of date"
+    compares)."""
+    row = store.conn.execute("SELECT COUNT(*) + COALESCE(MAX(id), 0) + COUNT(removed_at) FROM plan_overrides "
+                             "WHERE billing_month = ?", (billing_month,)).fetchone()
+    return int(row[0] or 0)
