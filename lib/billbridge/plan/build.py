@@ -204,8 +204,15 @@ def _merge_summaries(summaries: list[Summary], month: str) -> Summary:
     status = next((x for x in ("changes", "blocked", "in_sync", "nothing_in_period") if x in statuses), "empty")
     cov = (total["dollars_reconciled"] / total["dollars_checked"]).quantize(Decimal("0.0001")) \
         if total["dollars_checked"] else Decimal(0)
+    impacts: dict[str, dict[str, Decimal]] = {}  # per currency: two vendors of one currency add, two currencies never
+    for s in summaries:
+        for cur, parts in s.impact_by_cause.items():
+            acc = impacts.setdefault(cur, dict.fromkeys(parts, Decimal(0)))
+            for cause, v in parts.items():
+                acc[cause] = acc.get(cause, Decimal(0)) + v
     return Summary(month=month, vendor=",".join(s.vendor for s in summaries), status=status,
-                   by_action=merge("by_action"), by_cause=merge("by_cause"), coverage=cov, **total)
+                   by_action=merge("by_action"), by_cause=merge("by_cause"), coverage=cov, **total,
+                   impact_by_cause=dict(sorted(impacts.items())))
 
 
 def _resolve_creations(store: st.Store, snapshot: dict[str, Any], pending: list[dict[str, Any]]

@@ -22,6 +22,7 @@ lists, ``request`` a dict or None, dates ISO ``YYYY-MM-DD``). The store writes `
 
 from __future__ import annotations
 
+import json
 import threading
 import warnings
 from collections.abc import Mapping
@@ -151,7 +152,7 @@ def _open(context: Context) -> Run:
 #: the plan rows in SQL (plan order: vendor rows, then the lines ended, by ``part``, ``position``), with the
 #: names a reason shows (``customer``, ``product``, ``agreement``) and the reason of a row simply in sync
 #: (NULL for the others)
-_PLAN_ROWS = f"""
+_PLAN_ROWS = impact.with_parts(f"""
     SELECT *, CASE WHEN part = 0 AND action = 'in_sync' AND charge_type <> 'credit'
                    THEN in_sync_reason(customer, product, agreement, vendor_quantity) END AS reason
     FROM (
@@ -187,7 +188,7 @@ _PLAN_ROWS = f"""
            shown_customer(c.vendor_customer_name, c.vendor_customer_id) AS customer,
            shown_product(c.product_description, NULL, NULL, c.catalog_identifier) AS product,
            shown_agreement(c.agreement_name, c.agreement_id) AS agreement
-    FROM cancel_rows c)"""
+    FROM cancel_rows c)""")
 
 #: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
 #: ``src``), in plan order: the rules' working columns behind each
@@ -220,6 +221,9 @@ DOCUMENTS = ("writes", "request")
 
 def _objects(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     """One Arrow column as the plan's Python values (Decimals for money, tuples for flags, None for null)."""
+    if name == "impact_by_cause":  # JSON text of money: a mapping of Decimals per row that changes
+        return np.array([None if t is None else {k: Decimal(v) for k, v in json.loads(t).items()}
+                         for t in column.to_pylist()], dtype=object)
     if name in MONEY_FIELDS or name == "flags":  # few distinct values: each converted once
         encoded = pc.dictionary_encode(column)
         if isinstance(encoded, pa.ChunkedArray):

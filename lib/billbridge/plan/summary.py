@@ -11,12 +11,13 @@ Sums are exact (SQL ``DECIMAL``) and carry the places of their terms (``0`` when
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from billbridge.errors import ConservationError
 from billbridge.model import BUCKETS, EXCLUDED_CAUSES
+from billbridge.rules.impact import totals as impact_totals
 from billbridge.rules.sql import literal
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class Summary:
     coverage: Decimal  # share of vendor dollars reconciled (0..1, 4 places)
     conserved: bool = True
     proration_source: str = "billbridge.bdom.expected_cw_proration"
+    #: the changed rows' price impact by cause, per currency: {currency: {cause: Decimal}} (rules/impact.py)
+    impact_by_cause: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,4 +138,5 @@ def summarise(run: "Run", table: str = "plan_rows") -> Summary:
         lines_blocked=per_bucket["blocked"][0], dollars_blocked=per_bucket["blocked"][1],
         lines_excluded=per_bucket["excluded"][0], dollars_excluded=per_bucket["excluded"][1],
         rows=n_rows, customers=int(customers), by_action=by_action, by_cause=by_cause,
-        price_impact=price, margin_impact=margin, requests=requests, coverage=coverage)
+        price_impact=price, margin_impact=margin, requests=requests, coverage=coverage,
+        impact_by_cause=impact_totals(run, table))
