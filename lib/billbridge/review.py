@@ -427,6 +427,9 @@ class MonthReview:
     vendors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(VENDOR_COLUMNS)))
     #: the vendor the review is narrowed to (None: every vendor of the month)
     vendor: str | None = None
+    #: the meeting's questions answered (:mod:`billbridge.meeting`: the waterfall and the sections); None when the
+    #: review was made from review lines rather than plan rows
+    meeting: Any = None
 
     @property
     def currencies(self) -> list[str]:
@@ -495,7 +498,7 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
                  push_results: pd.DataFrame | None = None, invoiced_agreement_ids=frozenset(),
                  history: dict[str, pd.DataFrame] | None = None, margin_threshold: Decimal = Decimal("0.20"),
                  customer_change_threshold: Decimal = Decimal("0.25"), previous_basis: str | None = None,
-                 vendor: str | None = None) -> MonthReview:
+                 vendor: str | None = None, today=None) -> MonthReview:
     """The whole review of ``month`` from plain inputs (see the module docstring); ``plan_rows``
     may also be :func:`review_lines` already.
 
@@ -503,7 +506,8 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
     ``previous_lines`` (its vendor lines); ``previous_basis`` ("plan" | "vendor") says which one
     review lines passed as ``previous_rows`` came from (default: "plan"). ``history``: ``{month: plan
     rows or review lines}`` for the trend (this month is added). ``vendor``: only that vendor's lines
-    (this month, the previous one and the history alike)."""
+    (this month, the previous one and the history alike). ``meeting``: from plan rows, the meeting's waterfall
+    and sections (:func:`billbridge.meeting.meeting`; ``today`` dates the renewals)."""
     lines = _only(_ruled(plan_rows) if "cost" in plan_rows.columns else review_lines(plan_rows), vendor)
     basis = previous_basis or ("plan" if previous_rows is not None else ("vendor" if previous_lines is not None else None))
     if previous_rows is not None and "cost" in previous_rows.columns:
@@ -528,7 +532,17 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
         push_results=push_results if push_results is not None else pd.DataFrame(),
         trend=trend_frame({m: totals_by_currency(h) for m, h in hist.items()}),
         previous_basis=basis if prev is not None else None, vendors=by_vendor(lines), vendor=vendor,
+        meeting=None if "cost" in plan_rows.columns else _meeting(
+            plan_rows if vendor is None or "vendor" not in plan_rows.columns else plan_rows[plan_rows["vendor"] == vendor],
+            lines, month=month, previous_lines=prev if basis == "plan" else None, previous_month=previous_month,
+            today=today),
     )
+
+
+def _meeting(*args, **kwargs):
+    from billbridge.meeting import meeting
+
+    return meeting(*args, **kwargs)
 
 
 def _only(lines: pd.DataFrame, vendor: str | None) -> pd.DataFrame:
