@@ -174,3 +174,25 @@ def test_the_demo_months_waterfall_starts_at_octobers_billed_total_and_ends_at_n
         assert s["end"] == rv.totals_for(cur).billed_price
         assert s["start"] + sum(v for k, v in s.items() if k not in ("start", "end")) == s["end"]
         assert s["quantity"] != 0
+
+
+def test_the_workbook_holds_the_waterfalls_and_every_section_with_its_dollars():
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(export.workbook_bytes(the_review())))
+    assert {"bridge", "meeting", "meeting rows"} <= set(wb.sheetnames)
+    bridge = list(wb["bridge"].iter_rows(min_row=2, values_only=True))
+    usd = [r for r in bridge if r[0] == "USD" and r[1] == "By cause"]
+    assert usd[0][2] == "2026-10 billed" and D(str(usd[0][3])) == D("810.00")
+    assert usd[-1][2] == "2026-11 billed" and D(str(usd[-1][3])) == D("970.00")
+    for cur, symbol in (("USD", '"$"'), ("EUR", '"€"')):  # each row's money in its own currency
+        first = next(i for i, r in enumerate(bridge) if r[0] == cur)
+        assert wb["bridge"].cell(2 + first, 4).number_format.startswith(symbol)
+    sections = list(wb["meeting"].iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in sections][:2] == ["What changed and why"] * 2  # one row per currency
+    changed_usd = next(r for r in sections if r[0] == "What changed and why" and r[3] == "USD")
+    assert D(str(changed_usd[2])) == D("150.00") and changed_usd[4] == 3 and "Reconcile" in changed_usd[5]
+    rows = list(wb["meeting rows"].iter_rows(min_row=2, values_only=True))
+    assert {r[7] for r in rows if r[0] == "What changed and why"} == {"a", "b", "c", "f"}

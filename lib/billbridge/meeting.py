@@ -293,6 +293,9 @@ def meeting(plan_rows: pd.DataFrame, lines: pd.DataFrame, *, month: str, previou
     if "target" in rows.columns:
         rows = rows[rows["target"].isna() | (rows["target"] == "addition")]
     rows = rows.reset_index(drop=True)
+    for col in ("currency", "vendor", "flags", "impact_by_cause", "price_impact", "cause"):  # rows built by hand
+        if col not in rows.columns:
+            rows = rows.assign(**{col: None})
     bridge, basis = _bridge(rows, lines, previous_lines, month, previous_month)
     by_key = {k: r for k, r in zip(lines["key"], lines.to_dict("records"))} if len(lines) else {}
     recs = rows.to_dict("records")
