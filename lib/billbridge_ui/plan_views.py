@@ -141,6 +141,7 @@ def _index(t: pd.DataFrame) -> pd.DataFrame:
         "customer": _coalesce(t, "vendor_customer_name", "company_name"),
         "product": _coalesce(t, "product_description", "product_name", "sku"),
         "target": t["target"] if "target" in t.columns else None,
+        "flags": t["flags"] if "flags" in t.columns else [()] * len(t),
     })
 
 
@@ -169,13 +170,15 @@ def plan_index(db_path: str, plan_id: int) -> pd.DataFrame:
 
 
 def vendor_rows(index: pd.DataFrame, vendor: str, *, actions=None, causes=None, customers=None,
-                products=None) -> list[str]:
+                products=None, flags=None) -> list[str]:
     """Keys of ``vendor``'s rows matching the grid's filters (those of :func:`billbridge.store.plan_page`),
     in plan order: the page's vendor filter (the store pages the whole plan)."""
     m = index["vendor"] == vendor
     for col, values in (("action", actions), ("cause", causes), ("customer", customers), ("product", products)):
         if values:
             m &= index[col].isin(values)
+    if flags:
+        m &= index["flags"].map(lambda fs: bool(set(fs or ()) & set(flags)))
     return index.loc[m, "key"].tolist()
 
 
