@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from decimal import Decimal as D
 from typing import Any
 
 import pandas as pd
@@ -233,6 +234,13 @@ def bridge_figure(meeting: Meeting, currency: str, kind: str = "cause"):
         connector={"line": {"color": "#95a5a6"}}, increasing={"marker": {"color": "#27ae60"}},
         decreasing={"marker": {"color": "#c0392b"}}, totals={"marker": {"color": "#2e86c1"}},
         hovertemplate="%{x}: %{text}<extra></extra>"))
+    levels, level = [], ZERO  # the waterfall's running levels: the axis frames them, not 0 (the steps stay readable)
+    for a, how in zip(s["amount"], s["measure"]):
+        level = a if how != "relative" else level + a
+        levels.append(level)
+    lo, hi = min(levels), max(levels)
+    pad = max((hi - lo) * D("0.6"), abs(hi) * D("0.02"), D(1))
+    fig.update_yaxes(range=[float(lo - pad), float(hi + pad)])
     words = "by cause" if kind == "cause" else "by vendor"
     fig.update_layout(title=f"From {s['label'].iloc[0]} to {s['label'].iloc[-1]}, {words} ({currency})",
                       yaxis_title=per_month_axis(currency), showlegend=False, height=420,
@@ -309,8 +317,8 @@ def meeting(plan_rows: pd.DataFrame, lines: pd.DataFrame, *, month: str, previou
         cur, flags, line = _cur(r.get("currency")), r["_flags"], r["_line"]
         if r.get("action") in CHANGED:
             impact = _d(r.get("price_impact")) or ZERO
-            changed.append((r, impact, f"{label(r['action'], 'action')}: {_parts_words(impact_parts(r.get('impact_by_cause')), cur)}"
-                            .rstrip(": ")))
+            why = _parts_words(impact_parts(r.get("impact_by_cause")), cur) or "the monthly price does not change"
+            changed.append((r, impact, f"{label(r['action'], 'action')}: {why}"))
         if "low_margin" in flags or r.get("cause") == "negative_margin":
             before, after = _pct(r.get("margin_pct_before")), _pct(r.get("margin_pct_after"))
             words = (f"margin {before} → {after}" if before and after else f"margin {after or before}"

@@ -68,6 +68,6 @@ def show_flag_filter(flags: list[str] | None) -> None:
 
     c = st.container(horizontal=True, vertical_alignment="center")
     c.caption(f"Only rows flagged {labels(flags)} (from a link).")
-    if c.button("Show rows with any flag", key="clear_flag_filter", icon=":material/filter_alt_off:"):
+    if c.button("Clear the flag filter", key="clear_flag_filter", icon=":material/filter_alt_off:"):
         st.session_state[FLAG_KEY] = None
         st.rerun()

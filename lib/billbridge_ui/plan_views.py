@@ -4,6 +4,7 @@ the library's (:func:`billbridge.plan.build.ensure_plan`)."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -229,6 +230,10 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
     m.metric("ConnectWise quantity", qty(row.get("cw_quantity")) or "-", width=METRIC)
     m.metric("Customer price impact", money(row.get("price_impact"), cur) or money(0, cur), width=METRIC)
     m.metric("Margin impact", money(row.get("margin_impact"), cur) or money(0, cur), width=METRIC)
+    parts = row.get("impact_by_cause") or {}
+    if any(Decimal(str(v)) for v in parts.values()):  # issue 12: the price impact by cause
+        st.caption("Price impact by cause: " + " · ".join(f"{label(c, 'impact')} {money(v, cur)}" for c, v in parts.items()
+                                                          if Decimal(str(v))))
     flags = row.get("flags") or []
     if flags:
         st.caption("Flags: " + md(labels(flags)))

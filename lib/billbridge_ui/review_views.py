@@ -27,9 +27,12 @@ def render_sections(m: mt.Meeting, month: str, vendor: str | None) -> None:
     """Every section: its question, its figure per currency, its rows, links to them."""
     for s in m.sections:
         st.subheader(s.title)
-        figure = ui.amounts(s.figures) if s.figures else ui.money(0)
         count = len(s.rows)
-        st.markdown(f"**{figure}** {s.figure_words} · {count} row{'s' if count != 1 else ''} · {s.question}")
+        if count:
+            st.markdown(f"**{ui.amounts(s.figures)}** {s.figure_words} · {count} row{'s' if count != 1 else ''} · "
+                        f"{s.question}")
+        else:
+            st.markdown(f"Nothing this month: {s.question}.")
         if s.name == "changed":
             render_bridge(m)
         if count:
