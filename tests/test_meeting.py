@@ -113,7 +113,7 @@ def test_without_last_months_plan_the_waterfall_starts_at_what_connectwise_held(
 
 
 def test_the_waterfall_figure_is_a_plotly_waterfall_in_the_currency():
-    fig = mt.bridge_figure(the_review().meeting, "USD")
+    fig = review.bridge_figure(the_review().meeting, "USD")
     w = fig.data[0]
     assert w.type == "waterfall" and w.measure[0] == "absolute" and w.measure[-1] == "total"
     assert w.text[0] == "$810.00" and "2026-10 billed" in w.x[0] and "Proration" not in w.x  # zero steps left out

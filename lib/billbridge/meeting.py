@@ -33,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from decimal import Decimal as D
 from typing import Any
 
 import pandas as pd
@@ -41,7 +40,7 @@ import pandas as pd
 from billbridge.model import CAUSES, EXCLUDED_CAUSES, IMPACT_CAUSE_LABELS, IMPACT_CAUSES, label
 from billbridge.money import format_money
 
-__all__ = ["Meeting", "Section", "meeting", "bridge_figure", "SECTIONS", "BRIDGE_COLUMNS", "SECTION_ROW_COLUMNS",
+__all__ = ["Meeting", "Section", "meeting", "SECTIONS", "BRIDGE_COLUMNS", "SECTION_ROW_COLUMNS",
            "RENEWAL_DAYS"]
 
 ZERO = Decimal(0)
@@ -217,35 +216,6 @@ def _vendor_name(v: Any) -> str:
     from billbridge.vendors import vendor_name
 
     return vendor_name(v) if isinstance(v, str) and v else "No vendor"
-
-
-def bridge_figure(meeting: Meeting, currency: str, kind: str = "cause"):
-    """The waterfall (plotly) of one currency: from last month's billed total to this month's, by cause
-    (``kind="cause"``) or by vendor (``"vendor"``); a step of 0 is left out (the start and end never are)."""
-    import plotly.graph_objects as go
-
-    from billbridge.review import per_month_axis
-
-    s = meeting.steps(currency, kind)
-    s = s[(s["measure"] != "relative") | (s["amount"] != 0)]
-    fig = go.Figure(go.Waterfall(
-        x=list(s["label"]), y=[float(a) for a in s["amount"]], measure=list(s["measure"]),
-        text=[format_money(a, currency) for a in s["amount"]], textposition="outside",
-        connector={"line": {"color": "#95a5a6"}}, increasing={"marker": {"color": "#27ae60"}},
-        decreasing={"marker": {"color": "#c0392b"}}, totals={"marker": {"color": "#2e86c1"}},
-        hovertemplate="%{x}: %{text}<extra></extra>"))
-    levels, level = [], ZERO  # the waterfall's running levels: the axis frames them, not 0 (the steps stay readable)
-    for a, how in zip(s["amount"], s["measure"]):
-        level = a if how != "relative" else level + a
-        levels.append(level)
-    lo, hi = min(levels), max(levels)
-    pad = max((hi - lo) * D("0.6"), abs(hi) * D("0.02"), D(1))
-    fig.update_yaxes(range=[float(lo - pad), float(hi + pad)])
-    words = "by cause" if kind == "cause" else "by vendor"
-    fig.update_layout(title=f"From {s['label'].iloc[0]} to {s['label'].iloc[-1]}, {words} ({currency})",
-                      yaxis_title=per_month_axis(currency), showlegend=False, height=420,
-                      font=dict(size=16), margin=dict(l=10, r=10, t=60, b=10))
-    return fig
 
 
 # ------------------------------------------------------------------------------------ sections

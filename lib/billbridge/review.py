@@ -46,7 +46,7 @@ from billbridge.money import extended, format_money
 __all__ = [
     "Totals", "MonthReview", "ALERT_KINDS", "CHANGE_KINDS", "review_lines", "lines_from_vendor", "totals",
     "totals_by_currency", "currencies", "by_vendor", "by_customer", "plan_figures", "currency_figures",
-    "impacts_by_currency", "impact_figure",
+    "impacts_by_currency", "impact_figure", "bridge_figure",
     "changes", "alerts", "month_review", "trend_frame", "margin_by_customer_figure", "trend_figure",
     "actions_figure", "DEFAULT_CURRENCY",
 ]
@@ -763,6 +763,36 @@ def impact_figure(impacts: list[dict[str, str]], currency: str, *, top: int = 25
     fig.update_layout(barmode="group", height=max(260, 28 * len(names) * 2 + 120),
                       margin=dict(l=10, r=10, t=40, b=10), title=f"Monthly impact by customer ({currency})",
                       xaxis_title=per_month_axis(currency), legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
+def bridge_figure(meeting, currency: str, kind: str = "cause"):
+    """The waterfall (plotly) of one currency of a :class:`billbridge.meeting.Meeting`: from last month's billed
+    total to this month's, by cause (``kind="cause"``) or by vendor (``"vendor"``); a step of 0 is left out (the
+    start and end never are)."""
+    import plotly.graph_objects as go
+
+    from billbridge.money import format_money
+
+    s = meeting.steps(currency, kind)
+    s = s[(s["measure"] != "relative") | (s["amount"] != 0)]
+    fig = go.Figure(go.Waterfall(
+        x=list(s["label"]), y=[float(a) for a in s["amount"]], measure=list(s["measure"]),
+        text=[format_money(a, currency) for a in s["amount"]], textposition="outside",
+        connector={"line": {"color": "#95a5a6"}}, increasing={"marker": {"color": "#27ae60"}},
+        decreasing={"marker": {"color": "#c0392b"}}, totals={"marker": {"color": "#2e86c1"}},
+        hovertemplate="%{x}: %{text}<extra></extra>"))
+    levels, level = [], ZERO  # the waterfall's running levels: the axis frames them, not 0 (the steps stay readable)
+    for a, how in zip(s["amount"], s["measure"]):
+        level = a if how != "relative" else level + a
+        levels.append(level)
+    lo, hi = min(levels), max(levels)
+    pad = max((hi - lo) * Decimal("0.6"), abs(hi) * Decimal("0.02"), Decimal(1))
+    fig.update_yaxes(range=[float(lo - pad), float(hi + pad)])
+    words = "by cause" if kind == "cause" else "by vendor"
+    fig.update_layout(title=f"From {s['label'].iloc[0]} to {s['label'].iloc[-1]}, {words} ({currency})",
+                      yaxis_title=per_month_axis(currency), showlegend=False, height=420,
+                      font=dict(size=16), margin=dict(l=10, r=10, t=60, b=10))
     return fig
 
 

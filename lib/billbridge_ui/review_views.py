@@ -9,6 +9,7 @@ import streamlit as st
 
 import billbridge_ui as ui
 from billbridge import meeting as mt
+from billbridge import review
 from billbridge_ui.links import rows_link
 from billbridge_ui.tables import display_frame
 
@@ -19,8 +20,8 @@ def render_bridge(m: mt.Meeting) -> None:
         st.caption("No plan for last month: the waterfall starts at what ConnectWise held when this plan was built.")
     for cur in m.currencies:
         by_cause, by_vendor = st.columns(2)
-        by_cause.plotly_chart(mt.bridge_figure(m, cur, "cause"), width="stretch", key=f"mr_bridge_cause_{cur}")
-        by_vendor.plotly_chart(mt.bridge_figure(m, cur, "vendor"), width="stretch", key=f"mr_bridge_vendor_{cur}")
+        by_cause.plotly_chart(review.bridge_figure(m, cur, "cause"), width="stretch", key=f"mr_bridge_cause_{cur}")
+        by_vendor.plotly_chart(review.bridge_figure(m, cur, "vendor"), width="stretch", key=f"mr_bridge_vendor_{cur}")
 
 
 def render_sections(m: mt.Meeting, month: str, vendor: str | None) -> None:
