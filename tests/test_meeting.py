@@ -174,6 +174,14 @@ def test_the_demo_months_waterfall_starts_at_octobers_billed_total_and_ends_at_n
         assert s["end"] == rv.totals_for(cur).billed_price
         assert s["start"] + sum(v for k, v in s.items() if k not in ("start", "end")) == s["end"]
         assert s["quantity"] != 0
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(export.workbook_bytes(rv)))
+    bridge = [r for r in wb["bridge"].iter_rows(min_row=2, values_only=True) if r[0] == "USD" and r[1] == "By cause"]
+    assert D(str(bridge[0][3])).quantize(D("0.01")) == rv.previous_totals_for("USD").billed_price
+    assert D(str(bridge[-1][3])).quantize(D("0.01")) == rv.totals_for("USD").billed_price
 
 
 def test_the_workbook_holds_the_waterfalls_and_every_section_with_its_dollars():
