@@ -152,7 +152,7 @@ def _open(context: Context) -> Run:
 #: the plan rows in SQL (plan order: vendor rows, then the lines ended, by ``part``, ``position``), with the
 #: names a reason shows (``customer``, ``product``, ``agreement``) and the reason of a row simply in sync
 #: (NULL for the others)
-_PLAN_ROWS = impact.with_parts(f"""
+_PLAN_ROWS = f"""
     SELECT *, CASE WHEN part = 0 AND action = 'in_sync' AND charge_type <> 'credit'
                    THEN in_sync_reason(customer, product, agreement, vendor_quantity) END AS reason
     FROM (
@@ -188,7 +188,10 @@ _PLAN_ROWS = impact.with_parts(f"""
            shown_customer(c.vendor_customer_name, c.vendor_customer_id) AS customer,
            shown_product(c.product_description, NULL, NULL, c.catalog_identifier) AS product,
            shown_agreement(c.agreement_name, c.agreement_id) AS agreement
-    FROM cancel_rows c)""")
+    FROM cancel_rows c)"""
+
+#: ... and every changed row's price impact by cause (rules/impact.py: its parts' columns, then impact_by_cause)
+_PLAN_ROWS = impact.with_parts(_PLAN_ROWS)
 
 #: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
 #: ``src``), in plan order: the rules' working columns behind each
