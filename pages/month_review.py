@@ -1,4 +1,6 @@
-"""Month review: the billing meeting on a shared screen (totals, changes, alerts, charts, export)."""
+"""Month review: the billing meeting on a shared screen (totals; what changed and why, as a waterfall from last
+month's billed total to this month's; margins, cost-only changes, commitments, what is blocked, each with its
+dollars and a link to its rows; alerts, charts, export)."""
 
 from decimal import Decimal
 
@@ -7,6 +9,7 @@ import streamlit as st
 
 import billbridge_ui as ui
 from billbridge import export, model, review
+from billbridge_ui import review_views
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import display_frame
 
@@ -62,6 +65,9 @@ else:
     st.caption(f"Compared with {rv.previous_month}'s vendor bill (no plan was made that month), so only the vendor "
                "cost is compared.")
 
+if rv.meeting is not None:  # the meeting's questions, each with its dollars and a link to its rows (issue 12)
+    review_views.render_sections(rv.meeting, month, vendor)
+
 if len(rv.vendors) > 1 or several:
     st.subheader("By vendor")
     vendors = rv.vendors.assign(margin_pct=[f"{p * 100:.1f}%" if p is not None else "—" for p in rv.vendors["margin_pct"]])
@@ -84,7 +90,7 @@ else:
         st.dataframe(display_frame(al, ["kind", "customer", "detail", "dollars", "agreement_id"], kind="alert"),
                      hide_index=True, width="stretch")
 
-st.subheader("What changed")
+st.subheader("Changes by customer since last month")
 if rv.previous_currency_totals is None:
     st.info("Load the previous month to see what changed.")
 else:

@@ -8,6 +8,7 @@ from billbridge import store as bst
 from billbridge.connectwise import ConnectWiseError
 from billbridge.model import ACTION_LABELS
 from billbridge.plan.build import ensure_plan
+from billbridge_ui import links
 from billbridge_ui import plan_views as pv
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.text import md
@@ -85,6 +86,7 @@ with st.expander("Dollar impact by customer", expanded=False):
 
 # ---- grid -------------------------------------------------------------------------------------
 facets = pv.facets(db_path, plan_id) if vendor is None else pv.vendor_facets(index, vendor)
+linked_flags = links.apply_row_filter(facets)  # a link from Month review: ?action= ?cause= ?flag=
 f1, f2, f3, f4 = st.columns(4)
 flt = {
     "actions": f1.multiselect("Action", facets["actions"], key="flt_action", placeholder="All",
@@ -94,7 +96,8 @@ flt = {
     "customers": f3.multiselect("Customer", facets["customers"], key="flt_customer", placeholder="All"),
     "products": f4.multiselect("Product", facets["products"], key="flt_product", placeholder="All"),
 }
-flt = {k: v or None for k, v in flt.items()}
+flt = {k: v or None for k, v in flt.items()} | {"flags": linked_flags}
+links.show_flag_filter(linked_flags)
 g = st.container(horizontal=True, wrap=True, vertical_alignment="center", gap="large")
 show_all = g.toggle("Show every row", key="show_all", help="Rows are shown a page of 500 at a time unless you ask for all.")
 keys = None if vendor is None else pv.vendor_rows(index, vendor, **flt)  # the store pages the whole plan

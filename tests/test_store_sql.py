@@ -81,7 +81,9 @@ def test_no_json_where_a_column_can_say_it(world):
                 for name, v in zip(names, row):
                     if isinstance(v, str) and v[:1] in "[{" and v[-1:] in "]}":
                         json_cols.setdefault(table, set()).add(name)
-        assert json_cols.get("plan_rows", set()) <= {"writes", "request", "lookup", "depends_on", "maps", "extra"}
+        # impact_by_cause (issue 12, m012): a changed row's price impact split into its four parts, read whole
+        assert json_cols.get("plan_rows", set()) <= {"writes", "request", "lookup", "depends_on", "maps", "extra",
+                                                     "impact_by_cause"}
         assert "vendor_lines" not in json_cols
         assert all(cols == {"record"} for t, cols in json_cols.items() if t.startswith("cw_"))
         assert not {"import_blobs", "snapshot_data"} & {t for (t,) in con.execute("SELECT name FROM sqlite_master")}

@@ -4,7 +4,10 @@
   the month's newest plan, the previous month's plan (or its vendor lines), the push results, the
   agreements the month's snapshot shows as already invoiced, and up to six months of history.
 * :func:`workbook_bytes` / :func:`write_xlsx`: sheets ``summary``, ``vendors``, ``plan``, ``changes``,
-  ``alerts``, ``push results``, written for people (Rule 7.1: the summary has one block of rows per
+  ``alerts``, ``push results``, and the meeting's (:mod:`billbridge.meeting`, issue 12): ``bridge`` (each
+  waterfall's steps, per currency, by cause and by vendor, from last month's billed total to this month's),
+  ``meeting`` (each question's dollar figure per currency, its rows, where the page lists them) and
+  ``meeting rows`` (the rows behind each question), written for people (Rule 7.1: the summary has one block of rows per
   currency, ``vendors`` one row per vendor and currency, every money cell carries its row's currency
   in its number format, ``€5,440.55``, and every sheet with amounts has a Currency column): headers from :data:`billbridge.model.COLUMN_LABELS`, labels
   instead of codes (actions, causes, flags, alert and change kinds, charge types), whole-number
@@ -34,7 +37,7 @@ from billbridge.model import column_label, label, labels
 __all__ = ["previous_month", "load_review", "workbook_bytes", "write_xlsx", "csv_bytes", "write_csv", "SHEETS",
            "people_frame"]
 
-SHEETS = ("summary", "vendors", "plan", "changes", "alerts", "push results")
+SHEETS = ("summary", "vendors", "plan", "changes", "alerts", "push results", "bridge", "meeting", "meeting rows")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -253,6 +256,50 @@ def _sheet(ws, frame: pd.DataFrame, columns: tuple[str, ...], kind_table: str | 
     _finish(ws, headers, money_cols, len(people))
 
 
+def _where(filters: dict[str, Any]) -> str:
+    """Where a section's rows are, in words (the filter the page's link sets)."""
+    if filters.get("page") == "timeline":
+        return "Timeline page"
+    parts = []
+    for name, table in (("action", "action"), ("cause", "cause"), ("flag", "flag")):
+        if filters.get(name):
+            parts.append(f"{name} " + ", ".join(label(v, table) for v in filters[name]))
+    return "Reconcile page, " + "; ".join(parts) if parts else "Reconcile page"
+
+
+def _meeting_sheets(wb, review: rv.MonthReview) -> None:
+    """Sheets ``bridge`` (each waterfall's steps, per currency, by cause and by vendor), ``meeting`` (each
+    section's figure per currency, how many rows, where to find them) and ``meeting rows``."""
+    m = review.meeting
+    bridge, money_at = wb.create_sheet("bridge"), 4
+    bridge.append(["Currency", "Waterfall", "Step", "Amount"])
+    sections = wb.create_sheet("meeting")
+    sections.append(["Question", "Figure", "Amount", "Currency", "Rows", "Where"])
+    rows = wb.create_sheet("meeting rows")
+    rows.append(["Question", "Customer", "Product", "Amount", "Detail", "Vendor", "Currency", "Key"])
+    if m is not None:
+        for r in m.bridge.to_dict("records"):
+            bridge.append([r["currency"], "By cause" if r["kind"] == "cause" else "By vendor", r["label"],
+                           _cell(r["amount"])])
+            bridge.cell(bridge.max_row, money_at).number_format = money_format(r["currency"])
+        for s in m.sections:
+            where = "; ".join(_where(f) for _, f in s.links) or "no rows"
+            for cur, amount in (s.figures or {rv.DEFAULT_CURRENCY: Decimal(0)}).items():
+                n = int((s.rows["currency"] == cur).sum()) if len(s.rows) else 0
+                sections.append([s.title, s.figure_words, _cell(amount), cur, n, where])
+                sections.cell(sections.max_row, 3).number_format = money_format(cur)
+            for r in s.rows.to_dict("records"):
+                rows.append([s.title, r["customer"], r["product"], _cell(r["amount"]), r["detail"],
+                             _human("vendor", r["vendor"]), r["currency"], r["key"]])
+                rows.cell(rows.max_row, 4).number_format = money_format(r["currency"])
+    for ws, money_cols in ((bridge, {4}), (sections, {3}), (rows, {4})):
+        for row in ws.iter_rows(min_row=2):
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith(_FORMULA_START):
+                    c.data_type = "s"
+        _finish(ws, [c.value for c in ws[1]], money_cols, ws.max_row - 1)
+
+
 def workbook_bytes(review: rv.MonthReview) -> bytes:
     """The review as an .xlsx (see the module docstring for the sheets): headers a person reads,
     frozen and filterable, money in a money format, labels instead of codes."""
@@ -281,6 +328,7 @@ def workbook_bytes(review: rv.MonthReview) -> bytes:
     push = review.push_results
     _sheet(wb.create_sheet("push results"), push if len(push.columns) else pd.DataFrame(columns=["key", "result"]),
            PUSH_COLUMNS)
+    _meeting_sheets(wb, review)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

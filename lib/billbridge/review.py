@@ -46,7 +46,7 @@ from billbridge.money import extended, format_money
 __all__ = [
     "Totals", "MonthReview", "ALERT_KINDS", "CHANGE_KINDS", "review_lines", "lines_from_vendor", "totals",
     "totals_by_currency", "currencies", "by_vendor", "by_customer", "plan_figures", "currency_figures",
-    "impacts_by_currency", "impact_figure",
+    "impacts_by_currency", "impact_figure", "bridge_figure",
     "changes", "alerts", "month_review", "trend_frame", "margin_by_customer_figure", "trend_figure",
     "actions_figure", "DEFAULT_CURRENCY",
 ]
@@ -427,6 +427,9 @@ class MonthReview:
     vendors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(VENDOR_COLUMNS)))
     #: the vendor the review is narrowed to (None: every vendor of the month)
     vendor: str | None = None
+    #: the meeting's questions answered (:mod:`billbridge.meeting`: the waterfall and the sections); None when the
+    #: review was made from review lines rather than plan rows
+    meeting: Any = None
 
     @property
     def currencies(self) -> list[str]:
@@ -495,7 +498,7 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
                  push_results: pd.DataFrame | None = None, invoiced_agreement_ids=frozenset(),
                  history: dict[str, pd.DataFrame] | None = None, margin_threshold: Decimal = Decimal("0.20"),
                  customer_change_threshold: Decimal = Decimal("0.25"), previous_basis: str | None = None,
-                 vendor: str | None = None) -> MonthReview:
+                 vendor: str | None = None, today=None) -> MonthReview:
     """The whole review of ``month`` from plain inputs (see the module docstring); ``plan_rows``
     may also be :func:`review_lines` already.
 
@@ -503,7 +506,8 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
     ``previous_lines`` (its vendor lines); ``previous_basis`` ("plan" | "vendor") says which one
     review lines passed as ``previous_rows`` came from (default: "plan"). ``history``: ``{month: plan
     rows or review lines}`` for the trend (this month is added). ``vendor``: only that vendor's lines
-    (this month, the previous one and the history alike)."""
+    (this month, the previous one and the history alike). ``meeting``: from plan rows, the meeting's waterfall
+    and sections (:func:`billbridge.meeting.meeting`; ``today`` dates the renewals)."""
     lines = _only(_ruled(plan_rows) if "cost" in plan_rows.columns else review_lines(plan_rows), vendor)
     basis = previous_basis or ("plan" if previous_rows is not None else ("vendor" if previous_lines is not None else None))
     if previous_rows is not None and "cost" in previous_rows.columns:
@@ -528,7 +532,17 @@ def month_review(plan_rows: pd.DataFrame, *, month: str, previous_rows: pd.DataF
         push_results=push_results if push_results is not None else pd.DataFrame(),
         trend=trend_frame({m: totals_by_currency(h) for m, h in hist.items()}),
         previous_basis=basis if prev is not None else None, vendors=by_vendor(lines), vendor=vendor,
+        meeting=None if "cost" in plan_rows.columns else _meeting(
+            plan_rows if vendor is None or "vendor" not in plan_rows.columns else plan_rows[plan_rows["vendor"] == vendor],
+            lines, month=month, previous_lines=prev if basis == "plan" else None, previous_month=previous_month,
+            today=today),
     )
+
+
+def _meeting(*args, **kwargs):
+    from billbridge.meeting import meeting
+
+    return meeting(*args, **kwargs)
 
 
 def _only(lines: pd.DataFrame, vendor: str | None) -> pd.DataFrame:
@@ -749,6 +763,36 @@ def impact_figure(impacts: list[dict[str, str]], currency: str, *, top: int = 25
     fig.update_layout(barmode="group", height=max(260, 28 * len(names) * 2 + 120),
                       margin=dict(l=10, r=10, t=40, b=10), title=f"Monthly impact by customer ({currency})",
                       xaxis_title=per_month_axis(currency), legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
+def bridge_figure(meeting, currency: str, kind: str = "cause"):
+    """The waterfall (plotly) of one currency of a :class:`billbridge.meeting.Meeting`: from last month's billed
+    total to this month's, by cause (``kind="cause"``) or by vendor (``"vendor"``); a step of 0 is left out (the
+    start and end never are)."""
+    import plotly.graph_objects as go
+
+    from billbridge.money import format_money
+
+    s = meeting.steps(currency, kind)
+    s = s[(s["measure"] != "relative") | (s["amount"] != 0)]
+    fig = go.Figure(go.Waterfall(
+        x=list(s["label"]), y=[float(a) for a in s["amount"]], measure=list(s["measure"]),
+        text=[format_money(a, currency) for a in s["amount"]], textposition="outside",
+        connector={"line": {"color": "#95a5a6"}}, increasing={"marker": {"color": "#27ae60"}},
+        decreasing={"marker": {"color": "#c0392b"}}, totals={"marker": {"color": "#2e86c1"}},
+        hovertemplate="%{x}: %{text}<extra></extra>"))
+    levels, level = [], ZERO  # the waterfall's running levels: the axis frames them, not 0 (the steps stay readable)
+    for a, how in zip(s["amount"], s["measure"]):
+        level = a if how != "relative" else level + a
+        levels.append(level)
+    lo, hi = min(levels), max(levels)
+    pad = max((hi - lo) * Decimal("0.6"), abs(hi) * Decimal("0.02"), Decimal(1))
+    fig.update_yaxes(range=[float(lo - pad), float(hi + pad)])
+    words = "by cause" if kind == "cause" else "by vendor"
+    fig.update_layout(title=f"From {s['label'].iloc[0]} to {s['label'].iloc[-1]}, {words} ({currency})",
+                      yaxis_title=per_month_axis(currency), showlegend=False, height=420,
+                      font=dict(size=16), margin=dict(l=10, r=10, t=60, b=10))
     return fig
 
 

@@ -4,6 +4,7 @@ the library's (:func:`billbridge.plan.build.ensure_plan`)."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -141,6 +142,7 @@ def _index(t: pd.DataFrame) -> pd.DataFrame:
         "customer": _coalesce(t, "vendor_customer_name", "company_name"),
         "product": _coalesce(t, "product_description", "product_name", "sku"),
         "target": t["target"] if "target" in t.columns else None,
+        "flags": t["flags"] if "flags" in t.columns else [()] * len(t),
     })
 
 
@@ -193,13 +195,15 @@ def plan_index(db_path: str, plan_id: int) -> pd.DataFrame:
 
 
 def vendor_rows(index: pd.DataFrame, vendor: str, *, actions=None, causes=None, customers=None,
-                products=None) -> list[str]:
+                products=None, flags=None) -> list[str]:
     """Keys of ``vendor``'s rows matching the grid's filters (those of :func:`billbridge.store.plan_page`),
     in plan order: the page's vendor filter (the store pages the whole plan)."""
     m = index["vendor"] == vendor
     for col, values in (("action", actions), ("cause", causes), ("customer", customers), ("product", products)):
         if values:
             m &= index[col].isin(values)
+    if flags:
+        m &= index["flags"].map(lambda fs: bool(set(fs or ()) & set(flags)))
     return index.loc[m, "key"].tolist()
 
 
@@ -250,6 +254,10 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
     m.metric("ConnectWise quantity", qty(row.get("cw_quantity")) or "-", width=METRIC)
     m.metric("Customer price impact", money(row.get("price_impact"), cur) or money(0, cur), width=METRIC)
     m.metric("Margin impact", money(row.get("margin_impact"), cur) or money(0, cur), width=METRIC)
+    parts = row.get("impact_by_cause") or {}
+    if any(Decimal(str(v)) for v in parts.values()):  # issue 12: the price impact by cause
+        st.caption("Price impact by cause: " + " · ".join(f"{label(c, 'impact')} {money(v, cur)}" for c, v in parts.items()
+                                                          if Decimal(str(v))))
     flags = row.get("flags") or []
     if flags:
         st.caption("Flags: " + md(labels(flags)))

@@ -200,3 +200,25 @@ def test_a_plan_applied_then_reconciled_again_is_all_in_sync(m):
     pending = second.rows[second.rows["action"].isin(["create", "update", "cancel"])]
     assert pending.empty, pending[["key", "action", "reason"]].to_string()
     assert second.summary.dollars_checked == first.summary.dollars_checked
+
+
+@SETTINGS
+@given(month())
+def test_every_changed_rows_impact_by_cause_sums_to_its_price_impact_in_random_months(m):
+    """Issue 12: the parts (quantity, price, proration, credit) add up to the price impact to the cent on every
+    create, update and line end; the summary's totals per currency are the rows' parts added up."""
+    from billbridge.model import IMPACT_CAUSES
+
+    vl, snap, maps = m
+    plan = reconcile(vl, snap, maps, ctx())
+    totals: dict[str, dict[str, D]] = {}
+    for action, parts, impact, cur in zip(plan.rows["action"], plan.rows["impact_by_cause"], plan.rows["price_impact"],
+                                          plan.rows["currency"]):
+        if action not in ("create", "update", "cancel"):
+            assert parts is None
+            continue
+        assert list(parts) == list(IMPACT_CAUSES) and sum(parts.values()) == impact
+        acc = totals.setdefault(cur or "USD", dict.fromkeys(IMPACT_CAUSES, D(0)))
+        for c in IMPACT_CAUSES:
+            acc[c] += parts[c]
+    assert plan.summary.impact_by_cause == totals

@@ -22,6 +22,7 @@ lists, ``request`` a dict or None, dates ISO ``YYYY-MM-DD``). The store writes `
 
 from __future__ import annotations
 
+import json
 import threading
 import warnings
 from collections.abc import Mapping
@@ -191,6 +192,9 @@ _PLAN_ROWS = f"""
            shown_agreement(c.agreement_name, c.agreement_id) AS agreement, FALSE AS correction
     FROM cancel_rows c LEFT JOIN agreements ca ON ca.agreement_id = c.agreement_id)"""
 
+#: ... and every changed row's price impact by cause (rules/impact.py: its parts' columns, then impact_by_cause)
+_PLAN_ROWS = impact.with_parts(_PLAN_ROWS)
+
 #: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
 #: ``src``), in plan order: the rules' working columns behind each
 _TEXT_ROWS = """
@@ -229,6 +233,9 @@ DOCUMENTS = ("writes", "request")
 
 def _objects(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     """One Arrow column as the plan's Python values (Decimals for money, tuples for flags, None for null)."""
+    if name == "impact_by_cause":  # JSON text of money: a mapping of Decimals per row that changes
+        return np.array([None if t is None else {k: Decimal(v) for k, v in json.loads(t).items()}
+                         for t in column.to_pylist()], dtype=object)
     if name in MONEY_FIELDS or name == "flags":  # few distinct values: each converted once
         encoded = pc.dictionary_encode(column)
         if isinstance(encoded, pa.ChunkedArray):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from billbridge.errors import ConservationError
 from billbridge.model import BUCKETS, EXCLUDED_CAUSES
+from billbridge.rules.impact import totals as impact_totals
 from billbridge.rules.sql import literal
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class Summary:
     currencies: list[str] = field(default_factory=list)
     #: each currency's figures (:data:`CURRENCY_FIGURES`), in code order
     by_currency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the changed rows' price impact by cause, per currency: {currency: {cause: Decimal}} (rules/impact.py)
+    impact_by_cause: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,7 +185,8 @@ class _Ledger:
         return out
 
 
-def _summary(ledger: _Ledger, *, month: str, vendor: str, status: str, customers: int, requests: int) -> Summary:
+def _summary(ledger: _Ledger, *, month: str, vendor: str, status: str, customers: int, requests: int,
+             impact_by_cause: dict[str, dict[str, Decimal]] | None = None) -> Summary:
     """The summary of a ledger (one currency: its money at the top level; several: None there)."""
     by_currency = ledger.by_currency()
     currencies = list(by_currency)
@@ -201,7 +205,8 @@ def _summary(ledger: _Ledger, *, month: str, vendor: str, status: str, customers
                 entry[k] = None
     return Summary(month=month, vendor=vendor, status=status, customers=int(customers), requests=int(requests),
                    by_action=by_action, by_cause=by_cause, currency=currencies[0] if len(currencies) == 1 else None,
-                   currencies=currencies, by_currency=by_currency, **counts, **money)
+                   currencies=currencies, by_currency=by_currency, impact_by_cause=impact_by_cause or {}, **counts,
+                   **money)
 
 
 def _status(lines: int, buckets: dict[str, int], actions: Iterable[str], only_out_of_period: bool) -> str:
@@ -243,7 +248,7 @@ def summarise(run: "Run", table: str = "plan_rows") -> Summary:
     buckets = {b: sum(per.get(b, _blank())["lines"] for per in ledger.buckets.values()) for b in BUCKETS}
     status = _status(lines, buckets, ledger.actions, only_out_of_period)
     return _summary(ledger, month=ctx.month, vendor=ctx.vendor, status=status, customers=customers,
-                    requests=requests)
+                    requests=requests, impact_by_cause=impact_totals(run, table))
 
 
 def empty(month: str, vendor: str = "") -> Summary:
@@ -271,7 +276,14 @@ def merge(summaries: list[Summary], month: str) -> Summary:
             for name, entry in entries.items():
                 for cur, f in entry["by_currency"].items():
                     _add(table.setdefault(name, {}).setdefault(cur, _blank()), f)
+    impacts: dict[str, dict[str, Decimal]] = {}  # per currency: two vendors of one currency add, two currencies never
+    for s in summaries:
+        for cur, parts in s.impact_by_cause.items():
+            acc = impacts.setdefault(cur, dict.fromkeys(parts, ZERO))
+            for cause, v in parts.items():
+                acc[cause] = acc.get(cause, ZERO) + v
     statuses = [s.status for s in summaries]
     status = next((x for x in ("changes", "blocked", "in_sync", "nothing_in_period") if x in statuses), "empty")
     return _summary(ledger, month=month, vendor=",".join(s.vendor for s in summaries), status=status,
-                    customers=sum(s.customers for s in summaries), requests=sum(s.requests for s in summaries))
+                    customers=sum(s.customers for s in summaries), requests=sum(s.requests for s in summaries),
+                    impact_by_cause=dict(sorted(impacts.items())))

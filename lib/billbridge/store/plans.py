@@ -514,14 +514,18 @@ _CUSTOMER_EXPR = "COALESCE(vendor_customer_name, company_name, '')"
 _PRODUCT_EXPR = "COALESCE(product_description, product_name, sku, '')"
 
 
-def _plan_where(plan_id: int, actions=None, causes=None, customers=None, products=None) -> tuple[str, list[Any]]:
-    """A WHERE over ``plan_rows r``: action and cause on the row, customer and product through the
-    plan's accounts and products (small tables)."""
+def _plan_where(plan_id: int, actions=None, causes=None, customers=None, products=None,
+                flags=None) -> tuple[str, list[Any]]:
+    """A WHERE over ``plan_rows r``: action and cause on the row (and any of ``flags``), customer and product
+    through the plan's accounts and products (small tables)."""
     where, params = ["r.plan_id = ?"], [plan_id]
     for expr, values in (("r.action", actions), ("COALESCE(r.cause, '')", causes)):
         if values:
             where.append(f"{expr} IN ({', '.join('?' * len(values))})")
             params.extend(values)
+    if flags:  # flags are stored comma-separated
+        where.append("(" + " OR ".join(["(',' || COALESCE(r.flags, '') || ',') LIKE ?"] * len(flags)) + ")")
+        params.extend(f"%,{f},%" for f in flags)
     for col, table, expr, values in (("account_no", "plan_accounts", _CUSTOMER_EXPR, customers),
                                      ("product_no", "plan_products", _PRODUCT_EXPR, products)):
         if values:
@@ -532,11 +536,12 @@ def _plan_where(plan_id: int, actions=None, causes=None, customers=None, product
 
 
 def plan_page(store: Store, plan_id: int, *, actions: list[str] | None = None, causes: list[str] | None = None,
-              customers: list[str] | None = None, products: list[str] | None = None, limit: int | None = 500,
-              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+              customers: list[str] | None = None, products: list[str] | None = None, flags: list[str] | None = None,
+              limit: int | None = 500, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """One page of a plan's rows matching the filters (plan order) and how many match in all, so a
-    50,000-row plan is never loaded whole to show 500 rows. ``causes`` may include '' (no cause)."""
-    where, params = _plan_where(plan_id, actions, causes, customers, products)
+    50,000-row plan is never loaded whole to show 500 rows. ``causes`` may include '' (no cause); ``flags``:
+    rows carrying any of them."""
+    where, params = _plan_where(plan_id, actions, causes, customers, products, flags)
     total = store.conn.execute(f"SELECT COUNT(*) FROM plan_rows r WHERE {where}", params).fetchone()[0]
     if limit == 0:
         return [], int(total)
