@@ -92,7 +92,7 @@ def test_rows_that_change_nothing_have_no_impact_by_cause():
 
 
 def test_the_summary_totals_the_parts_per_currency():
-    eur = vline(sub="S-3", qty="2", price="10.00") | {"currency": "EUR"}
+    eur = vline(sub="S-3", qty="2", price="10.00", cost="6.00") | {"currency": "EUR"}  # above cost: not margin-blocked
     plan = run(lines(vline(qty="14"), eur), snapshot([addition(1, qty=12)]))
     totals = plan.summary.impact_by_cause
     assert totals["USD"]["quantity"] == D("50.00") and totals["EUR"]["quantity"] == D("20.00")
