@@ -51,7 +51,7 @@ __all__ = ["STEPS", "RULES", "DOCUMENTS", "Run", "Plan", "reconcile", "plan_to_j
 
 #: the rules pipeline, in the order it runs (each module's ``apply(run)`` adds its tables)
 STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, targets, cancels, proration,
-         flags)
+         terms, flags)
 #: (impact's macros and flags' expressions are composed into the plan rows' query, :data:`_PLAN_ROWS`)
 #: every rule file (the steps and the cause families they apply), for the rules index
 RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, product, blocked, manual_edits,
@@ -191,13 +191,14 @@ _PLAN_ROWS = f"""
 
 #: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
 #: ``src``), in plan order: the rules' working columns behind each
-_TEXT_ROWS = """
+_TEXT_ROWS = f"""
     SELECT r.n, t.write_price, t.write_cost, CAST(t.target_eff AS VARCHAR) AS target_eff,
            CAST(t.target_can AS VARCHAR) AS target_can, g.line_key, t.d_qty, t.d_price, t.d_cost, t.d_dates, t.d_key,
            t.d_product, t.cw_product, t.overrides_manual_edit, t.updated_by, t.last_updated, m.dup_key, m.keyed,
            m.n_free, CAST(g.period_start AS VARCHAR) AS period_start, CAST(g.period_end AS VARCHAR) AS period_end,
-           NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced
+           NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced, {terms.TEXT_COLUMNS}
     FROM rest r JOIN groups g ON r.part = 0 AND g.gi = r.src JOIN targets t USING (gi) JOIN matched m USING (gi)
+    {terms.TABLES}
     UNION ALL BY NAME
     SELECT r.n, c.key AS line_key, c.overrides_manual_edit, c.updated_by, c.last_updated,
            CAST(c.end_on AS VARCHAR) AS end_on, c.invoiced
@@ -212,7 +213,7 @@ _TEXT_FIELDS = (
     "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date", "flags", "write_price", "write_cost",
     "target_eff", "target_can", "line_key", "d_qty", "d_price", "d_cost", "d_dates", "d_key", "d_product", "cw_product",
     "overrides_manual_edit", "updated_by", "last_updated", "dup_key", "keyed", "n_free", "period_start", "period_end",
-    "end_on", "invoiced")
+    "end_on", "invoiced") + terms.TEXT_FIELDS
 
 #: plan row columns holding a document (Python objects in :attr:`Plan.documents`, not in :attr:`Plan.table`)
 DOCUMENTS = ("writes", "request")
