@@ -16,7 +16,7 @@ __all__ = ["show_commitments"]
 
 _HEADERS = {"on": "Date", "event": "What happens", "customer": "Customer", "product": "Product",
             "agreement": "Agreement", "term": "Term", "seats": "Seats", "term_end": "Term ends",
-            "term_source": "Term from", "window_end": "Seats can be reduced until", "at_risk": "Commitment at risk"}
+            "term_source": "Term from", "window_end": "Reduce seats until", "at_risk": "At risk"}
 
 
 def show_commitments(store: bst.Store, month: str, vendor: str | None) -> None:
@@ -44,5 +44,5 @@ def show_commitments(store: bst.Store, month: str, vendor: str | None) -> None:
     if not len(events):
         st.info(f"No renewal and no open cancellation window in the next {days} days.")
         return
-    st.dataframe(events[list(_HEADERS)].rename(columns=_HEADERS), hide_index=True, width="stretch",
-                 key="tl_commitments")
+    shown = [c for c in _HEADERS if c not in ("agreement", "at_risk") or (events[c] != "").any()]
+    st.dataframe(events[shown].rename(columns=_HEADERS), hide_index=True, width="stretch", key="tl_commitments")
