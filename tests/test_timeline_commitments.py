@@ -94,3 +94,24 @@ def test_the_timeline_page_without_a_plan_says_to_reconcile(app_env):
     at = open_page("timeline.py", timeout=60, state={"billing_month": "2026-11"})
     assert not at.exception, at.exception
     assert any("Reconcile 2026-11 to see its annual and three-year terms" in i.value for i in at.info)
+
+
+def test_a_microsoft_new_charge_loaded_and_planned_dates_the_term_from_the_vendor(app_env):
+    from billbridge.config import load_config
+    from billbridge.runtime import connect
+    from billbridge.sources import microsoft
+
+    rows = microsoft.demo_rows("2026-11")
+    bought = next(r for r in rows if r["TermAndBillingCycle"].startswith("One-Year") and r["ChargeType"] == "cycleCharge")
+    bought["ChargeType"] = "new"  # the purchase: the term starts on its ChargeStartDate
+    conn = connect(load_config(None))
+    with Store.open(app_env) as store:
+        assert sources.load_month(store, "2026-11", microsoft.to_csv(rows), "recon.csv", "microsoft").status == "loaded"
+        mo.refresh_snapshot(store, conn.client, "2026-11")
+        plan, _ = mo.build_plan(store, "2026-11")
+    annual = plan.rows[plan.rows["term"] == "annual"]
+    mine = annual[annual["subscription_id"] == bought["SubscriptionId"]].iloc[0]
+    start = date.fromisoformat(bought["ChargeStartDate"][:10])
+    assert (mine["term_start"], mine["term_source"]) == (start.isoformat(), "vendor")
+    assert mine["window_end"] == f"{date.fromordinal(start.toordinal() + 7).isoformat()}T00:00:00Z"
+    assert set(annual[annual["subscription_id"] != bought["SubscriptionId"]]["term_source"]) == {"derived"}

@@ -44,6 +44,7 @@ from billbridge.plan.inputs import SnapshotFrames, SnapshotTables, snapshot_fram
 from billbridge.plan.engine import Plan, plan_to_json, reconcile
 from billbridge.plan.inputs import Context, Mappings
 from billbridge.plan.summary import Summary
+from billbridge.plan.tables import LINE_EXTRAS
 from billbridge.vendors import month_vendor_lines, vendor_name
 
 __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "ensure_snapshot", "refresh_reason",
@@ -52,8 +53,9 @@ __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "e
            "StoredPlan", "plan_frame", "latest_plan"]
 
 
-#: the columns of a stored vendor line the reconciliation reads
-_LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no")
+#: the columns of a stored vendor line the reconciliation reads (the canonical ones and the vendor's own fields the
+#: rules read, :data:`billbridge.plan.tables.LINE_EXTRAS`: Microsoft's ChargeType dates a commitment term)
+_LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no") + LINE_EXTRAS
 
 
 class NoSnapshotError(NotFoundError):
