@@ -279,3 +279,19 @@ def test_a_monthly_term_has_no_commitment():
     r = only(run(lines(vline(qty="8")), snapshot([addition(1, qty=10)])), key="demo|DC-1|S-1")
     assert (r.term_start, r.term_source, r.window_end, r.commitment_at_risk) == (None, None, None, None)
     assert not {"annual_term_decrease", "in_cancellation_window"} & set(r.flags)
+
+
+def test_a_vendor_refund_of_seats_is_inside_their_window_and_has_no_term_of_its_own():
+    # Microsoft refunds removed seats (removeQuantity) only inside their window (Rule 4.3)
+    refund = Line("removequantity", d("2026-11-21"), d("2026-11-30"), d("2026-11-21"), D("-1"))
+    a = assess("annual", [refund], charge_type="credit", vendor_quantity=D("-1"), month_start=d("2026-11-01"))
+    assert a.in_cancellation_window and a.seats_in_window == D(1) and not a.annual_term_decrease
+    assert a.term is None and a.window_end is None
+
+
+def test_a_refund_row_in_the_plan_says_the_vendor_took_the_seats_back():
+    line = annual(qty="-1", kind="removeQuantity", period=("2026-11-21", "2026-11-30"), effective="2026-11-21")
+    line["charge_type"] = "credit"
+    r = only(run(lines(line), snapshot([])), action="create")
+    assert "in_cancellation_window" in r.flags and (r.term_start, r.window_end) == (None, None)
+    assert r.reason.endswith("The vendor took the seats back inside their cancellation window.")

@@ -107,9 +107,10 @@ def changed(r: Mapping[str, Any], month: str) -> str:
     if r["charge_type"] == "credit":
         base = (f"Vendor refund of {quantity(-r['vendor_quantity'])} x {p} for {c} ({money(r['vendor_amount'])}), "
                 f"matched to the original line {r['credit_for']}")
+        note = term_note(r)
         if a == "create":
-            return f"{base}: add it as a one-month credit line on {g}."
-        return f"{base}: already on {g}." if a == "in_sync" else f"{base}: correct the credit line on {g}."
+            return f"{base}: add it as a one-month credit line on {g}.{note}"
+        return (f"{base}: already on {g}." if a == "in_sync" else f"{base}: correct the credit line on {g}.") + note
     if a == "create":
         what = "one-time charge" if r["charge_type"] == "one_time" else (
             "line for this month" if r["sync_mode"] == "monthly" else "line for it")
@@ -155,7 +156,9 @@ def term_note(r: Mapping[str, Any]) -> str:
                  f"{format_money(r['commitment_at_risk'], cur)} to the term end on {end}: {quantity(Decimal(seats))} x "
                  f"{format_money(r['risk_unit_cost'], cur)} a month x {months} month{'' if months == 1 else 's'}"
                  f"{derived}.")
-    if "in_cancellation_window" in flags:
+    if "in_cancellation_window" in flags and r.get("charge_type") == "credit":
+        note += " The vendor took the seats back inside their cancellation window."
+    elif "in_cancellation_window" in flags:
         closes = str(r.get("window_end") or "")
         note += (f" {_seats(r['seats_in_window'])} removed inside the cancellation window (open until "
                  f"{closes[:10]} {closes[11:16]} UTC): the vendor takes {'it' if Decimal(r['seats_in_window']) == 1 else 'them'} back.")

@@ -13,7 +13,9 @@ Rules implemented (billing-rules.md):
   rest of the term": a window opens at 00:00 UTC of the purchase, the renewal or a seat addition (a vendor start
   date means 00:00, ``vendors/microsoft.md``) and closes 168 hours later, half-open: a decrease dated
   purchase + 6 days is inside, one dated purchase + 7 days is not. A decrease of seats inside their window is
-  ``in_cancellation_window`` (the vendor takes them back); a decrease of a monthly-billed annual or triennial seat
+  ``in_cancellation_window`` (the vendor takes them back; so is a credit refunding seats, Microsoft's
+  ``removeQuantity`` / ``cancelImmediate``, which it gives only inside a window: such a row has no term dates
+  of its own, they belong to the charge it refunds); a decrease of a monthly-billed annual or triennial seat
   outside every window that covers it is ``annual_term_decrease`` with ``commitment_at_risk``: the seats removed
   outside their window x the vendor's monthly unit cost x the months of the term left, the month the decrease
   falls in counted whole (the vendor billed it in advance and ConnectWise no longer bills the customer for it),
@@ -86,6 +88,8 @@ WINDOW = timedelta(hours=168)
 TERM_STARTS = frozenset({"new", "renew"})
 #: the vendor charge types that add seats to a running term (co-termed, Rule 4.4)
 SEAT_ADDITIONS = frozenset({"addquantity"})
+#: the vendor charge types of a refund for seats given back (Microsoft refunds them only inside a window)
+SEAT_REFUNDS = frozenset({"removequantity", "cancelimmediate"})
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,8 @@ class Line:
 class Assessment:
     """A commitment row's term, window and decrease (what the table ``terms`` holds)."""
 
-    term: Term
-    window_end: datetime  # the latest window's close (UTC)
+    term: Term | None  # None for a credit (its term is the charge's)
+    window_end: datetime | None  # the latest window's close (UTC)
     seats_removed: Decimal = Decimal(0)
     seats_in_window: Decimal = Decimal(0)  # removed inside their window: the vendor takes them back
     seats_at_risk: Decimal = Decimal(0)  # removed outside their window
@@ -225,6 +229,10 @@ def assess(term: str, lines: Sequence[Line], *, billing_frequency: str | None = 
            customer_created: date | None = None, cw_effective_date: date | None = None,
            agreement_end: date | None = None, month_start: date) -> Assessment:
     """A commitment row's term, cancellation window and seat decrease (see the module docstring)."""
+    if charge_type == "credit":  # the vendor refunds seats it took back inside their window
+        refunded = sum((abs(ln.quantity or Decimal(0)) for ln in lines if ln.vendor_charge_type in SEAT_REFUNDS),
+                       Decimal(0))
+        return Assessment(None, None, seats_removed=refunded, seats_in_window=refunded)
     t = term_of(term, lines, new_line=cw_quantity is None, customer_created=customer_created,
                 cw_effective_date=cw_effective_date, month_start=month_start)
     period_start = min((ln.period_start for ln in lines if ln.period_start), default=None)
@@ -307,8 +315,8 @@ def apply(run: "Run") -> None:
                    cw_unit_cost=_dec(ccost), currency=currency or "USD", customer_created=created,
                    cw_effective_date=cw_eff, agreement_end=agreement_end, month_start=run.month_start)
         values = {
-            "gi": gi, "term_start": a.term.start, "term_end": a.term.end, "term_source": a.term.source,
-            "window_end": stamp(a.window_end), "commitment_at_risk": _text(a.commitment_at_risk),
+            "gi": gi, "term_start": a.term and a.term.start, "term_end": a.term and a.term.end,
+            "term_source": a.term and a.term.source, "window_end": a.window_end and stamp(a.window_end), "commitment_at_risk": _text(a.commitment_at_risk),
             "seats_removed": _text(a.seats_removed), "seats_in_window": _text(a.seats_in_window),
             "seats_at_risk": _text(a.seats_at_risk), "months_left": a.months_left,
             "risk_unit_cost": _text(a.unit_cost), "agreement_end": agreement_end,
