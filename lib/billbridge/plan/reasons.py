@@ -129,7 +129,6 @@ def changed(r: Mapping[str, Any], month: str) -> str:
         parts.append("product -> " + p)
     if r["d_key"]:
         parts.append("take over the existing line (adds billbridge's key)")
-    note = ""
     note = term_note(r)
     if r["overrides_manual_edit"]:
         note += f" Overwrites {r['updated_by'] or 'someone'}'s manual change (you allowed it)."
@@ -159,9 +158,9 @@ def term_note(r: Mapping[str, Any]) -> str:
     if "in_cancellation_window" in flags and r.get("charge_type") == "credit":
         note += " The vendor took the seats back inside their cancellation window."
     elif "in_cancellation_window" in flags:
-        closes = str(r.get("window_end") or "")
+        closes, back = str(r.get("window_end") or ""), "it" if Decimal(r["seats_in_window"]) == 1 else "them"
         note += (f" {_seats(r['seats_in_window'])} removed inside the cancellation window (open until "
-                 f"{closes[:10]} {closes[11:16]} UTC): the vendor takes {'it' if Decimal(r['seats_in_window']) == 1 else 'them'} back.")
+                 f"{closes[:10]} {closes[11:16]} UTC): the vendor takes {back} back.")
     if "agreement_ends_before_term" in flags:
         note += f" The agreement ends on {r['agreement_end']}, before the vendor's term, which ends on {end}{derived}."
     if "agreement_outlasts_term" in flags:

@@ -50,7 +50,7 @@ month's first day): from that day the vendor bills the lower quantity.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -63,8 +63,9 @@ from billbridge.model import COMMITMENT_TERMS
 if TYPE_CHECKING:
     from billbridge.plan.engine import Run
 
-__all__ = ["DECIDES", "FLAG_SQL", "TABLES", "COLUMNS", "WINDOW", "Term", "Line", "Assessment", "anniversary", "term_last_day", "window_end",
-           "in_window", "months_left", "commitment_at_risk", "term_of", "assess", "apply"]
+__all__ = ["DECIDES", "FLAG_SQL", "TABLES", "COLUMNS", "TEXT_COLUMNS", "TEXT_FIELDS", "WINDOW", "Term", "Line",
+           "Assessment", "anniversary", "term_last_day", "window_end", "in_window", "months_left", "commitment_at_risk",
+           "term_of", "assess", "stamp", "apply"]
 
 DECIDES = ("annual_term_decrease", "in_cancellation_window", "agreement_ends_before_term", "agreement_outlasts_term")
 
@@ -79,8 +80,9 @@ COLUMNS = ("CAST(tm.term_start AS VARCHAR) AS term_start, CAST(tm.term_end AS VA
 #: what a row's reason reads of ``tm`` beyond its plan columns (engine ``_TEXT_ROWS``)
 TEXT_COLUMNS = ("tm.seats_in_window, tm.seats_at_risk, tm.months_left, tm.risk_unit_cost, "
                 "CAST(tm.agreement_end AS VARCHAR) AS agreement_end")
-TEXT_FIELDS = ("term_end", "term_source", "window_end", "commitment_at_risk", "currency", "seats_in_window", "seats_at_risk",
-               "months_left", "risk_unit_cost", "agreement_end")
+#: the fields :func:`billbridge.plan.reasons.term_note` reads of a row (its plan columns and :data:`TEXT_COLUMNS`)
+TEXT_FIELDS = ("term_end", "term_source", "window_end", "commitment_at_risk", "currency", "seats_in_window",
+               "seats_at_risk", "months_left", "risk_unit_cost", "agreement_end")
 
 #: the cancellation window after a purchase, a renewal or a seat addition (Rule 4.3)
 WINDOW = timedelta(hours=168)
@@ -284,7 +286,8 @@ _TABLE = {
     "gi": pa.int64(), "term_start": pa.date32(), "term_end": pa.date32(), "term_source": pa.string(),
     "window_end": pa.string(), "commitment_at_risk": pa.string(), "seats_removed": pa.string(),
     "seats_in_window": pa.string(), "seats_at_risk": pa.string(), "months_left": pa.int64(),
-    "risk_unit_cost": pa.string(), "agreement_end": pa.date32(), "annual_term_decrease": pa.bool_(), "in_cancellation_window": pa.bool_(),
+    "risk_unit_cost": pa.string(), "agreement_end": pa.date32(), "annual_term_decrease": pa.bool_(),
+    "in_cancellation_window": pa.bool_(),
     "agreement_ends_before_term": pa.bool_(), "agreement_outlasts_term": pa.bool_(),
 }
 
@@ -316,7 +319,8 @@ def apply(run: "Run") -> None:
                    cw_effective_date=cw_eff, agreement_end=agreement_end, month_start=run.month_start)
         values = {
             "gi": gi, "term_start": a.term and a.term.start, "term_end": a.term and a.term.end,
-            "term_source": a.term and a.term.source, "window_end": a.window_end and stamp(a.window_end), "commitment_at_risk": _text(a.commitment_at_risk),
+            "term_source": a.term and a.term.source, "window_end": a.window_end and stamp(a.window_end),
+            "commitment_at_risk": _text(a.commitment_at_risk),
             "seats_removed": _text(a.seats_removed), "seats_in_window": _text(a.seats_in_window),
             "seats_at_risk": _text(a.seats_at_risk), "months_left": a.months_left,
             "risk_unit_cost": _text(a.unit_cost), "agreement_end": agreement_end,
