@@ -53,6 +53,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -151,11 +152,12 @@ class Assessment:
         return self.seats_in_window > 0
 
 
+@lru_cache(maxsize=65536)
 def anniversary(anchor: date, months: int) -> date:
     """``anchor`` shifted by ``months`` months, on the anchor's own day clamped to the month's last day
-    (Rule 1.1; the anchor is never replaced by a clamped day, Rule 1.2)."""
-    y, m = bdom.parse_billing_month(bdom.add_months(bdom.month_key(anchor), months))
-    return bdom.billing_date(anchor.day, y, m)
+    (:func:`billbridge.bdom.billing_date`, Rule 1.1; the anchor is never replaced by a clamped day, Rule 1.2)."""
+    index = anchor.year * 12 + anchor.month - 1 + months
+    return bdom.billing_date(anchor.day, index // 12, index % 12 + 1)
 
 
 def term_last_day(start: date, months: int) -> date:
@@ -300,6 +302,7 @@ def _text(v: Decimal | None) -> str | None:
     return None if v is None else format(v, "f")
 
 
+@lru_cache(maxsize=65536)
 def stamp(moment: datetime) -> str:
     """A window's close as billbridge stores timestamps: ``YYYY-MM-DDTHH:MM:SSZ`` (UTC)."""
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
