@@ -115,3 +115,20 @@ def test_a_microsoft_new_charge_loaded_and_planned_dates_the_term_from_the_vendo
     assert (mine["term_start"], mine["term_source"]) == (start.isoformat(), "vendor")
     assert mine["window_end"] == f"{date.fromordinal(start.toordinal() + 7).isoformat()}T00:00:00Z"
     assert set(annual[annual["subscription_id"] != bought["SubscriptionId"]]["term_source"]) == {"derived"}
+
+
+def test_a_pax8_pull_dates_its_annual_terms_from_the_subscriptions_commitment(app_env):
+    from billbridge.config import load_config
+    from billbridge.runtime import connect
+
+    conn = connect(load_config(None))
+    with Store.open(app_env) as store:
+        res = sources.pull(store, "pax8", "2026-11")  # nothing configured: the sandbox's Pax8 emulator
+        assert res.status == "loaded"
+        mo.refresh_snapshot(store, conn.client, "2026-11")
+        plan, _ = mo.build_plan(store, "2026-11")
+    annual = plan.rows[plan.rows["term"] == "annual"]
+    # the world's annual subscriptions started 2025-03-14 and 2025-05-27: their current terms, from Pax8
+    assert sorted(zip(annual["term_start"], annual["term_end"])) == [("2026-03-14", "2027-03-13"),
+                                                                     ("2026-05-27", "2027-05-26")]
+    assert set(annual["term_source"]) == {"vendor"}

@@ -295,3 +295,11 @@ def test_a_refund_row_in_the_plan_says_the_vendor_took_the_seats_back():
     r = only(run(lines(line), snapshot([])), action="create")
     assert "in_cancellation_window" in r.flags and (r.term_start, r.window_end) == (None, None)
     assert r.reason.endswith("The vendor took the seats back inside their cancellation window.")
+
+
+def test_the_vendors_commitment_end_dates_the_term():
+    # Pax8: the subscription's commitment term ends 2027-03-13 (its last day): it started 2026-03-14
+    line = Line("subscription", d("2026-11-14"), d("2026-12-13"), d("2026-11-14"), D("16"), d("2027-03-13"))
+    t = terms.term_of("annual", [line], new_line=False, customer_created=d("2020-01-04"), cw_effective_date=None,
+                      month_start=d("2026-11-01"))
+    assert (t.start, t.end, t.source) == (d("2026-03-14"), d("2027-03-13"), "vendor")

@@ -170,8 +170,9 @@ def _position(n: int) -> pa.Array:
 
 
 #: the vendor's own fields the rules read beyond the canonical columns (text; null when a source has none):
-#: Microsoft's ChargeType (new / renew / addQuantity ...) dates a commitment term (rules/terms.py)
-LINE_EXTRAS = ("vendor_charge_type",)
+#: Microsoft's ChargeType (new / renew / addQuantity ...) and Pax8's commitment end date a commitment term
+#: (rules/terms.py)
+LINE_EXTRAS = ("vendor_charge_type", "commitment_end")
 
 
 def vendor_lines_table(vendor_lines: pd.DataFrame | pa.Table) -> pa.Table:

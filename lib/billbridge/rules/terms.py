@@ -28,6 +28,8 @@ Rules implemented (billing-rules.md):
 
 Where the term's dates come from (``term_source``), first that applies:
 
+0. ``vendor``: the vendor's own end of the subscription's commitment term (Pax8 ``commitmentTerm.endDate``, kept
+   as ``commitment_end``, the term's last day): the term started 12 (36) months before the day after it;
 1. ``vendor``: a charge the vendor marks as the purchase or renewal (Microsoft ChargeType ``new`` / ``renew``,
    kept as ``vendor_charge_type``): the term starts on its ChargeStartDate;
 2. ``vendor``: a line whose period is the whole term (an annual term billed annually: the vendor file's term and
@@ -126,6 +128,7 @@ class Line:
     period_end: date | None = None
     effective_date: date | None = None
     quantity: Decimal | None = None
+    commitment_end: date | None = None  # the term's last day, when the vendor gives it (Pax8)
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,9 @@ def term_of(term: str, lines: Sequence[Line], *, new_line: bool, customer_create
             cw_effective_date: date | None, month_start: date) -> Term:
     """The row's term (module docstring: vendor dates first, else derived)."""
     months = COMMITMENT_TERMS[term]
+    ends = [ln.commitment_end for ln in lines if ln.commitment_end]
+    if ends:
+        return Term(term, anniversary(max(ends) + bdom.ONE_DAY, -months), "vendor")
     starts = [ln.period_start for ln in lines if ln.vendor_charge_type in TERM_STARTS and ln.period_start]
     if starts:
         return Term(term, max(starts), "vendor")
@@ -279,7 +285,7 @@ _ROWS = """
     FROM groups g JOIN targets t USING (gi) LEFT JOIN agreements a ON a.agreement_id = g.agreement_id
     WHERE g.term IN ({terms}) ORDER BY g.gi"""
 _LINES = """
-    SELECT g.gi, n.vendor_charge_type, n.period_start, n.period_end, n.effective_date, n.quantity
+    SELECT g.gi, n.vendor_charge_type, n.period_start, n.period_end, n.effective_date, n.quantity, n.commitment_end
     FROM groups g JOIN line_keys k ON k.key = g.key JOIN normalised n ON n.li = k.li
     WHERE g.term IN ({terms}) ORDER BY g.gi, n.li"""
 
@@ -311,8 +317,8 @@ def stamp(moment: datetime) -> str:
 def apply(run: "Run") -> None:
     names = ", ".join(f"'{t}'" for t in COMMITMENT_TERMS)
     by_row: dict[int, list[Line]] = {}
-    for gi, kind, start, end, effective, qty in run.fetch(_LINES.format(terms=names)):
-        by_row.setdefault(gi, []).append(Line(kind, start, end, effective, _dec(qty)))
+    for gi, kind, start, end, effective, qty, commitment_end in run.fetch(_LINES.format(terms=names)):
+        by_row.setdefault(gi, []).append(Line(kind, start, end, effective, _dec(qty), commitment_end))
     out: dict[str, list] = {c: [] for c in _TABLE}
     for (gi, term, frequency, charge_type, currency, created, vq, cq, vcost, ccost, cw_eff,
          agreement_end) in run.fetch(_ROWS.format(terms=names)):
