@@ -6,6 +6,7 @@ import streamlit as st
 import billbridge_ui as ui
 from billbridge import store as bst
 from billbridge import timeline
+from billbridge_ui.commitment_views import show_commitments
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import blank_text
 
@@ -71,3 +72,5 @@ st.dataframe(
 )
 st.caption(f"Periods longer than the view (annual and three-year terms) are cut at its edges, {timeline.WINDOW_DAYS} "
            "days either side of the month, and marked ▸ where they go on; hover a bar for its full dates.")
+
+show_commitments(store, month, vendor)

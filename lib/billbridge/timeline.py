@@ -16,12 +16,15 @@ Input lines are an import's lines (:func:`billbridge.store.import_lines`) or a p
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from billbridge.model import chart_text
+from billbridge.model import COMMITMENT_TERMS, chart_text, label
+from billbridge.money import format_money
+from billbridge.rules import terms
 
 from billbridge.bdom import (
     Timing,
@@ -37,7 +40,8 @@ from billbridge.bdom import (
     period_for_billing_month,
 )
 
-__all__ = ["COLORS", "WINDOW_DAYS", "account_calendar", "period_frame", "view_window", "timeline_figure", "bdom_histogram"]
+__all__ = ["COLORS", "WINDOW_DAYS", "account_calendar", "period_frame", "view_window", "timeline_figure", "bdom_histogram",
+           "COMMITMENT_DAYS", "COMMITMENT_COLUMNS", "commitments"]
 
 #: colours used by the figures (tests assert on them; the page legend explains them)
 COLORS = {
@@ -284,3 +288,80 @@ def bdom_histogram(lines: pd.DataFrame, billing_month: str | None = None, title:
         bargap=0.15, height=320, margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return fig
+
+
+# --------------------------------------------------------------------------------------- commitments
+#: how far ahead the Timeline looks for renewals and cancellation windows (days from today)
+COMMITMENT_DAYS = 60
+#: the columns of :func:`commitments` (all text a person reads, but ``key``: the plan row's key)
+COMMITMENT_COLUMNS = ("on", "event", "customer", "product", "agreement", "term", "seats", "term_end", "term_source",
+                      "window_end", "at_risk", "key")
+
+
+def _as_date(v) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
+
+
+def _window_text(stamp: datetime) -> str:
+    """A window's close as a person reads it: ``2026-10-10 00:00 UTC``."""
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _blank(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v) or v == ""
+
+
+def _text(v) -> str:
+    return "" if _blank(v) else str(v)
+
+
+def _seats(v) -> str:
+    if _blank(v):
+        return ""
+    d = Decimal(str(v))
+    return format(d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize(), "f")
+
+
+def commitments(rows: pd.DataFrame, today: date, days: int = COMMITMENT_DAYS) -> pd.DataFrame:
+    """The commitment terms of a plan's rows (:mod:`billbridge.rules.terms`) that renew, or whose
+    cancellation window is open, between ``today`` and ``today + days``: one row per event, soonest first,
+    in words (:data:`COMMITMENT_COLUMNS`; money in the row's currency).
+
+    A term renews the day after its last day; a term already over counts on, renewing every 12 (36) months
+    from its start (new-commerce terms renew automatically). Every renewal opens a 168-hour window to
+    reduce seats, shown with the renewal. A window that is open (it closes after ``today`` 00:00 UTC) or
+    opens in the view (a purchase or a seat addition) is listed on the day it closes.
+    """
+    if rows is None or not len(rows) or "term_start" not in rows.columns:
+        return pd.DataFrame(columns=list(COMMITMENT_COLUMNS))
+    last = today + timedelta(days=days)
+    now = terms.window_end(today) - terms.WINDOW  # today, 00:00 UTC
+    keep = rows["term_start"].notna() & rows["term"].isin(list(COMMITMENT_TERMS))
+    out: list[dict] = []
+    for r in rows[keep].to_dict("records"):
+        start = _as_date(r["term_start"])
+        months = COMMITMENT_TERMS[r["term"]]
+        k = 1
+        while terms.anniversary(start, k * months) < today:
+            k += 1
+        renews = terms.anniversary(start, k * months)
+        risk, cur = r.get("commitment_at_risk"), _text(r.get("currency")) or "USD"
+        common = {
+            "customer": _text(r.get("vendor_customer_name")) or _text(r.get("vendor_customer_id")),
+            "product": _text(r.get("product_description")) or _text(r.get("product_name")) or _text(r.get("sku")),
+            "agreement": _text(r.get("agreement_name")), "term": label(r["term"], "value"),
+            "seats": _seats(r.get("vendor_quantity")), "term_end": str(renews - timedelta(days=1)),
+            "term_source": label(_text(r.get("term_source")) or "derived", "value"),
+            "at_risk": "" if _blank(risk) else format_money(risk, cur), "key": _text(r.get("key")),
+        }
+        if renews <= last:
+            out.append({**common, "on": str(renews), "event": "Renews",
+                        "window_end": _window_text(terms.window_end(renews))})
+        if not _blank(r.get("window_end")):
+            closes = datetime.fromisoformat(str(r["window_end"]).replace("Z", "+00:00"))
+            opened = (closes - terms.WINDOW).date()
+            if closes > now and opened <= last and opened != renews:
+                out.append({**common, "on": str(closes.date()), "event": "Cancellation window closes",
+                            "window_end": _window_text(closes)})
+    frame = pd.DataFrame(out, columns=list(COMMITMENT_COLUMNS))
+    return frame.sort_values(["on", "customer", "product"], kind="stable").reset_index(drop=True)

@@ -46,6 +46,7 @@ from billbridge.plan.engine import Plan, plan_to_json, reconcile
 from billbridge.plan.inputs import Context, Mappings
 from billbridge.plan import summary as summary_mod
 from billbridge.plan.summary import Summary
+from billbridge.plan.tables import LINE_EXTRAS
 from billbridge.vendors import month_vendor_lines, vendor_name
 
 __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "ensure_snapshot", "refresh_reason",
@@ -54,7 +55,8 @@ __all__ = ["NoSnapshotError", "SnapshotResult", "EnsuredPlan", "ensure_plan", "e
            "StoredPlan", "plan_frame", "latest_plan"]
 
 
-#: the columns of a stored vendor line the reconciliation reads (the extras it shows in a reason included)
+#: the columns of a stored vendor line the reconciliation reads (the canonical ones and the vendor's own fields the
+#: rules read, :data:`billbridge.plan.tables.LINE_EXTRAS`)
 _LINE_COLUMNS = tuple(c for c in VENDOR_LINE_COLUMNS if c != "line_no") + LINE_EXTRAS
 
 

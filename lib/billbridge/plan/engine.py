@@ -52,7 +52,7 @@ __all__ = ["STEPS", "RULES", "DOCUMENTS", "Run", "Plan", "reconcile", "plan_to_j
 
 #: the rules pipeline, in the order it runs (each module's ``apply(run)`` adds its tables)
 STEPS = (normalise, mapped, landed, keys, grouped, blocked, manual_edits, matched, invoiced, targets, cancels,
-         proration, flags)
+         proration, terms, flags)
 #: (impact's macros and flags' expressions are composed into the plan rows' query, :data:`_PLAN_ROWS`)
 #: every rule file (the steps and the cause families they apply), for the rules index
 RULES = (normalise, mapped, landed, keys, grouped, excluded, company, agreement, currency, product, blocked,
@@ -197,7 +197,7 @@ _PLAN_ROWS = impact.with_parts(_PLAN_ROWS)
 
 #: what else the reasons and requests read of the rows without a reason yet (``rest``: their ``n``, ``part``,
 #: ``src``), in plan order: the rules' working columns behind each
-_TEXT_ROWS = """
+_TEXT_ROWS = f"""
     SELECT r.n, t.write_price, t.write_cost, CAST(t.target_eff AS VARCHAR) AS target_eff,
            CAST(t.target_can AS VARCHAR) AS target_can, g.line_key, t.d_qty, t.d_price, t.d_cost, t.d_dates, t.d_key,
            t.d_product, t.cw_product, t.overrides_manual_edit, t.updated_by, t.last_updated, m.dup_key, m.keyed,
@@ -205,9 +205,10 @@ _TEXT_ROWS = """
            NULL::VARCHAR AS end_on, NULL::BOOLEAN AS invoiced, b.agreement_currency, l.exchange_rate,
            l.pricing_currency, g.other_currency, t.correction_key, t.correction_quantity,
            t.correction_price, t.corrects_dollars, CAST(t.invoice_date AS VARCHAR) AS invoice_date,
-           t.price_value, t.margin_threshold, t.after_price, t.after_cost
+           t.price_value, t.margin_threshold, t.after_price, t.after_cost, {terms.TEXT_COLUMNS}
     FROM rest r JOIN groups g ON r.part = 0 AND g.gi = r.src JOIN targets t USING (gi) JOIN matched m USING (gi)
     JOIN blocked b USING (gi) JOIN lines_in l ON l.li = g.gi
+    {terms.TABLES}
     UNION ALL BY NAME
     SELECT r.n, c.key AS line_key, c.overrides_manual_edit, c.updated_by, c.last_updated,
            CAST(c.end_on AS VARCHAR) AS end_on, c.invoiced
@@ -226,6 +227,7 @@ _TEXT_FIELDS = (
     "other_currency", "effective_date", "cancelled_date", "new_unit_cost", "override_reason",
     "correction", "correction_key", "correction_quantity", "correction_price", "corrects_dollars", "invoice_date",
     "price_rule", "price_value", "margin_threshold", "margin_pct_before", "margin_pct_after", "after_price", "after_cost")
+_TEXT_FIELDS = tuple(dict.fromkeys(_TEXT_FIELDS + terms.TEXT_FIELDS))  # the reasons' fields, each once
 
 #: plan row columns holding a document (Python objects in :attr:`Plan.documents`, not in :attr:`Plan.table`)
 DOCUMENTS = ("writes", "request")

@@ -24,8 +24,8 @@ from billbridge.model import CAUSES
 from billbridge.money import extended, format_money
 
 __all__ = ["MACROS", "IN_SYNC", "quantity", "money", "in_sync", "in_sync_sql", "shown_customer_sql",
-           "shown_product_sql", "shown_agreement_sql", "shown_quantity_sql", "changed", "blocked", "ended", "month_name",
-           "correction", "correction_text"]
+           "shown_product_sql", "shown_agreement_sql", "shown_quantity_sql", "changed", "term_note", "blocked", "ended",
+           "month_name", "correction", "correction_text"]
 
 #: the reason of a row ConnectWise already bills as the vendor does (the one template of it)
 IN_SYNC = ("{customer}", ": ", "{product}", " on ", "{agreement}", " is ", "{quantity}",
@@ -153,9 +153,10 @@ def changed(r: Mapping[str, Any], month: str) -> str:
     if r["charge_type"] == "credit":
         base = (f"Vendor refund of {quantity(-r['vendor_quantity'])} x {p} for {c} ({money(r['vendor_amount'], cur)}), "
                 f"matched to the original line {r['credit_for']}")
+        note = term_note(r)
         if a == "create":
-            return f"{base}: add it as a one-month credit line on {g}."
-        return f"{base}: already on {g}." if a == "in_sync" else f"{base}: correct the credit line on {g}."
+            return f"{base}: add it as a one-month credit line on {g}.{note}"
+        return (f"{base}: already on {g}." if a == "in_sync" else f"{base}: correct the credit line on {g}.") + note
     if a == "create":
         what = "one-time charge" if r["charge_type"] == "one_time" else (
             "line for this month" if r["sync_mode"] == "monthly" else "line for it")
@@ -175,9 +176,7 @@ def changed(r: Mapping[str, Any], month: str) -> str:
         parts.append("product -> " + p)
     if r["d_key"]:
         parts.append("take over the existing line (adds billbridge's key)")
-    note = ""
-    if "annual_term_decrease" in r["flags"]:
-        note = " Careful: an annual-term seat decrease is usually not refunded by the vendor."
+    note = term_note(r)
     if r["overrides_manual_edit"]:
         note += f" Overwrites {r['updated_by'] or 'someone'}'s manual change (you allowed it)."
     note += _margin_note(r)
@@ -219,6 +218,39 @@ def _invoiced_note(r: Mapping[str, Any], month: str) -> str:
         return ""
     return (f" ConnectWise already invoiced {month_name(month)}: written anyway, as you allowed "
             f"(reason: {r.get('override_reason') or '-'}).")
+
+
+def _seats(n: Any) -> str:
+    n = Decimal(n)
+    return f"{quantity(n)} seat" + ("" if n == 1 else "s")
+
+
+def term_note(r: Mapping[str, Any]) -> str:
+    """What a row's commitment term says about its change (:mod:`billbridge.rules.terms`), in the row's
+    currency: the money the MSP keeps paying for seats removed outside their cancellation window, the seats
+    removed inside it, an agreement ending before or after the term; '' when there is nothing to say."""
+    flags, cur = r.get("flags") or (), r.get("currency")
+    end = r.get("term_end")
+    derived = " (billbridge derived the term's dates)" if r.get("term_source") == "derived" else ""
+    note = ""
+    if "annual_term_decrease" in flags:
+        seats, months = r["seats_at_risk"], int(r["months_left"])
+        note += (f" Careful: {_seats(seats)} outside the cancellation window, so the vendor has not refunded "
+                 f"{'it' if Decimal(seats) == 1 else 'them'}: the MSP keeps paying "
+                 f"{format_money(r['commitment_at_risk'], cur)} to the term end on {end}: {quantity(Decimal(seats))} x "
+                 f"{format_money(r['risk_unit_cost'], cur)} a month x {months} month{'' if months == 1 else 's'}"
+                 f"{derived}.")
+    if "in_cancellation_window" in flags and r.get("charge_type") == "credit":
+        note += " The vendor took the seats back inside their cancellation window."
+    elif "in_cancellation_window" in flags:
+        closes, back = str(r.get("window_end") or ""), "it" if Decimal(r["seats_in_window"]) == 1 else "them"
+        note += (f" {_seats(r['seats_in_window'])} removed inside the cancellation window (open until "
+                 f"{closes[:10]} {closes[11:16]} UTC): the vendor takes {back} back.")
+    if "agreement_ends_before_term" in flags:
+        note += f" The agreement ends on {r['agreement_end']}, before the vendor's term, which ends on {end}{derived}."
+    if "agreement_outlasts_term" in flags:
+        note += f" The agreement runs to {r['agreement_end']}, past the vendor's term, which ends on {end}{derived}."
+    return note
 
 
 def _sku(r: Mapping[str, Any], *details: Any) -> str:

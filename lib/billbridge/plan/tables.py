@@ -170,10 +170,10 @@ def _position(n: int) -> pa.Array:
 
 
 #: the vendor's own fields the rules read beyond the canonical columns (text; null when a source has none):
-#: Microsoft's ChargeType (new / renew / addQuantity ...) dates a commitment term (rules/terms.py); the
-#: vendor's exchange rate and pricing currency are shown in a ``currency_mismatch`` reason (Rule 7.1), never
-#: applied
-LINE_EXTRAS = ("vendor_charge_type", "exchange_rate", "pricing_currency")
+#: Microsoft's ChargeType (new / renew / addQuantity ...) and Pax8's commitment end date a commitment term
+#: (rules/terms.py); the vendor's exchange rate and pricing currency are shown in a ``currency_mismatch``
+#: reason (Rule 7.1), never applied
+LINE_EXTRAS = ("vendor_charge_type", "commitment_end", "exchange_rate", "pricing_currency")
 
 
 def vendor_lines_table(vendor_lines: pd.DataFrame | pa.Table) -> pa.Table:

@@ -1,14 +1,14 @@
 """Flags: what the operator should know about a row that does not block it -> :func:`vendor_row_flags` and
 :func:`cancel_row_flags`, which the plan rows list where each row's tables are at hand (and the table
-``late_month``); flags ``late_month_bdom``, ``annual_term_decrease``, ``credit``, ``usage_in_arrears``.
+``late_month``); flags ``late_month_bdom``, ``credit``, ``usage_in_arrears``.
 
 Rules implemented (billing-rules.md):
 
 - **Rule 1.1 / section 9** (late month): an account whose BDOM falls in the last days of a month (29-31
   clamp, and Intermedia's "the agreement may not be updated before the 1st") is flagged ``late_month_bdom``
   (:func:`billbridge.bdom.late_month_risk`, once per distinct account creation date).
-- **Rule 4.3** "a CW quantity *decrease* on an annual line outside the window is a red flag, because the MSP
-  would bill less while still paying the full amount": ``annual_term_decrease`` on annual and triennial terms.
+- **Rule 4.3** (``annual_term_decrease``, the cancellation window) is decided by :mod:`~billbridge.rules.terms`,
+  whose table ``terms`` (``tm``) the vendor rows join.
 - **Rule 6.5** a credit is its own line (``credit``); **Rule 3.1 / 3.3** usage is billed in arrears
   (``usage_in_arrears``).
 
@@ -30,7 +30,7 @@ from billbridge.rules import cancels, invoiced, margin, terms
 if TYPE_CHECKING:
     from billbridge.plan.engine import Run
 
-DECIDES = ("late_month_bdom", "annual_term_decrease", "credit", "usage_in_arrears")
+DECIDES = ("late_month_bdom", "credit", "usage_in_arrears")
 
 #: the flags a vendor row can carry (all but those only ending a line raises), in FLAGS order
 VENDOR_ROW_FLAGS = tuple(f for f in FLAGS if f not in cancels.DECIDES)
@@ -46,8 +46,6 @@ def listed(flags: tuple[str, ...]) -> str:
 #: rules that decide the others
 _VENDOR_FLAG_SQL = {
     "late_month_bdom": "coalesce(l.late, FALSE)",
-    "annual_term_decrease": "t.cw_quantity IS NOT NULL AND g.term IN ('annual', 'triennial') "
-                            "AND coalesce(exact(t.vendor_quantity) < exact(t.cw_quantity), FALSE)",
     "mid_month_start": "p.gi IS NOT NULL", "prorated_by_connectwise": "coalesce(p.prorated_by_connectwise, FALSE)",
     "vendor_prorated": "g.vendor_prorated", "catalog_item_inactive": "b.catalog_item_inactive",
     "child_agreement": "b.child_agreement", "mixed_unit_costs": "g.mixed_unit_costs",
@@ -59,8 +57,9 @@ _VENDOR_FLAG_SQL = {
     **invoiced.FLAG_SQL, **margin.FLAG_SQL, **terms.FLAG_SQL,
 }
 #: the tables a vendor row's flags read, joined to ``groups g`` (and those of a cancel row: ``cancel_rows``)
-VENDOR_ROW_TABLES = """JOIN blocked b USING (gi) JOIN matched m USING (gi) JOIN targets t USING (gi)
-    LEFT JOIN prorations p USING (gi) LEFT JOIN late_month l ON l.customer_created = g.customer_created"""
+VENDOR_ROW_TABLES = f"""JOIN blocked b USING (gi) JOIN matched m USING (gi) JOIN targets t USING (gi)
+    LEFT JOIN prorations p USING (gi) LEFT JOIN late_month l ON l.customer_created = g.customer_created
+    {terms.TABLES}"""
 
 
 def vendor_row_flags() -> str:

@@ -71,7 +71,7 @@ def apply(run: "Run") -> None:
                nullif(subscription_id, '') AS subscription_id, sku, product_name,
                coalesce(charge_type, 'recurring') AS charge_type, billing_frequency, term,
                coalesce(currency, 'USD') AS currency, period_start, period_end, effective_date,
-               lower(vendor_charge_type) AS vendor_charge_type,
+               lower(vendor_charge_type) AS vendor_charge_type, TRY_CAST(commitment_end AS DATE) AS commitment_end,
                CASE WHEN charge_type = 'credit' THEN negative_abs(quantity) ELSE quantity END AS quantity,
                CASE WHEN charge_type = 'credit' THEN positive_abs(unit_cost) ELSE unit_cost END AS unit_cost,
                CASE WHEN charge_type = 'credit' THEN positive_abs(unit_price) ELSE unit_price END AS unit_price

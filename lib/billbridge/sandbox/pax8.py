@@ -9,6 +9,9 @@ Built from Pax8's own OpenAPI documents (mirror ``api-evangelist/pax8``,
 * ``GET /invoices`` (``page``, ``size``, ``invoiceDate``, ``invoiceDateRangeStart``/``End``,
   ``status``, ``companyId``, ``sort``), ``GET /invoices/{id}``, ``GET /invoices/{id}/items``,
   ``GET /invoices/draftItems`` (``monthOffset`` 0 or 1, else 422; ``companyId``).
+* ``GET /subscriptions`` (``page``, ``size``, ``companyId``): the world's subscriptions with ``billingTerm`` and,
+  for annual and three-year terms, ``commitmentTerm`` (``term`` and ``endDate``: the day the current term ends,
+  **guess**: written as the renewal day, the term's last day + 1, as in public Pax8 client examples).
 * Paged answers ``{content, page: {size, totalElements, totalPages, number}}``; ``size`` defaults
   to 10 and is capped at 200; ``page`` counts from 0.
 * Every call but ``/token`` needs ``Authorization: Bearer <token>`` (401 otherwise); errors are
@@ -43,7 +46,7 @@ from urllib.parse import parse_qsl
 
 from billbridge import clock
 from billbridge import demo_world as world
-from billbridge.bdom import add_months, month_key
+from billbridge.bdom import add_months, days_in_month, month_key
 from billbridge.linekey import line_key
 
 from .vendor_world import Charge, TokenStore, filler_charges, month_charges, month_span, vendor_uuid, world_index
@@ -73,6 +76,7 @@ INVOICE_FIELDS: tuple[str, ...] = ("id", "invoiceDate", "dueDate", "balance", "c
 MAX_SIZE, DEFAULT_SIZE = 200, 10
 INVOICE_DAY = 4
 _TERMS = {"monthly": "Monthly", "annual": "Annual", "triennial": "3 Year"}
+_COMMITMENT_MONTHS = {"annual": 12, "triennial": 36}
 _TAX = {"HPBX-SEAT": Decimal("0.05"), "VOICE-MIN": Decimal("0.05")}  # telecom taxes (fictional)
 _CENT = Decimal("0.01")
 
@@ -213,6 +217,32 @@ class Pax8Emulator:
             self._cache[key] = out
         return out
 
+    def subscriptions(self) -> list[dict]:
+        """The world's subscriptions as Pax8 lists them today (quantities of this month)."""
+        today = self.today()
+        w = world.world(today)
+        out = []
+        for cust in w.customers:
+            for sub in cust.subscriptions:
+                product = world.PRODUCTS_BY_SKU[sub.sku]
+                start = sub.start or cust.created
+                months = _COMMITMENT_MONTHS.get(product.term)
+                commitment = None
+                if months:
+                    k = 1
+                    while _shifted(start, k * months) <= today:
+                        k += 1
+                    commitment = {"term": _TERMS[product.term], "endDate": _shifted(start, k * months).isoformat()}
+                out.append({
+                    "id": vendor_uuid("pax8", "subscription", sub.sub_id),
+                    "companyId": vendor_uuid("pax8", "company", cust.vendor_id),
+                    "productId": vendor_uuid("pax8", "product", sub.sku), "quantity": sub.quantities[-1],
+                    "startDate": start.isoformat(), "endDate": None, "createdDate": start.isoformat(),
+                    "billingStart": start.isoformat(), "status": "Active", "price": _num(product.unit_price),
+                    "billingTerm": _TERMS.get(product.term, "Monthly"), "commitmentTerm": commitment,
+                })
+        return out
+
     def invoice(self, month: str) -> dict:
         key = ("invoice", month, self.filler_items, self.today())
         with self._lock:
@@ -255,6 +285,11 @@ class Pax8Emulator:
             if sub == "invoices/draftItems":
                 self._count("draftItems")
                 return 200, self._draft(params), {}
+            if sub == "subscriptions":
+                self._count("subscriptions")
+                records = self.subscriptions()
+                company = params.get("companyId")
+                return 200, self._page([r for r in records if company in (None, "", r["companyId"])], params), {}
             m = re.fullmatch(r"invoices/([0-9a-fA-F-]{36})(/items)?", sub)
             if m:
                 month = self._month_of(m.group(1))
@@ -340,6 +375,13 @@ class Pax8Emulator:
             if not items:
                 raise _Error(404, "NotFound", f"Company {company} not found")
         return self._page(items, params)
+
+
+def _shifted(d: date, months: int) -> date:
+    """``d`` ``months`` months on, its day clamped to the month's last (Rule 1.1)."""
+    index = d.year * 12 + d.month - 1 + months
+    y, m = index // 12, index % 12 + 1
+    return date(y, m, min(d.day, days_in_month(y, m)))
 
 
 def month_range(month: str) -> tuple[str, str]:

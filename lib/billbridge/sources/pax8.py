@@ -40,6 +40,8 @@ costTotal          extended_cost                the vendor's own extended cost: 
                                                 equals the items' costTotal sum to the cent (Rule 7.7)
 salesTax           tax                          extra column: shown, never re-billed
 id                 vendor_line_id               extra column; invoice id -> vendor_invoice_id
+(subscription)     commitment_end               extra column: ``GET /subscriptions``' ``commitmentTerm.endDate``
+                                                - 1 day (**guess**, :func:`commitment_ends`): dates the term
 ================== ============================ ===========================================================
 
 ``type`` -> charge type: ``subscription`` -> recurring (``usage`` when its term is ``Arrears``,
@@ -257,13 +259,33 @@ def fetch(settings, billing_month: str, *, draft: bool = False, progress: Progre
                 item_pages = pager.done
                 dates = ", ".join(sorted({str(i.get("invoiceDate")) for i in invoices}))
                 file_name = f"Pax8 invoice{'s' if len(invoices) > 1 else ''} {dates}"
+            # the subscriptions' commitment terms (the items do not date them; rules/terms.py reads them)
+            sub_pager = _Pager(client, pool, progress, "subscriptions")
+            (subscriptions,) = sub_pager.all([("subscriptions", {})])
+        ends = commitment_ends(subscriptions)
+        for records in mapped.values():
+            for x in records:
+                x.record["commitment_end"] = ends.get(x.record["subscription_id"], "")
         if stats is not None:
+            stats.update({"subscription_pages": sub_pager.done})
             stats.update({"token": int(client.stats["tokens"]), "invoice_pages": invoice_pages, "item_pages": item_pages,
                           "requests": int(client.stats["requests"]), "retries": dict(client.retries)})
     finally:
         client.close()
     ordered = [x for key in sorted(mapped) for x in mapped[key]]
     return _assemble(ordered, file_name, pager.fingerprint(), warnings)
+
+
+def commitment_ends(subscriptions: list[dict]) -> dict[str, str]:
+    """Pax8 subscription id -> the last day (ISO) of its current commitment term, for the subscriptions with
+    one (``commitmentTerm.endDate``; **guess**: an ``endDate`` is the renewal day, so the last day is the day
+    before, as in public Pax8 client examples where a term started 2025-01-01 ends 2026-01-01)."""
+    out = {}
+    for sub in subscriptions:
+        end = _date((sub.get("commitmentTerm") or {}).get("endDate") if isinstance(sub, dict) else None)
+        if end is not None and sub.get("id"):
+            out[str(sub["id"])] = (end - timedelta(days=1)).isoformat()
+    return out
 
 
 def _date(v: Any) -> date | None:
@@ -364,6 +386,7 @@ class _Mapper:
             "vendor_charge_type": kind,
             "vendor_customer_external_id": str(it.get("externalId") or ""),
             "vendor_prorated": "true" if kind.lower() == "prorate" and charge != "credit" else "",
+            "commitment_end": "",
         }
         return _Mapped(rec, probs, off, item_id)
 

@@ -77,6 +77,7 @@ EXTRA_COLUMNS: dict[str, str] = {
     "deduction_total": "the deductions' total for the line (Sherweb deductions[].totalValue summed)",
     "vendor_prorated": "'true' when the vendor itself prorated the line (a window shorter than the full period)",
     "credit_for_line": "for a credit: the line_no of the charge it refunds in the same load (same subscription); empty when that charge was billed in an earlier month",
+    "commitment_end": "the last day of the subscription's current commitment term at the vendor (Pax8 commitmentTerm.endDate); dates an annual or three-year term",
 }
 
 

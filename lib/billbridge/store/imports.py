@@ -52,7 +52,7 @@ LINE_COLUMNS: tuple[str, ...] = (
 EXTRA_LINE_COLUMNS: tuple[str, ...] = (
     "vendor_line_id", "vendor_invoice_id", "vendor_charge_type", "vendor_customer_external_id",
     "vendor_customer_domain", "tax", "exchange_rate", "pricing_currency", "list_unit_cost", "deductions",
-    "deduction_total", "vendor_prorated", "credit_for_line",
+    "deduction_total", "vendor_prorated", "credit_for_line", "commitment_end",
 )
 #: every column of a ``vendor_lines`` row after ``import_id``, ``line_no`` (what is written and read)
 STORED_LINE_COLUMNS: tuple[str, ...] = LINE_COLUMNS + EXTRA_LINE_COLUMNS

@@ -662,6 +662,13 @@ def m012_billing_guardrails(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE push_journal ADD COLUMN override_reason TEXT")
 
 
+def m013_terms_commitment_end(db: sqlite_utils.Database) -> None:
+    """A vendor line keeps the last day of its subscription's commitment term when the vendor gives it (issue 12,
+    commitment terms: Pax8 ``commitmentTerm.endDate``): ``vendor_lines.commitment_end``, TEXT ISO date, NULL for
+    the lines loaded before and for sources without it."""
+    db.execute("ALTER TABLE vendor_lines ADD COLUMN commitment_end TEXT")
+
+
 def refresh_derived_views(db: sqlite_utils.Database, applied: list[Callable[[sqlite_utils.Database], None]]) -> None:
     """After the migrations: the views rendered from the code follow it (``plan_lines`` renders the
     in-sync template of :mod:`billbridge.plan.reasons`; when its words change, every stored plan reads
@@ -686,4 +693,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m010_vendor_line_extras,
     m011_derived_in_sync_reason,
     m012_billing_guardrails,
+    m013_terms_commitment_end,
 ]
