@@ -97,3 +97,22 @@ def test_invalid_csv_stores_nothing_and_names_row_column_and_reason(store):
 def test_csv_without_kind_column_is_refused(store):
     res = mp.import_csv(store, "vendor,vendor_customer_id\ndemo,DC-1\n")
     assert not res.ok and res.problems[0].column == "kind"
+
+
+def test_a_products_price_rule_and_threshold_round_trip_through_the_csv_and_bad_ones_are_named():
+    s = Store.memory()
+    st.set_mappings(s, "product", "demo", [{"sku": "SEAT", "catalog_item_id": 31, **mp.price_terms("markup", "25", "15")}])
+    text = mp.export_csv(s)
+    assert "markup,25,15" in text
+    fresh = Store.memory()
+    assert mp.import_csv(fresh, text).ok
+    got = st.get_mappings(fresh, "product").iloc[0]
+    assert (got["price_rule"], got["price_value"], got["margin_threshold"]) == ("markup", Decimal("25"), Decimal("15"))
+    bad = ("kind,vendor,sku,catalog_item_id,price_rule,price_value,margin_threshold\n"
+           "product,demo,A,31,markup,,\n"          # a markup needs its percent
+           "product,demo,B,31,discount,5,\n"       # not a price rule
+           "product,demo,C,31,fixed,9.50,101\n")   # a threshold above 100%
+    res = mp.import_csv(fresh, bad)
+    assert not res.ok
+    assert {(p.row, p.column) for p in res.problems} == {(1, "price_value"), (2, "price_rule"), (3, "margin_threshold")}
+    assert "needs" in res.problems[0].reason or "required" in res.problems[0].reason

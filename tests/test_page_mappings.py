@@ -194,3 +194,16 @@ def test_the_global_margin_threshold_is_set_on_the_products_tab(demo):
     with store() as s:
         assert mp.margin_threshold(s) == Decimal("25")
         assert "setting" in set(st.mapping_history(s)["kind"])
+
+
+def test_a_threshold_change_reads_in_words_in_the_history():
+    import pandas as pd
+
+    from billbridge_ui.mapping_views import history_frame
+
+    hist = pd.DataFrame([{"changed_at": "2026-11-20T10:00:00Z", "changed_by": "ann", "kind": "setting", "vendor": "",
+                          "key": ["margin_threshold"], "change": "set", "old": None, "new": {"margin_threshold": "25"},
+                          "source": "page"}])
+    row = history_frame(hist).iloc[0].to_dict()
+    assert "Margin threshold %" in row.values() and "Setting" in row.values()
+    assert "Margin threshold %: 25" in row.values()

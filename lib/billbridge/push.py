@@ -919,8 +919,9 @@ def push_events(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapp
             run = _load_run(store, prior["id"], reused=True)
             yield Progress(prior["id"], len(run.rows), len(run.rows), run.counts, message="already pushed", run=run)
             return
-    if kind == "push" and month and plan_id is not None and not dry_run:
-        why = plan_out_of_date(store, month, plan_id)
+    if kind in ("push", "retry") and month and plan_id is not None and not dry_run:
+        # a retry re-sends a run's failed rows (re-read and conflict-checked): only a later month's push stops it
+        why = plan_out_of_date(store, month, plan_id, snapshot=kind == "push")
         if why:
             raise errors.StalePlanError(why)
     st.mark_interrupted_runs(store)
@@ -1071,11 +1072,11 @@ def push_events(store: st.Store, client: Any, rows: pd.DataFrame | Iterable[Mapp
     yield Progress(run_id, total, done, dict(counts), message="finished", run=run)
 
 
-def plan_out_of_date(store: st.Store, month: str, plan_id: int) -> str | None:
+def plan_out_of_date(store: st.Store, month: str, plan_id: int, *, snapshot: bool = True) -> str | None:
     """Why plan ``plan_id`` of ``month`` must not be pushed, in plain words with the fix, or None: ConnectWise
     was read again for the month after the plan was built (the plan's ConnectWise values are old), or
     billbridge pushed a later month since (the plan would rewrite what that month set: billing-rules section 9,
-    Rule 6.6)."""
+    Rule 6.6). ``snapshot=False``: the later month's push only."""
     from billbridge.plan.reasons import month_name
 
     meta = st.get_plan(store, plan_id)
@@ -1083,7 +1084,7 @@ def plan_out_of_date(store: st.Store, month: str, plan_id: int) -> str | None:
         return None
     fix = f"reconcile {month_name(month)} again ('billbridge reconcile {month}', or the Reconcile page) and push the new plan"
     snap = st.latest_snapshot(store, month)
-    if snap is not None and meta.get("snapshot_id") is not None and int(snap["id"]) > int(meta["snapshot_id"]):
+    if snapshot and snap is not None and meta.get("snapshot_id") is not None and int(snap["id"]) > int(meta["snapshot_id"]):
         return (f"Plan {plan_id} for {month_name(month)} was built from an older read of ConnectWise than the newest "
                 f"one (taken {snap['taken_at']}): its rows may no longer match ConnectWise. Nothing was pushed: {fix}.")
     newest = st.newest_pushed_month(store)

@@ -133,7 +133,12 @@ def history_frame(hist: pd.DataFrame) -> pd.DataFrame:
         return "; ".join(f"{label(k, 'column')}: {label(v, 'value') if isinstance(v, str) and '_' in v else v}"
                          for k, v in d.items() if v is not None and v == v and k not in ("updated_at", "updated_by"))
 
-    view = hist.assign(key=hist["key"].map(lambda k: " · ".join(str(x) for x in k if x) if isinstance(k, list) else (k or "")),
+    def item(k: Any, kind: str) -> str:
+        if not isinstance(k, list):
+            return k or ""
+        return " · ".join(label(str(x), "column") if kind == "setting" else str(x) for x in k if x)  # a setting's name
+
+    view = hist.assign(key=[item(k, kind) for k, kind in zip(hist["key"], hist["kind"])],
                        old=hist["old"].map(values), new=hist["new"].map(values),
                        kind=hist["kind"].map(lambda k: label(k, "value")))
     return display_frame(view, ["changed_at", "changed_by", "kind", "vendor", "key", "change", "old", "new", "source"],

@@ -155,8 +155,8 @@ def apply(run: "Run") -> None:
                    AS overrides_manual_edit,
                correction, correction_key, correction_addition_id, correction_quantity, correction_price,
                correction_cost, past_change, corrects_dollars, month_price, invoice_date,
-               overrides_invoiced(writes_in_month AND action = 'create' OR (action = 'update' AND month_bound),
-                                  month_invoiced, reason_given, cause) AS overrides_invoiced,
+               overrides_invoiced(writes_in_month AND action IN ('create', 'update'), month_invoiced, reason_given,
+                                  cause) AS overrides_invoiced,
                CASE WHEN overridden AND cause IS NULL AND action IN ('create', 'update') THEN reason_given END
                    AS override_reason,
                writes_price OR credit AS write_price, writes_cost AS write_cost,
