@@ -12,7 +12,8 @@
    store) is printed next to it. Requests are counted by the client and by the emulator.
 2. **Microsoft file**: loading a ``--ms-lines`` reconciliation CSV (``sources.load_month`` with
    ``"microsoft"``: read, map, check every Subtotal, validate, store) against ``pandas.read_csv``
-   of the same file; best of ``--repeat`` runs each, measured in the same run.
+   of the same file, and ``load_ratio``: the load / (``read_csv`` + a bare ``executemany`` of its rows into
+   SQLite), issue 7's figure (target <= 1.5); best of ``--repeat`` runs each, measured in the same run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -180,11 +182,25 @@ def bench_ms(lines: int, repeat: int) -> dict:
         r = sources.load_month(next(stores), MONTH, path.read_bytes(), path.name, "microsoft")
         assert r.status == "loaded", r.problems[:3]
 
+    def bare() -> None:
+        """issue 7's baseline: ``pandas.read_csv`` of the file + a bare ``executemany`` of its rows into SQLite"""
+        df = pd.read_csv(path)
+        con = sqlite3.connect(tmp / f"bare{time.perf_counter_ns()}.db")
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute(f"CREATE TABLE lines ({', '.join(f'c{i}' for i in range(len(df.columns)))})")
+        with con:
+            con.executemany(f"INSERT INTO lines VALUES ({', '.join('?' * len(df.columns))})",
+                            df.itertuples(index=False, name=None))
+        con.close()
+
     read = best(lambda: pd.read_csv(path))
     parse = best(lambda: sources.parse_file(data, path.name, "microsoft", MONTH))
     load_s = best(load)
+    bare_s = best(bare)
     return {"lines": lines, "file_mb": len(data) / 1e6, "read_csv_s": read, "parse_validate_s": parse,
-            "load_s": load_s, "ratio_load_vs_read_csv": load_s / read, "ratio_parse_vs_read_csv": parse / read}
+            "load_s": load_s, "bare_s": bare_s, "load_ratio": load_s / bare_s,
+            "ratio_load_vs_read_csv": load_s / read, "ratio_parse_vs_read_csv": parse / read}
 
 
 def main() -> None:
@@ -210,6 +226,8 @@ def main() -> None:
     print(f"  pandas.read_csv {m['read_csv_s']:.3f} s; parse + validate {m['parse_validate_s']:.3f} s "
           f"({m['ratio_parse_vs_read_csv']:.2f}x); load (parse + validate + store) {m['load_s']:.3f} s "
           f"({m['ratio_load_vs_read_csv']:.2f}x read_csv)")
+    print(f"  load_ratio (issue 7: load / (read_csv + a bare executemany into SQLite, {m['bare_s']:.3f} s)) "
+          f"{m['load_ratio']:.2f} (target <= 1.5)")
 
 
 if __name__ == "__main__":
