@@ -49,9 +49,16 @@ CURRENCY_FIGURES = ("lines_checked", "dollars_checked", "lines_reconciled", "dol
 _TOP_MONEY = ("dollars_checked", "dollars_reconciled", "dollars_blocked", "dollars_excluded", "price_impact",
               "margin_impact", "coverage")
 
+def bucket_sql(cause: str) -> str:
+    """SQL (DuckDB and SQLite alike): the bucket of a row of cause ``cause`` — ``reconciled`` without one,
+    ``excluded`` for :data:`billbridge.model.EXCLUDED_CAUSES`, else ``blocked``. The plan's ``bucket()`` macro
+    and the store's ``plan_lines`` view (which derives a stored row's bucket from its cause) both use it."""
+    return (f"CASE WHEN {cause} IS NULL THEN 'reconciled' "
+            f"WHEN {cause} IN ({', '.join(literal(c) for c in sorted(EXCLUDED_CAUSES))}) THEN 'excluded' ELSE 'blocked' END")
+
+
 MACROS = f"""
-CREATE MACRO bucket(cause) AS CASE WHEN cause IS NULL THEN 'reconciled'
-    WHEN cause IN ({", ".join(literal(c) for c in sorted(EXCLUDED_CAUSES))}) THEN 'excluded' ELSE 'blocked' END;
+CREATE MACRO bucket(cause) AS {bucket_sql("cause")};
 """
 
 

@@ -669,6 +669,18 @@ def m013_terms_commitment_end(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE vendor_lines ADD COLUMN commitment_end TEXT")
 
 
+def m014_plan_price_rule_per_product(db: sqlite_utils.Database) -> None:
+    """A plan's price rule is its product mapping's: ``plan_products`` holds it (once per product of a plan,
+    not once per row), copied from the rows of the plans stored since m012; a row's bucket is derived from its
+    cause by the view (``plan_lines``), so only a row whose bucket is not its cause's (a record creation)
+    stores one. Nothing is lost: every row reads back as before."""
+    db.execute("ALTER TABLE plan_products ADD COLUMN price_rule TEXT")
+    db.execute("""UPDATE plan_products SET price_rule = (
+        SELECT r.price_rule FROM plan_rows r WHERE r.plan_id = plan_products.plan_id
+        AND r.product_no = plan_products.product_no AND r.price_rule IS NOT NULL LIMIT 1)""")
+    db.execute("UPDATE plan_rows SET price_rule = NULL WHERE price_rule IS NOT NULL")
+
+
 def refresh_derived_views(db: sqlite_utils.Database, applied: list[Callable[[sqlite_utils.Database], None]]) -> None:
     """After the migrations: the views rendered from the code follow it (``plan_lines`` renders the
     in-sync template of :mod:`billbridge.plan.reasons`; when its words change, every stored plan reads
@@ -694,4 +706,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m011_derived_in_sync_reason,
     m012_billing_guardrails,
     m013_terms_commitment_end,
+    m014_plan_price_rule_per_product,
 ]

@@ -43,6 +43,7 @@ from billbridge.config import operator_name
 from billbridge.errors import ConservationError
 from billbridge.model import MONEY_FIELDS
 from billbridge.plan import reasons
+from billbridge.plan.summary import bucket_sql
 
 if TYPE_CHECKING:  # the store's type only: the concern modules never import db at run time
     from billbridge.store.db import Store
@@ -59,7 +60,7 @@ KEEP_UNPUSHED = 5
 ACCOUNT_COLUMNS = ("vendor", "vendor_customer_id", "vendor_customer_name", "company_id", "company_name",
                    "agreement_id", "agreement_name", "sync_mode", "currency")
 PRODUCT_COLUMNS = ("sku", "product_name", "charge_type", "term", "billing_frequency", "quantity_basis",
-                   "catalog_item_id", "product_identifier", "product_description")
+                   "catalog_item_id", "product_identifier", "product_description", "price_rule")
 #: typed columns of ``plan_rows`` (after id, plan_id, account_no, product_no), ``extra`` last
 ROW_FIELDS = (
     "key", "action", "cause", "bucket", "target", "reason", "flags", "subscription_id", "vendor_lines",
@@ -68,7 +69,7 @@ ROW_FIELDS = (
     "cw_cancelled_date", "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
     "price_impact", "margin_impact", "cw_proration", "vendor_proration", "credit_for", "writes", "request",
     "lookup", "depends_on", "maps",
-    "impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after", "price_rule", "term_start",
+    "impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after", "term_start",
     "term_end", "term_source", "window_end", "commitment_at_risk",
 )
 _INTS = {"company_id", "agreement_id", "catalog_item_id", "cw_addition_id", "vendor_line_count"}
@@ -329,6 +330,11 @@ def _insert_rows(conn, plan_id: int, rows: pd.DataFrame | list[dict[str, Any]] |
     derived = pc.fill_null(pc.equal(reason, derived_reasons(typed)), False)
     stored = typed.select(list(ROW_FIELDS)).set_column(ROW_FIELDS.index("reason"), "reason",
                                                        pc.if_else(derived, pa.scalar(None, pa.string()), reason))
+    bucket = stored.column("bucket")  # stored only where it is not the cause's (the view derives the rest)
+    derived_bucket = _bucket_of(stored.column("cause"))
+    stored = stored.set_column(ROW_FIELDS.index("bucket"), "bucket",
+                               pc.if_else(pc.fill_null(pc.equal(bucket, derived_bucket), False),
+                                          pa.scalar(None, pa.string()), bucket))
     target = stored.column("target")
     constants: dict[str, Any] = {"plan_id": plan_id}
     if pc.count_distinct(target).as_py() == 1:  # every row's target the same: said once
@@ -337,6 +343,20 @@ def _insert_rows(conn, plan_id: int, rows: pd.DataFrame | list[dict[str, Any]] |
     _insert(conn, "plan_rows", stored.add_column(0, "account_no", account_no).add_column(1, "product_no", product_no)
             .append_column("extra", pa.array(extras, pa.string())), constants)
     return n
+
+
+def _bucket_of(cause: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The bucket each cause implies: :func:`billbridge.plan.summary.bucket_sql` itself, run by DuckDB over the
+    column (the one definition; the view runs the same SQL in SQLite)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("stored", pa.table({"cause": cause}))
+        table = con.execute(f"SELECT {bucket_sql('cause')} AS bucket FROM stored").to_arrow_reader().read_all()
+        return table.column("bucket").combine_chunks()
+    finally:
+        con.close()
 
 
 def sql_literal(v: Any) -> str:
@@ -398,6 +418,9 @@ def plan_views() -> tuple[str, str]:
     col = {c: ("a." if c in accounts else "p." if c in products else "r.") + c for c in _VIEW_COLUMNS}
     col["reason"] = (f"CASE WHEN r.reason IS NOT NULL THEN r.reason WHEN r.action = 'in_sync' "
                      f"THEN {in_sync_reason_sql(col)} END AS reason")
+    # a row's bucket is its cause's (plan.summary.bucket_sql, the plan's own rule); only a row whose bucket is
+    # not (a record creation) stores it
+    col["bucket"] = f"coalesce(r.bucket, {bucket_sql('r.cause')}) AS bucket"
     return (f"""CREATE VIEW plan_lines AS SELECT r.id, r.plan_id, {', '.join(col[c] for c in _VIEW_COLUMNS)}, r.extra
         FROM plan_rows r
         JOIN plan_accounts a ON a.plan_id = r.plan_id AND a.account_no = r.account_no
