@@ -64,6 +64,8 @@ def test_a_confirmed_correction_needs_a_reason_in_an_invoiced_month_and_the_jour
     blocked = row(plan(OCTOBER), key)  # confirmed, but ConnectWise invoiced October on 2026-10-01
     assert (blocked["cause"], blocked["request"]) == ("already_invoiced", None)
     assert "2026-10-01" in blocked["reason"] and "--reason" in blocked["reason"]
+    refused = run("override", OCTOBER, key)  # now that it is an invoiced month's row: not without a reason
+    assert refused.exit_code == 2 and "needs a reason" in refused.output and "--reason" in refused.output
 
     why = "customer asked for the October credit"
     assert run("override", OCTOBER, key, "--reason", why).exit_code == 0

@@ -187,13 +187,21 @@ def test_a_past_month_row_is_confirmed_and_overridden_with_a_reason_from_the_det
         plan, plan_id = mo.build_plan(store, MONTH)
         rows = plan.rows[plan.rows["action"].isin(["update", "create", "cancel"])]
         assert pu.push(store, conn.client, rows, month=MONTH, plan_id=plan_id).writes
-        sources.load_demo(store, "2026-10")
+        # October billed Acme Dental two PBX seats more than the standing line now holds (November's)
+        october_lines = sources.demo_lines("2026-10")
+        acme = (october_lines["vendor_customer_id"] == "DC-10001") & (october_lines["sku"] == "HPBX-SEAT")
+        october_lines.loc[acme, "quantity"] = (october_lines.loc[acme, "quantity"].astype(int) + 2).astype(str)
+        assert sources.load_month(store, "2026-10", october_lines.to_csv(index=False).encode(), "october.csv",
+                                  "generic", vendor=sources.DEMO_VENDOR).ok
     at = open_page("reconcile.py", state={"billing_month": "2026-10"}, timeout=60)
     assert not at.exception, at.exception
     with Store.open(cfg.db_path) as store:
         october = mo.latest_plan(store, "2026-10").rows
     key = next(k for k, c, r in zip(october["key"], october["cause"], october["reason"])
                if c == "past_month" and "Confirm it with" in r)  # a correction in dollars is offered
+    assert key.startswith("demo|DC-10001|")
+    foxtrot = october[october["vendor_customer_id"] == "DC-10006"]  # mgarcia's hand edit stays hers
+    assert "manually_edited" in set(foxtrot["cause"]) and "past_month" not in set(foxtrot["cause"])
     at.selectbox(key="detail_key").set_value(key).run()
     assert any("billbridge already pushed November 2026" in w.value for w in at.warning)
     at.button(key=f"override_{key}").click().run()
@@ -202,10 +210,15 @@ def test_a_past_month_row_is_confirmed_and_overridden_with_a_reason_from_the_det
         assert st.month_overrides(store, "2026-10") == {key: ""}
     at.selectbox(key="detail_key").set_value(key).run()
     assert any("already invoiced" in w.value for w in at.warning)
-    assert at.button(key=f"unoverride_{key}")  # overridden: it can be taken back
+    # confirmed without a reason, the correction falls in an invoiced month: the panel asks for the reason there
+    assert any("give the reason" in c.value for c in at.caption)
+    assert at.button(key=f"override_{key}").disabled  # not without one
+    at.text_input(key=f"override_reason_{key}").input("credit agreed with the customer").run()
+    at.button(key=f"override_{key}").click().run()
+    assert not at.exception, at.exception
     with Store.open(cfg.db_path) as store:
-        st.set_override(store, "2026-10", [key], "credit agreed with the customer")
-    at.run()
+        assert st.month_overrides(store, "2026-10") == {key: "credit agreed with the customer"}
     at.selectbox(key="detail_key").set_value(key).run()
     assert any("correction line for October 2026" in i.value for i in at.info)
+    assert at.button(key=f"unoverride_{key}")  # overridden: it can be taken back
     conn.close()

@@ -553,12 +553,15 @@ def imports_cmd(month, as_json) -> None:
     if not rows:
         click.echo(f"No imports{' for ' + month if month else ''} yet: 'billbridge load' or 'billbridge pull' stores one.")
         return
+    currencies = st.import_currencies(store, [r["id"] for r in rows])
     for r in rows:
+        cur = currencies.get(r["id"]) or ["USD"]  # Rule 7.1: an import's cost in its own currency, never two added
+        cost = format_money(r["total_cost"], cur[0]) if len(cur) == 1 else f"cost in {', '.join(cur)}"
         state = (f"withdrawn {str(r['withdrawn_at'])[:10]} ({r.get('withdrawn_reason') or 'no reason given'})"
                  if r.get("withdrawn_at") else "in effect" if r["id"] in in_effect else "older version")
         click.echo(f"  {r['id']:>5}  {r['billing_month']}  {r['vendor']} version {r['version']}  {r['file_name']}  "
                    f"{r['line_count']} line{'s' if r['line_count'] != 1 else ''}  "
-                   f"{format_money(r['total_cost'])}  {state}")
+                   f"{cost}  {state}")
 
 
 @main.command("withdraw")

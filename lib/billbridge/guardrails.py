@@ -30,7 +30,7 @@ from billbridge import mappings as mp
 from billbridge import month as mo
 from billbridge import store as st
 from billbridge.errors import InputError, NotFoundError
-from billbridge.model import OVERRIDE_CAUSES, label
+from billbridge.model import REASON_REQUIRED_CAUSES, OVERRIDE_CAUSES, label
 from billbridge.money import sum_by_currency
 
 __all__ = ["MarginWatch", "margin_watch", "override", "COST_ONLY_COLUMNS", "BELOW_THRESHOLD_COLUMNS"]
@@ -101,4 +101,12 @@ def override(store: st.Store, month: str, keys: Iterable[str] = (), *, causes: I
     if unknown:
         raise InputError(f"Not in plan {plan.id} for {month}: {', '.join(unknown)} "
                          f"('billbridge reconcile {month} --json' lists the row keys).", column="KEY")
+    cause_of = dict(zip(plan.rows["key"], plan.rows["cause"]))
+    flags_of = dict(zip(plan.rows["key"], plan.rows["flags"])) if "flags" in plan.rows else {}
+    invoiced = [k for k in picked if cause_of.get(k) in REASON_REQUIRED_CAUSES
+                or (cause_of.get(k) == "past_month" and "invoiced_this_month" in (flags_of.get(k) or ()))]
+    if invoiced and not (reason or "").strip():
+        raise InputError(f"ConnectWise already invoiced {month} for {', '.join(invoiced[:3])}"
+                         f"{' and more' if len(invoiced) > 3 else ''}: an override there needs a reason the push "
+                         f"journal keeps (--reason TEXT).", column="--reason")
     return st.set_override(store, month, picked, reason)

@@ -310,14 +310,20 @@ def render_override(store: bst.Store, meta: dict[str, Any], row: dict[str, Any])
     if not offered and key not in current:
         return
     box = st.container(horizontal=True, vertical_alignment="bottom")
-    if key in current:
+    flags = row.get("flags") or ()
+    # an override without a reason does not open an invoiced month: the row stays blocked until one is given
+    still_needs_reason = key in current and row.get("cause") in REASON_REQUIRED_CAUSES
+    if key in current and not still_needs_reason:
         box.caption(f"Overridden{': ' + md(current[key]) if current[key] else ''}.")
         if box.button("Take back the override", key=f"unoverride_{key}"):
             bst.remove_override(store, month, [key])
             ui.flash("Override taken back: the plan is rebuilt with the row blocked again.")
             st.rerun()
         return
-    need = row["cause"] in REASON_REQUIRED_CAUSES
+    if still_needs_reason:
+        box.caption("Overridden, but ConnectWise already invoiced this month: give the reason to write it anyway.")
+    need = (row["cause"] in REASON_REQUIRED_CAUSES
+            or (row["cause"] == "past_month" and "invoiced_this_month" in flags))
     reason = box.text_input("Reason (kept in the push journal)" + (" - required" if need else ""),
                             key=f"override_reason_{key}", width=360)
     verb = "Confirm the correction line" if row["cause"] == "past_month" else "Override"

@@ -137,3 +137,12 @@ def test_a_correction_always_bills_exactly_what_the_month_needed_minus_what_the_
         assert r.action in ("in_sync", "blocked") and r.request is None
     else:
         assert r.action == "create" and r.price_impact == expected
+
+
+def test_a_line_a_person_edited_by_hand_stays_theirs_in_a_past_month_no_correction_is_offered():
+    # 2026-12 was pushed; jsmith then set the standing line to 22 by hand (2026-10-20, after no billbridge write):
+    # the 2026-11 plan cannot tell that 22 is December's, so the person's edit is protected, not corrected
+    edited = addition(1, qty=22, updated_by="jsmith", last_updated="2026-10-20T15:00:00Z")
+    r = only(past(qty="14", additions=[edited]), key=KEY)
+    assert (r.action, r.cause, r.request) == ("blocked", "manually_edited", None)
+    assert "correction" not in r.reason and "jsmith" in r.reason

@@ -105,7 +105,8 @@ def apply(run: "Run") -> None:
             FROM diffs),
         past AS (  -- a standing line a past month's plan would write (rules/invoiced.py): its correction instead
             SELECT *, cause IS NULL AND is_past_month() AND NOT month_bound AND (NOT has_match OR any_diff)
-                          AS past_change,
+                          -- a line a person edited by hand is theirs (manually_edited), not the newer month's
+                          AND NOT (coalesce(edited_by_hand, FALSE) AND NOT overridden) AS past_change,
                    has_match AND (d_price OR d_cost) AS corrects_dollars,
                    CASE WHEN writes_price THEN wanted_price WHEN has_match THEN cw_unit_price
                         ELSE catalog_price END AS month_price,
