@@ -9,6 +9,7 @@ import streamlit as st
 
 import billbridge_ui as ui
 from billbridge import export, model, review
+from billbridge import store as bst
 from billbridge_ui import review_views
 from billbridge_ui.layout import METRIC, metric_row
 from billbridge_ui.tables import display_frame
@@ -18,8 +19,12 @@ vendor = ui.vendor_filter(month)
 st.title(f"Month review · {month}" + (f" · {ui.vendor_label(vendor)}" if vendor else ""))
 store = ui.store()
 
+# the alert's margin threshold starts at the one the plan's margin guard uses (the global one, Mappings page)
+global_threshold = bst.get_setting(store, "margin_threshold") or model.DEFAULT_MARGIN_THRESHOLD
 with st.sidebar:
-    margin_pct = st.number_input("Alert: margin below %", 0, 100, 20, key="mr_margin")
+    margin_pct = st.number_input("Alert: margin below %", 0, 100, int(round(global_threshold)), key="mr_margin",
+                                 help="Starts at the global margin threshold (Mappings page); products with "
+                                      "their own threshold are flagged by it in the sections above.")
     change_pct = st.number_input("Alert: customer change ≥ %", 0, 1000, 25, key="mr_change")
 
 rv = export.load_review(store, month, margin_threshold=Decimal(margin_pct) / 100,

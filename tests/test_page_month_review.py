@@ -66,3 +66,17 @@ def test_a_link_from_month_review_opens_reconcile_on_those_rows(app_env):
     at.button(key="clear_flag_filter").click().run()
     assert not any("Only rows flagged" in c.value for c in at.caption)
     assert [c.value for c in at.caption if "row(s) match" in c.value][0] != shown
+
+
+def test_the_margin_alert_starts_at_the_global_margin_threshold_the_plan_uses(app_env):
+    from billbridge import store as st
+    from billbridge.config import load_config
+
+    open_demo(app_env)
+    at = open_page("month_review.py", timeout=60, state={"billing_month": "2026-11"})
+    assert at.number_input(key="mr_margin").value == 20  # the default threshold (model.DEFAULT_MARGIN_THRESHOLD)
+    with st.Store.open(load_config(None).db_path) as store:
+        st.set_setting(store, "margin_threshold", "25", by="test")
+    at = open_page("month_review.py", timeout=60, state={"billing_month": "2026-11"})
+    assert not at.exception, at.exception
+    assert at.number_input(key="mr_margin").value == 25  # one threshold: the review's alert and the margin guard's
