@@ -204,3 +204,15 @@ def test_the_workbook_holds_the_waterfalls_and_every_section_with_its_dollars():
     assert D(str(changed_usd[2])) == D("150.00") and changed_usd[4] == 3 and "Reconcile" in changed_usd[5]
     rows = list(wb["meeting rows"].iter_rows(min_row=2, values_only=True))
     assert {r[7] for r in rows if r[0] == "What changed and why"} == {"a", "b", "c", "f"}
+
+
+def test_what_blocked_rows_cost_not_to_bill_is_the_headlines_not_re_billed_figure():
+    # a past month's row ConnectWise still bills at the standing line's 12 seats (vendor 14): only 2 go unbilled;
+    # a row with no agreement: ConnectWise bills none of its 36.00
+    rows = pd.DataFrame([
+        row("t", action="blocked", cause="past_month", qty="14", cw_qty="12", cost="252.00"),
+        row("r", action="blocked", cause="no_agreement", cost="36.00", cw_qty=None, cw_price=None),
+    ])
+    rv = the_review(rows)
+    assert rv.meeting.section("blocked").figures == {"USD": rv.totals_for("USD").unbilled_cost}
+    assert rv.totals_for("USD").unbilled_cost < D("252.00") + D("36.00")  # the billed seats are not counted

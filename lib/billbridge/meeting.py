@@ -316,8 +316,9 @@ def meeting(plan_rows: pd.DataFrame, lines: pd.DataFrame, *, month: str, previou
                                          f"({format_money(line.get('price', ZERO) if line else ZERO, cur)} a month)"))
         cause = r.get("cause")
         if cause and cause not in EXCLUDED_CAUSES and r.get("action") == "blocked":
-            cost = line.get("not_rebilled", ZERO) if line else ZERO
-            cost = cost or (_d(r.get("vendor_amount")) or ZERO)
+            # what ConnectWise does not bill of it: the review's own "not re-billed" (the headline's figure); a
+            # blocked row ConnectWise still bills (a past month's standing line, a hand edit) costs only the rest
+            cost = line.get("not_rebilled", ZERO) if line else (_d(r.get("vendor_amount")) or ZERO)
             would = line.get("vendor_price") if line else None
             words = label(cause, "cause") or CAUSES.get(cause, "")
             if would:
