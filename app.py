@@ -52,4 +52,8 @@ with st.sidebar:
     ui.vendor_picker(st.session_state.get(ui.MONTH_KEY, current))  # every page narrows to it (or shows all)
     ui.keep_month_in_url()
 
-st.navigation(PAGES).run()
+navigation = st.navigation(PAGES)
+linked = ui.linked_page(PAGES)  # a link to a page opened before any session ran this shell
+if linked is not None and linked.url_path != navigation.url_path:
+    st.switch_page(linked, query_params=st.query_params.to_dict())
+navigation.run()

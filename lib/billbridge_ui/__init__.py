@@ -30,6 +30,8 @@ VENDOR_KEY = "vendor_filter"
 VENDOR_PARAM = "vendor"
 ALL_VENDORS = "All vendors"
 SHELL_KEY = "_billbridge_shell"
+#: the page a link opened before the shell ran (``?open=month_review``): the shell opens it (see :func:`config`)
+OPEN_PARAM = "open"
 
 
 def secrets_section(name: str) -> dict[str, Any] | None:
@@ -57,13 +59,39 @@ def config() -> AppConfig:
     discovery, with no sidebar badge or month picker); such a run is sent through ``app.py``.
     """
     if not st.session_state.get(SHELL_KEY):
-        st.switch_page("app.py", query_params=st.query_params.to_dict())
+        params = st.query_params.to_dict()
+        page = _url_page()
+        if page:
+            params[OPEN_PARAM] = page  # the shell sends the link on to its page (a bookmark, a shared link)
+        st.switch_page("app.py", query_params=params)
     try:
         return load_config(_secrets_section())
     except ConfigError as exc:
         st.error(f"ConnectWise is not fully configured. {exc}")
         st.stop()
         raise  # unreachable; st.stop raises
+
+
+def _url_page() -> str | None:
+    """The page name of the address this run was opened with (``/month_review?month=...`` -> ``month_review``)."""
+    from urllib.parse import urlparse
+
+    try:
+        path = urlparse(st.context.url or "").path
+    except Exception:  # noqa: BLE001 - no browser behind this run (AppTest, bare mode)
+        return None
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return name or None
+
+
+def linked_page(pages: dict[str, list]) -> Any | None:
+    """The page of ``pages`` (st.navigation's sections) a link asked for before the shell ran (``?open=``),
+    taken out of the address; None when there is none (or it names no page)."""
+    name = st.query_params.get(OPEN_PARAM)
+    if not name:
+        return None
+    del st.query_params[OPEN_PARAM]
+    return next((p for section in pages.values() for p in section if p.url_path == name), None)
 
 
 @st.cache_resource(show_spinner="Connecting to ConnectWise…")
