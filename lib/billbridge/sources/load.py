@@ -82,10 +82,8 @@ def format_for(store: Store | None, fmt: str | ColumnMapping | dict, vendor: str
             return resolve_format(fmt, saved)
     if fmt in PRESETS:
         return PRESETS[fmt]
-    from billbridge.sources.registry import file_names  # the registry loads files through this module
-
     saved_for = f" or a format saved for vendor {vendor}" if vendor else " (or a saved format: name its --vendor)"
-    raise InputError(f"unknown format {fmt!r}: use one of {', '.join(file_names())}{saved_for}", column="format",
+    raise InputError(f"unknown format {fmt!r}: use one of {', '.join(PRESETS)}{saved_for}", column="format",
                      reason="unknown format")
 
 

@@ -417,8 +417,15 @@ def load_month(store, billing_month: str, data: bytes, file_name: str, fmt: str 
     registered file source (``"microsoft"``) parses with its own module and stores the same way.
     ``vendor`` defaults to the source's vendor name."""
     if _is_direct(fmt):
-        return _load.load_month(store, billing_month, data, file_name, fmt, vendor=vendor,
-                                exclude_out_of_month=exclude_out_of_month, loaded_by=loaded_by)
+        try:
+            return _load.load_month(store, billing_month, data, file_name, fmt, vendor=vendor,
+                                    exclude_out_of_month=exclude_out_of_month, loaded_by=loaded_by)
+        except InputError as exc:  # load.py knows the presets; every registered file format is named here
+            if exc.reason != "unknown format":
+                raise
+            saved_for = f"a format saved for vendor {vendor}" if vendor else "a saved format: name its --vendor"
+            raise InputError(f"unknown format {fmt!r}: use one of {', '.join(file_names())} (or {saved_for})",
+                             column="format", reason="unknown format") from None
     src = get(fmt)
     parsed = parse_file(data, file_name, fmt, billing_month)
     return _store(store, parsed, src, vendor, exclude_out_of_month, loaded_by)
