@@ -353,7 +353,7 @@ def _bucket_of(cause: pa.ChunkedArray | pa.Array) -> pa.Array:
     con = duckdb.connect()
     try:
         con.register("stored", pa.table({"cause": cause}))
-        table = con.execute(f"SELECT {bucket_sql('cause')} AS bucket FROM stored").to_arrow_reader().read_all()
+        table = con.sql(f"SELECT {bucket_sql('cause')} AS bucket FROM stored").to_arrow_reader().read_all()
         return table.column("bucket").combine_chunks()
     finally:
         con.close()
