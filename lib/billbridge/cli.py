@@ -539,11 +539,9 @@ def imports_cmd(month, as_json) -> None:
     """List the stored imports (of MONTH, or all), newest first: id, vendor, version, file, lines, vendor
     cost, and whether each is the month's version in effect or withdrawn (the ids 'billbridge withdraw' takes)."""
     from billbridge import store as st
-    from billbridge.bdom import parse_billing_month
     from billbridge.money import format_money
 
-    if month:
-        parse_billing_month(month)
+    month = month_arg(month) if month else None
     store = open_store()
     rows = st.list_imports(store, billing_month=month)
     in_effect = {i["id"] for m in {r["billing_month"] for r in rows} for i in st.month_imports(store, m)}

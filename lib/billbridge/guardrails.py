@@ -78,6 +78,13 @@ def margin_watch(store: st.Store, month: str) -> MarginWatch:
                        below_threshold=_flagged(rows, "low_margin", BELOW_THRESHOLD_COLUMNS))
 
 
+def needs_reason(cause: str | None, flags: Iterable[str] | None) -> bool:
+    """Whether overriding a row of ``cause`` (with ``flags``) needs a reason: it would write into a month
+    ConnectWise already invoiced (Rule 6.6) — an ``already_invoiced`` row, or a past month's correction in an
+    invoiced month. The page and ``billbridge override`` ask by this one rule."""
+    return cause in REASON_REQUIRED_CAUSES or (cause == "past_month" and "invoiced_this_month" in (flags or ()))
+
+
 def override(store: st.Store, month: str, keys: Iterable[str] = (), *, causes: Iterable[str] = (),
              reason: str | None = None, remove: bool = False) -> int:
     """Override rows of ``month``'s newest plan (their ``keys``, and every row blocked by one of ``causes``, of
@@ -103,8 +110,7 @@ def override(store: st.Store, month: str, keys: Iterable[str] = (), *, causes: I
                          f"('billbridge reconcile {month} --json' lists the row keys).", column="KEY")
     cause_of = dict(zip(plan.rows["key"], plan.rows["cause"]))
     flags_of = dict(zip(plan.rows["key"], plan.rows["flags"])) if "flags" in plan.rows else {}
-    invoiced = [k for k in picked if cause_of.get(k) in REASON_REQUIRED_CAUSES
-                or (cause_of.get(k) == "past_month" and "invoiced_this_month" in (flags_of.get(k) or ()))]
+    invoiced = [k for k in picked if needs_reason(cause_of.get(k), flags_of.get(k))]
     if invoiced and not (reason or "").strip():
         raise InputError(f"ConnectWise already invoiced {month} for {', '.join(invoiced[:3])}"
                          f"{' and more' if len(invoiced) > 3 else ''}: an override there needs a reason the push "

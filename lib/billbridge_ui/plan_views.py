@@ -300,6 +300,7 @@ def render_detail(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -
 def render_override(store: bst.Store, meta: dict[str, Any], row: dict[str, Any]) -> None:
     """Override a blocked row (a past month's correction, an invoiced month, a line below cost, a manual edit)
     or take an override back; the reason goes to the push journal (required for an invoiced month)."""
+    from billbridge import guardrails
     from billbridge.model import OVERRIDE_CAUSES, REASON_REQUIRED_CAUSES
 
     month, key = meta["billing_month"], row["key"]
@@ -322,8 +323,7 @@ def render_override(store: bst.Store, meta: dict[str, Any], row: dict[str, Any])
         return
     if still_needs_reason:
         box.caption("Overridden, but ConnectWise already invoiced this month: give the reason to write it anyway.")
-    need = (row["cause"] in REASON_REQUIRED_CAUSES
-            or (row["cause"] == "past_month" and "invoiced_this_month" in flags))
+    need = guardrails.needs_reason(row["cause"], flags)
     reason = box.text_input("Reason (kept in the push journal)" + (" - required" if need else ""),
                             key=f"override_reason_{key}", width=360)
     verb = "Confirm the correction line" if row["cause"] == "past_month" else "Override"

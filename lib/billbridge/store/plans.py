@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from billbridge.clock import utcnow
 from billbridge.config import operator_name
 from billbridge.errors import ConservationError
-from billbridge.model import MONEY_FIELDS
+from billbridge.model import MONEY_FIELDS, PLAN_EXTRA_COLUMNS, ROW_COLUMNS
 from billbridge.plan import reasons
 from billbridge.plan.summary import bucket_sql
 
@@ -80,23 +80,8 @@ _LISTS = {"flags", "vendor_lines"}  # comma-separated in SQLite
 _JSON = {"writes", "request", "lookup", "depends_on", "maps", "impact_by_cause"}
 _EMPTY_LIST_JSON = {"writes", "depends_on"}  # NULL reads back as []
 _KNOWN = set(ACCOUNT_COLUMNS) | set(PRODUCT_COLUMNS) | set(ROW_FIELDS)
-#: what a read returns, in order (the view's columns)
-_VIEW_COLUMNS = (
-    "key", "action", "cause", "reason", "bucket", "flags",
-    "vendor", "vendor_customer_id", "vendor_customer_name", "subscription_id", "sku", "product_name",
-    "charge_type", "term", "billing_frequency", "sync_mode", "quantity_basis",
-    "company_id", "company_name", "agreement_id", "agreement_name",
-    "catalog_item_id", "product_identifier", "product_description",
-    "vendor_lines", "vendor_line_count", "vendor_amount", "vendor_quantity_raw",
-    "vendor_quantity", "vendor_unit_cost", "vendor_unit_price",
-    "cw_addition_id", "cw_quantity", "cw_unit_price", "cw_unit_cost", "cw_effective_date", "cw_cancelled_date",
-    "new_quantity", "new_unit_price", "new_unit_cost", "effective_date", "cancelled_date",
-    "writes", "request", "price_impact", "margin_impact",
-    "cw_proration", "vendor_proration", "credit_for", "currency",
-    "impact_by_cause", "override_reason", "margin_pct_before", "margin_pct_after", "price_rule",
-    "term_start", "term_end", "term_source", "window_end", "commitment_at_risk",
-    "target", "lookup", "depends_on", "maps",
-)
+#: what a read returns, in order (the view's columns): the plan contract's row, then the lifecycle's columns
+_VIEW_COLUMNS = ROW_COLUMNS + PLAN_EXTRA_COLUMNS
 _SELECT_VIEW = f"SELECT {', '.join(_VIEW_COLUMNS)}, extra FROM plan_lines"
 
 
